@@ -1,0 +1,102 @@
+/**
+ * The HTTP API: builds the express app from its dependencies. No process-wide state, so tests
+ * start the real app in-process on port 0.
+ */
+import express from 'express';
+import type { Router } from 'express';
+import { buildTrialConfig } from '../scheduler/best-config.js';
+import { parseStudySpec } from '../scheduler/spec.js';
+import type { SpecContext } from '../scheduler/spec.js';
+import { bestTrial } from '../scheduler/store.js';
+import type { StudyEvent, StudyStore } from '../scheduler/store.js';
+import type { EncoderShape } from '../search/types.js';
+import { ConflictError, NotFoundError, errorHandler } from './errors.js';
+
+/** A source of change notices (Redis pub/sub in production). */
+export interface EventSource {
+  /** Calls `listener` for each notice until the returned function is called. */
+  subscribe(listener: (event: StudyEvent) => void): () => void;
+}
+
+/** What the app needs. */
+export interface AppDeps {
+  store: StudyStore;
+  specContext: SpecContext;
+  /** Parameters of a base model, for trainable percentages. */
+  baseParams: (baseModel: string) => number;
+  baseShape: (baseModel: string) => EncoderShape;
+  events: EventSource;
+  /** Serves the dashboard at `/`, if given. */
+  dashboard?: Router;
+  log?: (message: string) => void;
+}
+
+/** Creates the express app. */
+export function createApp(deps: AppDeps): express.Express {
+  const log = deps.log ?? (() => {});
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '1mb' }));
+
+  app.get('/api/health', (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  app.get('/api/catalog', (_req, res) => {
+    res.json({ datasets: deps.specContext.datasets, baseModels: deps.specContext.baseModels });
+  });
+
+  app.get('/api/studies', async (_req, res) => {
+    res.json(await deps.store.listStudies());
+  });
+
+  app.post('/api/studies', async (req, res) => {
+    if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+      res.status(400).json({ error: { code: 'invalid_body', message: 'request body: expected a JSON object (Content-Type: application/json)' } });
+      return;
+    }
+    const spec = parseStudySpec(req.body, deps.specContext);
+    const study = await deps.store.createStudy(spec, deps.baseParams(spec.task.baseModel));
+    log(`study ${study.id} (${spec.name}) submitted`);
+    res.status(201).location(`/api/studies/${study.id}`).json({ id: study.id, state: study.state });
+  });
+
+  app.get('/api/studies/:id', async (req, res) => {
+    const view = await deps.store.getStudyView(req.params.id);
+    if (!view) throw new NotFoundError(`no study with id "${req.params.id}"`);
+    res.json(view);
+  });
+
+  app.get('/api/studies/:id/best', async (req, res) => {
+    const study = await deps.store.getStudy(req.params.id);
+    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+    const best = bestTrial(await deps.store.getTrials(study.id));
+    if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
+    const config = buildTrialConfig(study, best, deps.baseShape(study.spec.task.baseModel));
+    res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${best.number}.json`);
+    res.type('application/json').send(JSON.stringify(config, null, 2));
+  });
+
+  app.get('/api/events', (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    const unsubscribe = deps.events.subscribe((event) => res.write(`data: ${JSON.stringify(event)}\n\n`));
+    // Proxies close idle streams; a comment line every 15 s keeps them open.
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    req.on('close', () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+    });
+  });
+
+  app.use('/api', (req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no endpoint ${req.method} ${req.originalUrl}` } });
+  });
+  if (deps.dashboard) app.use(deps.dashboard);
+  app.use(errorHandler(log));
+  return app;
+}
+
+function safeFileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60) || 'study';
+}

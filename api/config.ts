@@ -1,0 +1,59 @@
+/**
+ * Configuration: every environment variable the service reads, checked once at boot.
+ * Nothing else reads `process.env`.
+ */
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+const configSchema = z.object({
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  AUTOPEFT_WORKERS: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
+  AUTOPEFT_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  AUTOPEFT_DEMO: z.enum(['0', '1']).default('1'),
+  AUTOPEFT_KEY_PREFIX: z.string().min(1).default('{autopeft}'),
+  AUTOPEFT_WORKER_NAME: z.string().min(1).optional(),
+});
+
+/** The service's settings. */
+export interface Config {
+  redisUrl: string;
+  host: string;
+  port: number;
+  /** Worker processes `serve` starts (0: none, e.g. when workers run on other hosts). */
+  workers: number;
+  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  /** Whether `serve` submits the demo study. */
+  demo: boolean;
+  /** Prefix of every Redis key (a hash tag, for Redis Cluster). */
+  keyPrefix: string;
+  /** Name a worker reports itself by; defaults to host:pid. */
+  workerName?: string;
+}
+
+/** Names and defaults of every variable, for the README and `--help`. */
+export const CONFIG_VARIABLES = Object.keys(configSchema.shape);
+
+/**
+ * Reads the configuration from an environment.
+ * @throws Error naming the variable and the problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`environment variable ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  return {
+    redisUrl: c.REDIS_URL,
+    host: c.HOST,
+    port: c.PORT,
+    workers: c.AUTOPEFT_WORKERS,
+    backend: c.AUTOPEFT_BACKEND,
+    demo: c.AUTOPEFT_DEMO === '1',
+    keyPrefix: c.AUTOPEFT_KEY_PREFIX,
+    ...(c.AUTOPEFT_WORKER_NAME ? { workerName: c.AUTOPEFT_WORKER_NAME } : {}),
+  };
+}

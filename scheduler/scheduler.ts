@@ -1,0 +1,242 @@
+/**
+ * The scheduler drives each active study: it reconciles trials with their BullMQ jobs, asks
+ * the search for new trials while slots are free, and finishes the study when the budget is
+ * spent. Everything it needs is read back from Redis on each step, so a restarted (or a second)
+ * scheduler continues where another left off; a per-study lock keeps one acting at a time.
+ */
+import { randomUUID } from 'node:crypto';
+import { QueueEvents } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import { loraPointToConfig } from '../search/lora-space.js';
+import { countHeadParams, countPeftParams } from '../search/param-count.js';
+import { createSampler } from '../search/sampler.js';
+import type { TrialObservation } from '../search/sampler.js';
+import type { EncoderShape } from '../search/types.js';
+import type { TrialJobData, TrialJobResult, TrialProgress } from '../workers/job-types.js';
+import type { StudyStore } from './store.js';
+import type { StudyRecord, TrialRecord } from './types.js';
+
+/** What the scheduler needs. */
+export interface SchedulerOptions {
+  store: StudyStore;
+  queue: Queue<TrialJobData, TrialJobResult>;
+  /** Shape and label count of a task's base model, for parameter counts. */
+  describeTask: (study: StudyRecord) => { shape: EncoderShape; numLabels: number };
+  /** How often every active study is looked at, in ms. @defaultValue 1000 */
+  pollMs?: number;
+  /** How long a study lock lasts without renewal, in ms. @defaultValue 15000 */
+  lockTtlMs?: number;
+  log?: (message: string) => void;
+}
+
+/** Job id of a trial: deterministic, so enqueueing twice after a crash adds one job. */
+export function trialJobId(studyId: string, trialNumber: number): string {
+  return `${studyId}-${trialNumber}`;
+}
+
+const FINISHED: ReadonlySet<TrialRecord['state']> = new Set(['complete', 'pruned', 'failed']);
+
+/** Drives studies from Redis state; start() begins the loop, stop() ends it. */
+export class Scheduler {
+  private readonly owner = `scheduler-${randomUUID()}`;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private rerun = false;
+  private queueEvents: QueueEvents | undefined;
+  private readonly pollMs: number;
+  private readonly lockTtlMs: number;
+  private readonly log: (message: string) => void;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.pollMs = options.pollMs ?? 1000;
+    this.lockTtlMs = options.lockTtlMs ?? 15_000;
+    this.log = options.log ?? (() => {});
+  }
+
+  /** Starts polling, and reacts at once to job events from the queue. */
+  async start(): Promise<void> {
+    const { queue } = this.options;
+    this.queueEvents = new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
+    for (const event of ['completed', 'failed', 'progress', 'active'] as const) {
+      this.queueEvents.on(event, () => this.kick());
+    }
+    await this.queueEvents.waitUntilReady();
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.kick();
+  }
+
+  /** Stops the loop and lets go of every lock. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.queueEvents?.close();
+    while (this.running) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const id of await this.options.store.activeStudyIds()) await this.options.store.releaseLock(id, this.owner);
+  }
+
+  /** Runs one pass soon; passes never overlap. */
+  kick(): void {
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = true;
+    void this.tick()
+      .catch((error: unknown) => this.log(`scheduler pass failed: ${String(error)}`))
+      .finally(() => {
+        this.running = false;
+        if (this.rerun && this.timer) {
+          this.rerun = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** One pass over every active study. */
+  async tick(): Promise<void> {
+    const { store } = this.options;
+    for (const id of await store.activeStudyIds()) {
+      if (!(await store.acquireLock(id, this.owner, this.lockTtlMs))) continue;
+      try {
+        await this.step(id);
+      } catch (error) {
+        this.log(`study ${id}: ${String(error)}`);
+      }
+    }
+  }
+
+  private async step(studyId: string): Promise<void> {
+    const { store } = this.options;
+    const study = await store.getStudy(studyId);
+    if (!study) return;
+    const trials = await store.getTrials(studyId);
+    if (study.state === 'queued') {
+      study.state = 'running';
+      await store.saveStudy(study);
+      this.log(`study ${study.id} (${study.spec.name}) started`);
+    }
+
+    for (const trial of trials) {
+      if (!FINISHED.has(trial.state)) await this.reconcile(study, trial);
+    }
+
+    const inFlight = trials.filter((t) => !FINISHED.has(t.state)).length;
+    const room = Math.min(study.spec.budget.maxParallel - inFlight, study.spec.budget.maxTrials - trials.length);
+    if (room > 0) trials.push(...(await this.createTrials(study, trials, room)));
+
+    if (trials.length >= study.spec.budget.maxTrials && trials.every((t) => FINISHED.has(t.state))) {
+      const anyComplete = trials.some((t) => t.state === 'complete');
+      study.state = anyComplete ? 'completed' : 'failed';
+      if (!anyComplete) study.error = 'every trial failed; see the trials for their errors';
+      study.finishedAt = new Date().toISOString();
+      await store.saveStudy(study);
+      await store.releaseLock(study.id, this.owner);
+      this.log(`study ${study.id} ${study.state}`);
+    }
+  }
+
+  /** Brings a waiting or running trial up to date with its job. */
+  private async reconcile(study: StudyRecord, trial: TrialRecord): Promise<void> {
+    const { queue, store } = this.options;
+    const job = await queue.getJob(trialJobId(study.id, trial.number));
+    if (!job) {
+      // The trial was stored but its job never made it (a crash in between): enqueue it again.
+      await this.enqueue(study, trial);
+      return;
+    }
+    const state = await job.getState();
+    const before = JSON.stringify(trial);
+    trial.attempts = job.attemptsMade + (state === 'active' ? 1 : 0);
+    const progress = job.progress as TrialProgress | number;
+    if (typeof progress === 'object' && Array.isArray(progress.reports)) trial.reports = progress.reports;
+    if (state === 'active' && trial.state === 'waiting') {
+      trial.state = 'running';
+      trial.startedAt = new Date(job.processedOn ?? Date.now()).toISOString();
+    } else if (state === 'completed') {
+      applyResult(trial, job);
+    } else if (state === 'failed') {
+      trial.state = 'failed';
+      trial.error = job.failedReason;
+      trial.finishedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
+    }
+    if (JSON.stringify(trial) !== before) await store.saveTrial(study.id, trial);
+  }
+
+  private async createTrials(study: StudyRecord, trials: TrialRecord[], count: number): Promise<TrialRecord[]> {
+    const { store } = this.options;
+    const { shape, numLabels } = this.options.describeTask(study);
+    const history: TrialObservation[] = trials.map((t) => ({
+      number: t.number,
+      point: t.params,
+      state: t.state === 'complete' ? 'complete' : t.state === 'pruned' ? 'pruned' : t.state === 'failed' ? 'failed' : 'pending',
+      ...(t.metric !== undefined ? { values: [t.metric, t.trainableParams] } : {}),
+    }));
+    const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
+    const points = createSampler(study.spec.algorithm.name).ask({
+      space: study.spec.searchSpace,
+      seed: study.spec.algorithm.seed,
+      history,
+      numbers,
+    });
+    const created: TrialRecord[] = [];
+    for (const [i, point] of points.entries()) {
+      const number = numbers[i]!;
+      const config = loraPointToConfig(point, shape);
+      const trainableParams = countPeftParams(config.peft, shape) + countHeadParams(shape, numLabels);
+      const trial: TrialRecord = {
+        number,
+        state: 'waiting',
+        params: point,
+        peft: config.peft,
+        training: {
+          ...study.spec.training,
+          learningRate: config.learningRate ?? study.spec.training.learningRate,
+          seed: study.spec.algorithm.seed * 1000 + number,
+        },
+        trainableParams,
+        trainablePercent: (100 * trainableParams) / study.baseParams,
+        reports: [],
+        attempts: 0,
+        createdAt: new Date().toISOString(),
+      };
+      // Stored before it is enqueued: a crash in between is repaired by reconcile().
+      await store.saveTrial(study.id, trial);
+      await this.enqueue(study, trial);
+      created.push(trial);
+    }
+    return created;
+  }
+
+  private async enqueue(study: StudyRecord, trial: TrialRecord): Promise<void> {
+    const data: TrialJobData = {
+      studyId: study.id,
+      trialNumber: trial.number,
+      task: study.spec.task,
+      peft: trial.peft,
+      training: trial.training,
+    };
+    await this.options.queue.add(`study ${study.id} trial ${trial.number}`, data, {
+      jobId: trialJobId(study.id, trial.number),
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 1000 },
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+}
+
+function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobResult>): void {
+  const result = job.returnvalue;
+  trial.state = 'complete';
+  trial.metric = result.metric;
+  trial.metrics = result.metrics;
+  trial.reports = result.reports;
+  trial.majorityBaseline = result.majorityBaseline;
+  trial.worker = result.worker;
+  trial.backend = result.backend;
+  if (result.trainableParams !== trial.trainableParams) {
+    // The closed form and the live count must agree; a mismatch is a bug worth surfacing.
+    trial.error = `live trainable parameters ${result.trainableParams} differ from the closed form ${trial.trainableParams}`;
+  }
+  trial.finishedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
+}

@@ -1,0 +1,103 @@
+/**
+ * Study specs: the schema a submitted spec must match, defaults, and the checks that need
+ * knowledge of the available datasets and base models. Every error names the field.
+ */
+import { z } from 'zod';
+import { validateSpace, InvalidSearchSpaceError } from '../search/space.js';
+import type { SearchSpace } from '../search/space.js';
+import { defaultLoraSpace, validateLoraSpace } from '../search/lora-space.js';
+import { ALGORITHMS } from '../search/sampler.js';
+import type { EncoderShape } from '../search/types.js';
+import type { StudySpec } from './types.js';
+
+/** A spec that cannot run; `field` is the dotted path of the offending field. */
+export class InvalidSpecError extends Error {
+  override readonly name = 'InvalidSpecError';
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(field ? `${field}: ${problem}` : problem);
+  }
+}
+
+const distributionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('categorical'), choices: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1) }),
+  z.strictObject({ type: z.literal('int'), low: z.number().int(), high: z.number().int(), log: z.boolean().optional() }),
+  z.strictObject({ type: z.literal('float'), low: z.number(), high: z.number(), log: z.boolean().optional() }),
+]);
+
+const specSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).default('study'),
+  task: z.strictObject({
+    dataset: z.string().min(1),
+    baseModel: z.string().min(1),
+    metric: z.enum(['accuracy', 'f1']).default('accuracy'),
+  }),
+  searchSpace: z.record(z.string(), distributionSchema).optional(),
+  algorithm: z
+    .strictObject({ name: z.enum(ALGORITHMS).default('random'), seed: z.number().int().min(0).max(2 ** 31 - 1).default(0) })
+    .default({ name: 'random', seed: 0 }),
+  budget: z.strictObject({
+    maxTrials: z.number().int().min(1).max(10_000),
+    maxParallel: z.number().int().min(1).max(256).default(1),
+  }),
+  training: z
+    .strictObject({
+      steps: z.number().int().min(1).max(1_000_000).default(100),
+      batchSize: z.number().int().min(1).max(1024).default(16),
+      learningRate: z.number().positive().max(1).default(1e-3),
+      evalEvery: z.number().int().min(1).default(25),
+      maxSeqLength: z.number().int().min(4).max(4096).default(64),
+      trainExamples: z.number().int().min(2).max(1_000_000).default(512),
+      devExamples: z.number().int().min(1).max(1_000_000).default(256),
+    })
+    .default({ steps: 100, batchSize: 16, learningRate: 1e-3, evalEvery: 25, maxSeqLength: 64, trainExamples: 512, devExamples: 256 }),
+});
+
+/** What spec validation needs to know about the installation. */
+export interface SpecContext {
+  datasets: readonly string[];
+  baseModelShape: (name: string) => EncoderShape | undefined;
+  baseModels: readonly string[];
+}
+
+/**
+ * Parses and checks a submitted spec, filling defaults.
+ * @throws InvalidSpecError naming the first offending field.
+ */
+export function parseStudySpec(input: unknown, context: SpecContext): StudySpec {
+  const parsed = specSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0] ?? '';
+      throw new InvalidSpecError([...path, key].join('.'), 'unknown field');
+    }
+    throw new InvalidSpecError(path.join('.') || '(spec)', issue.message);
+  }
+  const spec = parsed.data;
+  if (!context.datasets.includes(spec.task.dataset)) {
+    throw new InvalidSpecError('task.dataset', `unknown dataset "${spec.task.dataset}"; available: ${context.datasets.join(', ')}`);
+  }
+  const shape = context.baseModelShape(spec.task.baseModel);
+  if (!shape) {
+    throw new InvalidSpecError('task.baseModel', `unknown base model "${spec.task.baseModel}"; available: ${context.baseModels.join(', ')}`);
+  }
+  if (spec.training.maxSeqLength > shape.maxPositions) {
+    throw new InvalidSpecError('training.maxSeqLength', `must be at most ${shape.maxPositions}, the positions of base model "${spec.task.baseModel}"`);
+  }
+  if (spec.budget.maxParallel > spec.budget.maxTrials) spec.budget.maxParallel = spec.budget.maxTrials;
+  const searchSpace: SearchSpace = spec.searchSpace ?? defaultLoraSpace(shape);
+  try {
+    validateSpace(searchSpace);
+    validateLoraSpace(searchSpace, shape);
+  } catch (error) {
+    if (error instanceof InvalidSearchSpaceError) {
+      throw new InvalidSpecError(error.parameter ? `searchSpace.${error.parameter}` : 'searchSpace', error.problem);
+    }
+    throw error;
+  }
+  return { ...spec, searchSpace };
+}

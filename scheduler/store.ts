@@ -1,0 +1,180 @@
+/**
+ * Redis is the system of record for studies and trials. All keys share one hash tag (the
+ * prefix, `{autopeft}` by default) so that the same code runs on Redis Cluster.
+ *
+ * Layout under prefix P:
+ *   P:studies            sorted set of study ids by creation time
+ *   P:active             set of study ids a scheduler still has to drive
+ *   P:study:<id>         JSON of the StudyRecord
+ *   P:study:<id>:trials  hash: trial number -> JSON of the TrialRecord
+ *   P:events             pub/sub channel of `{ studyId, type }` change notices
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialRecord } from './types.js';
+
+/** A change notice published after every write, for live views. */
+export interface StudyEvent {
+  studyId: string;
+  type: 'study-created' | 'study-updated' | 'trial-updated';
+}
+
+/** The key prefix used when none is configured. */
+export const DEFAULT_KEY_PREFIX = '{autopeft}';
+
+/** Reads and writes studies and trials in Redis. */
+export class StudyStore {
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string = DEFAULT_KEY_PREFIX,
+  ) {}
+
+  /** The pub/sub channel of change notices. */
+  get eventsChannel(): string {
+    return `${this.prefix}:events`;
+  }
+
+  private studyKey(id: string): string {
+    return `${this.prefix}:study:${id}`;
+  }
+
+  private trialsKey(id: string): string {
+    return `${this.prefix}:study:${id}:trials`;
+  }
+
+  /** Stores a new queued study and marks it active for the schedulers. */
+  async createStudy(spec: StudySpec, baseParams: number): Promise<StudyRecord> {
+    const now = new Date();
+    const study: StudyRecord = {
+      id: randomUUID(),
+      spec,
+      state: 'queued',
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      baseParams,
+    };
+    await this.redis
+      .multi()
+      .set(this.studyKey(study.id), JSON.stringify(study))
+      .zadd(`${this.prefix}:studies`, now.getTime(), study.id)
+      .sadd(`${this.prefix}:active`, study.id)
+      .publish(this.eventsChannel, JSON.stringify({ studyId: study.id, type: 'study-created' } satisfies StudyEvent))
+      .exec();
+    return study;
+  }
+
+  /** The study, or undefined if there is none with that id. */
+  async getStudy(id: string): Promise<StudyRecord | undefined> {
+    const json = await this.redis.get(this.studyKey(id));
+    return json === null ? undefined : (JSON.parse(json) as StudyRecord);
+  }
+
+  /** Replaces a study's record (the caller holds the study's lock) and notifies. */
+  async saveStudy(study: StudyRecord): Promise<void> {
+    study.updatedAt = new Date().toISOString();
+    const multi = this.redis.multi().set(this.studyKey(study.id), JSON.stringify(study));
+    if (study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled') {
+      multi.srem(`${this.prefix}:active`, study.id);
+    }
+    await multi.publish(this.eventsChannel, JSON.stringify({ studyId: study.id, type: 'study-updated' } satisfies StudyEvent)).exec();
+  }
+
+  /** The study's trials, ordered by number. */
+  async getTrials(id: string): Promise<TrialRecord[]> {
+    const all = await this.redis.hvals(this.trialsKey(id));
+    return all.map((json) => JSON.parse(json) as TrialRecord).sort((a, b) => a.number - b.number);
+  }
+
+  /** Writes one trial (new or changed) and notifies. */
+  async saveTrial(studyId: string, trial: TrialRecord): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.trialsKey(studyId), String(trial.number), JSON.stringify(trial))
+      .publish(this.eventsChannel, JSON.stringify({ studyId, type: 'trial-updated' } satisfies StudyEvent))
+      .exec();
+  }
+
+  /** Ids of the studies a scheduler still has to drive. */
+  async activeStudyIds(): Promise<string[]> {
+    return this.redis.smembers(`${this.prefix}:active`);
+  }
+
+  /** Study ids, newest first. */
+  async listStudyIds(limit = 200): Promise<string[]> {
+    return this.redis.zrevrange(`${this.prefix}:studies`, 0, limit - 1);
+  }
+
+  /** A study with its trials and best trial, or undefined. */
+  async getStudyView(id: string): Promise<StudyView | undefined> {
+    const [study, trials] = await Promise.all([this.getStudy(id), this.getTrials(id)]);
+    if (!study) return undefined;
+    const best = bestTrial(trials);
+    return { ...study, trials, ...(best ? { bestTrial: best.number } : {}) };
+  }
+
+  /** One summary line per study, newest first. */
+  async listStudies(limit = 200): Promise<StudySummary[]> {
+    const ids = await this.listStudyIds(limit);
+    const views = await Promise.all(ids.map((id) => this.getStudyView(id)));
+    return views.filter((v): v is StudyView => v !== undefined).map(summarize);
+  }
+
+  /**
+   * Takes or renews the study's lock for `owner`; true if `owner` holds it afterwards.
+   * The expiry lets another scheduler take over when this one dies.
+   */
+  async acquireLock(studyId: string, owner: string, ttlMs: number): Promise<boolean> {
+    const key = `${this.prefix}:lock:${studyId}`;
+    const result = await this.redis.eval(
+      // Renew if we hold it, else take it only if free: one atomic step so two schedulers never both win.
+      `local v = redis.call('GET', KEYS[1])
+       if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+       if v then return 0 end
+       redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1`,
+      1,
+      key,
+      owner,
+      String(ttlMs),
+    );
+    return result === 1;
+  }
+
+  /** Gives up the study's lock if `owner` holds it. */
+  async releaseLock(studyId: string, owner: string): Promise<void> {
+    await this.redis.eval(
+      `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+      1,
+      `${this.prefix}:lock:${studyId}`,
+      owner,
+    );
+  }
+}
+
+/** The complete trial with the highest metric; ties go to fewer trainable parameters. */
+export function bestTrial(trials: TrialRecord[]): TrialRecord | undefined {
+  let best: TrialRecord | undefined;
+  for (const trial of trials) {
+    if (trial.state !== 'complete' || trial.metric === undefined) continue;
+    if (!best || trial.metric > best.metric! || (trial.metric === best.metric && trial.trainableParams < best.trainableParams)) {
+      best = trial;
+    }
+  }
+  return best;
+}
+
+function summarize(view: StudyView): StudySummary {
+  const best = view.bestTrial === undefined ? undefined : view.trials.find((t) => t.number === view.bestTrial);
+  return {
+    id: view.id,
+    name: view.spec.name,
+    state: view.state,
+    createdAt: view.createdAt,
+    dataset: view.spec.task.dataset,
+    baseModel: view.spec.task.baseModel,
+    metric: view.spec.task.metric,
+    trialsTotal: view.trials.length,
+    trialsDone: view.trials.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length,
+    maxTrials: view.spec.budget.maxTrials,
+    ...(best?.metric !== undefined ? { bestMetric: best.metric } : {}),
+  };
+}

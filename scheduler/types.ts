@@ -1,0 +1,87 @@
+/**
+ * Plain records of studies and trials as stored in Redis and served by the API.
+ * The dashboard imports these types (and nothing else) from the server side.
+ */
+import type { IntermediateReport, PeftConfig, SearchPoint, TrainingConfig } from '../search/types.js';
+import type { TaskRef } from '../workers/job-types.js';
+import type { SearchSpace } from '../search/space.js';
+
+/** Life cycle of a study. */
+export type StudyState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** Life cycle of a trial. */
+export type TrialState = 'waiting' | 'running' | 'complete' | 'pruned' | 'failed';
+
+/** What a user submits to start a study. */
+export interface StudySpec {
+  name: string;
+  task: TaskRef;
+  /** Named parameters of the LoRA space (see search/lora-space.ts); the README lists the names. */
+  searchSpace: SearchSpace;
+  algorithm: { name: 'random'; seed: number };
+  budget: { maxTrials: number; maxParallel: number };
+  /** Training settings shared by every trial (the search may override `learningRate`). */
+  training: Omit<TrainingConfig, 'seed'>;
+}
+
+/** A stored study, without its trials. */
+export interface StudyRecord {
+  id: string;
+  spec: StudySpec;
+  state: StudyState;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  error?: string;
+  /** Parameters of the frozen base encoder, for percentages. */
+  baseParams: number;
+}
+
+/** A stored trial. */
+export interface TrialRecord {
+  number: number;
+  state: TrialState;
+  /** The point the search proposed. */
+  params: SearchPoint;
+  /** The PEFT configuration the point maps to. */
+  peft: PeftConfig;
+  training: TrainingConfig;
+  /** Closed-form count of trainable parameters (PEFT modules plus task head). */
+  trainableParams: number;
+  /** trainableParams as a percentage of the base encoder's parameters. */
+  trainablePercent: number;
+  reports: IntermediateReport[];
+  /** Best dev value of the study's metric; set when complete. */
+  metric?: number;
+  metrics?: Record<string, number>;
+  majorityBaseline?: number;
+  worker?: string;
+  backend?: string;
+  attempts: number;
+  error?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** A study with its trials, as `GET /api/studies/:id` returns it. */
+export interface StudyView extends StudyRecord {
+  trials: TrialRecord[];
+  /** Number of the best complete trial, if any. */
+  bestTrial?: number;
+}
+
+/** One line of `GET /api/studies`. */
+export interface StudySummary {
+  id: string;
+  name: string;
+  state: StudyState;
+  createdAt: string;
+  dataset: string;
+  baseModel: string;
+  metric: string;
+  trialsTotal: number;
+  trialsDone: number;
+  maxTrials: number;
+  bestMetric?: number;
+}

@@ -1,0 +1,101 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../api/app.js';
+import { specContext } from '../api/catalog.js';
+import { StudyStore } from '../scheduler/store.js';
+import { countBaseParams } from '../search/param-count.js';
+import { BASE_MODELS } from '../workers/models/catalog.js';
+import { deleteUnder, keysUnder, testRedis, uniquePrefix } from './helpers/redis.js';
+
+const validSpec = {
+  name: 'spec test',
+  task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'f1' },
+  budget: { maxTrials: 2, maxParallel: 1 },
+};
+
+describe('POST /api/studies', () => {
+  let redis: Redis;
+  let server: Server;
+  let url: string;
+  const prefix = uniquePrefix();
+
+  beforeAll(async () => {
+    redis = testRedis();
+    const shape = BASE_MODELS['tiny-random']!.shape;
+    const app = createApp({
+      store: new StudyStore(redis, prefix),
+      specContext,
+      baseParams: () => countBaseParams(shape),
+      baseShape: () => shape,
+      events: { subscribe: () => () => {} },
+    });
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.close();
+    await deleteUnder(redis, prefix);
+    await redis.quit();
+  });
+
+  const post = (body: unknown, contentType = 'application/json') =>
+    fetch(`${url}/api/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  const invalid: [string, unknown, string, RegExp][] = [
+    ['a missing budget', { ...validSpec, budget: undefined }, 'budget', /budget: /],
+    ['a fractional trial count', { ...validSpec, budget: { maxTrials: 2.5 } }, 'budget.maxTrials', /budget\.maxTrials: .*int/],
+    ['zero trials', { ...validSpec, budget: { maxTrials: 0 } }, 'budget.maxTrials', /budget\.maxTrials: .*>=\s*1/],
+    ['an unknown dataset', { ...validSpec, task: { ...validSpec.task, dataset: 'imdb' } }, 'task.dataset', /unknown dataset "imdb"; available: spam-assassin/],
+    ['an unknown base model', { ...validSpec, task: { ...validSpec.task, baseModel: 'gpt-9' } }, 'task.baseModel', /unknown base model "gpt-9"/],
+    ['an unknown metric', { ...validSpec, task: { ...validSpec.task, metric: 'bleu' } }, 'task.metric', /task\.metric: /],
+    ['a misspelt field', { ...validSpec, budgte: {} }, 'budgte', /budgte: unknown field/],
+    ['bounds in the wrong order', { ...validSpec, searchSpace: { 'lora.rank': { type: 'int', low: 8, high: 2 } } }, 'searchSpace.lora.rank', /low <= high must hold/],
+    ['an unknown LoRA target', { ...validSpec, searchSpace: { 'lora.targets': { type: 'categorical', choices: ['query,vlaue'] } } }, 'searchSpace.lora.targets', /unknown target "vlaue"/],
+    ['too long sequences', { ...validSpec, training: { maxSeqLength: 4096 } }, 'training.maxSeqLength', /at most 128/],
+  ];
+
+  it.each(invalid)('answers 400 naming the field for %s, and stores nothing', async (_what, body, field, message) => {
+    const before = await keysUnder(redis, prefix);
+    const dbSize = await redis.dbsize();
+    const response = await post(body);
+    expect(response.status).toBe(400);
+    const payload = (await response.json()) as { error: { code: string; field: string; message: string } };
+    expect(payload.error.code).toBe('invalid_spec');
+    expect(payload.error.field).toBe(field);
+    expect(payload.error.message).toMatch(message);
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect(await redis.dbsize()).toBe(dbSize);
+  });
+
+  it('answers 400 for a body that is not JSON', async () => {
+    const response = await post('{"name": ', 'application/json');
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/request body/);
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+  });
+
+  it('answers 201 with the id for a valid spec and stores it queued with defaults filled in', async () => {
+    const response = await post(validSpec);
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { state: string; spec: { training: { steps: number }; searchSpace: Record<string, unknown> }; trials: unknown[] };
+    expect(view.state).toBe('queued');
+    expect(view.trials).toEqual([]);
+    expect(view.spec.training.steps).toBe(100);
+    expect(Object.keys(view.spec.searchSpace)).toContain('lora.rank');
+    const list = (await (await fetch(`${url}/api/studies`)).json()) as { id: string }[];
+    expect(list.map((s) => s.id)).toContain(id);
+  });
+
+  it('answers 404 for an unknown study and 409 for a best configuration before any trial completes', async () => {
+    expect((await fetch(`${url}/api/studies/nope`)).status).toBe(404);
+    const { id } = (await (await post(validSpec)).json()) as { id: string };
+    const best = await fetch(`${url}/api/studies/${id}/best`);
+    expect(best.status).toBe(409);
+    expect(((await best.json()) as { error: { message: string } }).error.message).toMatch(/no complete trial yet/);
+  });
+});

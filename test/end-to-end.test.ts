@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StudyView } from '../scheduler/types.js';
+import { countHeadParams, countPeftParams } from '../search/param-count.js';
+import { BASE_MODELS } from '../workers/models/catalog.js';
+import { startStack, waitFor } from './helpers/stack.js';
+import type { TestStack } from './helpers/stack.js';
+
+const spec = {
+  name: 'end-to-end',
+  task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'accuracy' },
+  algorithm: { name: 'random', seed: 11 },
+  budget: { maxTrials: 3, maxParallel: 2 },
+  training: { steps: 8, batchSize: 8, learningRate: 0.003, evalEvery: 4, maxSeqLength: 32, trainExamples: 64, devExamples: 32 },
+};
+
+describe('a study from REST submit to best-configuration download', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startStack(1);
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('trains every trial in a worker process and serves the best configuration', async () => {
+    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+
+    let maxInFlight = 0;
+    const study = await waitFor(
+      async () => {
+        const view = (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+        const inFlight = view.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        return view.state === 'completed' || view.state === 'failed' ? view : undefined;
+      },
+      240_000,
+      'the study to finish',
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nworker log:\n${stack.workerLog()}`);
+    });
+
+    expect(study.state, stack.workerLog()).toBe('completed');
+    expect(maxInFlight).toBeLessThanOrEqual(spec.budget.maxParallel);
+    expect(study.trials.map((t) => t.number)).toEqual([0, 1, 2]);
+    const shape = BASE_MODELS['tiny-random']!.shape;
+    for (const trial of study.trials) {
+      expect(trial.state).toBe('complete');
+      expect(trial.error).toBeUndefined();
+      expect(trial.worker).toBe('test-worker-0');
+      expect(trial.metric).toBeGreaterThanOrEqual(0);
+      expect(trial.metric).toBeLessThanOrEqual(1);
+      expect(trial.metrics?.accuracy).toBe(trial.metric);
+      // One report per evaluation: after steps 4 and 8.
+      expect(trial.reports.map((r) => r.step)).toEqual([4, 8]);
+      expect(trial.metric).toBe(Math.max(...trial.reports.map((r) => r.value)));
+      expect(trial.trainableParams).toBe(countPeftParams(trial.peft, shape) + countHeadParams(shape, 2));
+      expect(trial.trainablePercent).toBeCloseTo((100 * trial.trainableParams) / study.baseParams, 10);
+    }
+
+    const best = study.trials.reduce((a, b) => (b.metric! > a.metric! || (b.metric === a.metric && b.trainableParams < a.trainableParams) ? b : a));
+    expect(study.bestTrial).toBe(best.number);
+
+    const download = await fetch(`${stack.url}/api/studies/${id}/best`);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="autopeft-end-to-end-trial-\d+\.json"$/);
+    const config = (await download.json()) as { format: string; trial: number; peft: unknown; metric: { name: string; value: number }; trainableParams: number; baseModel: { name: string } };
+    expect(config.format).toBe('autopeft.trial-config/v1');
+    expect(config.trial).toBe(best.number);
+    expect(config.peft).toEqual(best.peft);
+    expect(config.metric).toMatchObject({ name: 'accuracy', value: best.metric });
+    expect(config.trainableParams).toBe(best.trainableParams);
+    expect(config.baseModel.name).toBe('tiny-random');
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * Starts the real service for a test: API (with dashboard) and scheduler in this process,
+ * trial workers as separate processes through the `autopeft worker` command, all on a key
+ * prefix of their own in the real Redis.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../api/config.js';
+import { startApi, startScheduler } from '../../api/runtime.js';
+import { deleteUnder, TEST_REDIS_URL, testRedis, uniquePrefix } from './redis.js';
+
+/** A running stack. */
+export interface TestStack {
+  url: string;
+  prefix: string;
+  /** Output of the worker processes so far, for assertions and debugging. */
+  workerLog: () => string;
+  close(): Promise<void>;
+}
+
+const bin = fileURLToPath(new URL('../../api/bin/autopeft.js', import.meta.url));
+
+/** Starts API, scheduler and `workers` worker processes. */
+export async function startStack(workers: number): Promise<TestStack> {
+  const prefix = uniquePrefix();
+  const env = { REDIS_URL: TEST_REDIS_URL, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1' };
+  const config = loadConfig(env);
+  const logs: string[] = [];
+  const log = (message: string): void => void logs.push(message);
+  const api = await startApi(config, log);
+  const scheduler = await startScheduler({ ...config }, log);
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < workers; i++) {
+    const child = spawn(process.execPath, [bin, 'worker'], {
+      env: { ...process.env, ...env, AUTOPEFT_WORKER_NAME: `test-worker-${i}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    children.push(child);
+  }
+  return {
+    url: api.url,
+    prefix,
+    workerLog: () => logs.join(''),
+    async close() {
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null) return resolve();
+              child.once('exit', () => resolve());
+              child.kill('SIGTERM');
+              setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+            }),
+        ),
+      );
+      await scheduler.close();
+      await api.close();
+      const redis = testRedis();
+      await deleteUnder(redis, prefix);
+      await redis.quit();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The contract between the scheduler and the workers: what a trial job carries and what it
+ * returns. Plain types only, so both sides (and other hosts) agree without sharing code.
+ */
+import type { IntermediateReport, MetricName, PeftConfig, TrainingConfig } from '../search/types.js';
+
+/** The task a trial trains on. */
+export interface TaskRef {
+  /** A built-in dataset name, e.g. `spam-assassin`. */
+  dataset: string;
+  /** A base model name, e.g. `tiny-random`. */
+  baseModel: string;
+  metric: MetricName;
+}
+
+/** The payload of one trial job on the BullMQ queue. */
+export interface TrialJobData {
+  studyId: string;
+  trialNumber: number;
+  task: TaskRef;
+  peft: PeftConfig;
+  training: TrainingConfig;
+}
+
+/** What a worker reports through `job.updateProgress` while training: all reports so far. */
+export interface TrialProgress {
+  reports: IntermediateReport[];
+}
+
+/** What a finished trial job returns. */
+export interface TrialJobResult {
+  /** The best dev value of the task metric over all evaluations. */
+  metric: number;
+  /** Every metric computed at the best evaluation (e.g. accuracy and f1). */
+  metrics: Record<string, number>;
+  reports: IntermediateReport[];
+  /** Parameters that trained, counted from the live tensors (PEFT modules and task head). */
+  trainableParams: number;
+  /** Parameters of the frozen base encoder. */
+  baseParams: number;
+  /** Dev-set score of always predicting the majority training class, for comparison. */
+  majorityBaseline: number;
+  backend: string;
+  worker: string;
+  trainSeconds: number;
+}
+
+/** The BullMQ queue name of trial jobs (under the hash-tagged key prefix, see the config). */
+export const DEFAULT_QUEUE_NAME = 'trials';
