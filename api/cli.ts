@@ -6,6 +6,7 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { StudyView } from '../scheduler/types.js';
@@ -211,8 +212,9 @@ async function download(apiUrl: string, id: string, out: string | undefined): Pr
     console.error(await failure(response));
     return 1;
   }
-  const fromServer = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1];
-  const file = out ?? fromServer ?? `autopeft-${id}-best.json`;
+  const fromServer = /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1];
+  // Only the server's base name is used: a file name from the network never picks the directory.
+  const file = out ?? (fromServer ? basename(fromServer) : `autopeft-${basename(id)}-best.json`);
   await writeFile(file, await response.text());
   console.log(file);
   return 0;

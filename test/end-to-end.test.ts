@@ -66,7 +66,7 @@ describe('a study from REST submit to best-configuration download', () => {
 
     const download = await fetch(`${stack.url}/api/studies/${id}/best`);
     expect(download.status).toBe(200);
-    expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="autopeft-end-to-end-trial-\d+\.json"$/);
+    expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="?autopeft-end-to-end-trial-\d+\.json"?$/);
     const config = (await download.json()) as { format: string; trial: number; peft: unknown; metric: { name: string; value: number }; trainableParams: number; baseModel: { name: string } };
     expect(config.format).toBe('autopeft.trial-config/v1');
     expect(config.trial).toBe(best.number);

@@ -1,0 +1,82 @@
+/** Typed access to the AutoPEFT REST API from the browser. */
+
+import type { StudySummary, StudyView } from '../../scheduler/types.js';
+
+/** A failed API call. `status` is 0 when the server could not be reached at all. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** True when the problem is the connection or the server, not the request. */
+  get isOutage(): boolean {
+    return this.status === 0 || this.status >= 500;
+  }
+}
+
+/** The message of an error body, whatever its exact shape (`{error}`, `{error: {message}}`, `{message}`). */
+function messageOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const record = body as Record<string, unknown>;
+  const error = record['error'];
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object' && error !== null) {
+    const nested = (error as Record<string, unknown>)['message'];
+    if (typeof nested === 'string') return nested;
+  }
+  const message = record['message'];
+  return typeof message === 'string' ? message : undefined;
+}
+
+async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store', signal });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    throw new ApiError('The AutoPEFT API cannot be reached.', 0);
+  }
+  if (!response.ok) {
+    let detail: string | undefined;
+    try {
+      detail = messageOf(await response.json());
+    } catch {
+      detail = undefined;
+    }
+    throw new ApiError(detail ?? `The API answered ${response.status} ${response.statusText}`.trim(), response.status);
+  }
+  try {
+    return (await response.json()) as T;
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    throw new ApiError('The API sent a response that is not JSON.', response.status);
+  }
+}
+
+/** `GET /api/studies`: one summary per study. */
+export function fetchStudies(signal?: AbortSignal): Promise<StudySummary[]> {
+  return getJson<StudySummary[]>('/api/studies', signal);
+}
+
+/** `GET /api/studies/:id`: a study with all of its trials. */
+export function fetchStudy(id: string, signal?: AbortSignal): Promise<StudyView> {
+  return getJson<StudyView>(studyPath(id), signal);
+}
+
+/** The URL of the best configuration of a study (`GET /api/studies/:id/best`). */
+export function bestConfigUrl(id: string): string {
+  return `${studyPath(id)}/best`;
+}
+
+/** The dashboard route of a study. */
+export function studyHash(id: string): string {
+  return `#/studies/${encodeURIComponent(id)}`;
+}
+
+function studyPath(id: string): string {
+  return `/api/studies/${encodeURIComponent(id)}`;
+}

@@ -1,0 +1,114 @@
+/**
+ * The AutoPEFT dashboard: hash routing between the studies list (`#/`) and a study
+ * (`#/studies/<id>`), a problem banner, and live refresh from server-sent events.
+ */
+
+import { h, setText } from './dom.js';
+import { createListView } from './list-view.js';
+import { connectLive, POLL_MS, type LiveStatus } from './live.js';
+import { createStudyView } from './study-view.js';
+import type { View, ViewContext } from './ui.js';
+
+type Route = { page: 'list' } | { page: 'study'; id: string } | { page: 'unknown'; path: string };
+
+function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, '') || '/';
+  if (path === '/') return { page: 'list' };
+  const match = /^\/studies\/([^/]+)\/?$/.exec(path);
+  if (match?.[1]) {
+    try {
+      return { page: 'study', id: decodeURIComponent(match[1]) };
+    } catch {
+      // A malformed escape: fall through to "unknown".
+    }
+  }
+  return { page: 'unknown', path };
+}
+
+function unknownView(ctx: ViewContext, path: string): View {
+  ctx.setTitle('Not found');
+  const root = h(
+    'section',
+    { class: 'page' },
+    h(
+      'div',
+      { class: 'card empty-state' },
+      h('h1', null, 'Page not found'),
+      h('p', null, 'Nothing lives at ', h('code', null, path), '.'),
+      h('p', null, h('a', { href: '#/' }, 'Go to all studies')),
+    ),
+  );
+  return { root, refresh: () => undefined, wants: () => false, destroy: () => undefined };
+}
+
+function element(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`The page lacks #${id}`);
+  return el;
+}
+
+function start(): void {
+  const app = element('app');
+  const banner = element('banner');
+  const liveStatus = element('live-status');
+
+  let view: View | undefined;
+  let retryTimer: number | undefined;
+  let lastSuccess: Date | undefined;
+
+  const ctx: ViewContext = {
+    setProblem(message) {
+      if (message === null) {
+        lastSuccess = new Date();
+        banner.hidden = true;
+        if (retryTimer !== undefined) window.clearInterval(retryTimer);
+        retryTimer = undefined;
+        return;
+      }
+      const since = lastSuccess ? ` Showing data as of ${lastSuccess.toLocaleTimeString()}.` : '';
+      setText(banner, `${message} Retrying every ${POLL_MS / 1000} s.${since}`);
+      banner.hidden = false;
+      retryTimer ??= window.setInterval(() => view?.refresh(), POLL_MS);
+    },
+    setTitle(title) {
+      document.title = `${title} · AutoPEFT`;
+    },
+  };
+
+  const show = (): void => {
+    view?.destroy();
+    ctx.setProblem(null);
+    lastSuccess = undefined;
+    const route = parseRoute(location.hash);
+    view =
+      route.page === 'list'
+        ? createListView(ctx)
+        : route.page === 'study'
+          ? createStudyView(ctx, route.id)
+          : unknownView(ctx, route.path);
+    app.replaceChildren(view.root);
+    window.scrollTo(0, 0);
+    view.refresh();
+  };
+
+  const statusText: Record<LiveStatus, string> = {
+    connecting: 'Connecting…',
+    live: 'Live',
+    polling: `Reconnecting · polling every ${POLL_MS / 1000} s`,
+  };
+  connectLive(
+    (event) => {
+      if (view?.wants(event)) view.refresh();
+    },
+    () => view?.refresh(),
+    (status) => {
+      liveStatus.dataset['status'] = status;
+      setText(liveStatus, statusText[status]);
+    },
+  );
+
+  window.addEventListener('hashchange', show);
+  show();
+}
+
+start();

@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack } from './helpers/stack.js';
+import type { TestStack } from './helpers/stack.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+// Outside CI a machine without Debian's chromium skips this file; in CI its absence is a failure.
+const runBrowserTests = haveChromium || process.env.CI === 'true';
+if (!runBrowserTests) console.warn(`dashboard browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
+
+const artifacts = new URL('./artifacts/', import.meta.url);
+
+describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
+  let stack: TestStack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    stack = await startStack(2);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    await mkdir(artifacts, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it("shows the demo study's trials as they appear and finish, without a reload", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${stack.url}/`);
+    await page.getByTestId('studies-table').or(page.getByText(/no studies/i)).first().waitFor();
+    // A mark on the window survives only while the document is never reloaded.
+    await page.evaluate(() => Object.assign(window, { loadedOnce: 'yes' }));
+
+    // The demo study, with training cut down to test size.
+    const demo = JSON.parse(await readFile(new URL('../api/demo-study.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const spec = { ...demo, budget: { maxTrials: 4, maxParallel: 2 }, training: { steps: 6, batchSize: 8, learningRate: 0.003, evalEvery: 3, maxSeqLength: 32, trainExamples: 64, devExamples: 32 } };
+    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const { id } = (await response.json()) as { id: string };
+
+    // The new study appears in the list by itself (live update), then opens on click.
+    const row = page.locator(`[data-testid="study-row"][data-study-id="${id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await expect.poll(() => row.textContent()).toContain('demo: LoRA on SpamAssassin');
+    await row.click();
+    await page.getByTestId('trials-table').waitFor();
+
+    // Trials appear and complete while the page stays loaded.
+    const trialRows = page.getByTestId('trial-row');
+    await expect.poll(() => trialRows.count(), { timeout: 60_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('[data-testid="trial-row"][data-state="complete"]').count(), { timeout: 180_000, interval: 500 }).toBe(4);
+    await expect.poll(() => page.getByTestId('study-state').textContent(), { timeout: 15_000 }).toMatch(/completed/i);
+    expect(await trialRows.count()).toBe(4);
+
+    // Each row shows what the API says of that trial.
+    const view = (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as { trials: { number: number; trainableParams: number; metric: number }[] };
+    for (const trial of view.trials) {
+      const text = (await page.locator(`[data-testid="trial-row"][data-trial-number="${trial.number}"]`).textContent()) ?? '';
+      expect(text.replace(/[,\s\u202f]/g, '')).toContain(String(trial.trainableParams));
+      expect(text).toContain(trial.metric.toFixed(3));
+    }
+    await expect.poll(() => page.getByTestId('download-best').getAttribute('href')).toBe(`/api/studies/${id}/best`);
+    await page.getByTestId('pareto-plot').waitFor();
+
+    expect(await page.evaluate(() => 'loadedOnce' in window)).toBe(true);
+    expect(pageErrors).toEqual([]);
+    await page.screenshot({ path: new URL('dashboard-study.png', artifacts).pathname, fullPage: true });
+  });
+});
