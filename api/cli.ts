@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
       await ensureRedis(config.redisUrl, log);
       return runUntilSignal([await startScheduler(config, log)], () => log('scheduler running'));
     case 'worker':
-      return runUntilSignal([startWorker(config, log)], () => log(`worker ${config.workerName ?? process.pid} waiting for trials`));
+      return runUntilSignal([await startWorker(config, log)], () => log(`worker ${config.workerName ?? process.pid} waiting for trials`));
     case 'submit':
       return submit(apiUrl, requireArg(arg, 'submit <spec.json>'));
     case 'status':

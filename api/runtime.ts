@@ -14,6 +14,7 @@ import type { StudyEvent } from '../scheduler/store.js';
 import { countBaseParams } from '../search/param-count.js';
 import { DEFAULT_QUEUE_NAME } from '../workers/job-types.js';
 import type { TrialJobData, TrialJobResult } from '../workers/job-types.js';
+import { selectBackend } from '../workers/backend.js';
 import { startTrialWorker } from '../workers/trial-worker.js';
 import { createApp } from './app.js';
 import { baseModelShape, datasetLabelCount, specContext } from './catalog.js';
@@ -99,8 +100,9 @@ export async function startScheduler(config: Config, log: (message: string) => v
   };
 }
 
-/** Starts one trial worker in this process. */
-export function startWorker(config: Config, log: (message: string) => void): Closable {
+/** Chooses the TensorFlow.js backend (logged), then starts one trial worker in this process. */
+export async function startWorker(config: Config, log: (message: string) => void): Promise<Closable> {
+  await selectBackend({ prefer: config.backend, log });
   const redis = connectRedis(config.redisUrl);
   const worker = startTrialWorker({
     connection: redis,

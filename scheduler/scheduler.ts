@@ -192,6 +192,7 @@ export class Scheduler {
           ...study.spec.training,
           learningRate: config.learningRate ?? study.spec.training.learningRate,
           seed: study.spec.algorithm.seed * 1000 + number,
+          dataSeed: study.spec.algorithm.seed,
         },
         trainableParams,
         trainablePercent: (100 * trainableParams) / study.baseParams,

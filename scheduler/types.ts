@@ -21,7 +21,7 @@ export interface StudySpec {
   algorithm: { name: 'random'; seed: number };
   budget: { maxTrials: number; maxParallel: number };
   /** Training settings shared by every trial (the search may override `learningRate`). */
-  training: Omit<TrainingConfig, 'seed'>;
+  training: Omit<TrainingConfig, 'seed' | 'dataSeed'>;
 }
 
 /** A stored study, without its trials. */

@@ -53,7 +53,10 @@ export interface TrainingConfig {
   trainExamples: number;
   /** Dev examples evaluated at each evaluation. */
   devExamples: number;
+  /** Seed of weight initialisation, dropout and batch order. */
   seed: number;
+  /** Seed of the train and dev subsets: one per study, so every trial sees the same data. */
+  dataSeed: number;
 }
 
 /** The metric a task is scored by; higher is better for all of them. */
