@@ -67,7 +67,7 @@ export interface SpecContext {
  * @throws InvalidSpecError naming the first offending field.
  */
 export function parseStudySpec(input: unknown, context: SpecContext): StudySpec {
-  const parsed = specSchema.safeParse(input);
+  const parsed = specSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.map(String);
@@ -75,7 +75,8 @@ export function parseStudySpec(input: unknown, context: SpecContext): StudySpec 
       const key = issue.keys[0] ?? '';
       throw new InvalidSpecError([...path, key].join('.'), 'unknown field');
     }
-    throw new InvalidSpecError(path.join('.') || '(spec)', issue.message);
+    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    throw new InvalidSpecError(path.join('.') || '(spec)', missing ? 'is required' : issue.message);
   }
   const spec = parsed.data;
   if (!context.datasets.includes(spec.task.dataset)) {

@@ -46,7 +46,7 @@ describe('POST /api/studies', () => {
     fetch(`${url}/api/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
   const invalid: [string, unknown, string, RegExp][] = [
-    ['a missing budget', { ...validSpec, budget: undefined }, 'budget', /budget: /],
+    ['a missing budget', { ...validSpec, budget: undefined }, 'budget', /^budget: is required$/],
     ['a fractional trial count', { ...validSpec, budget: { maxTrials: 2.5 } }, 'budget.maxTrials', /budget\.maxTrials: .*int/],
     ['zero trials', { ...validSpec, budget: { maxTrials: 0 } }, 'budget.maxTrials', /budget\.maxTrials: .*>=\s*1/],
     ['an unknown dataset', { ...validSpec, task: { ...validSpec.task, dataset: 'imdb' } }, 'task.dataset', /unknown dataset "imdb"; available: spam-assassin/],
