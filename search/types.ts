@@ -17,15 +17,79 @@ export interface LoraModuleConfig {
   targets: LoraTarget[];
   /** Zero-based indices of the layers that carry LoRA. */
   layers: number[];
+  /** Per-target rank overriding `rank` (AdapterHub/PEFT `rank_pattern`-like). */
+  rankPerTarget?: Partial<Record<LoraTarget, number>>;
+}
+
+/** Non-linearity inside a bottleneck adapter. */
+export type AdapterActivation = 'relu' | 'swish' | 'gelu' | 'tanh';
+
+/**
+ * Serial bottleneck adapter `z + W_up f(W_down z)`. `pfeiffer`: one per layer after the FFN
+ * output (AdapterHub SeqBn); `houlsby`: also one after the attention output (DoubleSeqBn).
+ */
+export interface SerialAdapterConfig {
+  placement: 'pfeiffer' | 'houlsby';
+  /** Bottleneck width m. */
+  size: number;
+  layers: number[];
+  activation: AdapterActivation;
+}
+
+/** Parallel adapter on the FFN: `out = LN2(FFN(h) + s * W_up f(W_down h) + h)`. */
+export interface ParallelAdapterConfig {
+  size: number;
+  layers: number[];
+  /** Constant scaling s (4 in AutoPEFT and AdapterHub's ParBn). */
+  scaling: number;
+  activation: AdapterActivation;
+}
+
+/** Prefix-tuning: `length` learned key and value vectors prepended in each chosen layer. */
+export interface PrefixTuningConfig {
+  length: number;
+  layers: number[];
+  /** Width of the reparameterising MLP used while training (0: train the prefixes directly). */
+  reparamSize: number;
+}
+
+/** (IA)3: learned vectors scaling key and value outputs and the FFN intermediate activation. */
+export interface Ia3Config {
+  layers: number[];
+}
+
+/** BitFit: the base model's biases of the chosen layers train. */
+export interface BitFitConfig {
+  layers: number[];
+}
+
+/** Prompt tuning: `length` learned input embeddings prepended to the sequence. */
+export interface PromptTuningConfig {
+  length: number;
+}
+
+/** UniPELT gates: a learned per-example scalar gate on each chosen module kind. */
+export interface GatesConfig {
+  lora?: boolean;
+  serialAdapter?: boolean;
+  prefix?: boolean;
 }
 
 /**
- * A declarative PEFT configuration: which modules, where, and how large.
- * Each module is optional; later modules (adapters, prefix, (IA)3, BitFit, prompts) are added
- * as further optional fields so that a hybrid is simply several fields set at once.
+ * A declarative PEFT configuration: which modules, where, and how large. Each module is
+ * optional and a hybrid is several fields set at once (MAM = prefix + parallel adapter;
+ * UniPELT = prefix + Pfeiffer adapter + LoRA with gates; every point of the AutoPEFT space =
+ * serial + parallel adapter + prefix on one shared set of layers).
  */
 export interface PeftConfig {
   lora?: LoraModuleConfig;
+  serialAdapter?: SerialAdapterConfig;
+  parallelAdapter?: ParallelAdapterConfig;
+  prefix?: PrefixTuningConfig;
+  ia3?: Ia3Config;
+  bitfit?: BitFitConfig;
+  promptTuning?: PromptTuningConfig;
+  gates?: GatesConfig;
 }
 
 /** The shape of a transformer encoder, enough to count parameters in closed form. */
