@@ -17,15 +17,54 @@ export function loraTargetDims(target: LoraTarget, shape: EncoderShape): { dIn: 
   }
 }
 
+/**
+ * When the parameters are counted: `stored` is what the trained adapter keeps (the search's
+ * objective); `training` also counts what exists only while training (prefix-tuning's
+ * reparameterising MLP), which is what a live count of trainable tensors sees.
+ */
+export type CountMode = 'stored' | 'training';
+
+/** Parameters of one bottleneck adapter insertion of width m: `2dm + d + m`. */
+export function bottleneckParams(hiddenSize: number, size: number): number {
+  return 2 * hiddenSize * size + hiddenSize + size;
+}
+
 /** Trainable parameters of the PEFT modules alone (the task head excluded). */
-export function countPeftParams(peft: PeftConfig, shape: EncoderShape): number {
+export function countPeftParams(peft: PeftConfig, shape: EncoderShape, mode: CountMode = 'stored'): number {
+  const d = shape.hiddenSize;
   let total = 0;
-  if (peft.lora) {
-    const perLayer = peft.lora.targets.reduce((sum, target) => {
+  const { lora, serialAdapter, parallelAdapter, prefix, ia3, bitfit, promptTuning, gates } = peft;
+  if (lora) {
+    const perLayer = lora.targets.reduce((sum, target) => {
       const { dIn, dOut } = loraTargetDims(target, shape);
-      return sum + peft.lora!.rank * (dIn + dOut);
+      return sum + (lora.rankPerTarget?.[target] ?? lora.rank) * (dIn + dOut);
     }, 0);
-    total += perLayer * peft.lora.layers.length;
+    total += perLayer * lora.layers.length;
+  }
+  if (serialAdapter) {
+    const insertions = serialAdapter.placement === 'houlsby' ? 2 : 1;
+    total += insertions * bottleneckParams(d, serialAdapter.size) * serialAdapter.layers.length;
+  }
+  if (parallelAdapter) total += bottleneckParams(d, parallelAdapter.size) * parallelAdapter.layers.length;
+  if (prefix) {
+    const layers = prefix.layers.length;
+    const b = prefix.reparamSize;
+    total +=
+      mode === 'training' && b > 0
+        ? prefix.length * d + (d * b + b) + (b * 2 * layers * d + 2 * layers * d)
+        : 2 * prefix.length * d * layers;
+  }
+  if (ia3) total += (2 * d + shape.intermediateSize) * ia3.layers.length;
+  if (bitfit) total += (7 * d + shape.intermediateSize) * bitfit.layers.length;
+  if (promptTuning) total += promptTuning.length * d;
+  if (gates) {
+    // One gate (d + 1) per gated module instance: per LoRA target, per serial-adapter insertion, per prefix.
+    const gate = d + 1;
+    if (gates.lora && lora) total += gate * lora.targets.length * lora.layers.length;
+    if (gates.serialAdapter && serialAdapter) {
+      total += gate * (serialAdapter.placement === 'houlsby' ? 2 : 1) * serialAdapter.layers.length;
+    }
+    if (gates.prefix && prefix) total += gate * prefix.layers.length;
   }
   return total;
 }

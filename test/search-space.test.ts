@@ -79,3 +79,29 @@ describe('random sampler', () => {
     expect(otherSeed).not.toEqual(all);
   });
 });
+
+describe('closed-form counts of every module on bert-base (reference values)', () => {
+  const all = [...Array(12).keys()];
+  const cases: [string, Parameters<typeof countPeftParams>[0], number][] = [
+    ['Pfeiffer adapter, rf 16', { serialAdapter: { placement: 'pfeiffer', size: 48, layers: all, activation: 'relu' } }, 894_528],
+    ['Houlsby adapter, rf 16', { serialAdapter: { placement: 'houlsby', size: 48, layers: all, activation: 'swish' } }, 1_789_056],
+    ['parallel adapter, rf 2', { parallelAdapter: { size: 384, layers: all, scaling: 4, activation: 'relu' } }, 7_091_712],
+    ['(IA)3, paper placement', { ia3: { layers: all } }, 55_296],
+    ['prefix p 20, as stored', { prefix: { length: 20, layers: all, reparamSize: 512 } }, 368_640],
+    ['BitFit', { bitfit: { layers: all } }, 101_376],
+    ['prompt tuning p 20', { promptTuning: { length: 20 } }, 15_360],
+  ];
+  it.each(cases)('%s', (_name, peft, expected) => {
+    expect(countPeftParams(peft, bertBase)).toBe(expected);
+  });
+
+  it('counts the prefix MLP while training, and UniPELT gates per gated module', () => {
+    const prefix = { length: 10, layers: all, reparamSize: 800 };
+    expect(countPeftParams({ prefix }, bertBase, 'training')).toBe(10 * 768 + (768 * 800 + 800) + (800 * 2 * 12 * 768 + 2 * 12 * 768));
+    const lora = { rank: 8, alpha: 2, dropout: 0, targets: ['query' as const, 'value' as const], layers: all };
+    const serialAdapter = { placement: 'pfeiffer' as const, size: 48, layers: all, activation: 'relu' as const };
+    const gated = countPeftParams({ lora, serialAdapter, prefix, gates: { lora: true, serialAdapter: true, prefix: true } }, bertBase);
+    const ungated = countPeftParams({ lora, serialAdapter, prefix }, bertBase);
+    expect(gated - ungated).toBe(4 * 12 * (768 + 1));
+  });
+});
