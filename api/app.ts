@@ -67,6 +67,14 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(view);
   });
 
+  app.post('/api/studies/:id/cancel', async (req, res) => {
+    const study = await deps.store.getStudy(req.params.id);
+    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+    if (!(await deps.store.requestCancel(study.id))) throw new ConflictError(`study "${study.id}" is already ${study.state}`);
+    log(`study ${study.id} cancellation requested`);
+    res.status(202).json({ id: study.id, state: 'cancelling' });
+  });
+
   app.get('/api/studies/:id/best', async (req, res) => {
     const study = await deps.store.getStudy(req.params.id);
     if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);

@@ -26,8 +26,9 @@ commands:
   submit <spec.json>    submit a study spec to a running API; prints the study id
   status <id>           show a study and its trials
   download <id>         save the best configuration as JSON (--out FILE, default: the server's file name)
+  cancel <id>           cancel a study: waiting trials are dropped, running ones stop between steps
 
-options for submit, status, download:
+options for submit, status, download, cancel:
   --url URL             the API (default http://HOST:PORT from the environment)
 
 Environment variables are listed in the README.`;
@@ -66,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
       return status(apiUrl, requireArg(arg, 'status <id>'));
     case 'download':
       return download(apiUrl, requireArg(arg, 'download <id>'), values.out);
+    case 'cancel':
+      return cancel(apiUrl, requireArg(arg, 'cancel <id>'));
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -148,9 +151,9 @@ async function runUntilSignal<T extends Closable>(parts: T[], started: (parts: T
   return 0;
 }
 
-async function apiCall(url: string): Promise<Response> {
+async function apiCall(url: string, init?: RequestInit): Promise<Response> {
   try {
-    return await fetch(url);
+    return await fetch(url, init);
   } catch (error) {
     throw new UsageError(`cannot reach the API at ${url}: ${error instanceof Error ? error.message : String(error)} (is \`autopeft serve\` or \`autopeft api\` running? set --url)`);
   }
@@ -203,6 +206,16 @@ async function status(apiUrl: string, id: string): Promise<number> {
     console.log([t.number, t.state, t.trainableParams, t.trainablePercent.toFixed(3), t.metric?.toFixed(4) ?? '-', peft].join('\t'));
   }
   if (study.bestTrial !== undefined) console.log(`best: trial ${study.bestTrial}`);
+  return 0;
+}
+
+async function cancel(apiUrl: string, id: string): Promise<number> {
+  const response = await apiCall(`${apiUrl}/api/studies/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  if (!response.ok) {
+    console.error(await failure(response));
+    return 1;
+  }
+  console.log(`study ${id}: cancelling`);
   return 0;
 }
 

@@ -13,7 +13,7 @@ import { StudyStore } from '../scheduler/store.js';
 import type { StudyEvent } from '../scheduler/store.js';
 import { countBaseParams } from '../search/param-count.js';
 import { DEFAULT_QUEUE_NAME } from '../workers/job-types.js';
-import type { TrialJobData, TrialJobResult } from '../workers/job-types.js';
+import type { TrialJobData, TrialJobOutcome } from '../workers/job-types.js';
 import { selectBackend } from '../workers/backend.js';
 import { startTrialWorker } from '../workers/trial-worker.js';
 import { createApp } from './app.js';
@@ -80,7 +80,7 @@ export async function startApi(config: Config, log: (message: string) => void): 
 /** Starts a scheduler driving every active study. */
 export async function startScheduler(config: Config, log: (message: string) => void): Promise<Closable> {
   const redis = connectRedis(config.redisUrl);
-  const queue = new Queue<TrialJobData, TrialJobResult>(DEFAULT_QUEUE_NAME, { connection: redis, prefix: config.keyPrefix });
+  const queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: redis, prefix: config.keyPrefix });
   const scheduler = new Scheduler({
     store: new StudyStore(redis, config.keyPrefix),
     queue,

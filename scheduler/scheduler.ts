@@ -12,14 +12,19 @@ import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { createSampler } from '../search/sampler.js';
 import type { TrialObservation } from '../search/sampler.js';
 import type { EncoderShape } from '../search/types.js';
-import type { TrialJobData, TrialJobResult, TrialProgress } from '../workers/job-types.js';
+import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import type { StudyStore } from './store.js';
 import type { StudyRecord, TrialRecord } from './types.js';
 
 /** What the scheduler needs. */
 export interface SchedulerOptions {
   store: StudyStore;
-  queue: Queue<TrialJobData, TrialJobResult>;
+  queue: Queue<TrialJobData, TrialJobOutcome>;
+  /**
+   * Decides from the intermediate reports whether a running trial should stop early.
+   * @defaultValue never prune
+   */
+  shouldPrune?: (study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]) => boolean;
   /** Shape and label count of a task's base model, for parameter counts. */
   describeTask: (study: StudyRecord) => { shape: EncoderShape; numLabels: number };
   /** How often every active study is looked at, in ms. @defaultValue 1000 */
@@ -110,6 +115,10 @@ export class Scheduler {
     const study = await store.getStudy(studyId);
     if (!study) return;
     const trials = await store.getTrials(studyId);
+    if (await store.cancelRequested(studyId)) {
+      await this.cancel(study, trials);
+      return;
+    }
     if (study.state === 'queued') {
       study.state = 'running';
       await store.saveStudy(study);
@@ -117,7 +126,7 @@ export class Scheduler {
     }
 
     for (const trial of trials) {
-      if (!FINISHED.has(trial.state)) await this.reconcile(study, trial);
+      if (!FINISHED.has(trial.state)) await this.reconcile(study, trial, trials);
     }
 
     const inFlight = trials.filter((t) => !FINISHED.has(t.state)).length;
@@ -135,8 +144,29 @@ export class Scheduler {
     }
   }
 
-  /** Brings a waiting or running trial up to date with its job. */
-  private async reconcile(study: StudyRecord, trial: TrialRecord): Promise<void> {
+  /** Stops every unfinished trial and marks the study cancelled. */
+  private async cancel(study: StudyRecord, trials: TrialRecord[]): Promise<void> {
+    const { queue, store } = this.options;
+    for (const trial of trials.filter((t) => !FINISHED.has(t.state))) {
+      const jobId = trialJobId(study.id, trial.number);
+      const job = await queue.getJob(jobId);
+      const state = job ? await job.getState() : 'unknown';
+      if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) await job.remove();
+      else await store.requestStop(jobId, 'cancelled');
+      trial.state = 'failed';
+      trial.error = 'study cancelled';
+      trial.finishedAt = new Date().toISOString();
+      await store.saveTrial(study.id, trial);
+    }
+    study.state = 'cancelled';
+    study.finishedAt = new Date().toISOString();
+    await store.saveStudy(study);
+    await store.releaseLock(study.id, this.owner);
+    this.log(`study ${study.id} cancelled`);
+  }
+
+  /** Brings a waiting or running trial up to date with its job, and prunes it if it should stop. */
+  private async reconcile(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): Promise<void> {
     const { queue, store } = this.options;
     const job = await queue.getJob(trialJobId(study.id, trial.number));
     if (!job) {
@@ -148,10 +178,19 @@ export class Scheduler {
     const before = JSON.stringify(trial);
     trial.attempts = job.attemptsMade + (state === 'active' ? 1 : 0);
     const progress = job.progress as TrialProgress | number;
-    if (typeof progress === 'object' && Array.isArray(progress.reports)) trial.reports = progress.reports;
+    const reportsBefore = trial.reports.length;
+    if (typeof progress === 'object' && Array.isArray(progress.reports)) {
+      trial.reports = progress.reports;
+      if (progress.worker) trial.worker = progress.worker;
+    }
     if (state === 'active' && trial.state === 'waiting') {
       trial.state = 'running';
       trial.startedAt = new Date(job.processedOn ?? Date.now()).toISOString();
+    }
+    if (state === 'active' && trial.reports.length > reportsBefore && !trial.pruneRequested && this.options.shouldPrune?.(study, trial, trials)) {
+      // The slot frees when the worker stops and returns the reports so far.
+      trial.pruneRequested = true;
+      await store.requestStop(trialJobId(study.id, trial.number), 'pruned');
     } else if (state === 'completed') {
       applyResult(trial, job);
     } else if (state === 'failed') {
@@ -226,18 +265,25 @@ export class Scheduler {
   }
 }
 
-function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobResult>): void {
+function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>): void {
   const result = job.returnvalue;
+  trial.finishedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
+  trial.worker = result.worker;
+  trial.reports = result.reports;
+  if ('stopped' in result) {
+    // A pruned trial keeps its last report: it is evidence for the search.
+    trial.state = 'pruned';
+    const last = result.reports.at(-1);
+    if (last) trial.metric = Math.max(...result.reports.map((r) => r.value));
+    return;
+  }
   trial.state = 'complete';
   trial.metric = result.metric;
   trial.metrics = result.metrics;
-  trial.reports = result.reports;
   trial.majorityBaseline = result.majorityBaseline;
-  trial.worker = result.worker;
   trial.backend = result.backend;
   if (result.trainableParams !== trial.trainableParams) {
     // The closed form and the live count must agree; a mismatch is a bug worth surfacing.
     trial.error = `live trainable parameters ${result.trainableParams} differ from the closed form ${trial.trainableParams}`;
   }
-  trial.finishedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
 }

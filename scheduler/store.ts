@@ -11,6 +11,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { stopRequestKey } from '../workers/job-types.js';
+import type { StopReason } from '../workers/job-types.js';
 import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialRecord } from './types.js';
 
 /** A change notice published after every write, for live views. */
@@ -92,6 +94,25 @@ export class StudyStore {
       .hset(this.trialsKey(studyId), String(trial.number), JSON.stringify(trial))
       .publish(this.eventsChannel, JSON.stringify({ studyId, type: 'trial-updated' } satisfies StudyEvent))
       .exec();
+  }
+
+  /** Asks the schedulers to cancel a study; false if it is already finished or unknown. */
+  async requestCancel(id: string): Promise<boolean> {
+    const study = await this.getStudy(id);
+    if (!study || study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled') return false;
+    await this.redis.set(`${this.prefix}:study:${id}:cancel`, '1');
+    return true;
+  }
+
+  /** Whether a cancellation of the study was asked for. */
+  async cancelRequested(id: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.prefix}:study:${id}:cancel`)) === 1;
+  }
+
+  /** Asks whichever worker holds a trial's job to stop it between steps. */
+  async requestStop(jobId: string, reason: StopReason): Promise<void> {
+    // Expires so that stop requests of long-gone jobs do not pile up.
+    await this.redis.set(stopRequestKey(this.prefix, jobId), reason, 'EX', 24 * 3600);
   }
 
   /** Ids of the studies a scheduler still has to drive. */

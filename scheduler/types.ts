@@ -51,13 +51,15 @@ export interface TrialRecord {
   /** trainableParams as a percentage of the base encoder's parameters. */
   trainablePercent: number;
   reports: IntermediateReport[];
-  /** Best dev value of the study's metric; set when complete. */
+  /** Best dev value of the study's metric; set when complete, and for a pruned trial its best report. */
   metric?: number;
   metrics?: Record<string, number>;
   majorityBaseline?: number;
   worker?: string;
   backend?: string;
   attempts: number;
+  /** Set once the scheduler asked the worker to stop this trial early. */
+  pruneRequested?: boolean;
   error?: string;
   createdAt: string;
   startedAt?: string;

@@ -25,9 +25,32 @@ export interface TrialJobData {
 /** What a worker reports through `job.updateProgress` while training: all reports so far. */
 export interface TrialProgress {
   reports: IntermediateReport[];
+  /** The worker training the trial. */
+  worker?: string;
+}
+
+/** Why the scheduler asks a worker to stop a trial between steps. */
+export type StopReason = 'pruned' | 'cancelled';
+
+/**
+ * Redis key the scheduler sets (value: a StopReason) to stop a trial's job on whichever worker
+ * holds it; workers poll it while training.
+ */
+export function stopRequestKey(prefix: string, jobId: string): string {
+  return `${prefix}:stop:${jobId}`;
+}
+
+/** What a job returns when the scheduler pruned it: the reports up to the stop. */
+export interface PrunedTrialResult {
+  stopped: 'pruned';
+  reports: IntermediateReport[];
+  worker: string;
 }
 
 /** What a finished trial job returns. */
+export type TrialJobOutcome = TrialJobResult | PrunedTrialResult;
+
+/** What a trial job that trained to the end returns. */
 export interface TrialJobResult {
   /** The best dev value of the task metric over all evaluations. */
   metric: number;

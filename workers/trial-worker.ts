@@ -4,51 +4,84 @@
  */
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { ConnectionOptions, Job } from 'bullmq';
-import type { TrialJobData, TrialJobResult, TrialProgress } from './job-types.js';
-import { InvalidTrialError } from './errors.js';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { IntermediateReport } from '../search/types.js';
+import { InvalidTrialError, TrialAbortedError } from './errors.js';
+import { stopRequestKey } from './job-types.js';
+import type { StopReason, TrialJobData, TrialJobOutcome, TrialProgress } from './job-types.js';
 import { trainTrial } from './train/train-trial.js';
 
 /** What a trial worker needs. */
 export interface TrialWorkerOptions {
-  connection: ConnectionOptions;
+  /** Connection for the queue and for stop requests. */
+  connection: Redis;
   queueName: string;
   /** Redis key prefix of the queue. */
   prefix: string;
   /** Name reported with each result. @defaultValue `${hostname}:${pid}` */
   name?: string;
+  /** How often a running trial checks for a stop request, in ms. @defaultValue 1000 */
+  stopPollMs?: number;
+  /**
+   * How long a job's lock lasts without renewal, in ms: a worker that dies loses its trial to
+   * another worker after about this long. Training yields between steps so renewals run.
+   * @defaultValue 30000
+   */
+  lockDurationMs?: number;
   log?: (message: string) => void;
 }
 
 /** Starts a worker pulling trial jobs; close() it to stop after the current trial. */
-export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobData, TrialJobResult> {
+export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobData, TrialJobOutcome> {
   const name = options.name ?? `${hostname()}:${process.pid}`;
   const log = options.log ?? (() => {});
-  const processor = async (job: Job<TrialJobData, TrialJobResult>): Promise<TrialJobResult> => {
+  const redis = options.connection;
+
+  const processor = async (job: Job<TrialJobData, TrialJobOutcome>): Promise<TrialJobOutcome> => {
     const { studyId, trialNumber } = job.data;
-    log(`trial ${trialNumber} of study ${studyId}: training (attempt ${job.attemptsMade + 1})`);
+    const label = `trial ${trialNumber} of study ${studyId}`;
+    log(`${label}: training (attempt ${job.attemptsMade + 1})`);
+    const stopKey = stopRequestKey(options.prefix, job.id ?? '');
+    const controller = new AbortController();
+    const poll = setInterval(() => {
+      redis.get(stopKey).then(
+        (reason) => reason && !controller.signal.aborted && controller.abort(reason as StopReason),
+        () => {},
+      );
+    }, options.stopPollMs ?? 1000);
+    let reports: IntermediateReport[] = [];
     try {
+      await job.updateProgress({ reports, worker: name } satisfies TrialProgress);
       const result = await trainTrial(job.data, {
         workerName: name,
-        onReport: async (reports) => {
-          await job.updateProgress({ reports } satisfies TrialProgress);
+        signal: controller.signal,
+        onReport: async (latest) => {
+          reports = latest;
+          await job.updateProgress({ reports, worker: name } satisfies TrialProgress);
         },
       });
-      log(`trial ${trialNumber} of study ${studyId}: ${job.data.task.metric} ${result.metric.toFixed(4)} in ${result.trainSeconds.toFixed(1)} s`);
+      log(`${label}: ${job.data.task.metric} ${result.metric.toFixed(4)} in ${result.trainSeconds.toFixed(1)} s`);
       return result;
     } catch (error) {
-      log(`trial ${trialNumber} of study ${studyId} failed: ${error instanceof Error ? error.message : String(error)}`);
-      // Bad input fails the same way on every attempt: do not retry it.
-      if (error instanceof InvalidTrialError) throw new UnrecoverableError(error.message);
+      if (error instanceof TrialAbortedError && controller.signal.reason === 'pruned') {
+        log(`${label}: pruned after ${reports.length} evaluation(s)`);
+        return { stopped: 'pruned', reports, worker: name };
+      }
+      log(`${label} failed: ${error instanceof Error ? error.message : String(error)}`);
+      // Bad input fails the same way on every attempt, and a cancelled trial must not come back.
+      if (error instanceof InvalidTrialError || error instanceof TrialAbortedError) throw new UnrecoverableError(error.message);
       throw error;
+    } finally {
+      clearInterval(poll);
     }
   };
-  return new Worker<TrialJobData, TrialJobResult>(options.queueName, processor, {
-    connection: options.connection,
+
+  return new Worker<TrialJobData, TrialJobOutcome>(options.queueName, processor, {
+    connection: redis,
     prefix: options.prefix,
     concurrency: 1,
-    // Training keeps the event loop busy between steps; a generous lock avoids false stalls.
-    lockDuration: 120_000,
+    lockDuration: options.lockDurationMs ?? 30_000,
     name,
   });
 }

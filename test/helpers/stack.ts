@@ -16,6 +16,8 @@ export interface TestStack {
   prefix: string;
   /** Output of the worker processes so far, for assertions and debugging. */
   workerLog: () => string;
+  /** Stops the scheduler (as if it died) and starts a fresh one on the same Redis state. */
+  restartScheduler(pauseMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,7 +31,7 @@ export async function startStack(workers: number): Promise<TestStack> {
   const logs: string[] = [];
   const log = (message: string): void => void logs.push(message);
   const api = await startApi(config, log);
-  const scheduler = await startScheduler({ ...config }, log);
+  let scheduler = await startScheduler(config, log);
   const children: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
     const child = spawn(process.execPath, [bin, 'worker'], {
@@ -44,6 +46,11 @@ export async function startStack(workers: number): Promise<TestStack> {
     url: api.url,
     prefix,
     workerLog: () => logs.join(''),
+    async restartScheduler(pauseMs = 0) {
+      await scheduler.close();
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      scheduler = await startScheduler(config, log);
+    },
     async close() {
       await Promise.all(
         children.map(

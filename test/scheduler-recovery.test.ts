@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StudyView } from '../scheduler/types.js';
+import { RandomSampler } from '../search/sampler.js';
+import { startStack, waitFor } from './helpers/stack.js';
+import type { TestStack } from './helpers/stack.js';
+
+const tinyTraining = { steps: 6, batchSize: 8, learningRate: 0.003, evalEvery: 3, maxSeqLength: 32, trainExamples: 64, devExamples: 32 };
+const spec = (name: string, maxTrials: number, training = tinyTraining) => ({
+  name,
+  task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'accuracy' },
+  algorithm: { name: 'random', seed: 3 },
+  budget: { maxTrials, maxParallel: 1 },
+  training,
+});
+
+describe('scheduler failure model and cancellation', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startStack(1);
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const submit = async (body: unknown): Promise<string> => {
+    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { id: string }).id;
+  };
+  const view = async (id: string): Promise<StudyView> => (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+
+  it('a restarted scheduler continues a study with no trial lost or duplicated', async () => {
+    const id = await submit(spec('restart', 4));
+    await waitFor(async () => ((await view(id)).trials.some((t) => t.state === 'complete') ? true : undefined), 60_000, 'a first complete trial');
+    // The scheduler dies mid-study and stays away while the worker finishes what it holds.
+    await stack.restartScheduler(1500);
+    const study = await waitFor(async () => {
+      const v = await view(id);
+      return v.state === 'completed' ? v : undefined;
+    }, 120_000, 'the study to complete');
+    expect(study.trials.map((t) => t.number)).toEqual([0, 1, 2, 3]);
+    expect(study.trials.every((t) => t.state === 'complete' && t.attempts === 1)).toBe(true);
+    // The points are the ones the seed gives, as if the scheduler had never stopped.
+    const expected = new RandomSampler().ask({ space: study.spec.searchSpace, seed: 3, history: [], numbers: [0, 1, 2, 3] });
+    expect(study.trials.map((t) => t.params)).toEqual(expected);
+  });
+
+  it('cancelling stops a running trial and leaves other studies untouched', async () => {
+    const long = await submit(spec('to cancel', 3, { ...tinyTraining, steps: 5000, evalEvery: 100 }));
+    await waitFor(async () => ((await view(long)).trials[0]?.state === 'running' ? true : undefined), 60_000, 'the first trial to run');
+    const cancel = await fetch(`${stack.url}/api/studies/${long}/cancel`, { method: 'POST' });
+    expect(cancel.status).toBe(202);
+    const cancelled = await waitFor(async () => {
+      const v = await view(long);
+      return v.state === 'cancelled' ? v : undefined;
+    }, 30_000, 'the study to be cancelled');
+    expect(cancelled.trials.length).toBeGreaterThan(0);
+    for (const trial of cancelled.trials) expect(trial).toMatchObject({ state: 'failed', error: 'study cancelled' });
+    expect((await fetch(`${stack.url}/api/studies/${long}/cancel`, { method: 'POST' })).status).toBe(409);
+
+    // The worker gave up the cancelled trial and serves the next study at once.
+    const next = await submit(spec('after cancel', 1));
+    const done = await waitFor(async () => {
+      const v = await view(next);
+      return v.state === 'completed' ? v : undefined;
+    }, 60_000, 'the next study to complete');
+    expect(done.trials[0]?.state).toBe('complete');
+    expect((await view(long)).trials.length).toBe(cancelled.trials.length);
+  });
+});
