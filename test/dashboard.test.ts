@@ -72,7 +72,19 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     await page.getByTestId('pareto-plot').waitFor();
 
     expect(await page.evaluate(() => 'loadedOnce' in window)).toBe(true);
+    expect(await page.getByTestId('cancel-study').isHidden()).toBe(true);
     expect(pageErrors).toEqual([]);
     await page.screenshot({ path: new URL('dashboard-study.png', artifacts).pathname, fullPage: true });
+
+    // A running study can be cancelled from its page.
+    const longSpec = { ...spec, name: 'long study', training: { ...spec.training, steps: 5000, evalEvery: 100 } };
+    const long = (await (await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(longSpec) })).json()) as { id: string };
+    await page.goto(`${stack.url}/#/studies/${long.id}`);
+    await expect.poll(() => page.locator('[data-testid="trial-row"][data-state="running"]').count(), { timeout: 60_000 }).toBeGreaterThan(0);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByTestId('cancel-study').click();
+    await expect.poll(() => page.getByTestId('study-state').textContent(), { timeout: 30_000 }).toMatch(/cancelled/i);
+    await expect.poll(() => page.getByTestId('cancel-study').isHidden()).toBe(true);
+    await page.screenshot({ path: new URL('dashboard-cancelled.png', artifacts).pathname, fullPage: true });
   });
 });

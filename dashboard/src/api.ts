@@ -67,6 +67,25 @@ export function fetchStudy(id: string, signal?: AbortSignal): Promise<StudyView>
   return getJson<StudyView>(studyPath(id), signal);
 }
 
+/** `POST /api/studies/:id/cancel`: asks the scheduler to stop the study. */
+export async function cancelStudy(id: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(`${studyPath(id)}/cancel`, { method: 'POST' });
+  } catch {
+    throw new ApiError('The AutoPEFT API cannot be reached.', 0);
+  }
+  if (!response.ok) {
+    let detail: string | undefined;
+    try {
+      detail = messageOf(await response.json());
+    } catch {
+      detail = undefined;
+    }
+    throw new ApiError(detail ?? `The API answered ${response.status}`, response.status);
+  }
+}
+
 /** The URL of the best configuration of a study (`GET /api/studies/:id/best`). */
 export function bestConfigUrl(id: string): string {
   return `${studyPath(id)}/best`;

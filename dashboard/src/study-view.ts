@@ -1,7 +1,7 @@
 /** One study (`#/studies/<id>`): header, Pareto scatter, learning curves and the trial table. */
 
 import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
-import { ApiError, bestConfigUrl, fetchStudy } from './api.js';
+import { ApiError, bestConfigUrl, cancelStudy, fetchStudy } from './api.js';
 import { curvesPlot, reportAxis, scatterPlot, sparkline, type Highlights } from './charts.js';
 import { h, setAttr, setChildren, setText, syncRows, type Child } from './dom.js';
 import {
@@ -156,6 +156,18 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     { class: 'button disabled', 'data-testid': 'download-best', 'aria-disabled': 'true', title: 'Available once a trial completes' },
     'Download best configuration',
   );
+  const cancelButton = h('button', { type: 'button', class: 'button button-quiet', 'data-testid': 'cancel-study', hidden: true }, 'Cancel study');
+  cancelButton.addEventListener('click', () => {
+    if (!window.confirm('Cancel this study? Waiting trials are dropped and running ones stop.')) return;
+    cancelButton.setAttribute('disabled', '');
+    cancelStudy(id).then(
+      () => loader.request(),
+      (error: unknown) => {
+        cancelButton.removeAttribute('disabled');
+        ctx.setProblem(problemText(error));
+      },
+    );
+  });
   const errorBox = h('div', { class: 'callout callout-error', role: 'status', hidden: true });
   const cards = h('div', { class: 'cards' });
   const spaceBox = h('details', { class: 'space', hidden: true });
@@ -235,7 +247,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       'div',
       { class: 'study-head' },
       h('div', { class: 'study-title' }, title, subline),
-      h('div', { class: 'study-actions' }, badgeHost, download),
+      h('div', { class: 'study-actions' }, badgeHost, cancelButton, download),
     ),
     notFound,
     content,
@@ -364,6 +376,8 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     );
     const current = badgeHost.firstElementChild;
     if (current?.getAttribute('data-state') !== s.state) badgeHost.replaceChildren(stateBadge(s.state, 'study-state'));
+
+    cancelButton.hidden = s.state !== 'queued' && s.state !== 'running';
 
     const hasComplete = s.trials.some((t) => t.state === 'complete');
     setAttr(download, 'href', hasComplete ? bestConfigUrl(s.id) : null);
