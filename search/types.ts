@@ -123,8 +123,12 @@ export interface TrainingConfig {
   dataSeed: number;
 }
 
-/** The metric a task is scored by; higher is better for all of them. */
-export type MetricName = 'accuracy' | 'f1';
+/**
+ * The metric a task is scored by; higher is better for all of them. `f1` is the F1 of class 1
+ * (binary tasks), `macroF1` the unweighted mean F1 over classes, `matthews` the Matthews
+ * correlation coefficient, `pearson` and `spearman` correlations for regression tasks.
+ */
+export type MetricName = 'accuracy' | 'f1' | 'macroF1' | 'matthews' | 'pearson' | 'spearman';
 
 /** One intermediate evaluation of a running trial. */
 export interface IntermediateReport {

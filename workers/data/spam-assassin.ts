@@ -46,5 +46,13 @@ export async function loadSpamAssassin(): Promise<Dataset> {
     DEV_FRACTION,
     SPLIT_SEED,
   );
-  return { name: SPAM_ASSASSIN, labels: ['ham', 'spam'], train, dev };
+  return {
+    name: SPAM_ASSASSIN,
+    kind: 'classification',
+    labels: ['ham', 'spam'],
+    train,
+    dev,
+    defaultMetric: 'f1',
+    metrics: ['f1', 'accuracy', 'matthews'],
+  };
 }
