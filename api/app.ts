@@ -10,6 +10,8 @@ import type { SpecContext } from '../scheduler/spec.js';
 import { bestTrial } from '../scheduler/store.js';
 import type { StudyEvent, StudyStore } from '../scheduler/store.js';
 import type { EncoderShape } from '../search/types.js';
+import { DATASET_INFO } from '../workers/data/catalog.js';
+import { BASE_MODELS } from '../workers/models/catalog.js';
 import { ConflictError, NotFoundError, errorHandler } from './errors.js';
 
 /** A source of change notices (Redis pub/sub in production). */
@@ -26,6 +28,8 @@ export interface AppDeps {
   baseParams: (baseModel: string) => number;
   baseShape: (baseModel: string) => EncoderShape;
   events: EventSource;
+  /** Serves dataset uploads under `/api/datasets`, if given. */
+  datasets?: Router;
   /** Serves the dashboard at `/`, if given. */
   dashboard?: Router;
   log?: (message: string) => void;
@@ -43,7 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/catalog', (_req, res) => {
-    res.json({ datasets: deps.specContext.datasets, baseModels: deps.specContext.baseModels });
+    res.json({ datasets: DATASET_INFO, baseModels: BASE_MODELS });
   });
 
   app.get('/api/studies', async (_req, res) => {
@@ -55,8 +59,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(400).json({ error: { code: 'invalid_body', message: 'request body: expected a JSON object (Content-Type: application/json)' } });
       return;
     }
-    const spec = parseStudySpec(req.body, deps.specContext);
-    const study = await deps.store.createStudy(spec, deps.baseParams(spec.task.baseModel));
+    const { spec, dataset } = await parseStudySpec(req.body, deps.specContext);
+    const study = await deps.store.createStudy(spec, deps.baseParams(spec.task.baseModel), dataset.outputs);
     log(`study ${study.id} (${spec.name}) submitted`);
     res.status(201).location(`/api/studies/${study.id}`).json({ id: study.id, state: study.state });
   });
@@ -97,6 +101,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
+  if (deps.datasets) app.use(deps.datasets);
   app.use('/api', (req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no endpoint ${req.method} ${req.originalUrl}` } });
   });

@@ -1,29 +1,59 @@
 /**
- * What this installation offers (built-in datasets, base models) in the form the API and the
- * scheduler need, without loading any data or model.
+ * What this installation offers (built-in datasets, uploads, files under the data root, base
+ * models) in the form the API and the scheduler need to check a spec, without training anything.
  */
-import type { SpecContext } from '../scheduler/spec.js';
+import type { Redis } from 'ioredis';
+import type { DatasetFacts, SpecContext } from '../scheduler/spec.js';
 import type { EncoderShape } from '../search/types.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
+import { outputCount } from '../workers/data/dataset.js';
+import { loadDataset, parseDatasetRef } from '../workers/data/registry.js';
+import type { UploadSummary } from '../workers/data/stored.js';
+import { uploadIndexKey } from '../workers/data/stored.js';
 import { BASE_MODELS, findBaseModel } from '../workers/models/catalog.js';
 
+/** Where datasets other than the built-ins come from. */
+export interface DatasetSources {
+  redis: Redis;
+  keyPrefix: string;
+  /** Root of `file:` datasets; without it they are refused. */
+  dataRoot?: string;
+}
+
+/** Facts of the dataset a reference names: built-ins from the catalogue, uploads from their summary, files by loading them. */
+export async function describeDataset(ref: string, sources: DatasetSources): Promise<DatasetFacts> {
+  const parsed = parseDatasetRef(ref);
+  switch (parsed.type) {
+    case 'builtin': {
+      const info = DATASET_INFO[parsed.name]!;
+      return { kind: info.kind, outputs: outputCount(info), metrics: info.metrics, defaultMetric: info.defaultMetric };
+    }
+    case 'upload': {
+      const json = await sources.redis.hget(uploadIndexKey(sources.keyPrefix), parsed.id);
+      if (json === null) throw new Error(`no upload with id "${parsed.id}" (POST /api/datasets lists and creates uploads)`);
+      const summary = JSON.parse(json) as UploadSummary;
+      return { kind: summary.kind, outputs: outputCount(summary), metrics: summary.metrics, defaultMetric: summary.defaultMetric };
+    }
+    case 'file': {
+      // Loading checks the path stays under the root and that every row parses.
+      const dataset = await loadDataset(ref, sources.dataRoot ? { dataRoot: sources.dataRoot } : {});
+      return { kind: dataset.kind, outputs: outputCount(dataset), metrics: dataset.metrics, defaultMetric: dataset.defaultMetric };
+    }
+  }
+}
+
 /** What spec validation knows about this installation. */
-export const specContext: SpecContext = {
-  datasets: Object.keys(DATASET_INFO),
-  baseModels: Object.keys(BASE_MODELS),
-  baseModelShape: (name) => findBaseModel(name)?.shape,
-};
+export function createSpecContext(sources: DatasetSources): SpecContext {
+  return {
+    describeDataset: (ref) => describeDataset(ref, sources),
+    baseModels: Object.keys(BASE_MODELS),
+    baseModelShape: (name) => findBaseModel(name)?.shape,
+  };
+}
 
 /** The shape of a known base model. @throws Error for an unknown name (specs are checked first). */
 export function baseModelShape(baseModel: string): EncoderShape {
   const entry = findBaseModel(baseModel);
   if (!entry) throw new Error(`unknown base model "${baseModel}"`);
   return entry.shape;
-}
-
-/** Number of labels of a built-in dataset. @throws Error for an unknown name. */
-export function datasetLabelCount(dataset: string): number {
-  const info = Object.hasOwn(DATASET_INFO, dataset) ? DATASET_INFO[dataset] : undefined;
-  if (!info) throw new Error(`unknown dataset "${dataset}"`);
-  return info.labels.length;
 }

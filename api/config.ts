@@ -14,6 +14,9 @@ const configSchema = z.object({
   AUTOPEFT_DEMO: z.enum(['0', '1']).default('1'),
   AUTOPEFT_KEY_PREFIX: z.string().min(1).default('{autopeft}'),
   AUTOPEFT_WORKER_NAME: z.string().min(1).optional(),
+  AUTOPEFT_DATA_ROOT: z.string().min(1).optional(),
+  AUTOPEFT_MODEL_ROOT: z.string().min(1).optional(),
+  AUTOPEFT_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(20 * 1024 * 1024),
 });
 
 /** The service's settings. */
@@ -30,6 +33,12 @@ export interface Config {
   keyPrefix: string;
   /** Name a worker reports itself by; defaults to host:pid. */
   workerName?: string;
+  /** Folder that `file:` dataset references are resolved under (nothing outside it is read). */
+  dataRoot?: string;
+  /** Folder of the user's base models, by name. */
+  modelRoot?: string;
+  /** Largest dataset upload accepted, in bytes. */
+  maxUploadBytes: number;
 }
 
 /** Names and defaults of every variable, for the README and `--help`. */
@@ -55,5 +64,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo: c.AUTOPEFT_DEMO === '1',
     keyPrefix: c.AUTOPEFT_KEY_PREFIX,
     ...(c.AUTOPEFT_WORKER_NAME ? { workerName: c.AUTOPEFT_WORKER_NAME } : {}),
+    ...(c.AUTOPEFT_DATA_ROOT ? { dataRoot: c.AUTOPEFT_DATA_ROOT } : {}),
+    ...(c.AUTOPEFT_MODEL_ROOT ? { modelRoot: c.AUTOPEFT_MODEL_ROOT } : {}),
+    maxUploadBytes: c.AUTOPEFT_MAX_UPLOAD_BYTES,
   };
 }

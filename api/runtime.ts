@@ -17,7 +17,8 @@ import type { TrialJobData, TrialJobOutcome } from '../workers/job-types.js';
 import { selectBackend } from '../workers/backend.js';
 import { startTrialWorker } from '../workers/trial-worker.js';
 import { createApp } from './app.js';
-import { baseModelShape, datasetLabelCount, specContext } from './catalog.js';
+import { baseModelShape, createSpecContext } from './catalog.js';
+import { datasetsRouter } from './datasets.js';
 import type { Config } from './config.js';
 
 /** Something running that can be stopped. */
@@ -47,7 +48,8 @@ export async function startApi(config: Config, log: (message: string) => void): 
   });
   const app = createApp({
     store,
-    specContext,
+    specContext: createSpecContext({ redis, keyPrefix: config.keyPrefix, ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}) }),
+    datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, log }),
     baseParams: (name) => countBaseParams(baseModelShape(name)),
     baseShape: baseModelShape,
     events: {
@@ -86,7 +88,7 @@ export async function startScheduler(config: Config, log: (message: string) => v
     queue,
     describeTask: (study) => ({
       shape: baseModelShape(study.spec.task.baseModel),
-      numLabels: datasetLabelCount(study.spec.task.dataset),
+      numLabels: study.headOutputs,
     }),
     log,
   });

@@ -7,7 +7,8 @@ import { validateSpace, InvalidSearchSpaceError } from '../search/space.js';
 import type { SearchSpace } from '../search/space.js';
 import { defaultLoraSpace, validateLoraSpace } from '../search/lora-space.js';
 import { ALGORITHMS } from '../search/sampler.js';
-import type { EncoderShape } from '../search/types.js';
+import type { EncoderShape, MetricName } from '../search/types.js';
+import { METRIC_NAMES } from '../workers/train/metrics.js';
 import type { StudySpec } from './types.js';
 
 /** A spec that cannot run; `field` is the dotted path of the offending field. */
@@ -32,7 +33,8 @@ const specSchema = z.strictObject({
   task: z.strictObject({
     dataset: z.string().min(1),
     baseModel: z.string().min(1),
-    metric: z.enum(['accuracy', 'f1']).default('accuracy'),
+    /** Defaults to the dataset's own metric. */
+    metric: z.enum(METRIC_NAMES as [MetricName, ...MetricName[]]).optional(),
   }),
   searchSpace: z.record(z.string(), distributionSchema).optional(),
   algorithm: z
@@ -55,18 +57,37 @@ const specSchema = z.strictObject({
     .default({ steps: 100, batchSize: 16, learningRate: 1e-3, evalEvery: 25, maxSeqLength: 64, trainExamples: 512, devExamples: 256 }),
 });
 
+/** What a study needs to know of its dataset. */
+export interface DatasetFacts {
+  kind: 'classification' | 'regression';
+  /** Outputs of the task head: the number of classes, or 1 for regression. */
+  outputs: number;
+  metrics: readonly MetricName[];
+  defaultMetric: MetricName;
+}
+
 /** What spec validation needs to know about the installation. */
 export interface SpecContext {
-  datasets: readonly string[];
+  /**
+   * Facts of the dataset a reference names.
+   * @throws InvalidSpecError-worthy problems as an Error whose message says what is wrong.
+   */
+  describeDataset: (ref: string) => Promise<DatasetFacts>;
   baseModelShape: (name: string) => EncoderShape | undefined;
   baseModels: readonly string[];
 }
 
+/** A checked spec and the facts of its dataset. */
+export interface ParsedSpec {
+  spec: StudySpec;
+  dataset: DatasetFacts;
+}
+
 /**
- * Parses and checks a submitted spec, filling defaults.
+ * Parses and checks a submitted spec, filling defaults (the metric from the dataset).
  * @throws InvalidSpecError naming the first offending field.
  */
-export function parseStudySpec(input: unknown, context: SpecContext): StudySpec {
+export async function parseStudySpec(input: unknown, context: SpecContext): Promise<ParsedSpec> {
   const parsed = specSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -79,9 +100,6 @@ export function parseStudySpec(input: unknown, context: SpecContext): StudySpec 
     throw new InvalidSpecError(path.join('.') || '(spec)', missing ? 'is required' : issue.message);
   }
   const spec = parsed.data;
-  if (!context.datasets.includes(spec.task.dataset)) {
-    throw new InvalidSpecError('task.dataset', `unknown dataset "${spec.task.dataset}"; available: ${context.datasets.join(', ')}`);
-  }
   const shape = context.baseModelShape(spec.task.baseModel);
   if (!shape) {
     throw new InvalidSpecError('task.baseModel', `unknown base model "${spec.task.baseModel}"; available: ${context.baseModels.join(', ')}`);
@@ -100,5 +118,15 @@ export function parseStudySpec(input: unknown, context: SpecContext): StudySpec 
     }
     throw error;
   }
-  return { ...spec, searchSpace };
+  let dataset: DatasetFacts;
+  try {
+    dataset = await context.describeDataset(spec.task.dataset);
+  } catch (error) {
+    throw new InvalidSpecError('task.dataset', error instanceof Error ? error.message : String(error));
+  }
+  const metric = spec.task.metric ?? dataset.defaultMetric;
+  if (!dataset.metrics.includes(metric)) {
+    throw new InvalidSpecError('task.metric', `"${metric}" does not apply to dataset "${spec.task.dataset}"; use one of ${dataset.metrics.join(', ')}`);
+  }
+  return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace }, dataset };
 }

@@ -45,7 +45,7 @@ export class StudyStore {
   }
 
   /** Stores a new queued study and marks it active for the schedulers. */
-  async createStudy(spec: StudySpec, baseParams: number): Promise<StudyRecord> {
+  async createStudy(spec: StudySpec, baseParams: number, headOutputs: number): Promise<StudyRecord> {
     const now = new Date();
     const study: StudyRecord = {
       id: randomUUID(),
@@ -54,6 +54,7 @@ export class StudyStore {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       baseParams,
+      headOutputs,
     };
     await this.redis
       .multi()

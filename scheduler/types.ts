@@ -35,6 +35,8 @@ export interface StudyRecord {
   error?: string;
   /** Parameters of the frozen base encoder, for percentages. */
   baseParams: number;
+  /** Outputs of the task head (classes, or 1 for regression), for parameter counts. */
+  headOutputs: number;
 }
 
 /** A stored trial. */

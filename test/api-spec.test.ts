@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
-import { specContext } from '../api/catalog.js';
+import { createSpecContext } from '../api/catalog.js';
 import { StudyStore } from '../scheduler/store.js';
 import { countBaseParams } from '../search/param-count.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
@@ -14,6 +14,7 @@ const validSpec = {
   task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'f1' },
   budget: { maxTrials: 2, maxParallel: 1 },
 };
+const { metric: _metric, ...taskWithoutMetric } = validSpec.task;
 
 describe('POST /api/studies', () => {
   let redis: Redis;
@@ -26,7 +27,7 @@ describe('POST /api/studies', () => {
     const shape = BASE_MODELS['tiny-random']!.shape;
     const app = createApp({
       store: new StudyStore(redis, prefix),
-      specContext,
+      specContext: createSpecContext({ redis, keyPrefix: prefix }),
       baseParams: () => countBaseParams(shape),
       baseShape: () => shape,
       events: { subscribe: () => () => {} },
@@ -49,7 +50,10 @@ describe('POST /api/studies', () => {
     ['a missing budget', { ...validSpec, budget: undefined }, 'budget', /^budget: is required$/],
     ['a fractional trial count', { ...validSpec, budget: { maxTrials: 2.5 } }, 'budget.maxTrials', /budget\.maxTrials: .*int/],
     ['zero trials', { ...validSpec, budget: { maxTrials: 0 } }, 'budget.maxTrials', /budget\.maxTrials: .*>=\s*1/],
-    ['an unknown dataset', { ...validSpec, task: { ...validSpec.task, dataset: 'imdb' } }, 'task.dataset', /unknown dataset "imdb"; available: spam-assassin/],
+    ['an unknown dataset', { ...validSpec, task: { ...validSpec.task, dataset: 'imdb' } }, 'task.dataset', /Unknown dataset "imdb"; known datasets: spam-assassin, /],
+    ['a missing upload', { ...validSpec, task: { ...validSpec.task, dataset: 'upload:nope' } }, 'task.dataset', /no upload with id "nope"/],
+    ['a file without a data root', { ...validSpec, task: { ...validSpec.task, dataset: 'file:x.csv' } }, 'task.dataset', /no data root is configured/],
+    ['a metric the dataset has not', { ...validSpec, task: { ...validSpec.task, metric: 'pearson' } }, 'task.metric', /"pearson" does not apply to dataset "spam-assassin"; use one of f1, accuracy, matthews/],
     ['an unknown base model', { ...validSpec, task: { ...validSpec.task, baseModel: 'gpt-9' } }, 'task.baseModel', /unknown base model "gpt-9"/],
     ['an unknown metric', { ...validSpec, task: { ...validSpec.task, metric: 'bleu' } }, 'task.metric', /task\.metric: /],
     ['a misspelt field', { ...validSpec, budgte: {} }, 'budgte', /budgte: unknown field/],
@@ -82,13 +86,28 @@ describe('POST /api/studies', () => {
     const response = await post(validSpec);
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
-    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { state: string; spec: { training: { steps: number }; searchSpace: Record<string, unknown> }; trials: unknown[] };
+    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as {
+      state: string;
+      headOutputs: number;
+      spec: { task: { metric: string }; training: { steps: number }; searchSpace: Record<string, unknown> };
+      trials: unknown[];
+    };
     expect(view.state).toBe('queued');
+    expect(view.headOutputs).toBe(2);
     expect(view.trials).toEqual([]);
     expect(view.spec.training.steps).toBe(100);
     expect(Object.keys(view.spec.searchSpace)).toContain('lora.rank');
     const list = (await (await fetch(`${url}/api/studies`)).json()) as { id: string }[];
     expect(list.map((s) => s.id)).toContain(id);
+  });
+
+  it("takes the dataset's own metric when the spec names none", async () => {
+    const response = await post({ ...validSpec, name: 'brown', task: { ...taskWithoutMetric, dataset: 'brown-genre' } });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { headOutputs: number; spec: { task: { metric: string } } };
+    expect(view.spec.task.metric).toBe('accuracy');
+    expect(view.headOutputs).toBe(15);
   });
 
   it('answers 404 for an unknown study and 409 for a best configuration before any trial completes', async () => {
