@@ -12,6 +12,8 @@ const configSchema = z.object({
   AUTOPEFT_WORKERS: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
   AUTOPEFT_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   AUTOPEFT_DEMO: z.enum(['0', '1']).default('1'),
+  AUTOPEFT_NATIVE_KERNELS: z.enum(['0', '1']).default('1'),
+  AUTOPEFT_BLAS_THREADS: z.coerce.number().int().min(1).max(256).default(1),
   AUTOPEFT_KEY_PREFIX: z.string().min(1).default('{autopeft}'),
   AUTOPEFT_WORKER_NAME: z.string().min(1).optional(),
   AUTOPEFT_DATA_ROOT: z.string().min(1).optional(),
@@ -29,6 +31,10 @@ export interface Config {
   backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
   /** Whether `serve` submits the demo study. */
   demo: boolean;
+  /** Whether wasm workers use the OpenBLAS kernels of workers/native when they are built. */
+  nativeKernels: boolean;
+  /** BLAS threads per worker process (one per process, with one process per core, by default). */
+  blasThreads: number;
   /** Prefix of every Redis key (a hash tag, for Redis Cluster). */
   keyPrefix: string;
   /** Name a worker reports itself by; defaults to host:pid. */
@@ -62,6 +68,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: c.AUTOPEFT_WORKERS,
     backend: c.AUTOPEFT_BACKEND,
     demo: c.AUTOPEFT_DEMO === '1',
+    nativeKernels: c.AUTOPEFT_NATIVE_KERNELS === '1',
+    blasThreads: c.AUTOPEFT_BLAS_THREADS,
     keyPrefix: c.AUTOPEFT_KEY_PREFIX,
     ...(c.AUTOPEFT_WORKER_NAME ? { workerName: c.AUTOPEFT_WORKER_NAME } : {}),
     ...(c.AUTOPEFT_DATA_ROOT ? { dataRoot: c.AUTOPEFT_DATA_ROOT } : {}),

@@ -104,7 +104,11 @@ export async function startScheduler(config: Config, log: (message: string) => v
 
 /** Chooses the TensorFlow.js backend (logged), then starts one trial worker in this process. */
 export async function startWorker(config: Config, log: (message: string) => void): Promise<Closable> {
-  await selectBackend({ prefer: config.backend, log });
+  await selectBackend({
+    prefer: config.backend,
+    nativeKernels: config.nativeKernels ? { enabled: true, blasThreads: config.blasThreads } : false,
+    log,
+  });
   const redis = connectRedis(config.redisUrl);
   const worker = startTrialWorker({
     connection: redis,

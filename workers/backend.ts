@@ -7,10 +7,16 @@
  * at install time and are absent wherever that cannot happen, so each candidate is tried and
  * skipped with its reason. Everything else gets `tf` from {@link getTf} after selection and never
  * calls `tf.setBackend` itself.
+ *
+ * When wasm is taken, its matrix products and a few other kernels are replaced by native ones
+ * (`workers/native/`, OpenBLAS through a Node-API addon) if the addon was built; the log line
+ * says which kernels are native, or why none are.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
+import type { NativeKernelsOptions } from './native/index.js';
+import { enableNativeKernels } from './native/index.js';
 
 /** The `@tensorflow/tfjs` module namespace: every op, `tf.train`, `tf.memory`, ... */
 export type Tf = typeof tfjs;
@@ -42,6 +48,11 @@ export interface SelectBackendOptions {
   log?: (message: string) => void;
   /** Candidates in order of preference. @defaultValue {@link DEFAULT_BACKEND_CANDIDATES} */
   candidates?: readonly BackendCandidate[];
+  /**
+   * Native kernels under the wasm backend (only when wasm is taken): `false` turns them off,
+   * an object tunes them (BLAS threads, which kernels). @defaultValue on, 1 BLAS thread
+   */
+  nativeKernels?: boolean | NativeKernelsOptions;
 }
 
 /** The outcome of a selection. */
@@ -54,6 +65,8 @@ export interface SelectedBackend {
   tf: Tf;
   /** Candidates tried before this one, with the reason each was skipped. */
   skipped: { name: string; reason: string }[];
+  /** Kernels of the wasm backend computed natively (empty or absent: none). */
+  nativeKernels?: readonly string[];
 }
 
 /** Thrown when no candidate could be activated. */
@@ -149,6 +162,12 @@ function ordered(candidates: readonly BackendCandidate[], prefer: string | undef
   return [first, ...candidates.filter((c) => c !== first)];
 }
 
+function nativeOptions(option: SelectBackendOptions['nativeKernels']): NativeKernelsOptions {
+  if (option === undefined || option === true) return {};
+  if (option === false) return { enabled: false };
+  return option;
+}
+
 /**
  * Activates the first candidate that loads and initialises, logs one line naming it and why
  * the ones before it were skipped, and remembers it for {@link getTf} / {@link currentBackend}.
@@ -167,11 +186,17 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         throw new Error(`tfjs could not initialise backend "${candidate.tfBackend}"`);
       }
       await tfjs.ready();
-      const note = candidate.describe?.(tfjs);
+      let note = candidate.describe?.(tfjs);
+      let nativeKernels: string[] = [];
+      if (candidate.tfBackend === 'wasm') {
+        const native = enableNativeKernels(tfjs, nativeOptions(options.nativeKernels));
+        nativeKernels = native.kernels;
+        note = note ? `${note}; ${native.note}` : native.note;
+      }
       const skippedText = skipped.length === 0 ? '' : `; skipped ${skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}`;
       const preferText = options.prefer && options.prefer !== 'auto' ? ` (preferred: ${options.prefer})` : '';
       log(`tfjs backend: ${candidate.name}${note ? ` [${note}]` : ''}${preferText}${skippedText}`);
-      selected = { name: candidate.name, tfBackend: candidate.tfBackend, tf: tfjs, skipped };
+      selected = { name: candidate.name, tfBackend: candidate.tfBackend, tf: tfjs, skipped, nativeKernels };
       return selected;
     } catch (error) {
       skipped.push({ name: candidate.name, reason: reasonOf(error) });

@@ -1,0 +1,111 @@
+/**
+ * Loads the native kernel addon (`build/Release/autopeft_native.node`, built from `src/` by
+ * `npm ci` when a CBLAS is installed) and sizes the BLAS thread pool before the library starts.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The functions the addon exports; offsets are byte offsets into `heap`. */
+export interface NativeAddon {
+  /**
+   * For each batch i, `c[i] = op(a[pairs[2i]]) * op(b[pairs[2i+1]])` in row-major order, with
+   * `op(a)` m x k and `op(b)` k x n; batches of a, b and c are m*k, k*n and m*n floats apart.
+   */
+  sgemm(
+    heap: ArrayBufferLike,
+    transposeA: boolean,
+    transposeB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    aOffset: number,
+    bOffset: number,
+    cOffset: number,
+    pairs: Uint32Array,
+  ): void;
+  /**
+   * In place on a rows x cols matrix: adds a bias (length 0, 1 or cols), then applies an
+   * activation by {@link ActivationCode}.
+   */
+  biasActivation(
+    heap: ArrayBufferLike,
+    offset: number,
+    rows: number,
+    cols: number,
+    biasOffset: number,
+    biasLength: number,
+    activation: number,
+    alpha: number,
+    preluOffset: number,
+    preluLength: number,
+  ): void;
+  /** Row-wise softmax of a rows x cols matrix (in place allowed). */
+  softmax(heap: ArrayBufferLike, inOffset: number, outOffset: number, rows: number, cols: number): void;
+  /** `y = f(x)` elementwise for a {@link UnaryCode} (in place allowed). */
+  unary(heap: ArrayBufferLike, code: number, inOffset: number, outOffset: number, count: number): void;
+  /** The BLAS library's self-description and its thread count (-1 when it cannot say). */
+  blasInfo(): { library: string; threads: number };
+  /** Sets the BLAS thread count; false when the library has no such setting (not OpenBLAS). */
+  setBlasThreads(threads: number): boolean;
+}
+
+/** Activation codes of {@link NativeAddon.biasActivation} (the wasm backend's numbering). */
+export const ActivationCode = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 } as const;
+
+/** Function codes of {@link NativeAddon.unary}. */
+export const UnaryCode = { erf: 0, exp: 1, tanh: 2, sigmoid: 3, rsqrt: 4 } as const;
+
+/** Where the build puts the addon. */
+export const ADDON_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'build', 'Release', 'autopeft_native.node');
+
+/** The one-line instruction printed wherever the addon is missing. */
+export const ENABLE_HINT = 'apt-get install libopenblas-dev, then npm run build:native';
+
+/** Options of {@link loadNativeAddon}. */
+export interface LoadNativeAddonOptions {
+  /**
+   * BLAS threads in this process. One per worker process, since workers already run one
+   * process per core. @defaultValue 1
+   */
+  blasThreads?: number;
+  /** The addon file. @defaultValue {@link ADDON_PATH} */
+  addonPath?: string;
+}
+
+/** The addon, or why it could not be loaded. */
+export type NativeAddonLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+
+function isAddon(value: unknown): value is NativeAddon {
+  if (typeof value !== 'object' || value === null) return false;
+  const names = ['sgemm', 'biasActivation', 'softmax', 'unary', 'blasInfo', 'setBlasThreads'];
+  return names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+}
+
+/**
+ * Loads the addon. OpenBLAS sizes its thread pool when the library loads, from
+ * `OPENBLAS_NUM_THREADS` (else the core count), so the variable is set first unless the
+ * environment already has it; the count is then also set through the library, which makes
+ * `blasThreads` take effect even if the library was loaded earlier.
+ */
+export function loadNativeAddon(options: LoadNativeAddonOptions = {}): NativeAddonLoad {
+  const threads = options.blasThreads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`blasThreads must be a positive integer, got ${threads}`);
+  }
+  const file = options.addonPath ?? ADDON_PATH;
+  if (!existsSync(file)) return { ok: false, reason: `native addon not built (${ENABLE_HINT})` };
+  process.env.OPENBLAS_NUM_THREADS ??= String(threads);
+  let loaded: unknown;
+  try {
+    loaded = createRequire(import.meta.url)(file);
+  } catch (error) {
+    // Typically the addon was built against a BLAS that has since been removed.
+    const message = error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
+    return { ok: false, reason: `native addon failed to load: ${message} (${ENABLE_HINT})` };
+  }
+  if (!isAddon(loaded)) return { ok: false, reason: 'native addon is out of date (npm run build:native)' };
+  loaded.setBlasThreads(threads);
+  return { ok: true, addon: loaded };
+}

@@ -1,0 +1,277 @@
+/**
+ * Training-step benchmark of the CPU backends: plain wasm, wasm + native kernels, and the
+ * pure-JavaScript cpu backend, side by side, for the bundled model's shape, the 2-layer d=128
+ * shape of issue 6 and a bert-base-shaped layer stack; plus the sgemm-bound time (the step's
+ * matrix FLOPs over the sgemm rate measured in the same run) and a soak check of the native
+ * path (tensor count, wasm heap and RSS before and after many steps).
+ *
+ * A step is what a trial does per step: the frozen encoder with LoRA (+ a Pfeiffer adapter
+ * where the PEFT code builds one), a linear head, softmax cross-entropy, Adam over the
+ * trainable variables, dropout on.
+ *
+ * Usage: `npm run bench:train [-- --soak 10000] [-- --no-cpu] [-- --quick]`. Run it on an
+ * otherwise idle machine: each wasm figure is the median of three interleaved rounds (the cpu
+ * backend runs one), which absorbs some but not all of the noise of a shared host.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { EncoderShape, PeftConfig } from '../../search/types.js';
+import type { Tf } from '../backend.js';
+import { selectBackend } from '../backend.js';
+import { BertEncoder } from '../model/encoder.js';
+import { trainingContext } from '../model/forward-context.js';
+import { createRandomWeights, disposeWeights } from '../model/weights.js';
+import { BASE_MODELS } from '../models/catalog.js';
+import { buildPeftModules } from '../peft/build.js';
+import type { PeftModule } from '../peft/peft-module.js';
+import { loadNativeAddon, nativeMatMulFlops } from './index.js';
+
+interface BenchShape {
+  name: string;
+  shape: EncoderShape;
+  batch: number;
+  seq: number;
+  /** Timed steps per round, per mode. */
+  steps: Record<Mode, number>;
+}
+
+type Mode = 'wasm' | 'wasm+native' | 'cpu';
+const MODES: readonly Mode[] = ['wasm', 'wasm+native', 'cpu'];
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const withCpu = !args.includes('--no-cpu');
+const soakIndex = args.indexOf('--soak');
+const soakSteps = soakIndex >= 0 ? Number(args[soakIndex + 1]) : quick ? 50 : 300;
+const rounds = quick ? 1 : 3;
+
+const bundled = BASE_MODELS['tiny-random']!.shape;
+const SHAPES: BenchShape[] = [
+  { name: 'bundled tiny-random (d64 L2 B16 T64)', shape: bundled, batch: 16, seq: 64, steps: { wasm: 6, 'wasm+native': 12, cpu: 2 } },
+  {
+    name: 'issue 6 (d128 L2 B16 T64)',
+    shape: { ...bundled, hiddenSize: 128, numHeads: 4, intermediateSize: 512 },
+    batch: 16,
+    seq: 64,
+    steps: { wasm: 3, 'wasm+native': 8, cpu: 1 },
+  },
+  {
+    name: 'bert-base layers (d768 H12 L2 B4 T128)',
+    shape: { ...bundled, vocabSize: 8192, hiddenSize: 768, numHeads: 12, intermediateSize: 3072, numLayers: 2, maxPositions: 512 },
+    batch: 4,
+    seq: 128,
+    steps: { wasm: 1, 'wasm+native': 3, cpu: 1 },
+  },
+];
+
+function peftFor(shape: EncoderShape): PeftConfig {
+  const layers = Array.from({ length: shape.numLayers }, (_, i) => i);
+  return {
+    lora: { rank: 8, alpha: 16, dropout: 0.1, targets: ['query', 'value'], layers },
+    serialAdapter: { placement: 'pfeiffer', size: 16, layers, activation: 'relu' },
+  };
+}
+
+/** One model on the active backend, and a step function over a fixed batch. */
+interface Trainer {
+  step(): number;
+  peftNote: string;
+  dispose(): void;
+}
+
+function buildTrainer(tf: Tf, bench: BenchShape): Trainer {
+  const { shape, batch, seq } = bench;
+  const weights = createRandomWeights(tf, shape, 20261128);
+  const encoder = new BertEncoder(tf, shape, weights);
+  let modules: PeftModule[];
+  let peftNote = 'LoRA r8 (q,v) + Pfeiffer adapter m16';
+  try {
+    modules = buildPeftModules(tf, peftFor(shape), shape, 1);
+  } catch {
+    // The PEFT code at hand may not build adapters yet; LoRA alone still measures the path.
+    modules = buildPeftModules(tf, { lora: peftFor(shape).lora! }, shape, 1);
+    peftNote = 'LoRA r8 (q,v)';
+  }
+  const kernel = tf.variable(tf.randomNormal([shape.hiddenSize, 2], 0, 0.02, 'float32', 5));
+  const bias = tf.variable(tf.zeros([2]));
+  const trainable: Variable[] = [...modules.flatMap((m) => [...m.variables.values()]), kernel, bias];
+  const optimizer = tf.train.adam(1e-3);
+  const ids = tf.tensor2d(Int32Array.from({ length: batch * seq }, (_, i) => (i * 7919 + 13) % shape.vocabSize), [batch, seq], 'int32');
+  const mask = tf.ones([batch, seq]) as Tensor2D;
+  const targets = tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 2), 'int32'), 2);
+  let stepNumber = 0;
+  return {
+    peftNote,
+    step: () => {
+      const ctx = trainingContext(tf, stepNumber++);
+      const cost = optimizer.minimize(
+        () => {
+          const pooled = encoder.forward({ ids, mask }, modules, ctx);
+          const logits = tf.add(tf.matMul(ctx.dropout(pooled, 0.1), kernel), bias);
+          return tf.losses.softmaxCrossEntropy(targets, logits) as Scalar;
+        },
+        true,
+        trainable,
+      );
+      const loss = cost!.dataSync()[0]!;
+      cost!.dispose();
+      return loss;
+    },
+    dispose: () => {
+      optimizer.dispose();
+      for (const module of modules) module.dispose();
+      encoder.dispose();
+      disposeWeights(weights);
+      tf.dispose([kernel, bias, ids, mask, targets] as Tensor[]);
+    },
+  };
+}
+
+async function activate(mode: Mode): Promise<Tf> {
+  const log = (): void => {};
+  if (mode === 'cpu') return (await selectBackend({ prefer: 'cpu', log })).tf;
+  return (await selectBackend({ prefer: 'wasm', nativeKernels: mode === 'wasm+native', log })).tf;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Single-thread sgemm rate on the shape's largest projection, in GFLOP/s. */
+function sgemmRate(bench: BenchShape): number {
+  const load = loadNativeAddon();
+  if (!load.ok) return Number.NaN;
+  const m = bench.batch * bench.seq;
+  const k = bench.shape.hiddenSize;
+  const n = bench.shape.intermediateSize;
+  const heap = new ArrayBuffer((m * k + k * n + m * n) * 4);
+  new Float32Array(heap).fill(0.5);
+  const pairs = new Uint32Array([0, 0]);
+  const run = (): void => load.addon.sgemm(heap, false, false, m, n, k, 0, m * k * 4, (m * k + k * n) * 4, pairs);
+  run();
+  const times: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    const started = performance.now();
+    const reps = 5;
+    for (let i = 0; i < reps; i++) run();
+    times.push((performance.now() - started) / reps);
+  }
+  return (2 * m * n * k) / (Math.min(...times) * 1e6);
+}
+
+interface Row {
+  shape: string;
+  tokens: number;
+  ms: Partial<Record<Mode, number>>;
+  flops: number;
+  gflops: number;
+  losses: Partial<Record<Mode, number>>;
+  peft: string;
+}
+
+async function benchShape(bench: BenchShape): Promise<Row> {
+  const modes = MODES.filter((mode) => mode !== 'cpu' || withCpu);
+  const samples: Record<Mode, number[]> = { wasm: [], 'wasm+native': [], cpu: [] };
+  const losses: Partial<Record<Mode, number>> = {};
+  let flops = 0;
+  let peft = '';
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of modes) {
+      // The cpu backend is an order of magnitude slower: one round is enough to place it.
+      if (mode === 'cpu' && round > 0) continue;
+      const tf = await activate(mode);
+      const trainer = buildTrainer(tf, bench);
+      peft = trainer.peftNote;
+      // The first step's loss is the same computation on every backend: compare them.
+      const first = trainer.step();
+      if (round === 0) losses[mode] = first;
+      const steps = quick ? 1 : bench.steps[mode];
+      const flopsBefore = nativeMatMulFlops();
+      const started = performance.now();
+      for (let i = 0; i < steps; i++) trainer.step();
+      samples[mode].push((performance.now() - started) / steps);
+      if (mode === 'wasm+native') flops = (nativeMatMulFlops() - flopsBefore) / steps;
+      trainer.dispose();
+    }
+  }
+  const ms: Partial<Record<Mode, number>> = {};
+  for (const mode of modes) ms[mode] = median(samples[mode]);
+  return { shape: bench.name, tokens: bench.batch * bench.seq, ms, flops, gflops: sgemmRate(bench), losses, peft };
+}
+
+/** Steps with native kernels, checking tensors, the wasm heap and RSS stay put. */
+async function soak(steps: number): Promise<string> {
+  const tf = await activate('wasm+native');
+  const trainer = buildTrainer(tf, SHAPES[0]!);
+  const heap = (): number => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.byteLength;
+  for (let i = 0; i < 20; i++) trainer.step();
+  const before = { tensors: tf.memory().numTensors, heap: heap(), rss: process.memoryUsage().rss };
+  const started = performance.now();
+  for (let i = 0; i < steps; i++) trainer.step();
+  const seconds = (performance.now() - started) / 1000;
+  const after = { tensors: tf.memory().numTensors, heap: heap(), rss: process.memoryUsage().rss };
+  trainer.dispose();
+  const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+  return (
+    `soak (${SHAPES[0]!.name}, wasm+native): ${steps} steps in ${seconds.toFixed(0)} s; ` +
+    `tensors ${before.tensors} -> ${after.tensors}, wasm heap ${mb(before.heap)} -> ${mb(after.heap)} MiB, ` +
+    `RSS ${mb(before.rss)} -> ${mb(after.rss)} MiB`
+  );
+}
+
+function table(rows: Row[]): string {
+  const fmt = (value: number | undefined, digits: number): string => (value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+  const header = [
+    'shape',
+    'wasm ms/step',
+    'wasm+native ms/step',
+    'cpu ms/step',
+    'wasm tok/s',
+    'wasm+native tok/s',
+    'cpu tok/s',
+    'native speed-up',
+    'step GFLOP',
+    'sgemm GFLOP/s',
+    'sgemm-bound ms',
+  ];
+  const lines = rows.map((row) => {
+    const tokensPerSecond = (mode: Mode): number | undefined => (row.ms[mode] ? (row.tokens * 1000) / row.ms[mode] : undefined);
+    const speedUp = row.ms.wasm && row.ms['wasm+native'] ? row.ms.wasm / row.ms['wasm+native'] : undefined;
+    return [
+      row.shape,
+      fmt(row.ms.wasm, 1),
+      fmt(row.ms['wasm+native'], 1),
+      fmt(row.ms.cpu, 0),
+      fmt(tokensPerSecond('wasm'), 0),
+      fmt(tokensPerSecond('wasm+native'), 0),
+      fmt(tokensPerSecond('cpu'), 0),
+      speedUp === undefined ? 'n/a' : `${speedUp.toFixed(1)}x`,
+      fmt(row.flops / 1e9, 2),
+      fmt(row.gflops, 0),
+      fmt(row.flops / (row.gflops * 1e6), 1),
+    ];
+  });
+  const out = [header, header.map(() => '---'), ...lines];
+  return out.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+const load = loadNativeAddon();
+if (!load.ok) {
+  console.error(`bench:train needs the native addon: ${load.reason}`);
+  process.exit(1);
+}
+const blas = load.addon.blasInfo();
+console.log(`BLAS: ${blas.library} (${blas.threads} thread${blas.threads === 1 ? '' : 's'}); node ${process.version}`);
+const rows: Row[] = [];
+for (const bench of SHAPES) {
+  const row = await benchShape(bench);
+  rows.push(row);
+  const lossText = Object.entries(row.losses).map(([mode, loss]) => `${mode} ${loss.toFixed(6)}`).join(', ');
+  console.log(`done: ${bench.name} [${row.peft}]; first-step loss: ${lossText}`);
+}
+console.log('');
+console.log(table(rows));
+console.log('');
+console.log(await soak(soakSteps));

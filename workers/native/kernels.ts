@@ -1,0 +1,334 @@
+/**
+ * Kernels of the TensorFlow.js wasm backend, replaced by native ones that read and write tensor
+ * memory in place in the wasm heap.
+ *
+ * Heap safety: a kernel allocates its output first (which may grow the heap and so replace its
+ * ArrayBuffer), then reads `HEAPU8.buffer` and passes it with byte offsets to the addon, which
+ * looks the data pointer up during that one call. Nothing holds a view of the heap between
+ * calls. Inputs a kernel does not handle (other dtypes, unusual bias shapes, ...) go to the wasm
+ * backend's own kernel, which stays registered underneath.
+ */
+import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import type { Tf } from '../backend.js';
+import type { NativeAddon } from './addon.js';
+import { ActivationCode, UnaryCode } from './addon.js';
+
+/** Kernels this module can replace, by tfjs kernel name. */
+export const NATIVE_KERNEL_NAMES = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Softmax',
+  'Identity',
+  'Erf',
+  'Exp',
+  'Tanh',
+  'Sigmoid',
+  'Rsqrt',
+] as const;
+
+/** A kernel this module can replace. */
+export type NativeKernelName = (typeof NATIVE_KERNEL_NAMES)[number];
+
+/**
+ * The kernels replaced by default: the matrix products, and the kernels that profiling the
+ * encoder's training step showed to be slower in wasm than natively. `Identity` is there because
+ * tfjs clones every tensor a gradient will need through it, and the wasm kernel copies the data
+ * where sharing it (as `Reshape` does) is enough; `Tanh`, `Sigmoid` and `Rsqrt` are no faster
+ * natively at the sizes the encoder uses and stay opt-in.
+ */
+export const DEFAULT_NATIVE_KERNELS: readonly NativeKernelName[] = ['BatchMatMul', '_FusedMatMul', 'Softmax', 'Identity', 'Erf', 'Exp'];
+
+/** What the kernels need of the wasm backend (a structural view of its `BackendWasm`). */
+interface WasmHeapBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  incRef(dataId: object): void;
+}
+
+function isWasmHeapBackend(backend: unknown): backend is WasmHeapBackend {
+  if (typeof backend !== 'object' || backend === null) return false;
+  const candidate = backend as Record<string, unknown>;
+  const wasm = candidate.wasm as Record<string, unknown> | null | undefined;
+  return (
+    typeof wasm === 'object' &&
+    wasm !== null &&
+    wasm.HEAPU8 instanceof Uint8Array &&
+    typeof candidate.makeOutput === 'function' &&
+    typeof candidate.incRef === 'function' &&
+    typeof candidate.dataIdMap === 'object'
+  );
+}
+
+type KernelArgs = Parameters<KernelFunc>[0];
+
+function offsetOf(backend: WasmHeapBackend, tensor: TensorInfo): number {
+  const data = backend.dataIdMap.get(tensor.dataId);
+  if (!data) throw new Error('native kernel: tensor data is not in the wasm backend');
+  return data.memoryOffset;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((total, dim) => total * dim, 1);
+}
+
+/** Byte-offset form of the heap; read after the output is allocated (allocation may grow it). */
+function heapOf(backend: WasmHeapBackend): ArrayBufferLike {
+  return backend.wasm.HEAPU8.buffer;
+}
+
+/**
+ * Per output batch, the index of the batch of `a` and of `b` it multiplies, under numpy-style
+ * broadcasting of the batch dimensions (aligned from the right, size-1 dimensions repeat).
+ */
+export function batchPairs(outBatch: readonly number[], aBatch: readonly number[], bBatch: readonly number[]): Uint32Array {
+  const rank = outBatch.length;
+  const strides = (dims: readonly number[]): number[] => {
+    const result = new Array<number>(rank).fill(0);
+    let stride = 1;
+    for (let d = rank - 1; d >= 0; d--) {
+      const j = d - (rank - dims.length);
+      if (j < 0) break;
+      const dim = dims[j]!;
+      if (dim !== 1) result[d] = stride;
+      stride *= dim;
+    }
+    return result;
+  };
+  const aStrides = strides(aBatch);
+  const bStrides = strides(bBatch);
+  const count = sizeOf(outBatch);
+  const pairs = new Uint32Array(count * 2);
+  for (let i = 0; i < count; i++) {
+    let rest = i;
+    let ai = 0;
+    let bi = 0;
+    for (let d = rank - 1; d >= 0; d--) {
+      const dim = outBatch[d]!;
+      const index = rest % dim;
+      rest = (rest - index) / dim;
+      ai += index * aStrides[d]!;
+      bi += index * bStrides[d]!;
+    }
+    pairs[2 * i] = ai;
+    pairs[2 * i + 1] = bi;
+  }
+  return pairs;
+}
+
+const SINGLE_PAIR = new Uint32Array([0, 0]);
+
+let matMulFlops = 0;
+
+/**
+ * Floating-point operations (2 m n k per product) of every native matrix product since the
+ * process started; benchmarks difference it around a step to get the step's FLOPs.
+ */
+export function nativeMatMulFlops(): number {
+  return matMulFlops;
+}
+
+/**
+ * `op(a) @ op(b)` over broadcast batch dimensions into a new output, or undefined (before
+ * allocating anything) for inputs left to the wasm kernel.
+ */
+function matMul(
+  tf: Tf,
+  addon: NativeAddon,
+  backend: WasmHeapBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): { out: TensorInfo; rows: number; cols: number } | undefined {
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || aRank < 2 || bRank < 2) return undefined;
+  const m = a.shape[transposeA ? aRank - 1 : aRank - 2]!;
+  const k = a.shape[transposeA ? aRank - 2 : aRank - 1]!;
+  const kB = b.shape[transposeB ? bRank - 1 : bRank - 2]!;
+  const n = b.shape[transposeB ? bRank - 2 : bRank - 1]!;
+  // A mismatch is reported by the wasm kernel, with its usual message.
+  if (k !== kB) return undefined;
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(aBatch, bBatch);
+  const batch = sizeOf(outBatch);
+
+  let pairs: Uint32Array;
+  let rows = m;
+  if (batch === 1) {
+    pairs = SINGLE_PAIR;
+  } else if (!transposeA && sizeOf(bBatch) === 1 && sizeOf(aBatch) === batch) {
+    // Every batch of a meets the same b: a's batches are consecutive rows of one matrix.
+    pairs = SINGLE_PAIR;
+    rows = batch * m;
+  } else {
+    pairs = batchPairs(outBatch, aBatch, bBatch);
+  }
+
+  const out = backend.makeOutput([...outBatch, m, n], 'float32');
+  matMulFlops += 2 * batch * m * n * k;
+  if (batch * m * n > 0) {
+    addon.sgemm(heapOf(backend), transposeA, transposeB, rows, n, k, offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, out), pairs);
+  }
+  return { out, rows: batch * m, cols: n };
+}
+
+/** Length of a bias or prelu-weights tensor that broadcasts along the last axis only, or -1. */
+function rowBroadcastLength(t: TensorInfo | undefined, cols: number): number {
+  if (!t) return 0;
+  if (t.dtype !== 'float32') return -1;
+  const size = sizeOf(t.shape);
+  if (size === 1) return 1;
+  const last = t.shape[t.shape.length - 1];
+  return size === cols && last === cols ? cols : -1;
+}
+
+type KernelBuilder = (tf: Tf, addon: NativeAddon, original: KernelFunc) => KernelFunc;
+
+function flag(attrs: NamedAttrMap | undefined, name: string): boolean {
+  return attrs?.[name] === true;
+}
+
+const batchMatMulKernel: KernelBuilder = (tf, addon, original) => (args: KernelArgs) => {
+  const { a, b } = args.inputs;
+  const { backend, attrs } = args;
+  if (!a || !b || !isWasmHeapBackend(backend)) return original(args);
+  const result = matMul(tf, addon, backend, a, b, flag(attrs, 'transposeA'), flag(attrs, 'transposeB'));
+  return result ? result.out : original(args);
+};
+
+const fusedMatMulKernel: KernelBuilder = (tf, addon, original) => (args: KernelArgs) => {
+  const { a, b, bias, preluActivationWeights } = args.inputs;
+  const { backend, attrs } = args;
+  const activationName = String(attrs?.activation ?? 'linear');
+  const activation = Object.hasOwn(ActivationCode, activationName)
+    ? ActivationCode[activationName as keyof typeof ActivationCode]
+    : undefined;
+  if (!a || !b || !isWasmHeapBackend(backend) || activation === undefined) return original(args);
+  const cols = b.shape[flag(attrs, 'transposeB') ? b.shape.length - 2 : b.shape.length - 1] ?? 0;
+  const biasLength = rowBroadcastLength(bias, cols);
+  const preluLength = activation === ActivationCode.prelu ? rowBroadcastLength(preluActivationWeights, cols) : 0;
+  if (biasLength < 0 || preluLength < 0 || (activation === ActivationCode.prelu && preluLength === 0)) return original(args);
+  const result = matMul(tf, addon, backend, a, b, flag(attrs, 'transposeA'), flag(attrs, 'transposeB'));
+  if (!result) return original(args);
+  const { out, rows } = result;
+  if (rows * cols > 0 && (biasLength > 0 || activation !== ActivationCode.linear)) {
+    const alpha = typeof attrs?.leakyreluAlpha === 'number' ? attrs.leakyreluAlpha : 0;
+    addon.biasActivation(
+      heapOf(backend),
+      offsetOf(backend, out),
+      rows,
+      cols,
+      bias ? offsetOf(backend, bias) : 0,
+      biasLength,
+      activation,
+      alpha,
+      preluLength > 0 && preluActivationWeights ? offsetOf(backend, preluActivationWeights) : 0,
+      preluLength,
+    );
+  }
+  return out;
+};
+
+const softmaxKernel: KernelBuilder = (_tf, addon, original) => (args: KernelArgs) => {
+  const { logits } = args.inputs;
+  const { backend, attrs } = args;
+  if (!logits || logits.dtype !== 'float32' || !isWasmHeapBackend(backend)) return original(args);
+  const rank = logits.shape.length;
+  const dim = typeof attrs?.dim === 'number' ? attrs.dim : rank - 1;
+  if (rank === 0 || (dim !== rank - 1 && dim !== -1)) return original(args);
+  const cols = logits.shape[rank - 1]!;
+  const size = sizeOf(logits.shape);
+  const out = backend.makeOutput([...logits.shape], 'float32');
+  if (size > 0) addon.softmax(heapOf(backend), offsetOf(backend, logits), offsetOf(backend, out), size / cols, cols);
+  return out;
+};
+
+function unaryKernel(code: number): KernelBuilder {
+  return (_tf, addon, original) => (args: KernelArgs) => {
+    const { x } = args.inputs;
+    const { backend } = args;
+    if (!x || x.dtype !== 'float32' || !isWasmHeapBackend(backend)) return original(args);
+    const size = sizeOf(x.shape);
+    const out = backend.makeOutput([...x.shape], 'float32');
+    if (size > 0) addon.unary(heapOf(backend), code, offsetOf(backend, x), offsetOf(backend, out), size);
+    return out;
+  };
+}
+
+/**
+ * A new tensor on the same memory, as the wasm backend's `Reshape` does: no kernel of the wasm
+ * backend writes into an existing tensor's memory, and the shared memory is freed with its last
+ * reference. (tfjs runs this for every tensor it saves for the backward pass.)
+ */
+const identityKernel: KernelBuilder = (_tf, _addon, original) => (args: KernelArgs) => {
+  const { x } = args.inputs;
+  const { backend } = args;
+  if (!x || x.dtype === 'string' || !isWasmHeapBackend(backend)) return original(args);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+};
+
+const BUILDERS: Record<NativeKernelName, KernelBuilder> = {
+  BatchMatMul: batchMatMulKernel,
+  _FusedMatMul: fusedMatMulKernel,
+  Softmax: softmaxKernel,
+  Identity: identityKernel,
+  Erf: unaryKernel(UnaryCode.erf),
+  Exp: unaryKernel(UnaryCode.exp),
+  Tanh: unaryKernel(UnaryCode.tanh),
+  Sigmoid: unaryKernel(UnaryCode.sigmoid),
+  Rsqrt: unaryKernel(UnaryCode.rsqrt),
+};
+
+/** The wasm backend's own kernels that native ones replaced, to restore them. */
+const replaced = new Map<NativeKernelName, KernelConfig>();
+
+/** Names of the wasm kernels currently replaced by native ones. */
+export function activeNativeKernels(): NativeKernelName[] {
+  return [...replaced.keys()];
+}
+
+/**
+ * Restores the wasm backend's own kernels (all replaced ones, or those named), e.g. to compare
+ * outputs or to measure plain wasm in the same process.
+ */
+export function unregisterNativeKernels(tf: Tf, names: readonly NativeKernelName[] = [...replaced.keys()]): void {
+  for (const name of names) {
+    const original = replaced.get(name);
+    if (!original) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(original);
+    replaced.delete(name);
+  }
+}
+
+/**
+ * Replaces the named wasm kernels with native ones (already replaced ones are replaced again,
+ * so calling this twice is harmless) and returns the names now native. Kernels the installed
+ * wasm backend does not have are skipped. Call after the wasm backend package is imported.
+ */
+export function registerNativeKernels(
+  tf: Tf,
+  addon: NativeAddon,
+  names: readonly NativeKernelName[] = DEFAULT_NATIVE_KERNELS,
+): NativeKernelName[] {
+  for (const name of names) {
+    if (!Object.hasOwn(BUILDERS, name)) {
+      throw new RangeError(`Unknown native kernel "${String(name)}"; known: ${NATIVE_KERNEL_NAMES.join(', ')}`);
+    }
+  }
+  unregisterNativeKernels(tf, names);
+  for (const name of names) {
+    const original = tf.getKernel(name, 'wasm');
+    if (!original) continue;
+    tf.unregisterKernel(name, 'wasm');
+    // The original's setup stays attached: a re-initialised wasm backend runs it, and the
+    // fallback path calls the original kernel.
+    tf.registerKernel({ ...original, kernelFunc: BUILDERS[name](tf, addon, original.kernelFunc) });
+    replaced.set(name, original);
+  }
+  return activeNativeKernels();
+}

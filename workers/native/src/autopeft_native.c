@@ -1,0 +1,381 @@
+/*
+ * AutoPEFT native kernels: single-precision matrix products through the system CBLAS and a few
+ * row-wise float loops, operating in place on memory owned by the caller (the TensorFlow.js wasm
+ * heap, or any ArrayBuffer).
+ *
+ * Every entry point takes the ArrayBuffer and byte offsets into it, and looks the buffer's data
+ * pointer up again on each call: the wasm heap's buffer is replaced whenever the heap grows, so
+ * no pointer is kept between calls. Every range is checked against the buffer's length before
+ * anything is read or written; a bad range throws a RangeError in JavaScript.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <cblas.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_ARGS 12
+
+/* Throws a JS error (unless one is already pending) and returns NULL to the caller of a binding. */
+static napi_value fail(napi_env env, const char *message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_range_error(env, NULL, message);
+  return NULL;
+}
+
+/* The caller's arguments, count checked. */
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < want) {
+    char message[96];
+    snprintf(message, sizeof message, "expected %zu arguments, got %zu", want, argc);
+    fail(env, message);
+    return false;
+  }
+  return true;
+}
+
+/* A float memory region: the buffer's bytes as seen during this call. */
+typedef struct {
+  uint8_t *data;
+  size_t length;
+} heap_t;
+
+static bool get_heap(napi_env env, napi_value value, heap_t *heap) {
+  bool is_buffer = false;
+  napi_is_arraybuffer(env, value, &is_buffer);
+  if (!is_buffer) {
+    fail(env, "the heap must be an ArrayBuffer");
+    return false;
+  }
+  void *data = NULL;
+  if (napi_get_arraybuffer_info(env, value, &data, &heap->length) != napi_ok) return false;
+  heap->data = (uint8_t *)data;
+  return true;
+}
+
+/* A non-negative integer below 2^53 (offsets and sizes). */
+static bool get_size(napi_env env, napi_value value, const char *name, size_t *out) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok || !(number >= 0) || number > 9007199254740991.0 ||
+      floor(number) != number) {
+    char message[96];
+    snprintf(message, sizeof message, "%s must be a non-negative integer", name);
+    fail(env, message);
+    return false;
+  }
+  *out = (size_t)number;
+  return true;
+}
+
+static bool get_bool(napi_env env, napi_value value, bool *out) {
+  return napi_get_value_bool(env, value, out) == napi_ok || (fail(env, "expected a boolean"), false);
+}
+
+static bool get_float(napi_env env, napi_value value, float *out) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return fail(env, "expected a number"), false;
+  *out = (float)number;
+  return true;
+}
+
+/*
+ * The float array of `count` elements at byte `offset`, or NULL (with an exception) if it does
+ * not lie inside the heap or is misaligned. Only valid until control returns to JavaScript.
+ */
+static float *floats_at(napi_env env, const heap_t *heap, size_t offset, size_t count, const char *name) {
+  if (offset % sizeof(float) != 0 || offset > heap->length || count > (heap->length - offset) / sizeof(float)) {
+    char message[128];
+    snprintf(message, sizeof message, "%s: %zu floats at byte %zu do not fit in a heap of %zu bytes", name, count, offset,
+             heap->length);
+    fail(env, message);
+    return NULL;
+  }
+  return (float *)(heap->data + offset);
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value result;
+  napi_get_undefined(env, &result);
+  return result;
+}
+
+/*
+ * sgemm(heap, transA, transB, m, n, k, aOffset, bOffset, cOffset, pairs)
+ *
+ * For each batch i: C[i] = op(A[pairs[2i]]) * op(B[pairs[2i+1]]), row-major, where op(A) is
+ * m x k, op(B) is k x n and C[i] is m x n; A's batches are m*k floats apart, B's k*n, C's m*n.
+ * `pairs` is a Uint32Array of batch-index pairs (its length / 2 is the batch count), which is
+ * how broadcasting over batch dimensions reaches this function.
+ */
+static napi_value sgemm(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 10, argv)) return NULL;
+  heap_t heap;
+  bool trans_a, trans_b;
+  size_t m, n, k, a_off, b_off, c_off;
+  if (!get_heap(env, argv[0], &heap) || !get_bool(env, argv[1], &trans_a) || !get_bool(env, argv[2], &trans_b) ||
+      !get_size(env, argv[3], "m", &m) || !get_size(env, argv[4], "n", &n) || !get_size(env, argv[5], "k", &k) ||
+      !get_size(env, argv[6], "aOffset", &a_off) || !get_size(env, argv[7], "bOffset", &b_off) ||
+      !get_size(env, argv[8], "cOffset", &c_off))
+    return NULL;
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) return fail(env, "matrix dimensions exceed the BLAS index range");
+
+  napi_typedarray_type pair_type;
+  size_t pair_len = 0;
+  void *pair_data = NULL;
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[9], &is_typed);
+  if (!is_typed || napi_get_typedarray_info(env, argv[9], &pair_type, &pair_len, &pair_data, NULL, NULL) != napi_ok ||
+      pair_type != napi_uint32_array || pair_len % 2 != 0)
+    return fail(env, "pairs must be a Uint32Array of even length");
+  const uint32_t *pairs = (const uint32_t *)pair_data;
+  size_t batch = pair_len / 2;
+
+  uint32_t a_batches = 0, b_batches = 0;
+  for (size_t i = 0; i < batch; i++) {
+    if (pairs[2 * i] + 1 > a_batches) a_batches = pairs[2 * i] + 1;
+    if (pairs[2 * i + 1] + 1 > b_batches) b_batches = pairs[2 * i + 1] + 1;
+  }
+  const float *a = floats_at(env, &heap, a_off, (size_t)a_batches * m * k, "a");
+  const float *b = a ? floats_at(env, &heap, b_off, (size_t)b_batches * k * n, "b") : NULL;
+  float *c = b ? floats_at(env, &heap, c_off, batch * m * n, "c") : NULL;
+  if (!c) return NULL;
+
+  int lda = trans_a ? (int)m : (int)k;
+  int ldb = trans_b ? (int)k : (int)n;
+  for (size_t i = 0; i < batch; i++) {
+    float *ci = c + i * m * n;
+    if (k == 0) {
+      /* BLAS leaves C untouched when k = 0 and beta = 0 on some implementations; the product is 0. */
+      memset(ci, 0, m * n * sizeof(float));
+      continue;
+    }
+    if (m == 0 || n == 0) continue;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1.0f, a + (size_t)pairs[2 * i] * m * k, lda, b + (size_t)pairs[2 * i + 1] * k * n, ldb, 0.0f, ci,
+                (int)n);
+  }
+  return undefined(env);
+}
+
+/* Activation codes, in the order of the wasm backend's FusableActivation. */
+enum { ACT_LINEAR = 0, ACT_RELU, ACT_RELU6, ACT_PRELU, ACT_LEAKYRELU, ACT_SIGMOID, ACT_ELU };
+
+/*
+ * biasActivation(heap, offset, rows, cols, biasOffset, biasLength, activation, alpha,
+ *                preluOffset, preluLength)
+ *
+ * In place on the rows x cols matrix at `offset`: add the bias (biasLength 0: none, 1: a scalar,
+ * cols: one per column), then apply the activation. For prelu the slopes are one scalar or one
+ * per column, as for the bias; `alpha` is leakyrelu's slope.
+ */
+static napi_value bias_activation(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 10, argv)) return NULL;
+  heap_t heap;
+  size_t off, rows, cols, bias_off, bias_len, activation, prelu_off, prelu_len;
+  float alpha;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "offset", &off) || !get_size(env, argv[2], "rows", &rows) ||
+      !get_size(env, argv[3], "cols", &cols) || !get_size(env, argv[4], "biasOffset", &bias_off) ||
+      !get_size(env, argv[5], "biasLength", &bias_len) || !get_size(env, argv[6], "activation", &activation) ||
+      !get_float(env, argv[7], &alpha) || !get_size(env, argv[8], "preluOffset", &prelu_off) ||
+      !get_size(env, argv[9], "preluLength", &prelu_len))
+    return NULL;
+  if (activation > ACT_ELU) return fail(env, "unknown activation code");
+  if ((bias_len != 0 && bias_len != 1 && bias_len != cols) || (prelu_len != 0 && prelu_len != 1 && prelu_len != cols))
+    return fail(env, "bias and prelu weights must have length 0, 1 or cols");
+  if (activation == ACT_PRELU && prelu_len == 0) return fail(env, "prelu needs its weights");
+  float *x = floats_at(env, &heap, off, rows * cols, "x");
+  if (!x) return NULL;
+  const float *bias = NULL, *slopes = NULL;
+  if (bias_len > 0 && !(bias = floats_at(env, &heap, bias_off, bias_len, "bias"))) return NULL;
+  if (prelu_len > 0 && !(slopes = floats_at(env, &heap, prelu_off, prelu_len, "prelu"))) return NULL;
+
+  for (size_t r = 0; r < rows; r++) {
+    float *row = x + r * cols;
+    if (bias) {
+      if (bias_len == 1) {
+        for (size_t j = 0; j < cols; j++) row[j] += bias[0];
+      } else {
+        for (size_t j = 0; j < cols; j++) row[j] += bias[j];
+      }
+    }
+    switch (activation) {
+      case ACT_RELU:
+        for (size_t j = 0; j < cols; j++) row[j] = row[j] > 0 ? row[j] : 0;
+        break;
+      case ACT_RELU6:
+        for (size_t j = 0; j < cols; j++) row[j] = row[j] < 0 ? 0 : (row[j] > 6 ? 6 : row[j]);
+        break;
+      case ACT_PRELU:
+        for (size_t j = 0; j < cols; j++) {
+          if (row[j] < 0) row[j] *= slopes[prelu_len == 1 ? 0 : j];
+        }
+        break;
+      case ACT_LEAKYRELU:
+        for (size_t j = 0; j < cols; j++) row[j] = row[j] < 0 ? alpha * row[j] : row[j];
+        break;
+      case ACT_SIGMOID:
+        for (size_t j = 0; j < cols; j++) row[j] = 1.0f / (1.0f + expf(-row[j]));
+        break;
+      case ACT_ELU:
+        for (size_t j = 0; j < cols; j++) row[j] = row[j] < 0 ? expm1f(row[j]) : row[j];
+        break;
+      default:
+        break;
+    }
+  }
+  return undefined(env);
+}
+
+/*
+ * e^x in single precision without a library call, so that loops over it vectorise. Range
+ * reduction x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in a part exact in float and the rest),
+ * then e^r from its Taylor series to r^7, whose remainder (< 6e-9 relative) is below float
+ * rounding. Below -87.3 the result is exactly 0, as expf's is for a masked attention score.
+ */
+static inline float exp_approx(float x) {
+  const float clamped = x > 88.8f ? 88.8f : (x < -87.3f ? -87.3f : x);
+  const float t = clamped * 1.44269504088896341f;
+  const int n = (int)(t + (t >= 0 ? 0.5f : -0.5f));
+  const float fn = (float)n;
+  const float r = (clamped - fn * 0.693359375f) + fn * 2.12194440e-4f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = (p * r) * r + r + 1.0f;
+  /* 2^n as float bits; n = 128 (x near 88.7, below expf's overflow) takes 2^127 twice. */
+  const int high = n > 127;
+  union {
+    int32_t i;
+    float f;
+  } scale = {.i = (n - high + 127) << 23};
+  const float y = p * scale.f * (high ? 2.0f : 1.0f);
+  return x < -87.3f ? 0.0f : y;
+}
+
+/* softmax(heap, inOffset, outOffset, rows, cols): softmax of each row (may be in place). */
+static napi_value softmax(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  heap_t heap;
+  size_t in_off, out_off, rows, cols;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "inOffset", &in_off) ||
+      !get_size(env, argv[2], "outOffset", &out_off) || !get_size(env, argv[3], "rows", &rows) ||
+      !get_size(env, argv[4], "cols", &cols))
+    return NULL;
+  const float *x = floats_at(env, &heap, in_off, rows * cols, "x");
+  float *y = x ? floats_at(env, &heap, out_off, rows * cols, "y") : NULL;
+  if (!y) return NULL;
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+    float max = -INFINITY;
+    for (size_t j = 0; j < cols; j++) max = xr[j] > max ? xr[j] : max;
+    float sum = 0;
+    for (size_t j = 0; j < cols; j++) {
+      yr[j] = exp_approx(xr[j] - max);
+    }
+    for (size_t j = 0; j < cols; j++) sum += yr[j];
+    float inv = 1.0f / sum;
+    for (size_t j = 0; j < cols; j++) yr[j] *= inv;
+  }
+  return undefined(env);
+}
+
+/* Elementwise unary functions, by code. */
+enum { UNARY_ERF = 0, UNARY_EXP, UNARY_TANH, UNARY_SIGMOID, UNARY_RSQRT, UNARY_COUNT };
+
+/* unary(heap, code, inOffset, outOffset, count): y = f(x) elementwise (may be in place). */
+static napi_value unary(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  heap_t heap;
+  size_t code, in_off, out_off, count;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "code", &code) ||
+      !get_size(env, argv[2], "inOffset", &in_off) || !get_size(env, argv[3], "outOffset", &out_off) ||
+      !get_size(env, argv[4], "count", &count))
+    return NULL;
+  if (code >= UNARY_COUNT) return fail(env, "unknown unary function code");
+  const float *x = floats_at(env, &heap, in_off, count, "x");
+  float *y = x ? floats_at(env, &heap, out_off, count, "y") : NULL;
+  if (!y) return NULL;
+  switch (code) {
+    case UNARY_ERF:
+      for (size_t i = 0; i < count; i++) y[i] = erff(x[i]);
+      break;
+    case UNARY_EXP:
+      for (size_t i = 0; i < count; i++) y[i] = exp_approx(x[i]);
+      break;
+    case UNARY_TANH:
+      for (size_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
+      break;
+    case UNARY_SIGMOID:
+      for (size_t i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+      break;
+    case UNARY_RSQRT:
+      for (size_t i = 0; i < count; i++) y[i] = 1.0f / sqrtf(x[i]);
+      break;
+    default:
+      break;
+  }
+  return undefined(env);
+}
+
+/* The OpenBLAS extensions, looked up at run time so that any CBLAS links. */
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+typedef char *(*get_config_fn)(void);
+
+/* blasInfo(): { library, threads } (threads -1 when the library cannot say). */
+static napi_value blas_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  get_threads_fn get_threads = (get_threads_fn)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+  get_config_fn get_config = (get_config_fn)dlsym(RTLD_DEFAULT, "openblas_get_config");
+  napi_value result, library, threads;
+  napi_create_object(env, &result);
+  napi_create_string_utf8(env, get_config ? get_config() : "CBLAS", NAPI_AUTO_LENGTH, &library);
+  napi_create_int32(env, get_threads ? get_threads() : -1, &threads);
+  napi_set_named_property(env, result, "library", library);
+  napi_set_named_property(env, result, "threads", threads);
+  return result;
+}
+
+/* setBlasThreads(n): true if the library took the setting (OpenBLAS), false otherwise. */
+static napi_value set_blas_threads(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  size_t threads;
+  if (!get_size(env, argv[0], "threads", &threads)) return NULL;
+  if (threads < 1 || threads > 1024) return fail(env, "threads must be in 1..1024");
+  set_threads_fn set_threads = (set_threads_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+  if (set_threads) set_threads((int)threads);
+  napi_value result;
+  napi_get_boolean(env, set_threads != NULL, &result);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  const napi_property_descriptor properties[] = {
+      {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"biasActivation", NULL, bias_activation, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmax", NULL, softmax, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unary", NULL, unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setBlasThreads", NULL, set_blas_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }
