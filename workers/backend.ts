@@ -17,6 +17,7 @@ import path from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import type { NativeKernelsOptions } from './native/index.js';
 import { enableNativeKernels } from './native/index.js';
+import { registerWasmSegmentSum } from './wasm-segment-sum.js';
 
 /** The `@tensorflow/tfjs` module namespace: every op, `tf.train`, `tf.memory`, ... */
 export type Tf = typeof tfjs;
@@ -189,6 +190,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       let note = candidate.describe?.(tfjs);
       let nativeKernels: string[] = [];
       if (candidate.tfBackend === 'wasm') {
+        registerWasmSegmentSum(tfjs);
         const native = enableNativeKernels(tfjs, nativeOptions(options.nativeKernels));
         nativeKernels = native.kernels;
         note = note ? `${note}; ${native.note}` : native.note;
