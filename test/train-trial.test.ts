@@ -1,5 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Tensor } from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import { countBaseParams, countHeadParams, countPeftParams } from '../search/param-count.js';
 import type { IntermediateReport, PeftConfig, TrainingConfig } from '../search/types.js';
 import type { SelectedBackend } from '../workers/backend.js';
@@ -12,7 +15,8 @@ import type { TrialJobData } from '../workers/job-types.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
 import { getBaseModel } from '../workers/model/base-model.js';
 import { namedWeights } from '../workers/model/weights.js';
-import { trainTrial } from '../workers/train/train-trial.js';
+import { AdamW, linearSchedule } from '../workers/train/adamw.js';
+import { DEFAULT_OPTIMIZER_SETTINGS, optimizerSettings, trainTrial } from '../workers/train/train-trial.js';
 
 const SHAPE = BASE_MODELS['tiny-random']!.shape;
 
@@ -231,6 +235,124 @@ describe('trainTrial', { timeout: 30_000 }, () => {
     const badLayer: PeftConfig = { lora: { ...LORA.lora!, layers: [0, 2] } };
     await expect(trainTrial(job({ peft: badLayer }), { backend })).rejects.toThrow(/layer 2 is outside 0\.\.1/);
     await expect(trainTrial(job({ training: { maxSeqLength: 512 } }), { backend })).rejects.toThrow(/maxSeqLength/);
+    await expect(trainTrial(job({ peft: { promptTuning: { length: 10 } }, training: { maxSeqLength: 120 } }), { backend })).rejects.toThrow(
+      /maxSeqLength must be an integer in 2\.\.118 .*10 positions go to the prompt/,
+    );
+    await expect(trainTrial(job({ task: { metric: 'pearson' } }), { backend })).rejects.toThrow(/Metric "pearson" does not apply/);
     await expect(trainTrial(job({ training: { steps: 0 } }), { backend })).rejects.toThrow(/steps must be a positive integer/);
+  });
+});
+
+describe('AdamW', () => {
+  it('matches a hand-computed step: decoupled decay, bias correction and global-norm clipping', () => {
+    const tf = backend.tf;
+    const w = tf.variable(tf.tensor2d([[1, -2]]));
+    const b = tf.variable(tf.tensor1d([0.5]));
+    const optimizer = new AdamW(tf, [w, b], { weightDecay: 0.1, maxGradNorm: 1 });
+    // loss = 3 w0 + 4 w1 + 0 b: gradient (3, 4, 0), norm 5, clipped to norm 1 -> (0.6, 0.8, 0).
+    optimizer.minimize(() => tf.sum(tf.mul(w, tf.tensor2d([[3, 4]]))).add(tf.mul(b, 0).sum()) as Scalar, 0.01, false);
+    // First Adam step: m/(1-b1) = g, v/(1-b2) = g^2, so the update is g/(|g| + eps) = sign(g).
+    const expectedW = [1 * (1 - 0.01 * 0.1) - 0.01, -2 * (1 - 0.01 * 0.1) - 0.01];
+    const got = w.dataSync();
+    expect(got[0]).toBeCloseTo(expectedW[0]!, 6);
+    expect(got[1]).toBeCloseTo(expectedW[1]!, 6);
+    // Vectors do not decay, and a zero gradient leaves them where they are.
+    expect(b.dataSync()[0]).toBeCloseTo(0.5, 7);
+    optimizer.dispose();
+    tf.dispose([w, b]);
+  });
+
+  it('follows the linear warm-up and decay schedule', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => linearSchedule(i, 10, 2))).toEqual([0, 0.5, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8]);
+    expect(linearSchedule(0, 4, 0)).toBe(1);
+  });
+
+  it('reads optimiser settings from the training configuration, rejecting bad ones by name', () => {
+    expect(optimizerSettings(TINY)).toEqual(DEFAULT_OPTIMIZER_SETTINGS);
+    expect(optimizerSettings({ ...TINY, weightDecay: 0, earlyStoppingPatience: 3 } as TrainingConfig).earlyStoppingPatience).toBe(3);
+    expect(() => optimizerSettings({ ...TINY, warmupRatio: 1.5 } as TrainingConfig)).toThrow(/warmupRatio must be in \[0, 1\)/);
+    expect(() => optimizerSettings({ ...TINY, earlyStoppingPatience: -1 } as TrainingConfig)).toThrow(/earlyStoppingPatience/);
+  });
+});
+
+describe('trainTrial training loop', { timeout: 60_000 }, () => {
+  let dataRoot: string;
+
+  beforeAll(() => {
+    dataRoot = mkdtempSync(path.join(tmpdir(), 'autopeft-train-'));
+    const words = ['good', 'great', 'bad', 'awful', 'plain', 'movie', 'plot', 'actor'];
+    const regression: string[] = ['text,label'];
+    const pairs: string[] = ['text,other,label'];
+    for (let i = 0; i < 120; i++) {
+      const picked = Array.from({ length: 6 }, (_, j) => words[(i * 7 + j * 3 + (i % 5)) % words.length]!);
+      const score = picked.filter((w) => w === 'good' || w === 'great').length - picked.filter((w) => w === 'bad' || w === 'awful').length;
+      // Offset so that an untrained head (output near 0) starts with a clearly larger loss.
+      regression.push(`${picked.join(' ')},${3 + score}`);
+      const same = i % 2 === 0;
+      pairs.push(`${picked.join(' ')},${same ? picked.join(' ') : picked.reverse().slice(1).join(' ')},${same ? 1 : 0}`);
+    }
+    writeFileSync(path.join(dataRoot, 'scores.csv'), regression.join('\n'));
+    writeFileSync(path.join(dataRoot, 'pairs.csv'), pairs.join('\n'));
+  });
+
+  afterAll(() => rmSync(dataRoot, { recursive: true, force: true }));
+
+  it('keeps the number of live tensors constant from step to step', async () => {
+    const tf = backend.tf;
+    const counts: number[] = [];
+    await trainTrial(job({ training: { steps: 9, evalEvery: 3 } }), { backend, onLoss: () => void counts.push(tf.memory().numTensors) });
+    expect(counts).toHaveLength(9);
+    expect(new Set(counts).size).toBe(1);
+  });
+
+  it('stops early after `earlyStoppingPatience` evaluations without a new best', async () => {
+    const training = { steps: 40, evalEvery: 2, learningRate: 1e-9, earlyStoppingPatience: 2 } as Partial<TrainingConfig>;
+    const result = await trainTrial(job({ training }), { backend });
+    // With a learning rate of 1e-9 the dev metric never improves after the first evaluation.
+    expect(result.reports.map((r) => r.step)).toEqual([2, 4, 6]);
+  });
+
+  it('trains a regression head with mean squared error and scores it by correlation', async () => {
+    const losses: number[] = [];
+    const result = await trainTrial(
+      job({
+        task: { dataset: 'file:scores.csv?kind=regression', metric: 'pearson' },
+        training: { steps: 40, batchSize: 16, trainExamples: 96, devExamples: 24, learningRate: 1e-2, evalEvery: 20, weightDecay: 0 } as Partial<TrainingConfig>,
+      }),
+      { backend, datasetContext: { dataRoot }, onLoss: (_s, loss) => void losses.push(loss) },
+    );
+    expect(result.trainableParams).toBe(countPeftParams(LORA, SHAPE, 'training') + SHAPE.hiddenSize + 1);
+    expect(Object.keys(result.metrics).sort()).toEqual(['pearson', 'spearman']);
+    expect(result.metric).toBeGreaterThan(0.3);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(losses.slice(-5))).toBeLessThan(mean(losses.slice(0, 5)));
+  });
+
+  it('encodes text pairs with two segments', async () => {
+    const result = await trainTrial(
+      job({ task: { dataset: 'file:pairs.csv?textPairField=other', metric: 'accuracy' }, training: { steps: 4, evalEvery: 4 } }),
+      { backend, datasetContext: { dataRoot } },
+    );
+    expect(result.reports).toHaveLength(1);
+    expect(result.metric).toBeGreaterThanOrEqual(0);
+  });
+
+  it('trains hybrids end to end, counting the prefix MLP while training', async () => {
+    const peft: PeftConfig = {
+      serialAdapter: { placement: 'pfeiffer', size: 4, layers: [0, 1], activation: 'relu' },
+      parallelAdapter: { size: 8, layers: [0, 1], scaling: 4, activation: 'relu' },
+      prefix: { length: 4, layers: [0, 1], reparamSize: 16 },
+      bitfit: { layers: [1] },
+      promptTuning: { length: 2 },
+    };
+    let storedSize = 0;
+    const result = await trainTrial(job({ peft, training: { steps: 3, evalEvery: 3 } }), {
+      backend,
+      onTrainedWeights: (weights) => {
+        for (const [name, t] of weights) if (!name.startsWith('classifier.')) storedSize += t.size;
+      },
+    });
+    expect(result.trainableParams).toBe(countPeftParams(peft, SHAPE, 'training') + countHeadParams(SHAPE, 2));
+    expect(storedSize).toBe(countPeftParams(peft, SHAPE, 'stored'));
   });
 });

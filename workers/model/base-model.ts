@@ -2,29 +2,42 @@
  * Base models by catalog name, built once per process and backend: the frozen weights are the
  * same for every trial, and creating them for each trial would cost time and memory churn.
  */
+import type { Tensor } from '@tensorflow/tfjs';
 import type { EncoderShape } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import { InvalidTrialError } from '../errors.js';
 import { BASE_MODELS, findBaseModel } from '../models/catalog.js';
 import { BertEncoder } from './encoder.js';
+import type { TextTokenizer } from './encoding.js';
+import type { HeadKind } from './head.js';
+import type { HfModelType } from './hf-config.js';
+import { loadHfModelDir } from './hf-model.js';
 import { HashedWordTokenizer } from './tokenizer.js';
 import { countWeights, createRandomWeights, disposeWeights } from './weights.js';
 
 /** A ready base model: frozen encoder plus the tokenizer that matches it. */
 export interface BaseModel {
   name: string;
+  modelType: HfModelType;
   shape: EncoderShape;
   encoder: BertEncoder;
-  tokenizer: HashedWordTokenizer;
+  tokenizer: TextTokenizer;
+  /** The task head this architecture uses. */
+  headKind: HeadKind;
   /** Scalars in the frozen weights, counted from the tensors. */
   baseParams: number;
+  /** Longest input (special tokens and prompts included) the position table allows. */
+  maxSequenceLength: number;
+  /** A fine-tuned checkpoint's own classifier, under head variable names, when it had one. */
+  checkpointHead?: ReadonlyMap<string, Tensor>;
 }
 
 const cache = new Map<string, BaseModel>();
 
 /**
- * The base model of that name, built on first use for the active backend and cached. Throws
- * {@link InvalidTrialError} naming an unknown model and listing the known ones.
+ * The base model of that name, built (or loaded from its directory) on first use for the active
+ * backend and cached. Throws {@link InvalidTrialError} naming an unknown model and listing the
+ * known ones, or naming what is wrong with a model directory.
  */
 export function getBaseModel(tf: Tf, name: string): BaseModel {
   const entry = findBaseModel(name);
@@ -35,14 +48,40 @@ export function getBaseModel(tf: Tf, name: string): BaseModel {
   const key = `${tf.getBackend()}:${name}`;
   let model = cache.get(key);
   if (!model) {
-    const weights = createRandomWeights(tf, entry.shape, entry.initSeed);
-    model = {
-      name,
-      shape: entry.shape,
-      encoder: new BertEncoder(tf, entry.shape, weights),
-      tokenizer: new HashedWordTokenizer(entry.shape.vocabSize),
-      baseParams: countWeights(weights),
-    };
+    if (entry.kind === 'hf-dir') {
+      const loaded = loadHfModelDir(tf, entry.path);
+      const { config } = loaded;
+      const encoder = new BertEncoder(tf, config.shape, loaded.weights, {
+        layerNormEps: config.layerNormEps,
+        hiddenDropout: config.hiddenDropout,
+        attentionDropout: config.attentionDropout,
+        positionStyle: config.modelType === 'roberta' ? 'roberta' : 'bert',
+        paddingId: config.padTokenId,
+      });
+      model = {
+        name,
+        modelType: config.modelType,
+        shape: config.shape,
+        encoder,
+        tokenizer: loaded.tokenizer,
+        headKind: config.modelType,
+        baseParams: countWeights(loaded.weights),
+        maxSequenceLength: config.modelType === 'roberta' ? config.shape.maxPositions - config.padTokenId - 1 : config.shape.maxPositions,
+        checkpointHead: loaded.head,
+      };
+    } else {
+      const weights = createRandomWeights(tf, entry.shape, entry.initSeed);
+      model = {
+        name,
+        modelType: 'bert',
+        shape: entry.shape,
+        encoder: new BertEncoder(tf, entry.shape, weights),
+        tokenizer: new HashedWordTokenizer(entry.shape.vocabSize),
+        headKind: 'bert',
+        baseParams: countWeights(weights),
+        maxSequenceLength: entry.shape.maxPositions,
+      };
+    }
     cache.set(key, model);
   }
   return model;
@@ -53,6 +92,7 @@ export function clearBaseModelCache(): void {
   for (const model of cache.values()) {
     model.encoder.dispose();
     disposeWeights(model.encoder.weights);
+    for (const tensor of model.checkpointHead?.values() ?? []) tensor.dispose();
   }
   cache.clear();
 }

@@ -1,18 +1,23 @@
 /**
- * A BERT-shaped post-LN transformer encoder written with tfjs ops, matching Hugging Face BERT's
- * numerics: word + position + token-type embeddings and LayerNorm, self-attention with an
- * additive padding mask, exact-erf GELU, post-LN residual blocks, and a tanh pooler on [CLS].
+ * A BERT/RoBERTa post-LN transformer encoder written with tfjs ops, matching Hugging Face's
+ * numerics: word + absolute position + token-type embeddings and LayerNorm, self-attention
+ * with an additive padding mask, exact-erf GELU, post-LN residual blocks, and BERT's tanh
+ * pooler on the first token. RoBERTa differs only in its position ids (they start at
+ * `padding_idx + 1` and skip padding) and its LayerNorm epsilon.
  *
  * The base weights are plain tensors, never variables, so no optimiser can touch them; PEFT
  * modules add the trainable parts through {@link PeftModule} hooks.
  */
-import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import type { EncoderShape, LoraTarget } from '../../search/types.js';
 import type { Tf } from '../backend.js';
-import type { PeftModule } from '../peft/peft-module.js';
-import { applyProjectionHooks } from '../peft/peft-module.js';
+import type { LayerNormSite, PeftModule, PassShape, Sublayer } from '../peft/peft-module.js';
+import { applyProjectionHooks, applyProjectionInputHooks } from '../peft/peft-module.js';
 import type { ForwardContext } from './forward-context.js';
-import type { EncoderWeights, LayerNormWeights, LinearWeights } from './weights.js';
+import type { EncoderLayerWeights, EncoderWeights, LayerNormWeights } from './weights.js';
+
+/** How position ids are formed. */
+export type PositionStyle = 'bert' | 'roberta';
 
 /** Numerical settings of the encoder. */
 export interface EncoderOptions {
@@ -22,6 +27,19 @@ export interface EncoderOptions {
   attentionDropout: number;
   /** LayerNorm epsilon (BERT 1e-12, RoBERTa 1e-5). @defaultValue 1e-12 */
   layerNormEps: number;
+  /**
+   * `bert`: positions 0..n-1. `roberta`: position of token t is `paddingId + 1 + (number of
+   * non-padding tokens before t)`, and `paddingId` for padding. @defaultValue 'bert'
+   */
+  positionStyle: PositionStyle;
+  /** Id of the padding token (RoBERTa's `padding_idx`, 1). @defaultValue 0 */
+  paddingId: number;
+  /**
+   * Whether projection kernels are frozen (PEFT: no kernel gradients are computed). Full
+   * fine-tuning, e.g. as a benchmark baseline, passes variables as weights and sets this false.
+   * @defaultValue true
+   */
+  frozenKernels: boolean;
 }
 
 /** BERT's defaults. */
@@ -29,14 +47,24 @@ export const BERT_ENCODER_OPTIONS: Readonly<EncoderOptions> = {
   hiddenDropout: 0.1,
   attentionDropout: 0.1,
   layerNormEps: 1e-12,
+  positionStyle: 'bert',
+  paddingId: 0,
+  frozenKernels: true,
 };
 
-/** A batch of token ids and attention masks, both `[batch, seqLength]`. */
+/** A batch of token ids and attention masks, all `[batch, seqLength]`. */
 export interface EncoderInput {
   /** int32 token ids. */
   ids: Tensor2D;
   /** float32, 1 for real tokens and 0 for padding. */
   mask: Tensor2D;
+  /** int32 token type (segment) ids; all 0 when absent. */
+  typeIds?: Tensor2D;
+}
+
+/** The last hidden states of a batch, flattened to `[batch * seqLength, hidden]`. */
+export interface EncoderOutput extends PassShape {
+  hidden: Tensor2D;
 }
 
 /**
@@ -48,102 +76,201 @@ const MASKED_SCORE = -1e9;
 /** The forward pass of a BERT-shaped encoder over frozen weights. */
 export class BertEncoder {
   private readonly transposedKernels = new Map<Tensor2D, Tensor2D>();
+  readonly options: Readonly<EncoderOptions>;
 
   constructor(
     private readonly tf: Tf,
     readonly shape: EncoderShape,
     readonly weights: EncoderWeights,
-    readonly options: Readonly<EncoderOptions> = BERT_ENCODER_OPTIONS,
+    options: Partial<EncoderOptions> = {},
   ) {
     if (shape.hiddenSize % shape.numHeads !== 0) {
       throw new RangeError(`hiddenSize ${shape.hiddenSize} is not divisible by numHeads ${shape.numHeads}`);
     }
+    this.options = { ...BERT_ENCODER_OPTIONS, ...options };
   }
 
   /**
-   * The pooled `[CLS]` representation, `[batch, hiddenSize]`. Call inside `tf.tidy` (or a
-   * gradient function, which tidies) since intermediates are not disposed here.
+   * The pooled first-token representation `tanh(W h_0 + b)`, `[batch, hiddenSize]` (BERT's
+   * pooler). Call inside `tf.tidy` (or a gradient function, which tidies).
    */
   forward(input: EncoderInput, modules: readonly PeftModule[], ctx: ForwardContext): Tensor2D {
+    const out = this.encode(input, modules, ctx);
+    return this.pool(this.firstToken(out));
+  }
+
+  /** BERT's pooler on first-token states `[batch, hidden]`. Throws if the model has no pooler. */
+  pool(first: Tensor2D): Tensor2D {
+    const pooler = this.weights.pooler;
+    if (!pooler) throw new Error('this base model has no pooler (pooler.dense) weights');
+    return this.tf.tanh(this.dense(first, pooler.kernel, pooler.bias));
+  }
+
+  /** The first token's hidden state of each example, `[batch, hidden]`. */
+  firstToken(out: EncoderOutput): Tensor2D {
     const tf = this.tf;
-    const [batch, seqLength] = input.ids.shape;
+    return tf.reshape(tf.slice(tf.reshape(out.hidden, [out.batch, out.seqLength, -1]), [0, 0, 0], [out.batch, 1, -1]), [out.batch, -1]);
+  }
+
+  /**
+   * The last hidden states (`last_hidden_state` of Hugging Face), flattened. With prompt
+   * tuning the sequence grows by the prompt length (the prompts come first). Call inside
+   * `tf.tidy`.
+   */
+  encode(input: EncoderInput, modules: readonly PeftModule[], ctx: ForwardContext): EncoderOutput {
+    const tf = this.tf;
+    const [batch] = input.ids.shape;
+    const prompts = modules.map((m) => m.promptEmbeddings?.()).filter((p): p is Tensor2D => p !== undefined);
+    const prompt = prompts.length === 0 ? undefined : prompts.length === 1 ? prompts[0]! : tf.concat(prompts, 0);
+    const promptLength = prompt?.shape[0] ?? 0;
+    const seqLength = input.ids.shape[1] + promptLength;
     if (seqLength > this.shape.maxPositions) {
       throw new RangeError(`sequence length ${seqLength} exceeds the model's ${this.shape.maxPositions} positions`);
     }
+    const mask = promptLength > 0 ? tf.concat([tf.ones([batch, promptLength]), input.mask], 1) : input.mask;
     // [batch, 1, 1, seq]: broadcast over heads and query positions.
-    const scoreMask = tf.reshape(tf.mul(tf.sub(1, input.mask), MASKED_SCORE), [batch, 1, 1, seqLength]) as Tensor4D;
+    const scoreMask = tf.reshape(tf.mul(tf.sub(1, mask), MASKED_SCORE), [batch, 1, 1, seqLength]) as Tensor4D;
+    const shape: PassShape = { batch, seqLength };
     // Hidden states stay flattened to [batch * seq, hidden] so every projection is one 2-D matMul.
-    let hidden = this.embed(input.ids, ctx);
+    let hidden = this.embed(input, prompt, shape, ctx);
     for (let layer = 0; layer < this.shape.numLayers; layer++) {
-      hidden = this.layer(layer, hidden, batch, seqLength, scoreMask, modules, ctx);
+      hidden = this.layer(layer, hidden, shape, scoreMask, modules, ctx);
     }
-    const cls = tf.reshape(tf.slice(tf.reshape(hidden, [batch, seqLength, -1]), [0, 0, 0], [batch, 1, -1]), [batch, -1]) as Tensor2D;
-    return tf.tanh(this.dense(cls, this.weights.pooler));
+    return { hidden, batch, seqLength };
   }
 
-  private embed(ids: Tensor2D, ctx: ForwardContext): Tensor2D {
+  private embed(input: EncoderInput, prompt: Tensor2D | undefined, shape: PassShape, ctx: ForwardContext): Tensor2D {
     const tf = this.tf;
     const w = this.weights;
-    const [batch, seqLength] = ids.shape;
-    const words = tf.reshape(tf.gather(w.wordEmbeddings, tf.reshape(ids, [-1])), [batch, seqLength, -1]);
-    const positions = tf.slice(w.positionEmbeddings, [0, 0], [seqLength, -1]);
-    // Single-segment input: every token has type 0, so its embedding is one broadcast row.
-    const tokenType = tf.slice(w.tokenTypeEmbeddings, [0, 0], [1, -1]);
+    const { batch, seqLength } = shape;
+    const textLength = input.ids.shape[1];
+    const promptLength = seqLength - textLength;
+    let words: Tensor3D = tf.reshape(tf.gather(w.wordEmbeddings, tf.reshape(input.ids, [-1])), [batch, textLength, -1]);
+    if (prompt) words = tf.concat<Tensor3D>([tf.tile(tf.expandDims<Tensor3D>(prompt, 0), [batch, 1, 1]), words], 1);
+
+    let positions: Tensor;
+    if (this.options.positionStyle === 'roberta') {
+      let real = tf.cast(tf.notEqual(input.ids, this.options.paddingId), 'int32') as Tensor2D;
+      if (promptLength > 0) real = tf.concat<Tensor2D>([tf.ones([batch, promptLength], 'int32'), real], 1);
+      // cast: some backends return cumsum of int32 as float32.
+      const ids = tf.cast(tf.add(tf.mul(tf.cumsum(real, 1), real), this.options.paddingId), 'int32');
+      positions = tf.reshape(tf.gather(w.positionEmbeddings, tf.reshape(ids, [-1])), [batch, seqLength, -1]);
+    } else {
+      positions = tf.slice(w.positionEmbeddings, [0, 0], [seqLength, -1]);
+    }
+
+    let tokenType: Tensor;
+    if (input.typeIds) {
+      let typeIds: Tensor2D = input.typeIds;
+      if (promptLength > 0) typeIds = tf.concat<Tensor2D>([tf.zeros([batch, promptLength], 'int32'), typeIds], 1);
+      tokenType = tf.reshape(tf.gather(w.tokenTypeEmbeddings, tf.reshape(typeIds, [-1])), [batch, seqLength, -1]);
+    } else {
+      // Single-segment input: every token has type 0, so its embedding is one broadcast row.
+      tokenType = tf.slice(w.tokenTypeEmbeddings, [0, 0], [1, -1]);
+    }
     const summed = tf.reshape(tf.add(tf.add(words, positions), tokenType), [batch * seqLength, -1]) as Tensor2D;
-    return ctx.dropout(this.layerNorm(summed, w.embeddingsLayerNorm), this.options.hiddenDropout);
+    return ctx.dropout(this.layerNorm(summed, w.embeddingsLayerNorm.gamma, w.embeddingsLayerNorm.beta), this.options.hiddenDropout);
   }
 
   private layer(
     index: number,
     x: Tensor2D,
-    batch: number,
-    seqLength: number,
+    shape: PassShape,
     scoreMask: Tensor4D,
     modules: readonly PeftModule[],
     ctx: ForwardContext,
   ): Tensor2D {
     const tf = this.tf;
     const w = this.weights.layers[index]!;
-    const project = (projection: LoraTarget, input: Tensor2D, weights: LinearWeights): Tensor2D =>
-      applyProjectionHooks(modules, { layer: index, projection }, input, this.dense(input, weights), ctx);
+    const { batch, seqLength } = shape;
+    const project = (projection: LoraTarget, input: Tensor2D, blockInput: Tensor2D): Tensor2D => {
+      const site = { layer: index, projection, blockInput, batch, seqLength };
+      const adjusted = applyProjectionInputHooks(modules, site, input, ctx);
+      const weights = w[projection];
+      let bias: Tensor1D = weights.bias;
+      for (const module of modules) bias = module.biasOverride?.(index, projection) ?? bias;
+      return applyProjectionHooks(modules, site, adjusted, this.dense(adjusted, weights.kernel, bias), ctx);
+    };
 
     const heads = this.shape.numHeads;
     const headSize = this.shape.hiddenSize / heads;
-    // [tokens, hidden] -> [batch, heads, seq, headSize]
-    const splitHeads = (t: Tensor2D): Tensor4D =>
-      tf.transpose(tf.reshape(t, [batch, seqLength, heads, headSize]), [0, 2, 1, 3]);
+    // [batch, length, hidden] -> [batch, heads, length, headSize]
+    const splitHeads = (t: Tensor, length: number): Tensor4D =>
+      tf.transpose(tf.reshape(t, [batch, length, heads, headSize]), [0, 2, 1, 3]);
     // Scaling the queries (seq x headSize values per head) is cheaper than scaling the scores (seq x seq).
-    const query = splitHeads(tf.mul(project('query', x, w.query), 1 / Math.sqrt(headSize)));
-    const key = splitHeads(project('key', x, w.key));
-    const value = splitHeads(project('value', x, w.value));
-    const scores = tf.add(tf.matMul(query, key, false, true), scoreMask);
+    const query = splitHeads(tf.mul(project('query', x, x), 1 / Math.sqrt(headSize)), seqLength);
+    let key: Tensor = project('key', x, x);
+    let value: Tensor = project('value', x, x);
+    let mask = scoreMask;
+    let keyLength = seqLength;
+    const prefixes = modules.map((m) => m.attentionPrefix?.(index, x, shape, ctx)).filter((p) => p !== undefined);
+    if (prefixes.length > 0) {
+      const widen = (t: Tensor3D): Tensor3D => (t.shape[0] === batch ? t : tf.tile(t, [batch, 1, 1]));
+      const prefixLength = prefixes.reduce((sum, p) => sum + p.key.shape[1], 0);
+      key = tf.concat([...prefixes.map((p) => widen(p.key)), tf.reshape(key, [batch, seqLength, -1])], 1);
+      value = tf.concat([...prefixes.map((p) => widen(p.value)), tf.reshape(value, [batch, seqLength, -1])], 1);
+      mask = tf.concat([tf.zeros([batch, 1, 1, prefixLength]), scoreMask], 3);
+      keyLength += prefixLength;
+    }
+    const scores = tf.add(tf.matMul(query, splitHeads(key, keyLength), false, true), mask);
     const probs = ctx.dropout(tf.softmax(scores), this.options.attentionDropout);
-    const context = tf.reshape(tf.transpose(tf.matMul(probs, value), [0, 2, 1, 3]), [batch * seqLength, -1]) as Tensor2D;
-    const attended = ctx.dropout(project('attentionOutput', context, w.attentionOutput), this.options.hiddenDropout);
-    const h = this.layerNorm(tf.add(attended, x), w.attentionLayerNorm);
+    const context = tf.reshape(tf.transpose(tf.matMul(probs, splitHeads(value, keyLength)), [0, 2, 1, 3]), [batch * seqLength, -1]) as Tensor2D;
+    const attended = ctx.dropout(project('attentionOutput', context, x), this.options.hiddenDropout);
+    const h = this.finishSublayer(index, 'attention', attended, x, w, shape, modules, ctx);
 
-    const intermediate = this.gelu(project('ffnIn', h, w.ffnIn));
-    const ffnOut = ctx.dropout(project('ffnOut', intermediate, w.ffnOut), this.options.hiddenDropout);
-    return this.layerNorm(tf.add(ffnOut, h), w.outputLayerNorm);
+    const intermediate = this.gelu(project('ffnIn', h, h));
+    const ffnOut = ctx.dropout(project('ffnOut', intermediate, h), this.options.hiddenDropout);
+    return this.finishSublayer(index, 'ffn', ffnOut, h, w, shape, modules, ctx);
+  }
+
+  /** Parallel branches, serial adapters, then the residual and the sublayer's LayerNorm. */
+  private finishSublayer(
+    layer: number,
+    sublayer: Sublayer,
+    output: Tensor2D,
+    input: Tensor2D,
+    w: EncoderLayerWeights,
+    shape: PassShape,
+    modules: readonly PeftModule[],
+    ctx: ForwardContext,
+  ): Tensor2D {
+    const tf = this.tf;
+    const lnSite: LayerNormSite = sublayer === 'attention' ? 'attentionLayerNorm' : 'outputLayerNorm';
+    const lnWeights: LayerNormWeights = w[lnSite];
+    let beta = lnWeights.beta;
+    for (const module of modules) beta = module.layerNormBias?.(layer, lnSite) ?? beta;
+    const layerNorm = (t: Tensor2D): Tensor2D => this.layerNorm(t, lnWeights.gamma, beta);
+    const site = { layer, sublayer, ...shape };
+    let z = output;
+    for (const module of modules) {
+      const branch = module.sublayerBranch?.(site, input, ctx);
+      if (branch) z = tf.add(z, branch);
+    }
+    for (const module of modules) {
+      if (module.adaptSublayerOutput) z = module.adaptSublayerOutput(site, z, input, layerNorm, ctx);
+    }
+    return layerNorm(tf.add(z, input));
   }
 
   /**
    * `x @ kernel + bias` with a hand-written gradient for `x` only. The kernel is frozen, so its
    * gradient (half the backward work of a projection) is never computed; and the input gradient
    * `dy @ kernel^T` multiplies by a stored transposed copy, because the wasm backend's matMul
-   * is several times slower with `transposeB` than without.
+   * is several times slower with `transposeB` than without. The bias is added outside, so a
+   * trainable bias (BitFit) gets its gradient.
    */
-  private dense(x: Tensor2D, weights: LinearWeights): Tensor2D {
+  private dense(x: Tensor2D, kernel: Tensor2D, bias: Tensor1D): Tensor2D {
     const tf = this.tf;
-    const kernelT = this.transposedKernel(weights.kernel);
+    if (!this.options.frozenKernels) return tf.add<Tensor2D>(tf.matMul(x, kernel), bias);
+    const kernelT = this.transposedKernel(kernel);
     const op = tf.customGrad((...inputs) => {
       const input = inputs[0] as Tensor2D;
       return {
-        value: tf.add(tf.matMul(input, weights.kernel), weights.bias) as Tensor2D,
+        value: tf.matMul(input, kernel) as Tensor2D,
         gradFunc: (dy: Tensor2D) => tf.matMul(dy, kernelT),
       };
     });
-    return op(x);
+    return tf.add<Tensor2D>(op(x), bias);
   }
 
   /** The kernel's transpose, made once per kernel and kept until {@link dispose}. */
@@ -164,11 +291,11 @@ export class BertEncoder {
   }
 
   /** LayerNorm over the last axis (biased variance, epsilon inside the square root, as BERT). */
-  private layerNorm(x: Tensor2D, weights: LayerNormWeights): Tensor2D {
+  layerNorm(x: Tensor2D, gamma: Tensor1D, beta: Tensor1D): Tensor2D {
     const tf = this.tf;
     const { mean, variance } = tf.moments(x, -1, true);
     const normalised = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.options.layerNormEps)));
-    return tf.add(tf.mul(normalised, weights.gamma), weights.beta);
+    return tf.add(tf.mul(normalised, gamma), beta);
   }
 
   /** GELU in its exact form `0.5 x (1 + erf(x / sqrt 2))` (BERT's `hidden_act: "gelu"`). */

@@ -9,6 +9,9 @@
  * Id layout: 0 = [PAD], 1 = [CLS], 2 = [SEP]; words take ids 3 .. vocabSize-1.
  */
 
+import type { EncodedBatch, SpecialTokens, TextTokenizer } from './encoding.js';
+import { encodeWithSpecials } from './encoding.js';
+
 /** Id of the padding token; padding positions also get attention-mask 0. */
 export const PAD_ID = 0;
 /** Id of the classification token that starts every sequence (its final state is pooled). */
@@ -18,15 +21,7 @@ export const SEP_ID = 2;
 /** Number of reserved ids before the first word id. */
 export const RESERVED_IDS = 3;
 
-/** Token ids and attention masks of a batch, row-major `[count, seqLength]`. */
-export interface EncodedBatch {
-  count: number;
-  seqLength: number;
-  /** Token ids; padding is {@link PAD_ID}. */
-  ids: Int32Array;
-  /** 1 for real tokens (including [CLS] and [SEP]), 0 for padding. */
-  mask: Float32Array;
-}
+export type { EncodedBatch } from './encoding.js';
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -77,7 +72,9 @@ export function splitWords(text: string, limit = Number.POSITIVE_INFINITY): stri
 }
 
 /** Maps text to fixed-length id sequences: `[CLS] words... [SEP]` then padding. */
-export class HashedWordTokenizer {
+export class HashedWordTokenizer implements TextTokenizer {
+  readonly padId = PAD_ID;
+
   /**
    * @param vocabSize - size of the model's word-embedding table; must exceed the reserved ids.
    */
@@ -98,25 +95,13 @@ export class HashedWordTokenizer {
   }
 
   /**
-   * Encodes texts to `seqLength` ids each: [CLS], as many word ids as fit, [SEP], then [PAD].
-   * Longer texts are truncated (their [SEP] is kept).
+   * Encodes texts to `seqLength` ids each: [CLS], as many word ids as fit, [SEP], then [PAD];
+   * a pair is `[CLS] a [SEP] b [SEP]` with token types 0 then 1. Longer texts are truncated
+   * (the longer of a pair first; the [SEP]s are kept).
    */
-  encodeBatch(texts: readonly string[], seqLength: number): EncodedBatch {
-    if (!Number.isInteger(seqLength) || seqLength < 2) {
-      throw new RangeError(`seqLength must be an integer of at least 2 ([CLS] and [SEP]), got ${seqLength}`);
-    }
-    const ids = new Int32Array(texts.length * seqLength); // zero-filled = [PAD]
-    const mask = new Float32Array(texts.length * seqLength);
-    texts.forEach((text, row) => {
-      const offset = row * seqLength;
-      const words = this.tokenize(text, seqLength - 2);
-      ids[offset] = CLS_ID;
-      words.forEach((id, i) => {
-        ids[offset + 1 + i] = id;
-      });
-      ids[offset + 1 + words.length] = SEP_ID;
-      mask.fill(1, offset, offset + words.length + 2);
-    });
-    return { count: texts.length, seqLength, ids, mask };
+  encodeBatch(texts: readonly string[], seqLength: number, pairs?: readonly (string | undefined)[]): EncodedBatch {
+    return encodeWithSpecials((text, limit) => this.tokenize(text, limit), HASHED_SPECIALS, texts, seqLength, pairs);
   }
 }
+
+const HASHED_SPECIALS: SpecialTokens = { cls: CLS_ID, sep: SEP_ID, pad: PAD_ID, pairSeparator: [SEP_ID], secondTypeId: 1 };

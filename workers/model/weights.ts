@@ -45,7 +45,8 @@ export interface EncoderWeights {
   tokenTypeEmbeddings: Tensor2D;
   embeddingsLayerNorm: LayerNormWeights;
   layers: EncoderLayerWeights[];
-  pooler: LinearWeights;
+  /** BERT's pooler; absent in checkpoints saved without one (e.g. RobertaForSequenceClassification). */
+  pooler?: LinearWeights;
 }
 
 /** Hugging Face module path of each projection PEFT can target, within `encoder.layer.{i}`. */
@@ -84,7 +85,7 @@ export function namedWeights(weights: EncoderWeights): Map<string, Tensor1D | Te
     linear(`${p}.${PROJECTION_MODULE_PATHS.ffnOut}`, layer.ffnOut);
     layerNorm(`${p}.output.LayerNorm`, layer.outputLayerNorm);
   });
-  linear('pooler.dense', weights.pooler);
+  if (weights.pooler) linear('pooler.dense', weights.pooler);
   return named;
 }
 

@@ -1,19 +1,34 @@
 /**
- * The base models a worker can build, by name. Until the bundled pretrained encoder exists,
- * `tiny-random` is a BERT-shaped encoder whose frozen weights come from a fixed seed.
+ * The base models a worker can build, by name: `tiny-random`, a BERT-shaped encoder whose
+ * frozen weights come from a fixed seed, and any local Hugging Face model directory registered
+ * with {@link registerBaseModel} (e.g. `hfDirEntry('/models/bert-base-uncased')`).
  */
+import { readHfShape } from '../model/hf-config.js';
 import type { EncoderShape } from '../../search/types.js';
 
-/** A base model the workers know how to build. */
-export interface BaseModelEntry {
+/** A base model with seeded random weights and the hashed word tokenizer. */
+export interface RandomBaseModelEntry {
+  kind?: 'random';
   shape: EncoderShape;
-  /** Seed of the random initialisation (models without stored weights). */
+  /** Seed of the random initialisation. */
   initSeed: number;
   description: string;
 }
 
-/** Every base model available by name. */
-export const BASE_MODELS: Readonly<Record<string, BaseModelEntry>> = {
+/** A local Hugging Face model directory (`config.json`, `model.safetensors`, tokenizer files). */
+export interface HfDirBaseModelEntry {
+  kind: 'hf-dir';
+  /** Absolute path of the directory. */
+  path: string;
+  /** Read from `config.json` when the entry is made ({@link hfDirEntry}). */
+  shape: EncoderShape;
+  description: string;
+}
+
+/** A base model the workers know how to build. */
+export type BaseModelEntry = RandomBaseModelEntry | HfDirBaseModelEntry;
+
+const models: Record<string, BaseModelEntry> = {
   'tiny-random': {
     shape: {
       vocabSize: 8192,
@@ -29,7 +44,24 @@ export const BASE_MODELS: Readonly<Record<string, BaseModelEntry>> = {
   },
 };
 
+/** Every base model available by name (a live view: registrations appear in it). */
+export const BASE_MODELS: Readonly<Record<string, BaseModelEntry>> = models;
+
 /** The base model of that name, or undefined. */
 export function findBaseModel(name: string): BaseModelEntry | undefined {
-  return Object.hasOwn(BASE_MODELS, name) ? BASE_MODELS[name] : undefined;
+  return Object.hasOwn(models, name) ? models[name] : undefined;
+}
+
+/**
+ * An entry for a local Hugging Face model directory; reads its `config.json` (synchronously)
+ * for the shape. Throws an Error naming the directory and the problem if it is unusable.
+ */
+export function hfDirEntry(path: string, description = `Hugging Face model directory ${path}`): HfDirBaseModelEntry {
+  return { kind: 'hf-dir', path, shape: readHfShape(path), description };
+}
+
+/** Makes a base model available under `name` (replacing an earlier registration of that name). */
+export function registerBaseModel(name: string, entry: BaseModelEntry): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/.test(name)) throw new RangeError(`invalid base model name "${name}"`);
+  models[name] = entry;
 }

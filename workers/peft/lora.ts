@@ -1,7 +1,8 @@
 /**
  * LoRA (Hu et al. 2021): a low-rank update beside a frozen projection,
  * `W0 x + (alpha / rank) * B(A(dropout(x)))`, with A random and B zero so training starts
- * exactly at the base model.
+ * exactly at the base model. With a UniPELT gate the update is `G(x) * B(A(dropout(x)))`
+ * instead (the gate replaces alpha / rank), G read from the sublayer input.
  */
 import type { Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../../search/types.js';
@@ -12,6 +13,7 @@ import { InvalidTrialError } from '../errors.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { createRng, deriveSeed, uniformArray } from '../random.js';
+import { Gate } from './common.js';
 import type { PeftModule, ProjectionSite } from './peft-module.js';
 
 /** The two factors on one projection. */
@@ -20,6 +22,9 @@ interface LoraPair {
   a: Variable;
   /** `[rank, dOut]` (PyTorch's `lora_B.weight` transposed). */
   b: Variable;
+  /** alpha / rank of this target. */
+  scale: number;
+  gate?: Gate;
 }
 
 const siteKey = (layer: number, projection: LoraTarget): string => `${layer}/${projection}`;
@@ -40,6 +45,10 @@ export function validateLoraConfig(config: LoraModuleConfig, shape: EncoderShape
     if (!LORA_TARGETS.includes(target)) fail(`unknown target "${String(target)}"; known: ${LORA_TARGETS.join(', ')}`);
   }
   if (new Set(config.targets).size !== config.targets.length) fail(`targets repeat: ${config.targets.join(', ')}`);
+  for (const [target, rank] of Object.entries(config.rankPerTarget ?? {})) {
+    if (!config.targets.includes(target as LoraTarget)) fail(`rankPerTarget names "${target}", which is not among the targets`);
+    if (!Number.isInteger(rank) || rank < 1) fail(`rankPerTarget.${target} must be a positive integer, got ${rank}`);
+  }
   for (const layer of config.layers) {
     if (!Number.isInteger(layer) || layer < 0 || layer >= shape.numLayers) {
       fail(`layer ${layer} is outside 0..${shape.numLayers - 1}`);
@@ -53,38 +62,49 @@ export class LoraModule implements PeftModule {
   readonly kind = 'lora';
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly pairs: ReadonlyMap<string, LoraPair>;
-  private readonly scale: number;
 
   /**
    * Creates the factors. A is drawn uniformly from +-1/sqrt(dIn) (PyTorch's kaiming-uniform
    * with a = sqrt(5), as Hugging Face PEFT does), B is zero; each pair has its own seeded stream.
+   * @param gated - add a UniPELT gate per target (`lora_gate.kernel` `[hidden, 1]`, `lora_gate.bias`).
    */
   constructor(
     private readonly tf: Tf,
     readonly config: LoraModuleConfig,
     shape: EncoderShape,
     seed: number,
+    gated = false,
   ) {
     validateLoraConfig(config, shape);
-    this.scale = config.alpha / config.rank;
     const variables = new Map<string, Variable>();
     const pairs = new Map<string, LoraPair>();
     for (const layer of config.layers) {
       for (const projection of config.targets) {
         const { dIn, dOut } = loraTargetDims(projection, shape);
+        const rank = config.rankPerTarget?.[projection] ?? config.rank;
         const rng = createRng(deriveSeed(seed, layer, LORA_TARGETS.indexOf(projection)));
-        const initialA = uniformArray(rng, dIn * config.rank, 1 / Math.sqrt(dIn));
+        const initialA = uniformArray(rng, dIn * rank, 1 / Math.sqrt(dIn));
         // tidy frees the initial-value tensors; the variables (kept by tidy) own copies of them.
-        const a = tf.tidy(() => tf.variable(tf.tensor2d(initialA, [dIn, config.rank]), true));
-        const b = tf.tidy(() => tf.variable(tf.zeros([config.rank, dOut]), true));
+        const a = tf.tidy(() => tf.variable(tf.tensor2d(initialA, [dIn, rank]), true));
+        const b = tf.tidy(() => tf.variable(tf.zeros([rank, dOut]), true));
         const path = `encoder.layer.${layer}.${PROJECTION_MODULE_PATHS[projection]}`;
         variables.set(`${path}.lora_A.kernel`, a);
         variables.set(`${path}.lora_B.kernel`, b);
-        pairs.set(siteKey(layer, projection), { a, b });
+        const pair: LoraPair = { a, b, scale: config.alpha / rank };
+        if (gated) {
+          pair.gate = new Gate(tf, shape.hiddenSize, deriveSeed(seed, layer, LORA_TARGETS.indexOf(projection), 1));
+          pair.gate.register(variables, `${path}.lora_gate`);
+        }
+        pairs.set(siteKey(layer, projection), pair);
       }
     }
     this.variables = variables;
     this.pairs = pairs;
+  }
+
+  /** Whether the updates are gated (UniPELT) rather than scaled by alpha / rank. */
+  get isGated(): boolean {
+    return [...this.pairs.values()].some((pair) => pair.gate !== undefined);
   }
 
   adjustProjection(site: ProjectionSite, input: Tensor2D, output: Tensor2D, ctx: ForwardContext): Tensor2D {
@@ -94,7 +114,16 @@ export class LoraModule implements PeftModule {
     const x = ctx.dropout(input, this.config.dropout);
     // (x A) B costs tokens * rank * (dIn + dOut); forming A B first would cost dIn * dOut more.
     const update = tf.matMul(tf.matMul(x, pair.a as Tensor2D), pair.b as Tensor2D);
-    return tf.add(output, tf.mul(update, this.scale));
+    if (pair.gate) return tf.add<Tensor2D>(output, pair.gate.scale(tf, update as Tensor2D, site.blockInput, site));
+    return tf.add<Tensor2D>(output, tf.mul(update, pair.scale));
+  }
+
+  /** The update `scale * A B` (`[dIn, dOut]`) of an ungated site, for merging; undefined elsewhere. */
+  mergedDelta(layer: number, projection: LoraTarget): Tensor2D | undefined {
+    const pair = this.pairs.get(siteKey(layer, projection));
+    if (!pair) return undefined;
+    if (pair.gate) throw new InvalidTrialError('gated LoRA cannot merge into the base weights: its gate depends on the input');
+    return this.tf.mul<Tensor2D>(this.tf.matMul(pair.a as Tensor2D, pair.b as Tensor2D), pair.scale);
   }
 
   dispose(): void {

@@ -1,18 +1,54 @@
 /**
  * The seam between the encoder and PEFT modules. The encoder calls each hook at its place in a
- * layer; a module implements the hooks it needs and owns its trainable variables. Adding a
- * method (adapters, prefix-tuning, (IA)3, BitFit, prompt tuning) means implementing this
- * interface, plus at most one new hook and its single call site in the encoder.
+ * layer; a module implements the hooks it needs and owns its trainable variables. Every method
+ * (LoRA, adapters, prefix-tuning, (IA)3, BitFit, prompt tuning, UniPELT gates) is a module
+ * implementing some of these hooks, so any mix of them runs in one model.
+ *
+ * Hook order inside one layer (post-LN BERT/RoBERTa), for sublayer `s` with input `x`:
+ * `biasOverride` -> `adjustProjectionInput` -> dense -> `adjustProjection` (per projection);
+ * `attentionPrefix` extends keys and values; after the sublayer's output dense and dropout give
+ * `z`: `z += sublayerBranch(x)` (parallel adapters), `z = adaptSublayerOutput(z, x)` (serial
+ * adapters), then `LN(z + x)` with `layerNormBias` as the shift.
  */
-import type { Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@tensorflow/tfjs';
 import type { LoraTarget } from '../../search/types.js';
 import type { ForwardContext } from '../model/forward-context.js';
 
+/** Shape of the current pass, which per-example operations (gates, prefixes) need. */
+export interface PassShape {
+  batch: number;
+  /** Tokens per example, prompt tokens included. */
+  seqLength: number;
+}
+
 /** A projection of one layer: where a linear hook applies. */
-export interface ProjectionSite {
+export interface ProjectionSite extends PassShape {
   /** Zero-based layer index. */
   layer: number;
   projection: LoraTarget;
+  /**
+   * Input of the sublayer the projection belongs to, `[tokens, hidden]`: the layer input for
+   * query/key/value/attention output, the FFN input for the two FFN projections (gates read it).
+   */
+  blockInput: Tensor2D;
+}
+
+/** The two residual sublayers of a layer. */
+export type Sublayer = 'attention' | 'ffn';
+
+/** One sublayer of one layer: where adapters apply. */
+export interface SublayerSite extends PassShape {
+  layer: number;
+  sublayer: Sublayer;
+}
+
+/** The LayerNorms of a layer whose shift BitFit can train. */
+export type LayerNormSite = 'attentionLayerNorm' | 'outputLayerNorm';
+
+/** Learned keys and values prepended in one layer: `[1 or batch, p, hidden]` each. */
+export interface AttentionPrefix {
+  key: Tensor3D;
+  value: Tensor3D;
 }
 
 /** A PEFT module plugged into the encoder. */
@@ -21,17 +57,60 @@ export interface PeftModule {
   readonly kind: string;
   /**
    * Trainable variables by name. Names follow the Hugging Face module paths of the encoder
-   * (e.g. `encoder.layer.0.attention.self.query.lora_A.kernel`), ready for export.
+   * (e.g. `encoder.layer.0.attention.self.query.lora_A.kernel`), kernels `[in, out]`.
    */
   readonly variables: ReadonlyMap<string, Variable>;
   /**
+   * The tensors an exported adapter keeps, by name (new tensors: the caller disposes them).
+   * Defaults to copies of {@link variables}; prefix-tuning returns the output of its
+   * reparameterising MLP instead of the MLP.
+   */
+  storedWeights?(): Map<string, Tensor>;
+  /** Replaces a projection's base bias (BitFit). */
+  biasOverride?(layer: number, projection: LoraTarget): Tensor1D | undefined;
+  /** Replaces a LayerNorm's base shift (BitFit). */
+  layerNormBias?(layer: number, site: LayerNormSite): Tensor1D | undefined;
+  /** Transforms a projection's input before the dense ((IA)3 on the FFN activation). */
+  adjustProjectionInput?(site: ProjectionSite, input: Tensor2D, ctx: ForwardContext): Tensor2D;
+  /**
    * Adjusts a projection's output `W0 x + b` (`[tokens, dOut]`) given its input `x`
-   * (`[tokens, dIn]`): LoRA adds `B A x`, (IA)3 would scale, BitFit would add a bias delta.
-   * Returns `output` unchanged at sites the module does not touch.
+   * (`[tokens, dIn]`): LoRA adds `B A x`, (IA)3 scales. Returns `output` itself at sites the
+   * module does not touch.
    */
   adjustProjection?(site: ProjectionSite, input: Tensor2D, output: Tensor2D, ctx: ForwardContext): Tensor2D;
+  /** Keys and values to prepend in a layer's self-attention (prefix-tuning), or undefined. */
+  attentionPrefix?(layer: number, layerInput: Tensor2D, shape: PassShape, ctx: ForwardContext): AttentionPrefix | undefined;
+  /** A term added to a sublayer's output before the residual, computed from the sublayer input (parallel adapter). */
+  sublayerBranch?(site: SublayerSite, sublayerInput: Tensor2D, ctx: ForwardContext): Tensor2D | undefined;
+  /**
+   * Transforms a sublayer's output `z` before `LN(z + x)` (serial adapters). `layerNorm` is the
+   * sublayer's own (frozen) LayerNorm, for AdapterHub's `original_ln_before`.
+   */
+  adaptSublayerOutput?(
+    site: SublayerSite,
+    output: Tensor2D,
+    sublayerInput: Tensor2D,
+    layerNorm: (t: Tensor2D) => Tensor2D,
+    ctx: ForwardContext,
+  ): Tensor2D;
+  /** Learned input embeddings `[p, hidden]` prepended to every sequence (prompt tuning). */
+  promptEmbeddings?(): Tensor2D | undefined;
   /** Frees the module's variables. */
   dispose(): void;
+}
+
+/** Runs every module's projection-input hook, in module order. */
+export function applyProjectionInputHooks(
+  modules: readonly PeftModule[],
+  site: ProjectionSite,
+  input: Tensor2D,
+  ctx: ForwardContext,
+): Tensor2D {
+  let result = input;
+  for (const module of modules) {
+    if (module.adjustProjectionInput) result = module.adjustProjectionInput(site, result, ctx);
+  }
+  return result;
 }
 
 /** Runs every module's projection hook, in module order, on one projection's output. */

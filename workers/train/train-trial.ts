@@ -1,44 +1,89 @@
 /**
- * One trial, start to finish: data, base model, PEFT modules and head, Adam training with
- * periodic dev evaluation, and the result the scheduler records.
+ * One trial, start to finish: data, base model, PEFT modules and head, AdamW training with a
+ * linear warm-up/decay schedule, gradient clipping and dropout, periodic dev evaluation with
+ * optional early stopping, and the result the scheduler records.
  */
 import { hostname } from 'node:os';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
-import { countBaseParams, countHeadParams, countPeftParams } from '../../search/param-count.js';
-import type { IntermediateReport, TrainingConfig } from '../../search/types.js';
+import { countBaseParams, countPeftParams } from '../../search/param-count.js';
+import type { IntermediateReport, MetricName, TrainingConfig } from '../../search/types.js';
 import type { SelectedBackend, Tf } from '../backend.js';
 import { currentBackend, selectBackend } from '../backend.js';
-import type { Example } from '../data/dataset.js';
-import { takeSubset } from '../data/dataset.js';
+import type { Dataset, Example } from '../data/dataset.js';
+import { metricsFor, takeSubset } from '../data/dataset.js';
+import type { DatasetContext } from '../data/registry.js';
 import { loadDataset } from '../data/registry.js';
 import { InvalidTrialError, TrialAbortedError } from '../errors.js';
 import type { TrialJobData, TrialJobResult } from '../job-types.js';
 import type { BaseModel } from '../model/base-model.js';
 import { getBaseModel } from '../model/base-model.js';
 import type { EncoderInput } from '../model/encoder.js';
+import type { EncodedBatch } from '../model/encoding.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { inferenceContext, trainingContext } from '../model/forward-context.js';
-import { ClassificationHead } from '../model/head.js';
-import type { EncodedBatch } from '../model/tokenizer.js';
-import { buildPeftModules } from '../peft/build.js';
+import type { HeadKind } from '../model/head.js';
+import { SequenceClassificationHead, countHeadVariables } from '../model/head.js';
+import { buildPeftModules, storedPeftWeights } from '../peft/build.js';
 import type { PeftModule } from '../peft/peft-module.js';
 import { createRng, deriveSeed, permutation } from '../random.js';
-import { classificationMetrics, majorityBaseline } from './metrics.js';
+import { AdamW, linearSchedule } from './adamw.js';
+import { evaluateMetrics, majorityBaseline } from './metrics.js';
+
+/**
+ * Optimisation settings beyond {@link TrainingConfig}. A job may carry them as extra fields of
+ * `training` (until TrainingConfig declares them); missing ones take these defaults.
+ */
+export interface OptimizerSettings {
+  /** Decoupled AdamW weight decay of matrices. @defaultValue 0.01 */
+  weightDecay: number;
+  /** Fraction of the steps spent warming the learning rate up from 0. @defaultValue 0.06 */
+  warmupRatio: number;
+  /** Global gradient-norm clip; 0 turns it off. @defaultValue 1 */
+  maxGradNorm: number;
+  /** `linear`: decay to 0 at the last step after warm-up; `constant`: no decay. @defaultValue 'linear' */
+  schedule: 'linear' | 'constant';
+  /**
+   * Stop after this many evaluations in a row without a new best dev value; 0 never stops
+   * early. @defaultValue 0
+   */
+  earlyStoppingPatience: number;
+}
+
+/** The defaults of {@link OptimizerSettings}. */
+export const DEFAULT_OPTIMIZER_SETTINGS: Readonly<OptimizerSettings> = {
+  weightDecay: 0.01,
+  warmupRatio: 0.06,
+  maxGradNorm: 1,
+  schedule: 'linear',
+  earlyStoppingPatience: 0,
+};
+
+/** What {@link TrainTrialOptions.onTrainedWeights} receives besides the weights. */
+export interface TrainedModelInfo {
+  baseModel: BaseModel;
+  headKind: HeadKind;
+  /** Outputs of the head: classes, or 1 for regression. */
+  outputs: number;
+  dataset: Dataset;
+}
 
 /** Options of {@link trainTrial}. */
 export interface TrainTrialOptions {
   /** Backend to run on. @defaultValue the process's selected backend, else a fresh default selection */
   backend?: SelectedBackend;
+  /** Where uploaded and file datasets come from. */
+  datasetContext?: DatasetContext;
   /** Called after each evaluation with every report so far (awaited before training goes on). */
   onReport?: (reports: IntermediateReport[]) => void | Promise<void>;
   /** Called after each step with the training loss (reading it costs a sync; omit when unused). */
   onLoss?: (step: number, loss: number) => void;
   /**
-   * Called once after the last step with every trainable tensor (PEFT modules and head) under
-   * its Hugging Face-style name, e.g. to save the adapter. The tensors are freed when the
-   * returned promise settles, so copy what you need.
+   * Called once after the last step with the trained adapter as an export keeps it (PEFT
+   * modules' stored weights, e.g. prefix-tuning's MLP output rather than the MLP, and the head)
+   * under Hugging Face-style names, e.g. to save it. The tensors are freed when the returned
+   * promise settles, so copy what you need.
    */
-  onTrainedWeights?: (weights: ReadonlyMap<string, Tensor>) => void | Promise<void>;
+  onTrainedWeights?: (weights: ReadonlyMap<string, Tensor>, info: TrainedModelInfo) => void | Promise<void>;
   /** Aborting stops the trial at the next step or evaluation batch with {@link TrialAbortedError}. */
   signal?: AbortSignal;
   /** Recorded in the result. @defaultValue `hostname:pid` */
@@ -51,7 +96,27 @@ const EVAL_BATCH_SIZE = 64;
 // Salts separating the random streams a trial derives from its one seed.
 const STREAM = { trainSubset: 1, devSubset: 2, batchOrder: 3, head: 4, peft: 5, dropout: 6 } as const;
 
-function validateTraining(training: TrainingConfig, model: BaseModel): void {
+/** The optimiser settings of a job: its extra `training` fields over the defaults, validated. */
+export function optimizerSettings(training: TrainingConfig): OptimizerSettings {
+  const extra = training as TrainingConfig & Partial<OptimizerSettings>;
+  const settings: OptimizerSettings = { ...DEFAULT_OPTIMIZER_SETTINGS };
+  for (const key of Object.keys(DEFAULT_OPTIMIZER_SETTINGS) as (keyof OptimizerSettings)[]) {
+    if (extra[key] !== undefined) Object.assign(settings, { [key]: extra[key] });
+  }
+  const fail = (message: string): never => {
+    throw new InvalidTrialError(`Invalid training configuration: ${message}`);
+  };
+  if (!(settings.weightDecay >= 0 && Number.isFinite(settings.weightDecay))) fail(`weightDecay must be >= 0, got ${settings.weightDecay}`);
+  if (!(settings.warmupRatio >= 0 && settings.warmupRatio < 1)) fail(`warmupRatio must be in [0, 1), got ${settings.warmupRatio}`);
+  if (!(settings.maxGradNorm >= 0 && Number.isFinite(settings.maxGradNorm))) fail(`maxGradNorm must be >= 0, got ${settings.maxGradNorm}`);
+  if (settings.schedule !== 'linear' && settings.schedule !== 'constant') fail(`schedule must be "linear" or "constant", got "${String(settings.schedule)}"`);
+  if (!Number.isInteger(settings.earlyStoppingPatience) || settings.earlyStoppingPatience < 0) {
+    fail(`earlyStoppingPatience must be a non-negative integer, got ${settings.earlyStoppingPatience}`);
+  }
+  return settings;
+}
+
+function validateTraining(training: TrainingConfig, model: BaseModel, promptLength: number): void {
   const fail = (message: string): never => {
     throw new InvalidTrialError(`Invalid training configuration: ${message}`);
   };
@@ -64,9 +129,10 @@ function validateTraining(training: TrainingConfig, model: BaseModel): void {
     fail(`learningRate must be positive, got ${training.learningRate}`);
   }
   if (!Number.isInteger(training.seed)) fail(`seed must be an integer, got ${training.seed}`);
-  const maxPositions = model.shape.maxPositions;
-  if (!Number.isInteger(training.maxSeqLength) || training.maxSeqLength < 2 || training.maxSeqLength > maxPositions) {
-    fail(`maxSeqLength must be an integer in 2..${maxPositions} for base model "${model.name}", got ${training.maxSeqLength}`);
+  const maxLength = model.maxSequenceLength - promptLength;
+  if (!Number.isInteger(training.maxSeqLength) || training.maxSeqLength < 2 || training.maxSeqLength > maxLength) {
+    const prompt = promptLength > 0 ? ` (${promptLength} positions go to the prompt)` : '';
+    fail(`maxSeqLength must be an integer in 2..${maxLength} for base model "${model.name}"${prompt}, got ${training.maxSeqLength}`);
   }
 }
 
@@ -83,23 +149,35 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** Rows `indices` of an encoded set, as input tensors. */
-function batchTensors(tf: Tf, encoded: EncodedBatch, indices: readonly number[]): EncoderInput {
+function batchTensors(tf: Tf, encoded: EncodedBatch, indices: readonly number[], withTypes: boolean): EncoderInput {
   const s = encoded.seqLength;
   const ids = new Int32Array(indices.length * s);
   const mask = new Float32Array(indices.length * s);
+  const types = withTypes ? new Int32Array(indices.length * s) : undefined;
   indices.forEach((row, i) => {
     ids.set(encoded.ids.subarray(row * s, (row + 1) * s), i * s);
     mask.set(encoded.mask.subarray(row * s, (row + 1) * s), i * s);
+    types?.set(encoded.typeIds.subarray(row * s, (row + 1) * s), i * s);
   });
-  return { ids: tf.tensor2d(ids, [indices.length, s], 'int32'), mask: tf.tensor2d(mask, [indices.length, s]) };
+  return {
+    ids: tf.tensor2d(ids, [indices.length, s], 'int32'),
+    mask: tf.tensor2d(mask, [indices.length, s]),
+    typeIds: types ? tf.tensor2d(types, [indices.length, s], 'int32') : undefined,
+  };
 }
 
-function oneHot(tf: Tf, labels: readonly number[], numLabels: number): Tensor2D {
-  const values = new Float32Array(labels.length * numLabels);
+function disposeBatch(tf: Tf, batch: EncoderInput): void {
+  tf.dispose([batch.ids, batch.mask, ...(batch.typeIds ? [batch.typeIds] : [])]);
+}
+
+/** Training targets: one-hot rows for classification, a column of values for regression. */
+function targetTensor(tf: Tf, labels: readonly number[], outputs: number, regression: boolean): Tensor2D {
+  if (regression) return tf.tensor2d(Float32Array.from(labels), [labels.length, 1]);
+  const values = new Float32Array(labels.length * outputs);
   labels.forEach((label, i) => {
-    values[i * numLabels + label] = 1;
+    values[i * outputs + label] = 1;
   });
-  return tf.tensor2d(values, [labels.length, numLabels]);
+  return tf.tensor2d(values, [labels.length, outputs]);
 }
 
 /** An endless sequence of training batches: seeded reshuffles of the training set per epoch. */
@@ -124,132 +202,163 @@ function* batchIndices(count: number, batchSize: number, seed: number): Generato
  * Compares live parameter counts with the closed forms the search ranks configurations by; a
  * mismatch is a bug in one of them, never a property of the trial, so it is a plain Error.
  */
-function checkParamCounts(label: string, data: TrialJobData, model: BaseModel, numLabels: number, trainable: number): void {
-  const expected = countPeftParams(data.peft, model.shape) + countHeadParams(model.shape, numLabels);
+function checkParamCounts(label: string, data: TrialJobData, model: BaseModel, outputs: number, trainable: number): void {
+  const expected = countPeftParams(data.peft, model.shape, 'training') + countHeadVariables(model.headKind, model.shape.hiddenSize, outputs);
   if (trainable !== expected) {
     throw new Error(`${label}: live trainable parameters ${trainable} differ from the closed form ${expected}`);
   }
-  const expectedBase = countBaseParams(model.shape);
+  const d = model.shape.hiddenSize;
+  const expectedBase = countBaseParams(model.shape) - (model.encoder.weights.pooler ? 0 : d * d + d);
   if (model.baseParams !== expectedBase) {
     throw new Error(`${label}: live base parameters ${model.baseParams} differ from the closed form ${expectedBase}`);
   }
 }
 
-/** Every metric on the dev batches, without dropout; `checkAbort` runs before each batch. */
-async function evaluateDev(
+/** Dev predictions without dropout: class ids, or values for regression; `checkAbort` runs before each batch. */
+async function predictDev(
   tf: Tf,
   model: BaseModel,
   modules: readonly PeftModule[],
-  head: ClassificationHead,
+  head: SequenceClassificationHead,
   devBatches: readonly EncoderInput[],
-  devLabels: readonly number[],
+  regression: boolean,
   checkAbort: () => void,
-): Promise<Record<string, number>> {
+): Promise<number[]> {
   const predictions: number[] = [];
   const ctx = inferenceContext();
   for (const batch of devBatches) {
     checkAbort();
-    const predicted = tf.tidy(() => tf.argMax(head.forward(model.encoder.forward(batch, modules, ctx), ctx), -1));
+    const predicted = tf.tidy(() => {
+      const output = head.forward(model.encoder, model.encoder.encode(batch, modules, ctx), ctx);
+      return regression ? tf.reshape(output, [-1]) : tf.argMax(output, -1);
+    });
     try {
       predictions.push(...(await predicted.data()));
     } finally {
       predicted.dispose();
     }
   }
-  return classificationMetrics(predictions, devLabels);
+  return predictions;
 }
 
 /**
  * Trains and evaluates one trial and returns its result. Deterministic for a given
  * `training.seed` on a given backend. Throws `InvalidTrialError` for unknown datasets or models
  * and impossible configurations, `TrialAbortedError` when `signal` aborts. Every tensor it
- * creates is freed before it returns or throws (the per-process base model cache aside).
+ * creates is freed before it returns or throws (the per-process base model cache aside), and
+ * the number of live tensors stays constant from step to step.
  */
 export async function trainTrial(data: TrialJobData, options: TrainTrialOptions = {}): Promise<TrialJobResult> {
   const { training, task } = data;
   const label = `Trial ${data.studyId}#${data.trialNumber}`;
   const backend = options.backend ?? currentBackend() ?? (await selectBackend());
   const tf = backend.tf;
-  if (task.metric !== 'accuracy' && task.metric !== 'f1') {
-    throw new InvalidTrialError(`Unknown metric "${String(task.metric)}"; known metrics: accuracy, f1`);
-  }
+  const settings = optimizerSettings(training);
 
   const model = getBaseModel(tf, task.baseModel);
-  validateTraining(training, model);
-  const dataset = await loadDataset(task.dataset);
+  validateTraining(training, model, data.peft.promptTuning?.length ?? 0);
+  const dataset = await loadDataset(task.dataset, options.datasetContext);
+  const regression = dataset.kind === 'regression';
+  const metrics: MetricName[] = dataset.metrics ?? metricsFor(dataset.kind ?? 'classification', dataset.labels.length);
+  if (!metrics.includes(task.metric)) {
+    throw new InvalidTrialError(`Metric "${String(task.metric)}" does not apply to dataset "${task.dataset}"; its metrics: ${metrics.join(', ')}`);
+  }
   throwIfAborted(options.signal, label);
   // Timed from here: the dataset is loaded once per process, so its cost is not the trial's.
   const started = performance.now();
-  const numLabels = dataset.labels.length;
+  const outputs = regression ? 1 : dataset.labels.length;
   const trainSet: Example[] = takeSubset(dataset.train, training.trainExamples, deriveSeed(training.dataSeed, STREAM.trainSubset));
   const devSet: Example[] = takeSubset(dataset.dev, training.devExamples, deriveSeed(training.dataSeed, STREAM.devSubset));
   const trainLabels = trainSet.map((e) => e.label);
   const devLabels = devSet.map((e) => e.label);
-  const trainEncoded = model.tokenizer.encodeBatch(trainSet.map((e) => e.text), training.maxSeqLength);
-  const devEncoded = model.tokenizer.encodeBatch(devSet.map((e) => e.text), training.maxSeqLength);
+  const hasPairs = [...trainSet, ...devSet].some((e) => e.textPair !== undefined);
+  const encode = (set: readonly Example[]): EncodedBatch =>
+    model.tokenizer.encodeBatch(set.map((e) => e.text), training.maxSeqLength, hasPairs ? set.map((e) => e.textPair) : undefined);
+  const trainEncoded = encode(trainSet);
+  const devEncoded = encode(devSet);
 
-  const modules: PeftModule[] = buildPeftModules(tf, data.peft, model.shape, deriveSeed(training.seed, STREAM.peft));
-  let head: ClassificationHead | undefined;
-  let optimizer: ReturnType<Tf['train']['adam']> | undefined;
+  const modules: PeftModule[] = buildPeftModules(tf, data.peft, model.shape, deriveSeed(training.seed, STREAM.peft), {
+    weights: model.encoder.weights,
+  });
+  let head: SequenceClassificationHead | undefined;
+  let optimizer: AdamW | undefined;
   const devBatches: EncoderInput[] = [];
   try {
-    head = new ClassificationHead(
+    head = new SequenceClassificationHead(
       tf,
+      model.headKind,
       model.shape.hiddenSize,
-      numLabels,
+      outputs,
       deriveSeed(training.seed, STREAM.head),
       model.encoder.options.hiddenDropout,
     );
     const trainable: Variable[] = [...modules.flatMap((m) => [...m.variables.values()]), ...head.variables.values()];
     const trainableParams = trainable.reduce((total, variable) => total + variable.size, 0);
-    checkParamCounts(label, data, model, numLabels, trainableParams);
+    checkParamCounts(label, data, model, outputs, trainableParams);
 
     for (let start = 0; start < devSet.length; start += EVAL_BATCH_SIZE) {
       const rows = Array.from({ length: Math.min(EVAL_BATCH_SIZE, devSet.length - start) }, (_, i) => start + i);
-      devBatches.push(batchTensors(tf, devEncoded, rows));
+      devBatches.push(batchTensors(tf, devEncoded, rows, hasPairs));
     }
     const trainedHead = head;
-    const evaluate = (): Promise<Record<string, number>> =>
-      evaluateDev(tf, model, modules, trainedHead, devBatches, devLabels, () => throwIfAborted(options.signal, label));
+    const evaluate = async (): Promise<Record<string, number>> => {
+      const predictions = await predictDev(tf, model, modules, trainedHead, devBatches, regression, () => throwIfAborted(options.signal, label));
+      return evaluateMetrics(metrics, predictions, devLabels);
+    };
     const lossOf = (batch: EncoderInput, targets: Tensor2D, ctx: ForwardContext): Scalar => {
-      const logits = trainedHead.forward(model.encoder.forward(batch, modules, ctx), ctx);
-      return tf.losses.softmaxCrossEntropy(targets, logits) as Scalar;
+      const output = trainedHead.forward(model.encoder, model.encoder.encode(batch, modules, ctx), ctx);
+      return (regression ? tf.losses.meanSquaredError(targets, output) : tf.losses.softmaxCrossEntropy(targets, output)) as Scalar;
     };
 
-    optimizer = tf.train.adam(training.learningRate);
+    optimizer = new AdamW(tf, trainable, { weightDecay: settings.weightDecay, maxGradNorm: settings.maxGradNorm });
+    const warmup = Math.floor(settings.warmupRatio * training.steps);
     const reports: IntermediateReport[] = [];
     let best: { value: number; metrics: Record<string, number> } | undefined;
+    let sinceBest = 0;
     const batches = batchIndices(trainSet.length, training.batchSize, deriveSeed(training.seed, STREAM.batchOrder));
     for (let step = 1; step <= training.steps; step++) {
       throwIfAborted(options.signal, label);
       const rows = batches.next().value as number[];
-      const batch = batchTensors(tf, trainEncoded, rows);
-      const targets = oneHot(tf, rows.map((r) => trainLabels[r]!), numLabels);
+      const batch = batchTensors(tf, trainEncoded, rows, hasPairs);
+      const targets = targetTensor(tf, rows.map((r) => trainLabels[r]!), outputs, regression);
       const ctx = trainingContext(tf, deriveSeed(training.seed, STREAM.dropout, step));
+      const multiplier = settings.schedule === 'linear' ? linearSchedule(step - 1, training.steps, warmup) : step - 1 < warmup ? (step - 1) / warmup : 1;
       try {
-        const cost = optimizer.minimize(() => lossOf(batch, targets, ctx), options.onLoss !== undefined, trainable);
+        const cost = optimizer.minimize(() => lossOf(batch, targets, ctx), training.learningRate * multiplier, options.onLoss !== undefined);
         if (cost) {
           const [loss] = await cost.data();
           cost.dispose();
           options.onLoss?.(step, loss ?? Number.NaN);
         }
       } finally {
-        tf.dispose([batch.ids, batch.mask, targets]);
+        disposeBatch(tf, batch);
+        targets.dispose();
       }
 
       if (step % training.evalEvery === 0 || step === training.steps) {
-        const metrics = await evaluate();
-        const value = metrics[task.metric]!;
+        const values = await evaluate();
+        const value = values[task.metric]!;
         reports.push({ step, value });
-        if (!best || value > best.value) best = { value, metrics };
+        if (!best || value > best.value) {
+          best = { value, metrics: values };
+          sinceBest = 0;
+        } else {
+          sinceBest++;
+        }
         await options.onReport?.([...reports]);
+        if (settings.earlyStoppingPatience > 0 && sinceBest >= settings.earlyStoppingPatience) break;
       }
       await yieldToEventLoop();
     }
 
     if (options.onTrainedWeights) {
-      const named = new Map<string, Tensor>([...modules.flatMap((m) => [...m.variables]), ...trainedHead.variables]);
-      await options.onTrainedWeights(named);
+      const stored = storedPeftWeights(tf, modules);
+      try {
+        const named = new Map<string, Tensor>([...stored, ...trainedHead.variables]);
+        await options.onTrainedWeights(named, { baseModel: model, headKind: model.headKind, outputs, dataset });
+      } finally {
+        tf.dispose([...stored.values()]);
+      }
     }
 
     return {
@@ -267,6 +376,6 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
     optimizer?.dispose();
     head?.dispose();
     for (const module of modules) module.dispose();
-    for (const batch of devBatches) tf.dispose([batch.ids, batch.mask]);
+    for (const batch of devBatches) disposeBatch(tf, batch);
   }
 }

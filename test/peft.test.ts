@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs';
+import { countPeftParams } from '../search/param-count.js';
+import type { EncoderShape, PeftConfig } from '../search/types.js';
+import type { SelectedBackend, Tf } from '../workers/backend.js';
+import { selectBackend } from '../workers/backend.js';
+import type { EncoderInput } from '../workers/model/encoder.js';
+import { BertEncoder } from '../workers/model/encoder.js';
+import { inferenceContext, trainingContext } from '../workers/model/forward-context.js';
+import { SequenceClassificationHead } from '../workers/model/head.js';
+import { parseSafetensors, writeSafetensors } from '../workers/model/safetensors.js';
+import type { EncoderWeights, LinearWeights } from '../workers/model/weights.js';
+import { createRandomWeights, disposeWeights, namedWeights } from '../workers/model/weights.js';
+import { buildPeftModules, loadPeftWeights, storedPeftWeights } from '../workers/peft/build.js';
+import { mergePeftModules } from '../workers/peft/merge.js';
+import type { PeftModule } from '../workers/peft/peft-module.js';
+import { countModuleParams } from '../workers/peft/peft-module.js';
+import { AdamW } from '../workers/train/adamw.js';
+
+const SHAPE: EncoderShape = { vocabSize: 50, hiddenSize: 16, numLayers: 3, numHeads: 2, intermediateSize: 32, maxPositions: 40, typeVocabSize: 2 };
+const BATCH = 4;
+const SEQ = 6;
+const all = [0, 1, 2];
+
+const CASES: [string, PeftConfig][] = [
+  ['LoRA with a per-target rank', { lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value', 'ffnOut'], layers: [0, 2], rankPerTarget: { ffnOut: 3 } } }],
+  ['Pfeiffer adapter', { serialAdapter: { placement: 'pfeiffer', size: 4, layers: [1, 2], activation: 'relu' } }],
+  ['Houlsby adapter', { serialAdapter: { placement: 'houlsby', size: 3, layers: all, activation: 'swish' } }],
+  ['parallel adapter', { parallelAdapter: { size: 4, layers: [0, 1], scaling: 4, activation: 'relu' } }],
+  ['prefix-tuning with MLP', { prefix: { length: 3, layers: [0, 2], reparamSize: 8 } }],
+  ['prefix-tuning without MLP', { prefix: { length: 2, layers: [1], reparamSize: 0 } }],
+  ['(IA)3', { ia3: { layers: [0, 1] } }],
+  ['BitFit', { bitfit: { layers: [1, 2] } }],
+  ['prompt tuning', { promptTuning: { length: 3 } }],
+  [
+    'UniPELT (gated prefix + Pfeiffer + LoRA)',
+    {
+      prefix: { length: 2, layers: all, reparamSize: 8 },
+      serialAdapter: { placement: 'pfeiffer', size: 4, layers: all, activation: 'relu' },
+      lora: { rank: 2, alpha: 2, dropout: 0, targets: ['query', 'value'], layers: all },
+      gates: { lora: true, serialAdapter: true, prefix: true },
+    },
+  ],
+  ['MAM (prefix + parallel adapter)', { prefix: { length: 3, layers: all, reparamSize: 8 }, parallelAdapter: { size: 4, layers: all, scaling: 4, activation: 'relu' } }],
+  [
+    'an AutoPEFT point (serial + parallel + prefix on shared layers)',
+    {
+      serialAdapter: { placement: 'pfeiffer', size: 2, layers: [0, 2], activation: 'relu' },
+      parallelAdapter: { size: 8, layers: [0, 2], scaling: 4, activation: 'relu' },
+      prefix: { length: 4, layers: [0, 2], reparamSize: 8 },
+    },
+  ],
+  [
+    'everything at once',
+    {
+      lora: { rank: 2, alpha: 4, dropout: 0.1, targets: ['key', 'ffnIn'], layers: [1] },
+      serialAdapter: { placement: 'houlsby', size: 2, layers: [0], activation: 'gelu' },
+      parallelAdapter: { size: 2, layers: [2], scaling: 2, activation: 'tanh' },
+      prefix: { length: 2, layers: [1], reparamSize: 4 },
+      ia3: { layers: [2] },
+      bitfit: { layers: [0] },
+      promptTuning: { length: 2 },
+    },
+  ],
+];
+
+/** Modules whose fresh state leaves the base model's outputs exactly as they were. */
+const IDENTITY_AT_START = new Set(['LoRA with a per-target rank', 'Pfeiffer adapter', 'Houlsby adapter', 'parallel adapter', '(IA)3', 'BitFit']);
+
+let backend: SelectedBackend;
+let tf: Tf;
+let weights: EncoderWeights;
+let encoder: BertEncoder;
+
+beforeAll(async () => {
+  backend = await selectBackend({ prefer: 'wasm', log: () => {} });
+  tf = backend.tf;
+  // Kernels 8x BERT's initial scale: with N(0, 0.02^2) weights a tiny model's outputs hardly
+  // depend on the input, and nothing (prompts especially) could show that it learns.
+  const random = createRandomWeights(tf, SHAPE, 99);
+  const scaled = (w: LinearWeights): LinearWeights => ({ kernel: tf.mul<Tensor2D>(w.kernel, 8), bias: w.bias });
+  weights = {
+    ...random,
+    layers: random.layers.map((l) => ({
+      ...l,
+      query: scaled(l.query),
+      key: scaled(l.key),
+      value: scaled(l.value),
+      attentionOutput: scaled(l.attentionOutput),
+      ffnIn: scaled(l.ffnIn),
+      ffnOut: scaled(l.ffnOut),
+    })),
+  };
+  for (const l of random.layers) tf.dispose([l.query.kernel, l.key.kernel, l.value.kernel, l.attentionOutput.kernel, l.ffnIn.kernel, l.ffnOut.kernel]);
+  encoder = new BertEncoder(tf, SHAPE, weights);
+});
+
+afterAll(() => {
+  encoder.dispose();
+  disposeWeights(weights);
+});
+
+function makeInput(seed: number): EncoderInput {
+  const ids = new Int32Array(BATCH * SEQ);
+  const mask = new Float32Array(BATCH * SEQ);
+  const types = new Int32Array(BATCH * SEQ);
+  for (let b = 0; b < BATCH; b++) {
+    const length = SEQ - (b % 3);
+    for (let s = 0; s < SEQ; s++) {
+      const real = s < length;
+      ids[b * SEQ + s] = real ? 3 + ((b * 7 + s * 13 + seed) % (SHAPE.vocabSize - 3)) : 0;
+      mask[b * SEQ + s] = real ? 1 : 0;
+      types[b * SEQ + s] = real && s >= 3 ? 1 : 0;
+    }
+  }
+  return { ids: tf.tensor2d(ids, [BATCH, SEQ], 'int32'), mask: tf.tensor2d(mask, [BATCH, SEQ]), typeIds: tf.tensor2d(types, [BATCH, SEQ], 'int32') };
+}
+
+function disposeInput(input: EncoderInput): void {
+  tf.dispose([input.ids, input.mask, input.typeIds!]);
+}
+
+/** Last hidden states of the text positions (prompt positions left out), as a flat array. */
+function hiddenOf(enc: BertEncoder, modules: readonly PeftModule[], input: EncoderInput): Float32Array {
+  return tf
+    .tidy(() => {
+      const out = enc.encode(input, modules, inferenceContext());
+      const prompt = out.seqLength - SEQ;
+      return tf.slice(tf.reshape(out.hidden, [BATCH, out.seqLength, -1]), [0, prompt, 0], [-1, SEQ, -1]);
+    })
+    .dataSync() as Float32Array;
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+function snapshot(tensors: Iterable<[string, Tensor]>): Map<string, Float32Array> {
+  return new Map([...tensors].map(([name, t]) => [name, t.dataSync() as Float32Array]));
+}
+
+const LABELS = [0, 1, 1, 0];
+
+/** A few AdamW steps fitting fixed labels; returns the losses. */
+function train(modules: readonly PeftModule[], head: SequenceClassificationHead, input: EncoderInput, steps: number): number[] {
+  const variables = [...modules.flatMap((m) => [...m.variables.values()]), ...head.variables.values()];
+  const optimizer = new AdamW(tf, variables, { weightDecay: 0.01 });
+  const targets = tf.tidy(() => tf.oneHot(tf.tensor1d(LABELS, 'int32'), 2));
+  const losses: number[] = [];
+  try {
+    for (let step = 0; step < steps; step++) {
+      // Dropout off: a tiny random model's loss moves little, and dropout noise would hide it.
+      const ctx = step < 0 ? trainingContext(tf, step) : { training: true, dropout: <T,>(x: T): T => x };
+      const loss = optimizer.minimize(
+        () => tf.losses.softmaxCrossEntropy(targets, head.forward(encoder, encoder.encode(input, modules, ctx), ctx)) as Scalar,
+        2e-2,
+        true,
+      )!;
+      losses.push(loss.dataSync()[0]!);
+      loss.dispose();
+    }
+  } finally {
+    optimizer.dispose();
+    targets.dispose();
+  }
+  return losses;
+}
+
+describe.each(CASES)('%s', (name, peft) => {
+  let modules: PeftModule[];
+  let input: EncoderInput;
+
+  beforeAll(() => {
+    modules = buildPeftModules(tf, peft, SHAPE, 5, { weights });
+    input = makeInput(1);
+  });
+
+  afterAll(() => {
+    for (const m of modules) m.dispose();
+    disposeInput(input);
+  });
+
+  it('counts exactly what the closed forms say, live and stored', () => {
+    expect(countModuleParams(modules)).toBe(countPeftParams(peft, SHAPE, 'training'));
+    const stored = storedPeftWeights(tf, modules);
+    const storedCount = [...stored.values()].reduce((sum, t) => sum + t.size, 0);
+    tf.dispose([...stored.values()]);
+    expect(storedCount).toBe(countPeftParams(peft, SHAPE, 'stored'));
+  });
+
+  it('gives hidden states and logits of the right shape', () => {
+    const prompt = peft.promptTuning?.length ?? 0;
+    const head = new SequenceClassificationHead(tf, 'bert', SHAPE.hiddenSize, 2, 3, 0.1);
+    const [hiddenShape, logitsShape] = tf.tidy(() => {
+      const out = encoder.encode(input, modules, inferenceContext());
+      return [out.hidden.shape, head.forward(encoder, out, inferenceContext()).shape];
+    });
+    head.dispose();
+    expect(hiddenShape).toEqual([BATCH * (SEQ + prompt), SHAPE.hiddenSize]);
+    expect(logitsShape).toEqual([BATCH, 2]);
+  });
+
+  if (IDENTITY_AT_START.has(name)) {
+    it('leaves the outputs unchanged while fresh', () => {
+      expect(maxDiff(hiddenOf(encoder, modules, input), hiddenOf(encoder, [], input))).toBeLessThan(1e-6);
+    });
+  } else {
+    it('changes the outputs from the start (learned prefixes or prompts)', () => {
+      expect(maxDiff(hiddenOf(encoder, modules, input), hiddenOf(encoder, [], input))).toBeGreaterThan(1e-4);
+    });
+  }
+
+  it('lowers the loss in a few steps, changing only its own tensors', () => {
+    const own = [...modules.flatMap((m) => [...m.variables])];
+    const before = snapshot(own);
+    const baseBefore = snapshot(namedWeights(weights));
+    const head = new SequenceClassificationHead(tf, 'bert', SHAPE.hiddenSize, 2, 3, 0);
+    const tensorsBefore = tf.memory().numTensors;
+    const losses = train(modules, head, input, 12);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    head.dispose();
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]!);
+    for (const [varName, values] of snapshot(own)) expect(maxDiff(values, before.get(varName)!), varName).toBeGreaterThan(0);
+    for (const [weightName, values] of snapshot(namedWeights(weights))) expect(maxDiff(values, baseBefore.get(weightName)!), weightName).toBe(0);
+  });
+
+  it('round-trips through safetensors to identical outputs', () => {
+    const stored = storedPeftWeights(tf, modules);
+    const bytes = writeSafetensors([...stored].map(([n, t]) => ({ name: n, shape: t.shape, data: t.dataSync() as Float32Array })));
+    tf.dispose([...stored.values()]);
+    const file = parseSafetensors(bytes, 'adapter');
+    const loaded = new Map<string, Tensor>([...file.entries].map(([n, e]) => [n, tf.tensor(file.read(n), e.shape)]));
+    const rebuilt = buildPeftModules(tf, peft, SHAPE, 12345, { weights, mode: 'stored' });
+    loadPeftWeights(rebuilt, loaded);
+    tf.dispose([...loaded.values()]);
+    expect(maxDiff(hiddenOf(encoder, rebuilt, input), hiddenOf(encoder, modules, input))).toBeLessThan(1e-6);
+    for (const m of rebuilt) m.dispose();
+  });
+});
+
+describe('merging into the base weights', () => {
+  it('LoRA, (IA)3 and BitFit merged give the unmerged outputs within 1e-5', () => {
+    const peft: PeftConfig = {
+      lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'key', 'value', 'attentionOutput', 'ffnIn', 'ffnOut'], layers: [0, 2] },
+      ia3: { layers: [0, 1] },
+      bitfit: { layers: [2] },
+    };
+    const modules = buildPeftModules(tf, peft, SHAPE, 8, { weights });
+    // Random values everywhere, so that every factor matters (fresh B and (IA)3 are trivial).
+    for (const m of modules) {
+      for (const variable of m.variables.values()) {
+        variable.assign(tf.tidy(() => tf.add(variable, tf.randomNormal(variable.shape, 0, 0.3, 'float32', 7))));
+      }
+    }
+    const input = makeInput(2);
+    const merged = mergePeftModules(tf, encoder, modules);
+    expect(merged.modules).toEqual([]);
+    const diff = maxDiff(hiddenOf(merged.encoder, merged.modules, input), hiddenOf(encoder, modules, input));
+    expect(diff).toBeLessThan(1e-5);
+    expect(maxDiff(hiddenOf(encoder, [], input), hiddenOf(encoder, modules, input))).toBeGreaterThan(1e-2);
+    const tensors = tf.memory().numTensors;
+    merged.dispose();
+    expect(tf.memory().numTensors).toBeLessThan(tensors);
+    for (const m of modules) m.dispose();
+    disposeInput(input);
+  });
+
+  it('keeps adapters and gated LoRA unmerged', () => {
+    const peft: PeftConfig = {
+      lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query'], layers: [0] },
+      parallelAdapter: { size: 2, layers: [0], scaling: 4, activation: 'relu' },
+      gates: { lora: true },
+    };
+    const modules = buildPeftModules(tf, peft, SHAPE, 8, { weights });
+    const merged = mergePeftModules(tf, encoder, modules);
+    expect(merged.modules.map((m) => m.kind)).toEqual(['lora', 'parallelAdapter']);
+    merged.dispose();
+    for (const m of modules) m.dispose();
+  });
+});
+
+describe('configuration errors name the field', () => {
+  const cases: [PeftConfig, RegExp][] = [
+    [{ serialAdapter: { placement: 'pfeiffer', size: 0, layers: [0], activation: 'relu' } }, /serial adapter configuration: size must be a positive integer/],
+    [{ serialAdapter: { placement: 'middle' as 'pfeiffer', size: 2, layers: [0], activation: 'relu' } }, /placement must be "pfeiffer" or "houlsby"/],
+    [{ parallelAdapter: { size: 2, layers: [0, 3], scaling: 4, activation: 'relu' } }, /parallel adapter configuration: layer 3 is outside 0\.\.2/],
+    [{ parallelAdapter: { size: 2, layers: [0], scaling: 4, activation: 'mish' as 'relu' } }, /unknown activation "mish"/],
+    [{ prefix: { length: 2, layers: [1, 1], reparamSize: 4 } }, /prefix-tuning configuration: layers repeat/],
+    [{ prefix: { length: 2, layers: [1], reparamSize: -1 } }, /reparamSize must be a non-negative integer/],
+    [{ promptTuning: { length: 0 } }, /prompt-tuning configuration: length must be a positive integer/],
+    [{ lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query'], layers: [0], rankPerTarget: { value: 2 } } }, /rankPerTarget names "value"/],
+  ];
+  it.each(cases)('%j', (peft, message) => {
+    const tensors = tf.memory().numTensors;
+    expect(() => buildPeftModules(tf, peft, SHAPE, 1, { weights })).toThrow(message);
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
+  it('BitFit needs the base weights', () => {
+    expect(() => buildPeftModules(tf, { bitfit: { layers: [0] } }, SHAPE, 1)).toThrow(/BitFit needs the base weights/);
+  });
+
+  it('a stored adapter missing a tensor, or with a wrong shape, is rejected by name', () => {
+    const modules = buildPeftModules(tf, { ia3: { layers: [0] } }, SHAPE, 1, { mode: 'stored' });
+    const ok = storedPeftWeights(tf, modules);
+    const name = 'encoder.layer.0.attention.self.value.ia3_l';
+    const missing = new Map(ok);
+    missing.delete(name);
+    expect(() => loadPeftWeights(modules, missing)).toThrow(`adapter weights lack "${name}"`);
+    const wrong = new Map(ok);
+    const bad = tf.zeros([3]);
+    wrong.set(name, bad);
+    expect(() => loadPeftWeights(modules, wrong)).toThrow(/ia3_l" has shape \[3\], expected \[16\]/);
+    tf.dispose([...ok.values(), bad]);
+    for (const m of modules) m.dispose();
+  });
+});
+
+describe('encoder inputs', () => {
+  it('token type ids change the outputs; absent ones mean type 0', () => {
+    const input = makeInput(3);
+    const withTypes = hiddenOf(encoder, [], input);
+    const zeros = tf.zerosLike(input.typeIds!) as Tensor2D;
+    const typeZero = hiddenOf(encoder, [], { ...input, typeIds: zeros });
+    const noTypes = hiddenOf(encoder, [], { ids: input.ids, mask: input.mask });
+    expect(maxDiff(typeZero, noTypes)).toBeLessThan(1e-6);
+    expect(maxDiff(withTypes, noTypes)).toBeGreaterThan(1e-3);
+    zeros.dispose();
+    disposeInput(input);
+  });
+});
