@@ -1,56 +1,54 @@
 /**
  * Samplers propose the next points of a study. The contract is ask/tell in the style of
  * Optuna: `ask` is given the whole history (pending trials included), so a sampler keeps no
- * state of its own and a restarted scheduler continues identically.
+ * state of its own and a restarted scheduler continues identically. Adding an algorithm is a
+ * file in samplers/, one case below and one entry in SAMPLER_NAMES (the conformance suite
+ * picks it up from there).
  */
-import { deriveRandom } from './random.js';
-import { samplePoint } from './space.js';
-import type { SearchSpace } from './space.js';
-import type { SearchPoint } from './types.js';
+import type { Sampler } from './ask.js';
+import { AutoSampler } from './samplers/auto.js';
+import { MoboSampler } from './samplers/bo.js';
+import { RegularizedEvolutionSampler } from './samplers/evolution.js';
+import { Nsga2Sampler } from './samplers/nsga2.js';
+import { LatinHypercubeSampler, RandomSampler } from './samplers/random.js';
 
-/** One trial as the search sees it. */
-export interface TrialObservation {
-  number: number;
-  point: SearchPoint;
-  state: 'pending' | 'complete' | 'pruned' | 'failed';
-  /** Objective values when complete (e.g. metric, trainable params). */
-  values?: number[];
-}
+export type { AskRequest, ObjectiveSpec, Observed, Sampler, TrialObservation } from './ask.js';
+export { AskContext, DEFAULT_OBJECTIVES } from './ask.js';
+export { RandomSampler, LatinHypercubeSampler } from './samplers/random.js';
+export { MoboSampler } from './samplers/bo.js';
+export { Nsga2Sampler } from './samplers/nsga2.js';
+export { RegularizedEvolutionSampler } from './samplers/evolution.js';
+export { AutoSampler } from './samplers/auto.js';
 
-/** What a sampler is asked. */
-export interface AskRequest {
-  space: SearchSpace;
-  seed: number;
-  history: TrialObservation[];
-  /** Trial numbers the points are for, one point each. */
-  numbers: number[];
-}
+/** Every algorithm the search offers. */
+export const SAMPLER_NAMES = ['auto', 'random', 'lhs', 'bo', 'nsga2', 'evolution'] as const;
 
-/** A search algorithm that proposes points from the history. */
-export interface Sampler {
-  readonly name: string;
-  ask(request: AskRequest): SearchPoint[];
-}
+/** Any algorithm name. */
+export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
-/** Uniform random search; trial n's point depends only on the seed and n. */
-export class RandomSampler implements Sampler {
-  readonly name = 'random';
-
-  ask(request: AskRequest): SearchPoint[] {
-    return request.numbers.map((number) => samplePoint(request.space, deriveRandom(request.seed, 'random', number)));
-  }
-}
-
-/** Names of the available algorithms. */
+/**
+ * Algorithm names the study spec currently accepts (the scheduler's spec type pins 'random').
+ * @deprecated switch the spec to SAMPLER_NAMES.
+ */
 export const ALGORITHMS = ['random'] as const;
 
-/** An algorithm name. */
+/** An algorithm name the spec accepts today. */
 export type AlgorithmName = (typeof ALGORITHMS)[number];
 
 /** The sampler for an algorithm name. */
-export function createSampler(name: AlgorithmName): Sampler {
+export function createSampler(name: SamplerName): Sampler {
   switch (name) {
+    case 'auto':
+      return new AutoSampler();
     case 'random':
       return new RandomSampler();
+    case 'lhs':
+      return new LatinHypercubeSampler();
+    case 'bo':
+      return new MoboSampler();
+    case 'nsga2':
+      return new Nsga2Sampler();
+    case 'evolution':
+      return new RegularizedEvolutionSampler();
   }
 }

@@ -1,0 +1,129 @@
+/**
+ * `npm run bench:search`: every algorithm on ZDT1-3, BraninCurrin, DTLZ2 and the PEFT-shaped
+ * problem, many seeds each; prints markdown tables of the hypervolume (median and IQR) and the
+ * log10 regret where the optimum is known, after 25, 50 and 100 evaluations, then the time of
+ * one BO ask() against the history size. Options: --seeds N (default 10), --bo-long-seeds N
+ * (seeds whose BO runs go to 100 evaluations, default 5; the others stop at 50), --problem
+ * NAME-PREFIX, --no-timing, --quick.
+ */
+import type { TrialObservation } from '../ask.js';
+import { hypervolume, toMinimization } from '../pareto.js';
+import { deriveRandom } from '../random.js';
+import type { Sampler } from '../sampler.js';
+import { LatinHypercubeSampler, MoboSampler, Nsga2Sampler, RandomSampler, RegularizedEvolutionSampler } from '../sampler.js';
+import type { BenchProblem } from './problems.js';
+import { braninCurrin, dtlz2, peftProblem, zdt1, zdt2, zdt3 } from './problems.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const quick = args.includes('--quick');
+const seeds = option('seeds', quick ? 3 : 10);
+const boLongSeeds = option('bo-long-seeds', quick ? 1 : 5);
+const checkpoints = [25, 50, 100];
+const budget = 100;
+
+/** NSGA-II and evolution get a population of 10, their best setting at these budgets. */
+const algorithms: { name: string; make: () => Sampler; long: (seed: number) => boolean }[] = [
+  { name: 'random', make: () => new RandomSampler(), long: () => true },
+  { name: 'lhs', make: () => new LatinHypercubeSampler({ blockSize: 25 }), long: () => true },
+  { name: 'nsga2', make: () => new Nsga2Sampler({ populationSize: 10 }), long: () => true },
+  { name: 'evolution', make: () => new RegularizedEvolutionSampler({ populationSize: 10 }), long: () => true },
+  { name: 'bo', make: () => new MoboSampler(), long: (seed) => seed < boLongSeeds },
+];
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+function summary(values: number[], digits: number): string {
+  if (values.length === 0) return '–';
+  const sorted = [...values].sort((a, b) => a - b);
+  return `${quantile(sorted, 0.5).toFixed(digits)} [${quantile(sorted, 0.25).toFixed(digits)}, ${quantile(sorted, 0.75).toFixed(digits)}]`;
+}
+
+/** Runs one algorithm on one problem for one seed, one trial at a time; returns the hypervolume at each checkpoint. */
+function run(problem: BenchProblem, sampler: Sampler, seed: number, evaluations: number): Map<number, number> {
+  const directions = problem.objectives.map((o) => o.direction);
+  const reference = toMinimization(problem.reference, directions);
+  const history: TrialObservation[] = [];
+  const result = new Map<number, number>();
+  for (let number = 0; number < evaluations; number++) {
+    const [point] = sampler.ask({ space: problem.space, seed, history, numbers: [number], objectives: problem.objectives, referencePoint: problem.reference, isValid: problem.isValid, budget });
+    history.push({ number, point: point!, state: 'complete', values: problem.evaluate(point!, deriveRandom(seed, 'noise', number)) });
+    if (checkpoints.includes(number + 1)) {
+      result.set(number + 1, hypervolume(history.map((h) => toMinimization(problem.truth(h.point), directions)), reference));
+    }
+  }
+  return result;
+}
+
+const only = args.includes('--problem') ? args[args.indexOf('--problem') + 1]! : '';
+const problems = [zdt1, zdt2, zdt3, braninCurrin, dtlz2, peftProblem()].filter((p) => p.name.startsWith(only));
+const started = Date.now();
+console.log(`## Hypervolume after 25 / 50 / 100 evaluations (median [IQR] over ${seeds} seeds; BO's 100-evaluation column over ${boLongSeeds} seeds)\n`);
+const wins: string[] = [];
+for (const problem of problems) {
+  const known = problem.maxHypervolume;
+  console.log(`### ${problem.name}${known ? ` (max HV ${known.toFixed(4)}, reference [${problem.reference.join(', ')}])` : ` (reference [${problem.reference.join(', ')}])`}\n`);
+  const header = ['algorithm', ...checkpoints.map((c) => `HV @${c}`), ...(known ? checkpoints.map((c) => `log10 regret @${c}`) : [])];
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`|${header.map(() => '---').join('|')}|`);
+  const medians = new Map<string, number>();
+  for (const algorithm of algorithms) {
+    const perCheckpoint = new Map<number, number[]>(checkpoints.map((c) => [c, []]));
+    const t = Date.now();
+    for (let seed = 0; seed < seeds; seed++) {
+      const hv = run(problem, algorithm.make(), seed, algorithm.long(seed) ? 100 : 50);
+      for (const [c, v] of hv) perCheckpoint.get(c)!.push(v);
+    }
+    const digits = known && known < 10 ? 4 : 3;
+    const cells = checkpoints.map((c) => summary(perCheckpoint.get(c)!, digits));
+    const regrets = known ? checkpoints.map((c) => summary(perCheckpoint.get(c)!.map((v) => Math.log10(Math.max(1e-12, known - v))), 2)) : [];
+    medians.set(algorithm.name, quantile([...perCheckpoint.get(50)!].sort((a, b) => a - b), 0.5));
+    console.log(`| ${algorithm.name} | ${[...cells, ...regrets].join(' | ')} |`);
+    process.stderr.write(`${problem.name} ${algorithm.name}: ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+  }
+  const bo = medians.get('bo')!;
+  wins.push(`| ${problem.name} | ${bo.toFixed(4)} | ${medians.get('random')!.toFixed(4)} | ${medians.get('nsga2')!.toFixed(4)} | ${bo > medians.get('random')! && bo > medians.get('nsga2')! ? 'yes' : 'NO'} |`);
+  console.log('');
+}
+console.log('### Acceptance: median hypervolume at 50 evaluations\n');
+console.log('| problem | BO | random | NSGA-II | BO beats both |');
+console.log('|---|---|---|---|---|');
+for (const line of wins) console.log(line);
+
+if (!args.includes('--no-timing')) timing();
+console.log(`\nTotal benchmark time: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+function timing(): void {
+console.log('\n## Time of one BO ask() against the history size (median of 3, warm process)\n');
+console.log('| history | PEFT (1 GP, 15 params) | ZDT1 (2 GPs, 6 params) | DTLZ2 (3 GPs, 6 params) |');
+console.log('|---|---|---|---|');
+const timingProblems = [peftProblem(), zdt1, dtlz2];
+const random = new RandomSampler();
+const histories = timingProblems.map((problem) => {
+  const points = random.ask({ space: problem.space, seed: 7, history: [], numbers: Array.from({ length: 300 }, (_, i) => i), isValid: problem.isValid });
+  return points.map((point, number): TrialObservation => ({ number, point, state: 'complete', values: problem.evaluate(point, deriveRandom(7, 'noise', number)) }));
+});
+const bo = new MoboSampler();
+for (const [k, problem] of timingProblems.entries()) bo.ask({ space: problem.space, seed: 0, history: histories[k]!.slice(0, 50), numbers: [50], objectives: problem.objectives, referencePoint: problem.reference, isValid: problem.isValid });
+for (const size of [25, 50, 100, 200, 300]) {
+  const cells = timingProblems.map((problem, k) => {
+    const times: number[] = [];
+    for (let rep = 0; rep < 3; rep++) {
+      const t = performance.now();
+      bo.ask({ space: problem.space, seed: rep, history: histories[k]!.slice(0, size), numbers: [size], objectives: problem.objectives, referencePoint: problem.reference, isValid: problem.isValid });
+      times.push(performance.now() - t);
+    }
+    return `${quantile(times.sort((a, b) => a - b), 0.5).toFixed(0)} ms`;
+  });
+  console.log(`| ${size} | ${cells.join(' | ')} |`);
+}
+}

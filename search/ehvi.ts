@@ -1,0 +1,83 @@
+/**
+ * Expected hypervolume improvement for independent Gaussian objectives, exact in 1-3
+ * dimensions. The region no current point dominates is split into disjoint boxes; the
+ * improvement of y is the volume of those boxes above y, a product of 1-D terms per box, so
+ * the expectation is Σ_box Π_d (ψ_d(hi_d) − ψ_d(lo_d)) with ψ(t) = E[(t − Y)⁺].
+ * An objective known exactly (trainable parameters) has σ = 0, which turns its factor into a
+ * plain length and the whole sum into a 1-D integral over the modelled metric.
+ */
+import type { Box } from './pareto.js';
+import { nonDominatedBoxes } from './pareto.js';
+
+/** Standard normal density. */
+export function normalPdf(z: number): number {
+  return Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
+}
+
+/** Standard normal distribution function (erfc approximation, relative error < 1.2e-7). */
+export function normalCdf(z: number): number {
+  const x = -z / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * Math.abs(x));
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return 0.5 * (x >= 0 ? erfc : 2 - erfc);
+}
+
+/** ψ(t) = E[(t − Y)⁺] for Y ~ N(mean, sd²); sd = 0 gives (t − mean)⁺. */
+export function expectedShortfall(t: number, mean: number, sd: number): number {
+  if (t === -Infinity) return 0;
+  if (sd <= 0) return Math.max(0, t - mean);
+  const z = (t - mean) / sd;
+  return (t - mean) * normalCdf(z) + sd * normalPdf(z);
+}
+
+/** Boxes of a front indexed by the distinct coordinates per objective, to evaluate many candidates fast. */
+export class HypervolumeImprovement {
+  private readonly coordinates: number[][];
+  private readonly boxIndex: Int32Array;
+  readonly boxes: Box[];
+
+  /** `front` and `reference` in minimisation form. */
+  constructor(
+    front: readonly (readonly number[])[],
+    readonly reference: readonly number[],
+  ) {
+    this.boxes = nonDominatedBoxes(front, reference);
+    const m = reference.length;
+    this.coordinates = Array.from({ length: m }, (_, d) => [...new Set(this.boxes.flatMap((b) => [b.lo[d]!, b.hi[d]!]))].sort((a, b) => a - b));
+    this.boxIndex = new Int32Array(this.boxes.length * 2 * m);
+    for (const [k, box] of this.boxes.entries()) {
+      for (let d = 0; d < m; d++) {
+        this.boxIndex[(k * 2 + 0) * m + d] = this.coordinates[d]!.indexOf(box.lo[d]!);
+        this.boxIndex[(k * 2 + 1) * m + d] = this.coordinates[d]!.indexOf(box.hi[d]!);
+      }
+    }
+  }
+
+  /** Expected improvement for independent normal objectives (sd 0 for exactly known ones). */
+  expected(mean: readonly number[], sd: readonly number[]): number {
+    const m = this.reference.length;
+    for (let d = 0; d < m; d++) if (sd[d]! <= 0 && mean[d]! >= this.reference[d]!) return 0;
+    const psi = this.coordinates.map((coords, d) => coords.map((t) => expectedShortfall(t, mean[d]!, sd[d]!)));
+    let total = 0;
+    for (let k = 0; k < this.boxes.length; k++) {
+      let product = 1;
+      for (let d = 0; d < m && product > 0; d++) {
+        const p = psi[d]!;
+        product *= p[this.boxIndex[(k * 2 + 1) * m + d]!]! - p[this.boxIndex[(k * 2 + 0) * m + d]!]!;
+      }
+      total += product;
+    }
+    return Math.max(0, total);
+  }
+
+  /** Exact improvement of a known point (all sd 0). */
+  exact(point: readonly number[]): number {
+    return this.expected(point, point.map(() => 0));
+  }
+}

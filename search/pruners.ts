@@ -1,0 +1,240 @@
+/**
+ * Pruners: pure decisions whether a running trial should stop, from its intermediate reports
+ * and those of every other trial (Optuna-like: one question, no state). A pruned trial keeps
+ * its last report, which the samplers then use as its observed metric.
+ *
+ * Rungs (successive halving, ASHA, Hyperband): with minimum resource r, reduction factor η and
+ * minimum early-stopping rate s, rung k sits at step r·η^(s+k). A trial reaches rung k with
+ * its first report at a step ≥ that; its value there is its rung-k value. A trial is judged
+ * against the rung-k values of the other trials (running, complete or pruned).
+ */
+import { nonDominatedSort } from './pareto.js';
+import type { IntermediateReport } from './types.js';
+
+/** A trial as a pruner sees it. */
+export interface TrialReports {
+  number: number;
+  state: 'running' | 'complete' | 'pruned' | 'failed';
+  /** Intermediate evaluations in step order. */
+  reports: IntermediateReport[];
+  /** The trial's known cost (e.g. trainable parameters), used by Pareto-aware rungs. */
+  cost?: number;
+}
+
+interface Common {
+  /** @defaultValue 'maximize' */
+  direction?: 'maximize' | 'minimize';
+}
+
+interface RungCommon extends Common {
+  /** Step of the first rung (before the early-stopping rate is applied). */
+  minResource: number;
+  /** η: about one trial in η goes on at each rung. @defaultValue 3 */
+  reductionFactor?: number;
+  /**
+   * 'metric' ranks rung values alone; 'pareto' ranks (value, cost) by non-dominated sorting
+   * (then value), so cheap trials with a lower metric are not all stopped. @defaultValue 'metric'
+   */
+  rank?: 'metric' | 'pareto';
+}
+
+/** Configuration of a pruner (a tagged union as in the study spec). */
+export type PrunerConfig =
+  | { type: 'none' }
+  | (Common & {
+      type: 'median';
+      /** Reports before this step never prune. @defaultValue 0 */
+      warmupSteps?: number;
+      /** Other finished (complete or pruned) trials needed before pruning. @defaultValue 5 */
+      minTrials?: number;
+    })
+  | (RungCommon & {
+      /**
+       * Synchronous successive halving, decided lazily: trials form cohorts of `bracketSize`
+       * consecutive numbers; at rung k a trial is stopped once at least ⌊bracketSize / η^(k+1)⌋
+       * (≥ 1) cohort members have a better rung-k value, i.e. exactly when synchronous SH would
+       * not promote it. Until then it runs on.
+       */
+      type: 'successiveHalving';
+      bracketSize: number;
+      minEarlyStoppingRate?: number;
+    })
+  | (RungCommon & {
+      /**
+       * ASHA: at each newly reached rung the trial goes on only if it is in the top
+       * max(1, ⌊n / η⌋) of the n rung values recorded so far (itself included).
+       */
+      type: 'asha';
+      minEarlyStoppingRate?: number;
+      /** No pruning at a rung before this many trials have reached it. @defaultValue 0 */
+      bootstrapCount?: number;
+    })
+  | (RungCommon & {
+      /**
+       * Hyperband: brackets s = 0..⌊log_η(maxResource / minResource)⌋, each ASHA with early-
+       * stopping rate s; trial n joins a bracket by n modulo the total, in proportion to
+       * Hyperband's bracket sizes ⌈(s_max + 1) η^(s_max−s) / (s_max − s + 1)⌉, and competes within it only.
+       */
+      type: 'hyperband';
+      maxResource: number;
+    });
+
+/** A pruner's kind. */
+export type PrunerType = PrunerConfig['type'];
+
+/** A config that cannot work; `field` names the culprit. */
+export class InvalidPrunerError extends Error {
+  override readonly name = 'InvalidPrunerError';
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}`);
+  }
+}
+
+/** Checks a pruner config; throws InvalidPrunerError naming the first problem. */
+export function validatePruner(config: PrunerConfig): void {
+  if (config.type === 'none' || config.type === 'median') {
+    if (config.type === 'median' && config.minTrials !== undefined && !(config.minTrials >= 1)) throw new InvalidPrunerError('minTrials', `must be >= 1, but got ${config.minTrials}`);
+    return;
+  }
+  if (!(config.minResource >= 1)) throw new InvalidPrunerError('minResource', `must be >= 1, but got ${config.minResource}`);
+  if (config.reductionFactor !== undefined && !(config.reductionFactor >= 2)) {
+    throw new InvalidPrunerError('reductionFactor', `must be >= 2, but got ${config.reductionFactor}`);
+  }
+  if (config.type === 'successiveHalving' && !(config.bracketSize >= 2)) throw new InvalidPrunerError('bracketSize', `must be >= 2, but got ${config.bracketSize}`);
+  if (config.type === 'hyperband' && !(config.maxResource > config.minResource)) {
+    throw new InvalidPrunerError('maxResource', `must exceed minResource (${config.minResource}), but got ${config.maxResource}`);
+  }
+}
+
+/** The value a pruned trial keeps: its last report. */
+export function lastReportValue(trial: Pick<TrialReports, 'reports'>): number | undefined {
+  return trial.reports[trial.reports.length - 1]?.value;
+}
+
+/** Should `trial` (running, with a new report) stop now? `trials` may include `trial` itself. */
+export function shouldPrune(trial: TrialReports, trials: readonly TrialReports[], config: PrunerConfig): boolean {
+  if (trial.reports.length === 0) return false;
+  const others = trials.filter((t) => t.number !== trial.number && t.state !== 'failed');
+  const sign = config.type !== 'none' && config.direction === 'minimize' ? -1 : 1;
+  switch (config.type) {
+    case 'none':
+      return false;
+    case 'median':
+      return medianRule(trial, others, config.warmupSteps ?? 0, config.minTrials ?? 5, sign);
+    case 'asha':
+      return asha(trial, others, config, config.minEarlyStoppingRate ?? 0, sign);
+    case 'successiveHalving':
+      return successiveHalving(trial, others, config, sign);
+    case 'hyperband': {
+      const bracket = hyperbandBracket(trial.number, config);
+      const peers = others.filter((t) => hyperbandBracket(t.number, config) === bracket);
+      return asha(trial, peers, config, bracket, sign);
+    }
+  }
+}
+
+function medianRule(trial: TrialReports, others: readonly TrialReports[], warmup: number, minTrials: number, sign: number): boolean {
+  const step = trial.reports[trial.reports.length - 1]!.step;
+  if (step < warmup) return false;
+  const bestUpTo = (t: TrialReports): number | undefined => {
+    const values = t.reports.filter((r) => r.step <= step).map((r) => sign * r.value);
+    return values.length ? Math.max(...values) : undefined;
+  };
+  const finished = others.filter((t) => t.state === 'complete' || t.state === 'pruned');
+  if (finished.length < minTrials) return false;
+  const values = others.map(bestUpTo).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  if (values.length < minTrials) return false;
+  const mid = values.length / 2;
+  const median = values.length % 2 ? values[Math.floor(mid)]! : (values[mid - 1]! + values[mid]!) / 2;
+  return bestUpTo(trial)! < median;
+}
+
+function rungStep(config: RungCommon, rate: number, k: number): number {
+  return config.minResource * (config.reductionFactor ?? 3) ** (rate + k);
+}
+
+/** A trial's value at each rung it reached (index = rung). */
+function rungValues(trial: TrialReports, config: RungCommon, rate: number, sign: number): number[] {
+  const values: number[] = [];
+  for (let k = 0; ; k++) {
+    const at = trial.reports.find((r) => r.step >= rungStep(config, rate, k));
+    if (!at) return values;
+    values.push(sign * at.value);
+  }
+}
+
+interface RungRecord {
+  value: number;
+  cost: number;
+  self: boolean;
+}
+
+/** Position of the trial's record among the rung's records (0 = best), by value or Pareto rank. */
+function position(records: RungRecord[], rank: 'metric' | 'pareto'): { index: number; better: number } {
+  const order = records.map((_, i) => i);
+  if (rank === 'pareto') {
+    const fronts = nonDominatedSort(records.map((r) => [-r.value, r.cost]));
+    const frontOf = new Map<number, number>();
+    fronts.forEach((front, f) => front.forEach((i) => frontOf.set(i, f)));
+    order.sort((a, b) => frontOf.get(a)! - frontOf.get(b)! || records[b]!.value - records[a]!.value);
+    const self = records.findIndex((r) => r.self);
+    const better = records.filter((_, i) => frontOf.get(i)! < frontOf.get(self)! || (frontOf.get(i) === frontOf.get(self) && records[i]!.value > records[self]!.value)).length;
+    // A record no other record dominates always goes on: it may extend the front.
+    return { index: frontOf.get(self) === 0 ? 0 : order.indexOf(self), better: frontOf.get(self) === 0 ? 0 : better };
+  }
+  const self = records.find((r) => r.self)!;
+  const better = records.filter((r) => r.value > self.value).length;
+  return { index: better, better };
+}
+
+function asha(trial: TrialReports, others: readonly TrialReports[], config: RungCommon & { bootstrapCount?: number }, rate: number, sign: number): boolean {
+  const mine = rungValues(trial, config, rate, sign);
+  if (mine.length === 0) return false;
+  const k = mine.length - 1;
+  // Decide only at the report that reaches rung k; a trial promoted past it earlier runs on.
+  const previous = trial.reports.slice(0, -1);
+  if (previous.some((r) => r.step >= rungStep(config, rate, k))) return false;
+  const records: RungRecord[] = [{ value: mine[k]!, cost: trial.cost ?? 0, self: true }];
+  for (const other of others) {
+    const values = rungValues(other, config, rate, sign);
+    if (values.length > k) records.push({ value: values[k]!, cost: other.cost ?? 0, self: false });
+  }
+  if (records.length < (config.bootstrapCount ?? 0)) return false;
+  const keep = Math.max(1, Math.floor(records.length / (config.reductionFactor ?? 3)));
+  return position(records, config.rank ?? 'metric').index >= keep;
+}
+
+function successiveHalving(trial: TrialReports, others: readonly TrialReports[], config: RungCommon & { bracketSize: number; minEarlyStoppingRate?: number }, sign: number): boolean {
+  const rate = config.minEarlyStoppingRate ?? 0;
+  const cohort = Math.floor(trial.number / config.bracketSize);
+  const peers = others.filter((t) => Math.floor(t.number / config.bracketSize) === cohort);
+  const mine = rungValues(trial, config, rate, sign);
+  const eta = config.reductionFactor ?? 3;
+  for (let k = 0; k < mine.length; k++) {
+    const keep = Math.max(1, Math.floor(config.bracketSize / eta ** (k + 1)));
+    const records: RungRecord[] = [{ value: mine[k]!, cost: trial.cost ?? 0, self: true }];
+    for (const peer of peers) {
+      const values = rungValues(peer, config, rate, sign);
+      if (values.length > k) records.push({ value: values[k]!, cost: peer.cost ?? 0, self: false });
+    }
+    if (position(records, config.rank ?? 'metric').better >= keep) return true;
+  }
+  return false;
+}
+
+/** The Hyperband bracket (= early-stopping rate) of trial `number`. */
+export function hyperbandBracket(number: number, config: RungCommon & { maxResource: number }): number {
+  const eta = config.reductionFactor ?? 3;
+  const sMax = Math.max(0, Math.floor(Math.log(config.maxResource / config.minResource) / Math.log(eta) + 1e-9));
+  // The most aggressive bracket (rate 0) gets the most trials, as in Hyperband.
+  const sizes = Array.from({ length: sMax + 1 }, (_, s) => Math.ceil(((sMax + 1) * eta ** (sMax - s)) / (sMax - s + 1)));
+  let slot = number % sizes.reduce((a, b) => a + b, 0);
+  for (const [s, size] of sizes.entries()) {
+    if (slot < size) return s;
+    slot -= size;
+  }
+  return 0;
+}

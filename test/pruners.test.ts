@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import type { PrunerConfig, TrialReports } from '../search/pruners.js';
+import { hyperbandBracket, InvalidPrunerError, lastReportValue, shouldPrune, validatePruner } from '../search/pruners.js';
+
+/** A trial whose curve has the given values at steps 10, 20, 30, ... */
+function trial(number: number, values: number[], state: TrialReports['state'] = 'complete', cost?: number): TrialReports {
+  return { number, state, reports: values.map((value, i) => ({ step: 10 * (i + 1), value })), ...(cost !== undefined ? { cost } : {}) };
+}
+
+describe('median pruner', () => {
+  const finished = [trial(0, [0.5, 0.6, 0.7]), trial(1, [0.6, 0.7, 0.8]), trial(2, [0.4, 0.5, 0.6]), trial(3, [0.55, 0.65, 0.75]), trial(4, [0.45, 0.55, 0.65])];
+  const config: PrunerConfig = { type: 'median', minTrials: 5 };
+
+  it('prunes a trial below the median of the others at the same step', () => {
+    expect(shouldPrune(trial(5, [0.3], 'running'), finished, config)).toBe(true);
+    expect(shouldPrune(trial(5, [0.52, 0.62], 'running'), finished, config)).toBe(false);
+  });
+
+  it('waits for warm-up steps and enough finished trials', () => {
+    expect(shouldPrune(trial(5, [0.3], 'running'), finished, { ...config, warmupSteps: 20 })).toBe(false);
+    expect(shouldPrune(trial(5, [0.3], 'running'), finished.slice(0, 4), config)).toBe(false);
+  });
+
+  it('flips for minimised metrics', () => {
+    expect(shouldPrune(trial(5, [0.3], 'running'), finished, { ...config, direction: 'minimize' })).toBe(false);
+  });
+});
+
+describe('ASHA', () => {
+  // Rungs at steps 10, 30, 90 (minResource 10, η 3).
+  const config: PrunerConfig = { type: 'asha', minResource: 10, reductionFactor: 3 };
+  const others = [trial(0, [0.9, 0.9, 0.9]), trial(1, [0.8, 0.8, 0.8]), trial(2, [0.7]), trial(3, [0.6], 'pruned'), trial(4, [0.5], 'pruned')];
+
+  it('keeps the top max(1, floor(n / η)) at a rung', () => {
+    // Six records at rung 0; the top 2 go on.
+    expect(shouldPrune(trial(5, [0.85], 'running'), others, config)).toBe(false);
+    expect(shouldPrune(trial(5, [0.75], 'running'), others, config)).toBe(true);
+  });
+
+  it('promotes the first trial at a rung, and decides only when a rung is reached', () => {
+    expect(shouldPrune(trial(0, [0.1], 'running'), [], config)).toBe(false);
+    // At step 20 it is between rungs: the rung-0 decision was made at step 10.
+    expect(shouldPrune(trial(5, [0.95, 0.1], 'running'), others, config)).toBe(false);
+    // At step 30 it reaches rung 1 (records: 0.9, 0.8 and itself): top 1 goes on.
+    expect(shouldPrune(trial(5, [0.95, 0.1, 0.1], 'running'), others, config)).toBe(true);
+    expect(shouldPrune(trial(5, [0.95, 0.1, 0.95], 'running'), others, config)).toBe(false);
+  });
+
+  it('with Pareto ranks, keeps a cheap trial that nothing dominates', () => {
+    const costly = others.map((t) => ({ ...t, cost: 100 }));
+    expect(shouldPrune(trial(5, [0.3], 'running', 1), costly, { ...config, rank: 'pareto' })).toBe(false);
+    expect(shouldPrune(trial(5, [0.3], 'running', 1000), costly, { ...config, rank: 'pareto' })).toBe(true);
+  });
+
+  it('respects the bootstrap count', () => {
+    expect(shouldPrune(trial(5, [0.1], 'running'), others, { ...config, bootstrapCount: 10 })).toBe(false);
+  });
+});
+
+describe('successive halving (synchronous, decided lazily)', () => {
+  // Cohorts of 9; at rung 0 (step 10) 3 go on, so a trial stops once 3 cohort members beat it.
+  const config: PrunerConfig = { type: 'successiveHalving', minResource: 10, reductionFactor: 3, bracketSize: 9 };
+
+  it('runs on while fewer than the survivors beat it, and stops once they do', () => {
+    const two = [trial(0, [0.9]), trial(1, [0.8])];
+    expect(shouldPrune(trial(2, [0.5, 0.5], 'running'), two, config)).toBe(false);
+    const three = [...two, trial(3, [0.7])];
+    expect(shouldPrune(trial(2, [0.5, 0.5], 'running'), three, config)).toBe(true);
+  });
+
+  it('compares within the cohort only', () => {
+    const otherCohort = [trial(9, [0.9]), trial(10, [0.8]), trial(11, [0.7])];
+    expect(shouldPrune(trial(2, [0.5], 'running'), otherCohort, config)).toBe(false);
+  });
+});
+
+describe('Hyperband', () => {
+  const config: PrunerConfig = { type: 'hyperband', minResource: 10, maxResource: 90, reductionFactor: 3 };
+
+  it('spreads trials over brackets, most in the most aggressive one', () => {
+    const counts = [0, 0, 0];
+    for (let n = 0; n < 130; n++) counts[hyperbandBracket(n, config)]!++;
+    expect(counts[0]).toBeGreaterThan(counts[1]!);
+    expect(counts[1]).toBeGreaterThan(counts[2]!);
+    expect(counts.every((c) => c > 0)).toBe(true);
+  });
+
+  it('compares a trial only with its own bracket', () => {
+    const zero = [...Array(40).keys()].filter((n) => hyperbandBracket(n, config) === 0);
+    const one = [...Array(40).keys()].filter((n) => hyperbandBracket(n, config) === 1);
+    const strong = zero.slice(0, 4).map((n) => trial(n, [0.9, 0.9, 0.9]));
+    const me = trial(zero[4]!, [0.1], 'running');
+    expect(shouldPrune(me, strong, config)).toBe(true);
+    // In bracket 1 the first rung is at step 30, and the strong trials are not its peers.
+    expect(shouldPrune(trial(one[0]!, [0.1, 0.1, 0.1], 'running'), strong, config)).toBe(false);
+  });
+});
+
+describe('pruner configs', () => {
+  it('rejects bad settings, naming the field', () => {
+    expect(() => validatePruner({ type: 'asha', minResource: 0 })).toThrow(InvalidPrunerError);
+    expect(() => validatePruner({ type: 'asha', minResource: 5, reductionFactor: 1 })).toThrow('reductionFactor: must be >= 2, but got 1');
+    expect(() => validatePruner({ type: 'hyperband', minResource: 10, maxResource: 5 })).toThrow(/^maxResource/);
+    expect(() => validatePruner({ type: 'successiveHalving', minResource: 10, bracketSize: 1 })).toThrow(/^bracketSize/);
+    expect(() => validatePruner({ type: 'median' })).not.toThrow();
+  });
+
+  it('never prunes with none, or a trial without reports; a pruned trial keeps its last report', () => {
+    expect(shouldPrune(trial(0, [0], 'running'), [trial(1, [1])], { type: 'none' })).toBe(false);
+    expect(shouldPrune(trial(0, [], 'running'), [], { type: 'asha', minResource: 1 })).toBe(false);
+    expect(lastReportValue(trial(0, [0.2, 0.4]))).toBe(0.4);
+  });
+});
