@@ -89,6 +89,34 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('application/json').send(JSON.stringify(config, null, 2));
   });
 
+  const sendArtifactFile = async (res: express.Response, studyId: string, trialNumber: number, file: string): Promise<void> => {
+    const view = await deps.store.getStudyView(studyId);
+    if (!view) throw new NotFoundError(`no study with id "${studyId}"`);
+    const trial = view.trials.find((t) => t.number === trialNumber);
+    if (!trial) throw new NotFoundError(`study "${studyId}" has no trial ${trialNumber}`);
+    // Only names the worker listed are served: the path never reaches a file system.
+    if (!trial.artifact?.files.includes(file)) {
+      throw new NotFoundError(`trial ${trialNumber} has no file "${file}"; it has: ${trial.artifact?.files.join(', ') || 'none (not complete)'}`);
+    }
+    const content = await deps.store.getArtifactFile(studyId, trialNumber, file);
+    if (!content) throw new NotFoundError(`the stored files of trial ${trialNumber} are gone`);
+    res.attachment(`${safeFileName(view.spec.name)}-trial-${trialNumber}-${file.replace(/\//g, '-')}`);
+    res.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(content);
+  };
+
+  app.get('/api/studies/:id/trials/:number/files/*file', async (req, res) => {
+    const file = ([] as string[]).concat(req.params.file).join('/');
+    await sendArtifactFile(res, req.params.id, Number(req.params.number), file);
+  });
+
+  app.get('/api/studies/:id/best/files/*file', async (req, res) => {
+    const study = await deps.store.getStudy(req.params.id);
+    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+    const best = bestTrial(await deps.store.getTrials(study.id));
+    if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
+    await sendArtifactFile(res, study.id, best.number, ([] as string[]).concat(req.params.file).join('/'));
+  });
+
   app.get('/api/events', (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     res.write(': connected\n\n');

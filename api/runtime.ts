@@ -115,6 +115,7 @@ export async function startWorker(config: Config, log: (message: string) => void
     queueName: DEFAULT_QUEUE_NAME,
     prefix: config.keyPrefix,
     ...(config.workerName ? { name: config.workerName } : {}),
+    ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
     log,
   });
   worker.on('error', (error) => log(`worker error: ${error.message}`));

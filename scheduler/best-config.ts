@@ -22,5 +22,8 @@ export function buildTrialConfig(study: StudyRecord, trial: TrialRecord, shape: 
     metric: { name: study.spec.task.metric, value: trial.metric, all: trial.metrics, majorityBaseline: trial.majorityBaseline },
     trainableParams: trial.trainableParams,
     trainablePercent: trial.trainablePercent,
+    /** The trained adapter's files (project config, weights, AdapterHub, PEFT), by API path. */
+    downloads: Object.fromEntries((trial.artifact?.files ?? []).map((file) => [file, `/api/studies/${study.id}/trials/${trial.number}/files/${file}`])),
+    exportNotes: trial.artifact?.notes ?? [],
   };
 }

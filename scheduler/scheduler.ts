@@ -7,12 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import type { Job, Queue } from 'bullmq';
-import { loraPointToConfig } from '../search/lora-space.js';
+import { getPreset, presetObjectives } from '../search/presets.js';
+import { lastReportValue, shouldPrune } from '../search/pruners.js';
+import type { TrialReports } from '../search/pruners.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { createSampler } from '../search/sampler.js';
 import type { TrialObservation } from '../search/sampler.js';
 import type { EncoderShape } from '../search/types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
+import { trialJobIdOf } from './store.js';
 import type { StudyStore } from './store.js';
 import type { StudyRecord, TrialRecord } from './types.js';
 
@@ -20,11 +23,6 @@ import type { StudyRecord, TrialRecord } from './types.js';
 export interface SchedulerOptions {
   store: StudyStore;
   queue: Queue<TrialJobData, TrialJobOutcome>;
-  /**
-   * Decides from the intermediate reports whether a running trial should stop early.
-   * @defaultValue never prune
-   */
-  shouldPrune?: (study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]) => boolean;
   /** Shape and label count of a task's base model, for parameter counts. */
   describeTask: (study: StudyRecord) => { shape: EncoderShape; numLabels: number };
   /** How often every active study is looked at, in ms. @defaultValue 1000 */
@@ -34,10 +32,8 @@ export interface SchedulerOptions {
   log?: (message: string) => void;
 }
 
-/** Job id of a trial: deterministic, so enqueueing twice after a crash adds one job. */
-export function trialJobId(studyId: string, trialNumber: number): string {
-  return `${studyId}-${trialNumber}`;
-}
+/** Job id of a trial (see {@link trialJobIdOf}). */
+export const trialJobId = trialJobIdOf;
 
 const FINISHED: ReadonlySet<TrialRecord['state']> = new Set(['complete', 'pruned', 'failed']);
 
@@ -187,7 +183,7 @@ export class Scheduler {
       trial.state = 'running';
       trial.startedAt = new Date(job.processedOn ?? Date.now()).toISOString();
     }
-    if (state === 'active' && trial.reports.length > reportsBefore && !trial.pruneRequested && this.options.shouldPrune?.(study, trial, trials)) {
+    if (state === 'active' && trial.reports.length > reportsBefore && !trial.pruneRequested && prunes(study, trial, trials)) {
       // The slot frees when the worker stops and returns the reports so far.
       trial.pruneRequested = true;
       await store.requestStop(trialJobId(study.id, trial.number), 'pruned');
@@ -204,24 +200,34 @@ export class Scheduler {
   private async createTrials(study: StudyRecord, trials: TrialRecord[], count: number): Promise<TrialRecord[]> {
     const { store } = this.options;
     const { shape, numLabels } = this.options.describeTask(study);
-    const history: TrialObservation[] = trials.map((t) => ({
-      number: t.number,
-      point: t.params,
-      state: t.state === 'complete' ? 'complete' : t.state === 'pruned' ? 'pruned' : t.state === 'failed' ? 'failed' : 'pending',
-      ...(t.metric !== undefined ? { values: [t.metric, t.trainableParams] } : {}),
-    }));
+    const { spec } = study;
+    const preset = getPreset(spec.preset);
+    const headParams = countHeadParams(shape, numLabels);
+    const history: TrialObservation[] = trials.map((t) => {
+      const state = t.state === 'complete' || t.state === 'pruned' || t.state === 'failed' ? t.state : 'pending';
+      // A pruned trial counts with its last report, a complete one with its best evaluation.
+      const metric = t.state === 'pruned' ? lastReportValue(t) : t.metric;
+      return { number: t.number, point: t.params, state, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
+    });
     const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
-    const points = createSampler(study.spec.algorithm.name).ask({
-      space: study.spec.searchSpace,
-      seed: study.spec.algorithm.seed,
+    const points = createSampler(spec.algorithm.name).ask({
+      space: spec.searchSpace,
+      seed: spec.algorithm.seed,
       history,
       numbers,
+      objectives: presetObjectives(preset, shape, {
+        extraParams: headParams,
+        ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
+      }),
+      isValid: (point) => preset.isValid(point),
+      budget: spec.budget.maxTrials,
+      ...(spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
     });
     const created: TrialRecord[] = [];
     for (const [i, point] of points.entries()) {
       const number = numbers[i]!;
-      const config = loraPointToConfig(point, shape);
-      const trainableParams = countPeftParams(config.peft, shape) + countHeadParams(shape, numLabels);
+      const config = preset.toConfig(point, shape);
+      const trainableParams = countPeftParams(config.peft, shape) + headParams;
       const trial: TrialRecord = {
         number,
         state: 'waiting',
@@ -265,6 +271,17 @@ export class Scheduler {
   }
 }
 
+/** Whether the study's pruner stops `trial` after its latest report. */
+function prunes(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): boolean {
+  const asReports = (t: TrialRecord): TrialReports => ({
+    number: t.number,
+    state: t.state === 'waiting' || t.state === 'running' ? 'running' : t.state,
+    reports: t.reports,
+    cost: t.trainableParams,
+  });
+  return shouldPrune(asReports(trial), trials.map(asReports), study.spec.pruner);
+}
+
 function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>): void {
   const result = job.returnvalue;
   trial.finishedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
@@ -273,8 +290,8 @@ function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>
   if ('stopped' in result) {
     // A pruned trial keeps its last report: it is evidence for the search.
     trial.state = 'pruned';
-    const last = result.reports.at(-1);
-    if (last) trial.metric = Math.max(...result.reports.map((r) => r.value));
+    const last = lastReportValue(result);
+    if (last !== undefined) trial.metric = last;
     return;
   }
   trial.state = 'complete';
@@ -282,6 +299,7 @@ function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>
   trial.metrics = result.metrics;
   trial.majorityBaseline = result.majorityBaseline;
   trial.backend = result.backend;
+  if (result.artifact) trial.artifact = result.artifact;
   if (result.trainableParams !== trial.trainableParams) {
     // The closed form and the live count must agree; a mismatch is a bug worth surfacing.
     trial.error = `live trainable parameters ${result.trainableParams} differ from the closed form ${trial.trainableParams}`;

@@ -3,10 +3,14 @@
  * knowledge of the available datasets and base models. Every error names the field.
  */
 import { z } from 'zod';
+import { getPreset, PRESET_NAMES } from '../search/presets.js';
+import type { PresetName } from '../search/presets.js';
+import { InvalidPrunerError, validatePruner } from '../search/pruners.js';
+import type { PrunerConfig } from '../search/pruners.js';
+import { SAMPLER_NAMES } from '../search/sampler.js';
+import type { SamplerName } from '../search/sampler.js';
 import { validateSpace, InvalidSearchSpaceError } from '../search/space.js';
 import type { SearchSpace } from '../search/space.js';
-import { defaultLoraSpace, validateLoraSpace } from '../search/lora-space.js';
-import { ALGORITHMS } from '../search/sampler.js';
 import type { EncoderShape, MetricName } from '../search/types.js';
 import { METRIC_NAMES } from '../workers/train/metrics.js';
 import type { StudySpec } from './types.js';
@@ -22,10 +26,29 @@ export class InvalidSpecError extends Error {
   }
 }
 
+const paramValue = z.union([z.number(), z.string(), z.boolean()]);
+/** A parameter that only matters when its parent takes one of `values`. */
+const condition = z.strictObject({ parent: z.string().min(1), values: z.array(paramValue).min(1) }).optional();
+
 const distributionSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('categorical'), choices: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1) }),
-  z.strictObject({ type: z.literal('int'), low: z.number().int(), high: z.number().int(), log: z.boolean().optional() }),
-  z.strictObject({ type: z.literal('float'), low: z.number(), high: z.number(), log: z.boolean().optional() }),
+  z.strictObject({ type: z.literal('categorical'), choices: z.array(paramValue).min(1), condition }),
+  z.strictObject({ type: z.literal('int'), low: z.number().int(), high: z.number().int(), log: z.boolean().optional(), condition }),
+  z.strictObject({ type: z.literal('float'), low: z.number(), high: z.number(), log: z.boolean().optional(), condition }),
+]);
+
+const direction = z.enum(['maximize', 'minimize']).optional();
+const rungFields = {
+  direction,
+  minResource: z.number().int().min(1),
+  reductionFactor: z.number().min(2).optional(),
+  rank: z.enum(['metric', 'pareto']).optional(),
+};
+const prunerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({ type: z.literal('median'), direction, warmupSteps: z.number().int().min(0).optional(), minTrials: z.number().int().min(1).optional() }),
+  z.strictObject({ type: z.literal('successiveHalving'), ...rungFields, bracketSize: z.number().int().min(2), minEarlyStoppingRate: z.number().int().min(0).optional() }),
+  z.strictObject({ type: z.literal('asha'), ...rungFields, minEarlyStoppingRate: z.number().int().min(0).optional(), bootstrapCount: z.number().int().min(0).optional() }),
+  z.strictObject({ type: z.literal('hyperband'), ...rungFields, maxResource: z.number().int().min(1) }),
 ]);
 
 const specSchema = z.strictObject({
@@ -36,10 +59,21 @@ const specSchema = z.strictObject({
     /** Defaults to the dataset's own metric. */
     metric: z.enum(METRIC_NAMES as [MetricName, ...MetricName[]]).optional(),
   }),
+  /** Which family of configurations to search; its default space unless `searchSpace` is given. */
+  preset: z.enum(PRESET_NAMES as [PresetName, ...PresetName[]]).default('lora'),
   searchSpace: z.record(z.string(), distributionSchema).optional(),
   algorithm: z
-    .strictObject({ name: z.enum(ALGORITHMS).default('random'), seed: z.number().int().min(0).max(2 ** 31 - 1).default(0) })
-    .default({ name: 'random', seed: 0 }),
+    .strictObject({ name: z.enum(SAMPLER_NAMES as unknown as [SamplerName, ...SamplerName[]]).default('auto'), seed: z.number().int().min(0).max(2 ** 31 - 1).default(0) })
+    .default({ name: 'auto', seed: 0 }),
+  objectives: z
+    .strictObject({
+      /** Constraint: never propose configurations training more than this % of the base model. */
+      maxTrainablePercent: z.number().positive().max(100).optional(),
+      /** Hypervolume reference point [metric, trainable params]. */
+      referencePoint: z.tuple([z.number(), z.number().min(0)]).optional(),
+    })
+    .default({}),
+  pruner: prunerSchema.default({ type: 'none' }),
   budget: z.strictObject({
     maxTrials: z.number().int().min(1).max(10_000),
     maxParallel: z.number().int().min(1).max(256).default(1),
@@ -53,6 +87,11 @@ const specSchema = z.strictObject({
       maxSeqLength: z.number().int().min(4).max(4096).default(64),
       trainExamples: z.number().int().min(2).max(1_000_000).default(512),
       devExamples: z.number().int().min(1).max(1_000_000).default(256),
+      weightDecay: z.number().min(0).max(1).optional(),
+      warmupRatio: z.number().min(0).max(1).optional(),
+      maxGradNorm: z.number().min(0).optional(),
+      schedule: z.enum(['linear', 'constant']).optional(),
+      earlyStoppingPatience: z.number().int().min(0).optional(),
     })
     .default({ steps: 100, batchSize: 16, learningRate: 1e-3, evalEvery: 25, maxSeqLength: 64, trainExamples: 512, devExamples: 256 }),
 });
@@ -108,14 +147,21 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
     throw new InvalidSpecError('training.maxSeqLength', `must be at most ${shape.maxPositions}, the positions of base model "${spec.task.baseModel}"`);
   }
   if (spec.budget.maxParallel > spec.budget.maxTrials) spec.budget.maxParallel = spec.budget.maxTrials;
-  const searchSpace: SearchSpace = spec.searchSpace ?? defaultLoraSpace(shape);
+  const preset = getPreset(spec.preset);
+  const searchSpace: SearchSpace = spec.searchSpace ?? preset.space(shape);
   try {
     validateSpace(searchSpace);
-    validateLoraSpace(searchSpace, shape);
+    preset.checkSpace?.(searchSpace, shape);
   } catch (error) {
     if (error instanceof InvalidSearchSpaceError) {
       throw new InvalidSpecError(error.parameter ? `searchSpace.${error.parameter}` : 'searchSpace', error.problem);
     }
+    throw error;
+  }
+  try {
+    validatePruner(spec.pruner as PrunerConfig);
+  } catch (error) {
+    if (error instanceof InvalidPrunerError) throw new InvalidSpecError(`pruner.${error.field}`, error.problem);
     throw error;
   }
   let dataset: DatasetFacts;

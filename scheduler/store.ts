@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { stopRequestKey } from '../workers/job-types.js';
+import { artifactKey, stopRequestKey } from '../workers/job-types.js';
 import type { StopReason } from '../workers/job-types.js';
 import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialRecord } from './types.js';
 
@@ -116,6 +116,11 @@ export class StudyStore {
     await this.redis.set(stopRequestKey(this.prefix, jobId), reason, 'EX', 24 * 3600);
   }
 
+  /** One file of a trial's stored artifact, or undefined. */
+  async getArtifactFile(studyId: string, trialNumber: number, file: string): Promise<Buffer | undefined> {
+    return (await this.redis.hgetBuffer(artifactKey(this.prefix, trialJobIdOf(studyId, trialNumber)), file)) ?? undefined;
+  }
+
   /** Ids of the studies a scheduler still has to drive. */
   async activeStudyIds(): Promise<string[]> {
     return this.redis.smembers(`${this.prefix}:active`);
@@ -170,6 +175,11 @@ export class StudyStore {
       owner,
     );
   }
+}
+
+/** Job id of a trial: deterministic, so enqueueing twice after a crash adds one job. */
+export function trialJobIdOf(studyId: string, trialNumber: number): string {
+  return `${studyId}-${trialNumber}`;
 }
 
 /** The complete trial with the highest metric; ties go to fewer trainable parameters. */

@@ -3,8 +3,11 @@
  * The dashboard imports these types (and nothing else) from the server side.
  */
 import type { IntermediateReport, PeftConfig, SearchPoint, TrainingConfig } from '../search/types.js';
-import type { TaskRef } from '../workers/job-types.js';
+import type { TaskRef, TrialArtifact } from '../workers/job-types.js';
 import type { SearchSpace } from '../search/space.js';
+import type { PresetName } from '../search/presets.js';
+import type { PrunerConfig } from '../search/pruners.js';
+import type { SamplerName } from '../search/sampler.js';
 
 /** Life cycle of a study. */
 export type StudyState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -16,9 +19,13 @@ export type TrialState = 'waiting' | 'running' | 'complete' | 'pruned' | 'failed
 export interface StudySpec {
   name: string;
   task: TaskRef;
-  /** Named parameters of the LoRA space (see search/lora-space.ts); the README lists the names. */
+  /** The family of configurations searched (see search/presets.ts). */
+  preset: PresetName;
+  /** Named parameters of the preset's space; the README lists the names. */
   searchSpace: SearchSpace;
-  algorithm: { name: 'random'; seed: number };
+  algorithm: { name: SamplerName; seed: number };
+  objectives: { maxTrainablePercent?: number; referencePoint?: [number, number] };
+  pruner: PrunerConfig;
   budget: { maxTrials: number; maxParallel: number };
   /** Training settings shared by every trial (the search may override `learningRate`). */
   training: Omit<TrainingConfig, 'seed' | 'dataSeed'>;
@@ -60,6 +67,8 @@ export interface TrialRecord {
   worker?: string;
   backend?: string;
   attempts: number;
+  /** The trained adapter's downloadable files (served under `/api/studies/:id/trials/:n/files/`). */
+  artifact?: TrialArtifact;
   /** Set once the scheduler asked the worker to stop this trial early. */
   pruneRequested?: boolean;
   error?: string;

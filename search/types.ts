@@ -121,6 +121,16 @@ export interface TrainingConfig {
   seed: number;
   /** Seed of the train and dev subsets: one per study, so every trial sees the same data. */
   dataSeed: number;
+  /** AdamW's decoupled weight decay of matrices. @defaultValue 0.01 */
+  weightDecay?: number;
+  /** Fraction of the steps spent warming the learning rate up from 0. @defaultValue 0.06 */
+  warmupRatio?: number;
+  /** Global gradient-norm clipping (0: off). @defaultValue 1 */
+  maxGradNorm?: number;
+  /** Learning-rate schedule after warm-up. @defaultValue 'linear' (decay to 0) */
+  schedule?: 'linear' | 'constant';
+  /** Stop after this many evaluations without a new best (0: never). @defaultValue 0 */
+  earlyStoppingPatience?: number;
 }
 
 /**

@@ -74,5 +74,19 @@ describe('a study from REST submit to best-configuration download', () => {
     expect(config.metric).toMatchObject({ name: 'accuracy', value: best.metric });
     expect(config.trainableParams).toBe(best.trainableParams);
     expect(config.baseModel.name).toBe('tiny-random');
+
+    // The trained adapter downloads in the project's, AdapterHub's and PEFT's formats.
+    const downloads = (config as unknown as { downloads: Record<string, string> }).downloads;
+    expect(Object.keys(downloads)).toEqual(
+      expect.arrayContaining(['autopeft_config.json', 'adapter_weights.safetensors', 'adapterhub/adapter_config.json', 'hf-peft/adapter_config.json', 'hf-peft/adapter_model.safetensors']),
+    );
+    const peftConfig = (await (await fetch(`${stack.url}${downloads['hf-peft/adapter_config.json']}`)).json()) as { peft_type: string; r: number; target_modules: unknown };
+    expect(peftConfig).toMatchObject({ peft_type: 'LORA', r: best.peft.lora!.rank });
+    const weights = Buffer.from(await (await fetch(`${stack.url}/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).arrayBuffer());
+    const header = JSON.parse(weights.subarray(8, 8 + Number(weights.readBigUInt64LE(0))).toString('utf8')) as Record<string, { dtype: string; shape: number[] }>;
+    const loraA = Object.entries(header).filter(([key]) => key.endsWith('lora_A.weight'));
+    expect(loraA.length).toBe(best.peft.lora!.targets.length * best.peft.lora!.layers.length);
+    for (const [, tensor] of loraA) expect(tensor).toMatchObject({ dtype: 'F32', shape: [best.peft.lora!.rank, expect.any(Number)] });
+    expect((await fetch(`${stack.url}/api/studies/${id}/trials/0/files/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
   });
 });

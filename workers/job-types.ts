@@ -40,6 +40,22 @@ export function stopRequestKey(prefix: string, jobId: string): string {
   return `${prefix}:stop:${jobId}`;
 }
 
+/**
+ * Redis hash holding a trained trial's downloadable files (field: relative path, value: bytes),
+ * written by the worker that trained it so that any API replica can serve them.
+ */
+export function artifactKey(prefix: string, jobId: string): string {
+  return `${prefix}:artifact:${jobId}`;
+}
+
+/** The files a trained trial left for download. */
+export interface TrialArtifact {
+  /** Relative paths, e.g. `autopeft_config.json`, `hf-peft/adapter_model.safetensors`. */
+  files: string[];
+  /** Formats left out or approximated, and why. */
+  notes: string[];
+}
+
 /** What a job returns when the scheduler pruned it: the reports up to the stop. */
 export interface PrunedTrialResult {
   stopped: 'pruned';
@@ -66,6 +82,8 @@ export interface TrialJobResult {
   backend: string;
   worker: string;
   trainSeconds: number;
+  /** The trained adapter's files, when the worker stored them. */
+  artifact?: TrialArtifact;
 }
 
 /** The BullMQ queue name of trial jobs (under the hash-tagged key prefix, see the config). */

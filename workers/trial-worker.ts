@@ -10,6 +10,12 @@ import type { IntermediateReport } from '../search/types.js';
 import { InvalidTrialError, TrialAbortedError } from './errors.js';
 import { stopRequestKey } from './job-types.js';
 import type { StopReason, TrialJobData, TrialJobOutcome, TrialProgress } from './job-types.js';
+import type { DatasetContext } from './data/registry.js';
+import { uploadKey } from './data/stored.js';
+import { exportTrainedAdapter } from './export/index.js';
+import type { ExportInput } from './export/index.js';
+import { toNamedArrays } from './export/weights.js';
+import { artifactKey } from './job-types.js';
 import { trainTrial } from './train/train-trial.js';
 
 /** What a trial worker needs. */
@@ -21,6 +27,8 @@ export interface TrialWorkerOptions {
   prefix: string;
   /** Name reported with each result. @defaultValue `${hostname}:${pid}` */
   name?: string;
+  /** Root of `file:` datasets on this host. */
+  dataRoot?: string;
   /** How often a running trial checks for a stop request, in ms. @defaultValue 1000 */
   stopPollMs?: number;
   /**
@@ -37,6 +45,10 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
   const name = options.name ?? `${hostname()}:${process.pid}`;
   const log = options.log ?? (() => {});
   const redis = options.connection;
+  const datasetContext: DatasetContext = {
+    ...(options.dataRoot ? { dataRoot: options.dataRoot } : {}),
+    fetchUpload: async (id) => (await redis.get(uploadKey(options.prefix, id))) ?? undefined,
+  };
 
   const processor = async (job: Job<TrialJobData, TrialJobOutcome>): Promise<TrialJobOutcome> => {
     const { studyId, trialNumber } = job.data;
@@ -51,18 +63,36 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
       );
     }, options.stopPollMs ?? 1000);
     let reports: IntermediateReport[] = [];
+    let trained: Omit<ExportInput, 'metrics'> | undefined;
     try {
       await job.updateProgress({ reports, worker: name } satisfies TrialProgress);
       const result = await trainTrial(job.data, {
         workerName: name,
         signal: controller.signal,
+        datasetContext,
+        onTrainedWeights: (weights, info) => {
+          // Copied now: the tensors are freed when this returns.
+          trained = {
+            adapterName: `study-${studyId}-trial-${trialNumber}`,
+            baseModel: { name: info.baseModel.name, modelType: info.baseModel.modelType, shape: info.baseModel.shape, baseParams: info.baseModel.baseParams },
+            peft: job.data.peft,
+            head: { kind: info.headKind, task: info.dataset.kind, outputs: info.outputs, labels: info.dataset.labels },
+            training: job.data.training,
+            weights: toNamedArrays(weights),
+          };
+        },
         onReport: async (latest) => {
           reports = latest;
           await job.updateProgress({ reports, worker: name } satisfies TrialProgress);
         },
       });
       log(`${label}: ${job.data.task.metric} ${result.metric.toFixed(4)} in ${result.trainSeconds.toFixed(1)} s`);
-      return result;
+      if (!trained) return result;
+      const bundle = exportTrainedAdapter({ ...trained, metrics: result.metrics });
+      const key = artifactKey(options.prefix, job.id ?? '');
+      const fields = Object.entries(bundle.files).flatMap(([file, content]) => [file, typeof content === 'string' ? content : Buffer.from(content)]);
+      await redis.multi().del(key).hset(key, ...fields).exec();
+      return { ...result, artifact: { files: Object.keys(bundle.files).sort(), notes: bundle.notes } };
     } catch (error) {
       if (error instanceof TrialAbortedError && controller.signal.reason === 'pruned') {
         log(`${label}: pruned after ${reports.length} evaluation(s)`);

@@ -98,7 +98,7 @@ const STREAM = { trainSubset: 1, devSubset: 2, batchOrder: 3, head: 4, peft: 5, 
 
 /** The optimiser settings of a job: its extra `training` fields over the defaults, validated. */
 export function optimizerSettings(training: TrainingConfig): OptimizerSettings {
-  const extra = training as TrainingConfig & Partial<OptimizerSettings>;
+  const extra: Partial<OptimizerSettings> = training;
   const settings: OptimizerSettings = { ...DEFAULT_OPTIMIZER_SETTINGS };
   for (const key of Object.keys(DEFAULT_OPTIMIZER_SETTINGS) as (keyof OptimizerSettings)[]) {
     if (extra[key] !== undefined) Object.assign(settings, { [key]: extra[key] });
@@ -120,7 +120,7 @@ function validateTraining(training: TrainingConfig, model: BaseModel, promptLeng
   const fail = (message: string): never => {
     throw new InvalidTrialError(`Invalid training configuration: ${message}`);
   };
-  const positiveInts: (keyof TrainingConfig)[] = ['steps', 'batchSize', 'evalEvery', 'trainExamples', 'devExamples'];
+  const positiveInts = ['steps', 'batchSize', 'evalEvery', 'trainExamples', 'devExamples'] as const;
   for (const field of positiveInts) {
     const value = training[field];
     if (!Number.isInteger(value) || value < 1) fail(`${field} must be a positive integer, got ${value}`);
