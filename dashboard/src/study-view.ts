@@ -13,7 +13,8 @@ import {
   fmtLearningRate,
   fmtMetric,
   fmtPercent,
-  targetLabel,
+  peftLayers,
+  peftModules,
 } from './format.js';
 import { Coalescer, type LiveEvent } from './live.js';
 import { bestNumber, paretoNumbers, scoredTrials } from './pareto.js';
@@ -34,9 +35,8 @@ interface Column {
 const COLUMNS: Column[] = [
   { label: '#', sort: 'number', numeric: true, title: 'Trial number' },
   { label: 'State' },
-  { label: 'r / α', numeric: true, title: 'LoRA rank r and scaling alpha' },
-  { label: 'Targets', title: 'Projections carrying LoRA: Q, K, V, O (attention output), FFN-in, FFN-out' },
-  { label: 'Layers', title: 'Layers carrying LoRA (zero-based)' },
+  { label: 'Modules', title: 'PEFT modules and their sizes; LoRA targets: Q, K, V, O (attention output), FFN-in, FFN-out' },
+  { label: 'Layers', title: 'Layers carrying a module (zero-based)' },
   { label: 'LR', numeric: true, title: 'Learning rate' },
   { label: 'Trainable', sort: 'params', numeric: true, title: 'Trainable parameters (PEFT modules and task head)' },
   { label: '% base', sort: 'params', numeric: true, title: 'Trainable parameters as % of the base model' },
@@ -75,7 +75,8 @@ interface TrialRowContext {
 }
 
 function trialRow(trial: TrialRecord, rc: TrialRowContext): HTMLTableRowElement {
-  const lora = trial.peft.lora;
+  const modules = peftModules(trial.peft);
+  const layers = peftLayers(trial.peft);
   const last = lastReport(trial);
   const onFront = rc.marks.pareto.has(trial.number);
   const isBest = rc.marks.best === trial.number;
@@ -116,15 +117,12 @@ function trialRow(trial: TrialRecord, rc: TrialRowContext): HTMLTableRowElement 
     },
     h('td', { class: 'num' }, String(trial.number)),
     h('td', { title: stateTitle || null }, stateBadge(trial.state)),
-    h('td', { class: 'num' }, lora ? `${lora.rank} / ${lora.alpha}` : '—'),
     h(
       'td',
-      { class: 'nowrap', title: lora ? lora.targets.join(', ') : null },
-      lora && lora.targets.length > 0
-        ? h('span', { class: 'chips' }, ...lora.targets.map((t) => h('span', { class: 'chip' }, targetLabel(t))))
-        : '—',
+      { class: 'nowrap' },
+      modules.length > 0 ? h('span', { class: 'chips' }, ...modules.map((m) => h('span', { class: 'chip', title: m.title }, m.label))) : 'head only',
     ),
-    h('td', { class: 'nowrap', title: lora ? `${lora.layers.length} layers` : null }, fmtLayers(lora?.layers)),
+    h('td', { class: 'nowrap', title: `${layers.length} layers` }, fmtLayers(layers)),
     h('td', { class: 'num' }, fmtLearningRate(trial.training.learningRate)),
     h('td', { class: 'num' }, fmtCountFull(trial.trainableParams)),
     h('td', { class: 'num' }, fmtPercent(trial.trainablePercent)),
