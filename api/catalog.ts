@@ -10,7 +10,8 @@ import { outputCount } from '../workers/data/dataset.js';
 import { loadDataset, parseDatasetRef } from '../workers/data/registry.js';
 import type { UploadSummary } from '../workers/data/stored.js';
 import { uploadIndexKey } from '../workers/data/stored.js';
-import { BASE_MODELS, findBaseModel } from '../workers/models/catalog.js';
+import { findBaseModel } from '../workers/models/catalog.js';
+import { resolveBaseModel } from '../workers/models/resolve.js';
 
 /** Where datasets other than the built-ins come from. */
 export interface DatasetSources {
@@ -18,6 +19,8 @@ export interface DatasetSources {
   keyPrefix: string;
   /** Root of `file:` datasets; without it they are refused. */
   dataRoot?: string;
+  /** Root of users' model directories, by name. */
+  modelRoot?: string;
 }
 
 /** Facts of the dataset a reference names: built-ins from the catalogue, uploads from their summary, files by loading them. */
@@ -46,12 +49,11 @@ export async function describeDataset(ref: string, sources: DatasetSources): Pro
 export function createSpecContext(sources: DatasetSources): SpecContext {
   return {
     describeDataset: (ref) => describeDataset(ref, sources),
-    baseModels: Object.keys(BASE_MODELS),
-    baseModelShape: (name) => findBaseModel(name)?.shape,
+    baseModelShape: async (name) => (await resolveBaseModel(name, sources.modelRoot)).shape,
   };
 }
 
-/** The shape of a known base model. @throws Error for an unknown name (specs are checked first). */
+/** The shape of a known (or already resolved) base model. @throws Error for an unknown name (specs are checked first). */
 export function baseModelShape(baseModel: string): EncoderShape {
   const entry = findBaseModel(baseModel);
   if (!entry) throw new Error(`unknown base model "${baseModel}"`);

@@ -48,7 +48,12 @@ export async function startApi(config: Config, log: (message: string) => void): 
   });
   const app = createApp({
     store,
-    specContext: createSpecContext({ redis, keyPrefix: config.keyPrefix, ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}) }),
+    specContext: createSpecContext({
+      redis,
+      keyPrefix: config.keyPrefix,
+      ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
+      ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
+    }),
     datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, log }),
     baseParams: (name) => countBaseParams(baseModelShape(name)),
     baseShape: baseModelShape,
@@ -116,6 +121,7 @@ export async function startWorker(config: Config, log: (message: string) => void
     prefix: config.keyPrefix,
     ...(config.workerName ? { name: config.workerName } : {}),
     ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
+    ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
     log,
   });
   worker.on('error', (error) => log(`worker error: ${error.message}`));

@@ -112,8 +112,11 @@ export interface SpecContext {
    * @throws InvalidSpecError-worthy problems as an Error whose message says what is wrong.
    */
   describeDataset: (ref: string) => Promise<DatasetFacts>;
-  baseModelShape: (name: string) => EncoderShape | undefined;
-  baseModels: readonly string[];
+  /**
+   * The shape of the base model of that name.
+   * @throws Error whose message says why there is no such model.
+   */
+  baseModelShape: (name: string) => Promise<EncoderShape>;
 }
 
 /** A checked spec and the facts of its dataset. */
@@ -139,9 +142,11 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
     throw new InvalidSpecError(path.join('.') || '(spec)', missing ? 'is required' : issue.message);
   }
   const spec = parsed.data;
-  const shape = context.baseModelShape(spec.task.baseModel);
-  if (!shape) {
-    throw new InvalidSpecError('task.baseModel', `unknown base model "${spec.task.baseModel}"; available: ${context.baseModels.join(', ')}`);
+  let shape: EncoderShape;
+  try {
+    shape = await context.baseModelShape(spec.task.baseModel);
+  } catch (error) {
+    throw new InvalidSpecError('task.baseModel', error instanceof Error ? error.message : String(error));
   }
   if (spec.training.maxSeqLength > shape.maxPositions) {
     throw new InvalidSpecError('training.maxSeqLength', `must be at most ${shape.maxPositions}, the positions of base model "${spec.task.baseModel}"`);

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +28,7 @@ describe('POST /api/studies', () => {
     const shape = BASE_MODELS['tiny-random']!.shape;
     const app = createApp({
       store: new StudyStore(redis, prefix),
-      specContext: createSpecContext({ redis, keyPrefix: prefix }),
+      specContext: createSpecContext({ redis, keyPrefix: prefix, modelRoot: fileURLToPath(new URL('./fixtures/hf/', import.meta.url)) }),
       baseParams: () => countBaseParams(shape),
       baseShape: () => shape,
       events: { subscribe: () => () => {} },
@@ -54,7 +55,8 @@ describe('POST /api/studies', () => {
     ['a missing upload', { ...validSpec, task: { ...validSpec.task, dataset: 'upload:nope' } }, 'task.dataset', /no upload with id "nope"/],
     ['a file without a data root', { ...validSpec, task: { ...validSpec.task, dataset: 'file:x.csv' } }, 'task.dataset', /no data root is configured/],
     ['a metric the dataset has not', { ...validSpec, task: { ...validSpec.task, metric: 'pearson' } }, 'task.metric', /"pearson" does not apply to dataset "spam-assassin"; use one of f1, accuracy, matthews/],
-    ['an unknown base model', { ...validSpec, task: { ...validSpec.task, baseModel: 'gpt-9' } }, 'task.baseModel', /unknown base model "gpt-9"/],
+    ['an unknown base model', { ...validSpec, task: { ...validSpec.task, baseModel: 'gpt-9' } }, 'task.baseModel', /"gpt-9"/],
+    ['a model path escaping the model root', { ...validSpec, task: { ...validSpec.task, baseModel: '../fixtures/hf/bert' } }, 'task.baseModel', /not valid/],
     ['an unknown metric', { ...validSpec, task: { ...validSpec.task, metric: 'bleu' } }, 'task.metric', /task\.metric: /],
     ['a misspelt field', { ...validSpec, budgte: {} }, 'budgte', /budgte: unknown field/],
     ['bounds in the wrong order', { ...validSpec, searchSpace: { 'lora.rank': { type: 'int', low: 8, high: 2 } } }, 'searchSpace.lora.rank', /low <= high must hold/],
@@ -108,6 +110,14 @@ describe('POST /api/studies', () => {
     const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { headOutputs: number; spec: { task: { metric: string } } };
     expect(view.spec.task.metric).toBe('accuracy');
     expect(view.headOutputs).toBe(15);
+  });
+
+  it('takes a Hugging Face model directory under the model root by name', async () => {
+    const response = await post({ ...validSpec, name: 'own model', task: { ...validSpec.task, baseModel: 'bert' }, training: { maxSeqLength: 16 } });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { spec: { searchSpace: Record<string, { choices?: unknown[] }> } };
+    expect(view.spec.searchSpace['lora.rank']).toBeDefined();
   });
 
   it('answers 404 for an unknown study and 409 for a best configuration before any trial completes', async () => {

@@ -16,6 +16,7 @@ import { exportTrainedAdapter } from './export/index.js';
 import type { ExportInput } from './export/index.js';
 import { toNamedArrays } from './export/weights.js';
 import { artifactKey } from './job-types.js';
+import { resolveBaseModel } from './models/resolve.js';
 import { trainTrial } from './train/train-trial.js';
 
 /** What a trial worker needs. */
@@ -29,6 +30,8 @@ export interface TrialWorkerOptions {
   name?: string;
   /** Root of `file:` datasets on this host. */
   dataRoot?: string;
+  /** Root of users' model directories on this host. */
+  modelRoot?: string;
   /** How often a running trial checks for a stop request, in ms. @defaultValue 1000 */
   stopPollMs?: number;
   /**
@@ -66,6 +69,7 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     let trained: Omit<ExportInput, 'metrics'> | undefined;
     try {
       await job.updateProgress({ reports, worker: name } satisfies TrialProgress);
+      await resolveBaseModel(job.data.task.baseModel, options.modelRoot);
       const result = await trainTrial(job.data, {
         workerName: name,
         signal: controller.signal,
