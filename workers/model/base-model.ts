@@ -50,6 +50,10 @@ export function getBaseModel(tf: Tf, name: string): BaseModel {
   if (!model) {
     if (entry.kind === 'hf-dir') {
       const loaded = loadHfModelDir(tf, entry.path);
+      if (entry.randomInitSeed !== undefined) {
+        disposeWeights(loaded.weights);
+        loaded.weights = createRandomWeights(tf, loaded.config.shape, entry.randomInitSeed);
+      }
       const { config } = loaded;
       const encoder = new BertEncoder(tf, config.shape, loaded.weights, {
         layerNormEps: config.layerNormEps,

@@ -3,6 +3,8 @@
  * frozen weights come from a fixed seed, and any local Hugging Face model directory registered
  * with {@link registerBaseModel} (e.g. `hfDirEntry('/models/bert-base-uncased')`).
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { readHfShape } from '../model/hf-config.js';
 import type { EncoderShape } from '../../search/types.js';
 
@@ -23,6 +25,11 @@ export interface HfDirBaseModelEntry {
   /** Read from `config.json` when the entry is made ({@link hfDirEntry}). */
   shape: EncoderShape;
   description: string;
+  /**
+   * Replace the stored weights by BERT's random initialisation from this seed, keeping the
+   * directory's shape and tokenizer: the untrained twin a pre-trained model is compared with.
+   */
+  randomInitSeed?: number;
 }
 
 /** A base model the workers know how to build. */
@@ -58,6 +65,21 @@ export function findBaseModel(name: string): BaseModelEntry | undefined {
  */
 export function hfDirEntry(path: string, description = `Hugging Face model directory ${path}`): HfDirBaseModelEntry {
   return { kind: 'hf-dir', path, shape: readHfShape(path), description };
+}
+
+/** Directory of the bundled pre-trained encoder (made by workers/models/pretrain/pretrain.ts). */
+export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('./brown-bert-small', import.meta.url));
+
+// The bundled model and its untrained twin (same shape and vocabulary, random weights), when present.
+if (existsSync(`${BUNDLED_MODEL_DIR}/config.json`)) {
+  models['brown-bert-small'] = hfDirEntry(
+    BUNDLED_MODEL_DIR,
+    'BERT (2 layers, d=128, WordPiece vocabulary of 8000) pre-trained by masked-language modelling on the Brown corpus',
+  );
+  models['brown-bert-small-random'] = {
+    ...hfDirEntry(BUNDLED_MODEL_DIR, 'brown-bert-small with random weights (same shape and vocabulary), for comparison'),
+    randomInitSeed: 1,
+  };
 }
 
 /** Makes a base model available under `name` (replacing an earlier registration of that name). */
