@@ -33,11 +33,22 @@ function messageOf(body: unknown): string | undefined {
 }
 
 async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  let response: Response;
+  const response = await request(path, { headers: { accept: 'application/json' }, cache: 'no-store', ...(signal ? { signal } : {}) });
   try {
-    response = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store', signal });
+    return (await response.json()) as T;
   } catch (error) {
     if (signal?.aborted) throw error;
+    throw new ApiError('The API sent a response that is not JSON.', response.status);
+  }
+}
+
+/** A successful response, or an ApiError carrying the server's message (or the outage). */
+async function request(path: string, init: RequestInit): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (init.signal?.aborted) throw error;
     throw new ApiError('The AutoPEFT API cannot be reached.', 0);
   }
   if (!response.ok) {
@@ -49,12 +60,7 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
     }
     throw new ApiError(detail ?? `The API answered ${response.status} ${response.statusText}`.trim(), response.status);
   }
-  try {
-    return (await response.json()) as T;
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    throw new ApiError('The API sent a response that is not JSON.', response.status);
-  }
+  return response;
 }
 
 /** `GET /api/studies`: one summary per study. */
@@ -69,21 +75,7 @@ export function fetchStudy(id: string, signal?: AbortSignal): Promise<StudyView>
 
 /** `POST /api/studies/:id/cancel`: asks the scheduler to stop the study. */
 export async function cancelStudy(id: string): Promise<void> {
-  let response: Response;
-  try {
-    response = await fetch(`${studyPath(id)}/cancel`, { method: 'POST' });
-  } catch {
-    throw new ApiError('The AutoPEFT API cannot be reached.', 0);
-  }
-  if (!response.ok) {
-    let detail: string | undefined;
-    try {
-      detail = messageOf(await response.json());
-    } catch {
-      detail = undefined;
-    }
-    throw new ApiError(detail ?? `The API answered ${response.status}`, response.status);
-  }
+  await request(`${studyPath(id)}/cancel`, { method: 'POST' });
 }
 
 /** The URL of the best configuration of a study (`GET /api/studies/:id/best`). */
