@@ -47,7 +47,9 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/catalog', (_req, res) => {
-    res.json({ datasets: DATASET_INFO, baseModels: BASE_MODELS });
+    // Shapes and descriptions only: a model's directory is a server path, not the client's business.
+    const baseModels = Object.fromEntries(Object.entries(BASE_MODELS).map(([name, entry]) => [name, { description: entry.description, shape: entry.shape }]));
+    res.json({ datasets: DATASET_INFO, baseModels });
   });
 
   app.get('/api/studies', async (_req, res) => {
