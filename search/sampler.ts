@@ -26,15 +26,6 @@ export const SAMPLER_NAMES = ['auto', 'random', 'lhs', 'bo', 'nsga2', 'evolution
 /** Any algorithm name. */
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
-/**
- * Algorithm names the study spec currently accepts (the scheduler's spec type pins 'random').
- * @deprecated switch the spec to SAMPLER_NAMES.
- */
-export const ALGORITHMS = ['random'] as const;
-
-/** An algorithm name the spec accepts today. */
-export type AlgorithmName = (typeof ALGORITHMS)[number];
-
 /** The sampler for an algorithm name. */
 export function createSampler(name: SamplerName): Sampler {
   switch (name) {
