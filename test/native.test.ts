@@ -11,7 +11,11 @@ import {
   registerNativeKernels,
   unregisterNativeKernels,
 } from '../workers/native/index.js';
+import { FUSED_KERNEL, dropoutMask, gelu, layerNorm, seededDropout } from '../workers/model/fused-ops.js';
 import { batchPairs } from '../workers/native/kernels.js';
+
+/** The fused kernels of workers/model/fused-ops.ts (forward and gradient). */
+const FUSED_NAMES: NativeKernelName[] = Object.values(FUSED_KERNEL);
 
 const load = loadNativeAddon();
 const addon: NativeAddon | undefined = load.ok ? load.addon : undefined;
@@ -148,6 +152,103 @@ describe.skipIf(!addon)('native kernels on the wasm backend', () => {
     expect(() => addon!.sgemm(heap, false, false, 4, 4, 4, 0, 0, 32, new Uint32Array([0, 0]))).toThrow(RangeError);
     expect(() => addon!.softmax(heap, 0, 2, 1, 4)).toThrow(/do not fit|floats/);
     expect(() => addon!.unary(heap, 99, 0, 0, 1)).toThrow(/unknown/);
+    expect(() => addon!.dropout(heap, 0, 32, 16, 1, 0.1)).toThrow(/do not fit/);
+    expect(() => addon!.dropout(heap, 0, 0, 4, 1, 1)).toThrow(/rate/);
+    expect(() => addon!.gelu(heap, 4, 0, 16)).toThrow(/do not fit/);
+    expect(() => addon!.layerNorm(heap, 0, 0, 0, 0, 3, 8, 1e-5)).toThrow(/do not fit/);
+    expect(() => addon!.layerNormGrad(heap, 0, 0, 0, 0, 0, 0, 1, 0, 1e-5)).toThrow(/column/);
+    expect(() => addon!.gatherRows(heap, 0, 2, 4, 2, 4, 0)).toThrow(/misaligned|do not fit/);
+  });
+
+  it('GatherV2 equals the wasm kernel (embedding lookups, any index shape) and names an index out of range', () => {
+    const next = rng(31);
+    for (const [rows, cols, indexShape] of [
+      [7, 5, [4]],
+      [1, 1, [3]],
+      [9, 3, [2, 5]],
+      [50, 16, [1, 1]],
+    ] as [number, number, number[]][]) {
+      const table = randomTensor(tf, next, [rows, cols]);
+      const count = indexShape.reduce((a, b) => a * b, 1);
+      const indices = tf.tensor(Int32Array.from({ length: count }, () => randomInt(next, 0, rows - 1)), indexShape, 'int32');
+      const { native, wasm, shape } = nativeAndWasm(tf, ['GatherV2'], () => tf.gather(table, indices));
+      expect(shape).toEqual([...indexShape, cols]);
+      expect(native).toEqual(wasm);
+      tf.dispose([table, indices]);
+    }
+    registerNativeKernels(tf, addon!, ['GatherV2']);
+    const table = tf.zeros([4, 2]);
+    const bad = tf.tensor1d([1, 4], 'int32');
+    const tensors = tf.memory().numTensors;
+    expect(() => tf.gather(table, bad)).toThrow(/index 4 at position 1 is outside \[0, 3\]/);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([table, bad]);
+  });
+
+  it('fused layer norm, GELU and dropout equal the composed ops, forward and backward', () => {
+    const next = rng(37);
+    for (const [rows, cols] of [
+      [1, 2],
+      [3, 7],
+      [17, 128],
+      [64, 33],
+    ] as [number, number][]) {
+      const x = randomTensor(tf, next, [rows, cols], 3);
+      const gamma = randomTensor(tf, next, [cols]);
+      const beta = randomTensor(tf, next, [cols]);
+      const upstream = randomTensor(tf, next, [rows, cols]);
+      // Value and gradients of sum(upstream * f(x)) with respect to every input.
+      const lnAll = (): Tensor => {
+        const f = (a: Tensor, g: Tensor, b: Tensor): Tensor => tf.sum(tf.mul(upstream, layerNorm(tf, a as never, g as never, b as never, 1e-12)));
+        const [gx, gg, gb] = tf.grads(f)([x, gamma, beta]);
+        return tf.concat([layerNorm(tf, x as never, gamma as never, beta as never, 1e-12).reshape([-1]), gx!.reshape([-1]), gg!, gb!]);
+      };
+      const ln = nativeAndWasm(tf, FUSED_NAMES, lnAll);
+      expectClose(ln.native, ln.wasm, `layer norm [${rows},${cols}]`, 1e-4);
+
+      const geluAll = (): Tensor => {
+        const [gx] = tf.grads((a: Tensor) => tf.sum(tf.mul(upstream, gelu(tf, a))))([x]);
+        return tf.concat([gelu(tf, x).reshape([-1]), gx!.reshape([-1])]);
+      };
+      const g = nativeAndWasm(tf, FUSED_NAMES, geluAll);
+      // Elementwise: GELU is tiny for negative inputs, where a normwise bound would hide errors.
+      for (let i = 0; i < g.wasm.length; i++) {
+        expect(Math.abs(g.native[i]! - g.wasm[i]!), `gelu [${rows},${cols}] at ${i}`).toBeLessThanOrEqual(2e-6 * Math.abs(g.wasm[i]!) + 1e-7);
+      }
+
+      const dropAll = (): Tensor => {
+        const [gx] = tf.grads((a: Tensor) => tf.sum(tf.mul(upstream, seededDropout(tf, a, 0.25, 12345))))([x]);
+        return tf.concat([seededDropout(tf, x, 0.25, 12345).reshape([-1]), gx!.reshape([-1])]);
+      };
+      const d = nativeAndWasm(tf, FUSED_NAMES, dropAll);
+      // The native mask is the JavaScript mask, bit for bit.
+      expect(d.native).toEqual(d.wasm);
+      tf.dispose([x, gamma, beta, upstream]);
+    }
+    // One column: the normalised value is 0, so the output is beta and no gradient reaches x.
+    registerNativeKernels(tf, addon!, FUSED_NAMES);
+    const one = tf.tensor2d([[3], [-2]]);
+    const [dx] = tf.grads((a: Tensor) => tf.sum(layerNorm(tf, a as never, tf.ones([1]) as never, tf.fill([1], 0.5) as never, 1e-12)))([one]);
+    expect(Array.from(layerNorm(tf, one, tf.ones([1]) as never, tf.fill([1], 0.5) as never, 1e-12).dataSync())).toEqual([0.5, 0.5]);
+    expect(Array.from(dx!.dataSync())).toEqual([0, 0]);
+    // A mask with about the asked-for rate, scaled to keep the expectation.
+    const mask = dropoutMask(100_000, 0.1, 99);
+    const dropped = mask.filter((v) => v === 0).length / mask.length;
+    expect(dropped).toBeGreaterThan(0.095);
+    expect(dropped).toBeLessThan(0.105);
+    expect(mask.find((v) => v !== 0)).toBeCloseTo(1 / 0.9, 6);
+  });
+
+  it('fused kernels run only while installed; without them the same functions compose tfjs ops', () => {
+    registerNativeKernels(tf, addon!, FUSED_NAMES);
+    const x = tf.ones([2, 4]);
+    const kernelsOf = (f: () => Tensor): Promise<string[]> => tf.profile(() => f()).then((info) => info.kernels.map((k) => k.name));
+    return (async () => {
+      expect(await kernelsOf(() => gelu(tf, x))).toEqual([FUSED_KERNEL.gelu]);
+      unregisterNativeKernels(tf, FUSED_NAMES);
+      expect(await kernelsOf(() => gelu(tf, x))).toContain('Erf');
+      x.dispose();
+    })();
   });
 
   it('BatchMatMul equals the wasm kernel and a float64 reference: ranks 2-4, every transpose, odd and size-1 dims', () => {
@@ -338,12 +439,15 @@ describe.skipIf(!addon)('native kernels on the wasm backend', () => {
     const w = tf.variable(randomTensor(tf, next, [32, 32], 0.3));
     const bias = tf.variable(tf.zeros([32]));
     const x = randomTensor(tf, next, [4, 16, 32]);
+    // A constant gamma: the layer-norm gradient kernel's unused output must be freed too.
+    const gammaConst = tf.ones([32]);
     const optimizer = tf.train.adam(1e-3);
     const step = (): void => {
       optimizer.minimize(() => {
         const h = tf.fused.matMul({ a: x.reshape([64, 32]), b: w, bias, activation: 'relu' }).reshape([4, 16, 32]);
         const scores = tf.softmax(tf.matMul(h, h, false, true));
-        return tf.mean(tf.erf(tf.matMul(scores, h))) as never;
+        const normed = layerNorm(tf, tf.matMul(scores, h).reshape([64, 32]) as never, gammaConst as never, bias as never, 1e-12);
+        return tf.mean(tf.erf(seededDropout(tf, gelu(tf, normed), 0.1, 7))) as never;
       }, false, [w, bias]);
     };
     for (let i = 0; i < 20; i++) step();
@@ -358,7 +462,7 @@ describe.skipIf(!addon)('native kernels on the wasm backend', () => {
     expect(heap()).toBe(heapSize);
     expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20);
     optimizer.dispose();
-    tf.dispose([w, bias, x]);
+    tf.dispose([w, bias, x, gammaConst]);
   });
 });
 

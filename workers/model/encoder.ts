@@ -14,6 +14,7 @@ import type { Tf } from '../backend.js';
 import type { LayerNormSite, PeftModule, PassShape, Sublayer } from '../peft/peft-module.js';
 import { applyProjectionHooks, applyProjectionInputHooks } from '../peft/peft-module.js';
 import type { ForwardContext } from './forward-context.js';
+import { gelu, layerNorm } from './fused-ops.js';
 import type { EncoderLayerWeights, EncoderWeights, LayerNormWeights } from './weights.js';
 
 /** How position ids are formed. */
@@ -218,7 +219,7 @@ export class BertEncoder {
     const attended = ctx.dropout(project('attentionOutput', context, x), this.options.hiddenDropout);
     const h = this.finishSublayer(index, 'attention', attended, x, w, shape, modules, ctx);
 
-    const intermediate = this.gelu(project('ffnIn', h, h));
+    const intermediate = gelu(tf, project('ffnIn', h, h));
     const ffnOut = ctx.dropout(project('ffnOut', intermediate, h), this.options.hiddenDropout);
     return this.finishSublayer(index, 'ffn', ffnOut, h, w, shape, modules, ctx);
   }
@@ -292,15 +293,6 @@ export class BertEncoder {
 
   /** LayerNorm over the last axis (biased variance, epsilon inside the square root, as BERT). */
   layerNorm(x: Tensor2D, gamma: Tensor1D, beta: Tensor1D): Tensor2D {
-    const tf = this.tf;
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normalised = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.options.layerNormEps)));
-    return tf.add(tf.mul(normalised, gamma), beta);
-  }
-
-  /** GELU in its exact form `0.5 x (1 + erf(x / sqrt 2))` (BERT's `hidden_act: "gelu"`). */
-  private gelu<T extends Tensor>(x: T): T {
-    const tf = this.tf;
-    return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    return layerNorm(this.tf, x, gamma, beta, this.options.layerNormEps);
   }
 }

@@ -4,7 +4,8 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
-import { createRng, deriveSeed } from '../random.js';
+import { deriveSeed } from '../random.js';
+import { seededDropout } from './fused-ops.js';
 
 /** Per-pass state shared by the encoder, the PEFT modules and the head. */
 export interface ForwardContext {
@@ -22,9 +23,10 @@ export function inferenceContext(): ForwardContext {
 }
 
 /**
- * A context for one training step. Masks are drawn in JavaScript from a stream seeded by
- * `seed` (derive it from the trial seed and the step), so a step's dropout is the same on every
- * run and every backend; it is also cheaper than tfjs's own seeded random op.
+ * A context for one training step. Each dropout's mask comes from a stream seeded by `seed`
+ * (derive it from the trial seed and the step) and the call's position in the pass, so a step's
+ * dropout is the same on every run and every backend (in JavaScript, or natively where the
+ * backend has the fused kernel; see fused-ops.ts).
  */
 export function trainingContext(tf: Tf, seed: number): ForwardContext {
   let call = 0;
@@ -33,11 +35,7 @@ export function trainingContext(tf: Tf, seed: number): ForwardContext {
     dropout<T extends Tensor>(x: T, rate: number): T {
       if (rate <= 0) return x;
       if (rate >= 1) throw new RangeError(`dropout rate must be below 1, got ${rate}`);
-      const rng = createRng(deriveSeed(seed, call++));
-      const keep = 1 / (1 - rate);
-      const mask = new Float32Array(x.size);
-      for (let i = 0; i < mask.length; i++) mask[i] = rng() < rate ? 0 : keep;
-      return tf.mul(x, tf.tensor(mask, x.shape)) as T;
+      return seededDropout(tf, x, rate, deriveSeed(seed, call++));
     },
   };
 }

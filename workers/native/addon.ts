@@ -45,6 +45,52 @@ export interface NativeAddon {
   softmax(heap: ArrayBufferLike, inOffset: number, outOffset: number, rows: number, cols: number): void;
   /** `y = f(x)` elementwise for a {@link UnaryCode} (in place allowed). */
   unary(heap: ArrayBufferLike, code: number, inOffset: number, outOffset: number, count: number): void;
+  /**
+   * Inverted dropout of `count` floats with the mask of `createRng(seed)` (workers/random.ts):
+   * element i is dropped when draw i < rate, the rest scaled by `1 / (1 - rate)` (in place allowed).
+   */
+  dropout(heap: ArrayBufferLike, inOffset: number, outOffset: number, count: number, seed: number, rate: number): void;
+  /** Exact GELU `x Phi(x)` elementwise (in place allowed). */
+  gelu(heap: ArrayBufferLike, inOffset: number, outOffset: number, count: number): void;
+  /** GELU's input gradient `dy (Phi(x) + x phi(x))`. */
+  geluGrad(heap: ArrayBufferLike, dyOffset: number, xOffset: number, dxOffset: number, count: number): void;
+  /** Layer normalisation over each row of a rows x cols matrix, then `* gamma + beta`. */
+  layerNorm(
+    heap: ArrayBufferLike,
+    xOffset: number,
+    gammaOffset: number,
+    betaOffset: number,
+    yOffset: number,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  /** Gradients of {@link NativeAddon.layerNorm} for the output gradient dy: dx, dgamma, dbeta. */
+  layerNormGrad(
+    heap: ArrayBufferLike,
+    dyOffset: number,
+    xOffset: number,
+    gammaOffset: number,
+    dxOffset: number,
+    dgammaOffset: number,
+    dbetaOffset: number,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  /**
+   * Copies row `indices[i]` (int32) of a tableRows x cols float table to output row i; returns
+   * -1, or the position of the first index out of range (then nothing is written).
+   */
+  gatherRows(
+    heap: ArrayBufferLike,
+    tableOffset: number,
+    tableRows: number,
+    cols: number,
+    indicesOffset: number,
+    count: number,
+    outOffset: number,
+  ): number;
   /** The BLAS library's self-description and its thread count (-1 when it cannot say). */
   blasInfo(): { library: string; threads: number };
   /** Sets the BLAS thread count; false when the library has no such setting (not OpenBLAS). */
@@ -79,7 +125,20 @@ export type NativeAddonLoad = { ok: true; addon: NativeAddon } | { ok: false; re
 
 function isAddon(value: unknown): value is NativeAddon {
   if (typeof value !== 'object' || value === null) return false;
-  const names = ['sgemm', 'biasActivation', 'softmax', 'unary', 'blasInfo', 'setBlasThreads'];
+  const names = [
+    'sgemm',
+    'biasActivation',
+    'softmax',
+    'unary',
+    'dropout',
+    'gelu',
+    'geluGrad',
+    'layerNorm',
+    'layerNormGrad',
+    'gatherRows',
+    'blasInfo',
+    'setBlasThreads',
+  ];
   return names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 }
 

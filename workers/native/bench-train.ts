@@ -1,15 +1,17 @@
 /**
  * Training-step benchmark of the CPU backends: plain wasm, wasm + native kernels, and the
- * pure-JavaScript cpu backend, side by side, for the bundled model's shape, the 2-layer d=128
- * shape of issue 6 and a bert-base-shaped layer stack; plus the sgemm-bound time (the step's
- * matrix FLOPs over the sgemm rate measured in the same run) and a soak check of the native
- * path (tensor count, wasm heap and RSS before and after many steps).
+ * pure-JavaScript cpu backend, side by side, for the bundled model's shape (brown-bert-small),
+ * the smaller tiny-random model and a bert-base-shaped layer stack; plus the sgemm-bound time
+ * (the step's matrix FLOPs over the sgemm rate measured in the same run) and a soak check of the
+ * native path on the bundled shape (tensor count, wasm heap and RSS before and after many steps).
  *
  * A step is what a trial does per step: the frozen encoder with LoRA (+ a Pfeiffer adapter
  * where the PEFT code builds one), a linear head, softmax cross-entropy, Adam over the
  * trainable variables, dropout on.
  *
- * Usage: `npm run bench:train [-- --soak 10000] [-- --no-cpu] [-- --quick]`. Run it on an
+ * Usage: `npm run bench:train [-- --soak 10000] [-- --no-cpu] [-- --quick]`, or
+ * `npm run bench:train -- --profile [wasm|wasm+native|cpu]` for the time per tfjs kernel of a
+ * step on the bundled shape (what to fuse next). Run it on an
  * otherwise idle machine: each wasm figure is the median of three interleaved rounds (the cpu
  * backend runs one), which absorbs some but not all of the noise of a shared host.
  */
@@ -44,20 +46,25 @@ const withCpu = !args.includes('--no-cpu');
 const soakIndex = args.indexOf('--soak');
 const soakSteps = soakIndex >= 0 ? Number(args[soakIndex + 1]) : quick ? 50 : 300;
 const rounds = quick ? 1 : 3;
+const profileIndex = args.indexOf('--profile');
+const profileMode: Mode | undefined = profileIndex >= 0 ? ((args[profileIndex + 1] as Mode | undefined) ?? 'wasm+native') : undefined;
 
-const bundled = BASE_MODELS['tiny-random']!.shape;
+const tiny = BASE_MODELS['tiny-random']!.shape;
+// The bundled pre-trained model's shape (2 layers, d 128, 4 heads, ff 512); the issue-6 shape
+// stands in if the model directory is missing.
+const bundled = BASE_MODELS['brown-bert-small']?.shape ?? { ...tiny, hiddenSize: 128, numHeads: 4, intermediateSize: 512, vocabSize: 8000 };
 const SHAPES: BenchShape[] = [
-  { name: 'bundled tiny-random (d64 L2 B16 T64)', shape: bundled, batch: 16, seq: 64, steps: { wasm: 6, 'wasm+native': 12, cpu: 2 } },
   {
-    name: 'issue 6 (d128 L2 B16 T64)',
-    shape: { ...bundled, hiddenSize: 128, numHeads: 4, intermediateSize: 512 },
+    name: `bundled brown-bert-small (d${bundled.hiddenSize} L${bundled.numLayers} B16 T64)`,
+    shape: bundled,
     batch: 16,
     seq: 64,
-    steps: { wasm: 3, 'wasm+native': 8, cpu: 1 },
+    steps: { wasm: 3, 'wasm+native': 12, cpu: 1 },
   },
+  { name: 'tiny-random (d64 L2 B16 T64)', shape: tiny, batch: 16, seq: 64, steps: { wasm: 6, 'wasm+native': 20, cpu: 2 } },
   {
     name: 'bert-base layers (d768 H12 L2 B4 T128)',
-    shape: { ...bundled, vocabSize: 8192, hiddenSize: 768, numHeads: 12, intermediateSize: 3072, numLayers: 2, maxPositions: 512 },
+    shape: { ...tiny, vocabSize: 8192, hiddenSize: 768, numHeads: 12, intermediateSize: 3072, numLayers: 2, maxPositions: 512 },
     batch: 4,
     seq: 128,
     steps: { wasm: 1, 'wasm+native': 3, cpu: 1 },
@@ -255,6 +262,44 @@ function table(rows: Row[]): string {
   });
   const out = [header, header.map(() => '---'), ...lines];
   return out.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+/** Time per kernel name over a few steps of the bundled shape (tfjs's profiler), largest first. */
+async function profile(mode: Mode): Promise<string> {
+  const tf = await activate(mode);
+  const bench = SHAPES[0]!;
+  const trainer = buildTrainer(tf, bench);
+  for (let i = 0; i < 3; i++) trainer.step();
+  const steps = 5;
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  const started = performance.now();
+  const info = await tf.profile(() => {
+    for (let i = 0; i < steps; i++) trainer.step();
+  });
+  const wall = (performance.now() - started) / steps;
+  for (const kernel of info.kernels) {
+    const entry = byKernel.get(kernel.name) ?? { ms: 0, calls: 0 };
+    entry.ms += Number(kernel.kernelTimeMs) / steps;
+    entry.calls += 1 / steps;
+    byKernel.set(kernel.name, entry);
+  }
+  trainer.dispose();
+  const total = [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0);
+  const calls = [...byKernel.values()].reduce((sum, e) => sum + e.calls, 0);
+  const lines = [...byKernel.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(([name, e]) => `| ${name} | ${e.calls.toFixed(0)} | ${e.ms.toFixed(2)} |`);
+  return [
+    `profile (${bench.name}, ${mode}): ${wall.toFixed(1)} ms/step under the profiler, kernels ${total.toFixed(1)} ms in ${calls.toFixed(0)} calls`,
+    '| kernel | calls/step | ms/step |',
+    '| --- | --- | --- |',
+    ...lines,
+  ].join('\n');
+}
+
+if (profileMode) {
+  console.log(await profile(profileMode));
+  process.exit(0);
 }
 
 const load = loadNativeAddon();

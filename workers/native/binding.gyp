@@ -6,7 +6,7 @@
     {
       "target_name": "autopeft_native",
       "sources": ["src/autopeft_native.c"],
-      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-math-errno", "-fno-trapping-math", "<!@(node -p \"process.env.AUTOPEFT_CBLAS_CFLAGS || ''\")"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast", "<!@(node -p \"process.env.AUTOPEFT_CBLAS_CFLAGS || ''\")"],
       "cflags!": ["-O2"],
       "libraries": ["<!@(node -p \"process.env.AUTOPEFT_CBLAS_LIBS || '-lopenblas'\")", "-ldl", "-lm"]
     }

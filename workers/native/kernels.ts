@@ -10,23 +10,33 @@
  */
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
+import { FUSED_KERNEL } from '../model/fused-ops.js';
 import type { NativeAddon } from './addon.js';
 import { ActivationCode, UnaryCode } from './addon.js';
 
-/** Kernels this module can replace, by tfjs kernel name. */
+/**
+ * Kernels this module provides, by tfjs kernel name: replacements of wasm kernels, then the
+ * fused kernels of workers/model/fused-ops.ts, which the wasm backend does not have at all.
+ */
 export const NATIVE_KERNEL_NAMES = [
   'BatchMatMul',
   '_FusedMatMul',
   'Softmax',
   'Identity',
+  'GatherV2',
   'Erf',
   'Exp',
   'Tanh',
   'Sigmoid',
   'Rsqrt',
+  FUSED_KERNEL.layerNorm,
+  FUSED_KERNEL.layerNormGrad,
+  FUSED_KERNEL.gelu,
+  FUSED_KERNEL.geluGrad,
+  FUSED_KERNEL.dropout,
 ] as const;
 
-/** A kernel this module can replace. */
+/** A kernel this module provides. */
 export type NativeKernelName = (typeof NATIVE_KERNEL_NAMES)[number];
 
 /**
@@ -36,7 +46,20 @@ export type NativeKernelName = (typeof NATIVE_KERNEL_NAMES)[number];
  * where sharing it (as `Reshape` does) is enough; `Tanh`, `Sigmoid` and `Rsqrt` are no faster
  * natively at the sizes the encoder uses and stay opt-in.
  */
-export const DEFAULT_NATIVE_KERNELS: readonly NativeKernelName[] = ['BatchMatMul', '_FusedMatMul', 'Softmax', 'Identity', 'Erf', 'Exp'];
+export const DEFAULT_NATIVE_KERNELS: readonly NativeKernelName[] = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Softmax',
+  'Identity',
+  'GatherV2',
+  'Erf',
+  'Exp',
+  FUSED_KERNEL.layerNorm,
+  FUSED_KERNEL.layerNormGrad,
+  FUSED_KERNEL.gelu,
+  FUSED_KERNEL.geluGrad,
+  FUSED_KERNEL.dropout,
+];
 
 /** What the kernels need of the wasm backend (a structural view of its `BackendWasm`). */
 interface WasmHeapBackend {
@@ -44,6 +67,7 @@ interface WasmHeapBackend {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   incRef(dataId: object): void;
+  disposeData(dataId: object): boolean;
 }
 
 function isWasmHeapBackend(backend: unknown): backend is WasmHeapBackend {
@@ -56,6 +80,7 @@ function isWasmHeapBackend(backend: unknown): backend is WasmHeapBackend {
     wasm.HEAPU8 instanceof Uint8Array &&
     typeof candidate.makeOutput === 'function' &&
     typeof candidate.incRef === 'function' &&
+    typeof candidate.disposeData === 'function' &&
     typeof candidate.dataIdMap === 'object'
   );
 }
@@ -185,7 +210,11 @@ function rowBroadcastLength(t: TensorInfo | undefined, cols: number): number {
   return size === cols && last === cols ? cols : -1;
 }
 
+/** Makes a kernel from the addon and the wasm kernel it replaces (which handles what it does not). */
 type KernelBuilder = (tf: Tf, addon: NativeAddon, original: KernelFunc) => KernelFunc;
+
+/** Makes one of the fused kernels, which have no wasm original. */
+type FusedKernelBuilder = (addon: NativeAddon) => KernelFunc;
 
 function flag(attrs: NamedAttrMap | undefined, name: string): boolean {
   return attrs?.[name] === true;
@@ -271,11 +300,120 @@ const identityKernel: KernelBuilder = (_tf, _addon, original) => (args: KernelAr
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 };
 
-const BUILDERS: Record<NativeKernelName, KernelBuilder> = {
+/**
+ * Rows of a float table picked by int32 indices (`tf.gather` on axis 0): the embedding lookup,
+ * a row copy each, where the wasm kernel walks every element through generic strides.
+ */
+const gatherKernel: KernelBuilder = (_tf, addon, original) => (args: KernelArgs) => {
+  const { x, indices } = args.inputs;
+  const { backend, attrs } = args;
+  if (!x || !indices || x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length < 1 || !isWasmHeapBackend(backend)) {
+    return original(args);
+  }
+  const axis = Number(attrs?.axis ?? 0);
+  if ((axis !== 0 && axis !== -x.shape.length) || Number(attrs?.batchDims ?? 0) !== 0) return original(args);
+  const tableRows = x.shape[0]!;
+  const cols = sizeOf(x.shape.slice(1));
+  const count = sizeOf(indices.shape);
+  const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], 'float32');
+  if (count * cols === 0) return out;
+  const bad = addon.gatherRows(heapOf(backend), offsetOf(backend, x), tableRows, cols, offsetOf(backend, indices), count, offsetOf(backend, out));
+  if (bad >= 0) {
+    const index = new Int32Array(heapOf(backend), offsetOf(backend, indices) + 4 * bad, 1)[0];
+    backend.disposeData(out.dataId);
+    throw new RangeError(`gather: index ${index} at position ${bad} is outside [0, ${tableRows - 1}] (a token id beyond the vocabulary?)`);
+  }
+  return out;
+};
+
+/** The wasm heap backend of a fused kernel's call, and float32 inputs by name; throws otherwise. */
+function fusedArgs(args: KernelArgs, kernel: string, names: readonly string[]): { backend: WasmHeapBackend; inputs: TensorInfo[] } {
+  const { backend } = args;
+  if (!isWasmHeapBackend(backend)) throw new Error(`${kernel}: needs the wasm backend`);
+  const inputs = names.map((name) => {
+    const input = args.inputs[name];
+    if (!input || input.dtype !== 'float32') throw new TypeError(`${kernel}: input ${name} must be a float32 tensor`);
+    return input;
+  });
+  return { backend, inputs };
+}
+
+/** Rows and columns of a layer-normalised tensor, checking gamma's length. */
+function layerNormDims(kernel: string, x: TensorInfo, gamma: TensorInfo): { rows: number; cols: number } {
+  const cols = x.shape[x.shape.length - 1] ?? 0;
+  if (cols === 0 || sizeOf(gamma.shape) !== cols) throw new RangeError(`${kernel}: gamma must have the last dimension's length ${cols}`);
+  return { rows: sizeOf(x.shape) / cols, cols };
+}
+
+const FUSED_BUILDERS: Record<(typeof FUSED_KERNEL)[keyof typeof FUSED_KERNEL], FusedKernelBuilder> = {
+  [FUSED_KERNEL.layerNorm]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.layerNorm, ['x', 'gamma', 'beta']);
+    const [x, gamma, beta] = inputs as [TensorInfo, TensorInfo, TensorInfo];
+    const { rows, cols } = layerNormDims(FUSED_KERNEL.layerNorm, x, gamma);
+    if (sizeOf(beta.shape) !== cols) throw new RangeError(`${FUSED_KERNEL.layerNorm}: beta must have length ${cols}`);
+    const out = backend.makeOutput([...x.shape], 'float32');
+    const eps = Number(args.attrs?.eps ?? 0);
+    const heap = heapOf(backend);
+    addon.layerNorm(heap, offsetOf(backend, x), offsetOf(backend, gamma), offsetOf(backend, beta), offsetOf(backend, out), rows, cols, eps);
+    return out;
+  },
+  [FUSED_KERNEL.layerNormGrad]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.layerNormGrad, ['dy', 'x', 'gamma']);
+    const [dy, x, gamma] = inputs as [TensorInfo, TensorInfo, TensorInfo];
+    const { rows, cols } = layerNormDims(FUSED_KERNEL.layerNormGrad, x, gamma);
+    const dx = backend.makeOutput([...x.shape], 'float32');
+    const dgamma = backend.makeOutput([...gamma.shape], 'float32');
+    const dbeta = backend.makeOutput([...gamma.shape], 'float32');
+    const eps = Number(args.attrs?.eps ?? 0);
+    addon.layerNormGrad(
+      heapOf(backend),
+      offsetOf(backend, dy),
+      offsetOf(backend, x),
+      offsetOf(backend, gamma),
+      offsetOf(backend, dx),
+      offsetOf(backend, dgamma),
+      offsetOf(backend, dbeta),
+      rows,
+      cols,
+      eps,
+    );
+    return [dx, dgamma, dbeta];
+  },
+  [FUSED_KERNEL.gelu]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.gelu, ['x']);
+    const [x] = inputs as [TensorInfo];
+    const out = backend.makeOutput([...x.shape], 'float32');
+    addon.gelu(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), sizeOf(x.shape));
+    return out;
+  },
+  [FUSED_KERNEL.geluGrad]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.geluGrad, ['dy', 'x']);
+    const [dy, x] = inputs as [TensorInfo, TensorInfo];
+    const out = backend.makeOutput([...x.shape], 'float32');
+    addon.geluGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, out), sizeOf(x.shape));
+    return out;
+  },
+  [FUSED_KERNEL.dropout]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.dropout, ['x']);
+    const [x] = inputs as [TensorInfo];
+    const out = backend.makeOutput([...x.shape], 'float32');
+    const seed = Number(args.attrs?.seed ?? 0);
+    const rate = Number(args.attrs?.rate ?? 0);
+    addon.dropout(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), sizeOf(x.shape), seed, rate);
+    return out;
+  },
+};
+
+function isFusedKernel(name: NativeKernelName): name is keyof typeof FUSED_BUILDERS {
+  return Object.hasOwn(FUSED_BUILDERS, name);
+}
+
+const BUILDERS: Record<Exclude<NativeKernelName, keyof typeof FUSED_BUILDERS>, KernelBuilder> = {
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
   Softmax: softmaxKernel,
   Identity: identityKernel,
+  GatherV2: gatherKernel,
   Erf: unaryKernel(UnaryCode.erf),
   Exp: unaryKernel(UnaryCode.exp),
   Tanh: unaryKernel(UnaryCode.tanh),
@@ -283,32 +421,37 @@ const BUILDERS: Record<NativeKernelName, KernelBuilder> = {
   Rsqrt: unaryKernel(UnaryCode.rsqrt),
 };
 
-/** The wasm backend's own kernels that native ones replaced, to restore them. */
-const replaced = new Map<NativeKernelName, KernelConfig>();
+/**
+ * The kernels installed by {@link registerNativeKernels}: for a replacement the wasm backend's
+ * own kernel (restored on unregistering), for a fused kernel null (removed on unregistering).
+ */
+const installed = new Map<NativeKernelName, KernelConfig | null>();
 
-/** Names of the wasm kernels currently replaced by native ones. */
+/** Names of the native kernels currently installed on the wasm backend. */
 export function activeNativeKernels(): NativeKernelName[] {
-  return [...replaced.keys()];
+  return [...installed.keys()];
 }
 
 /**
- * Restores the wasm backend's own kernels (all replaced ones, or those named), e.g. to compare
- * outputs or to measure plain wasm in the same process.
+ * Removes native kernels (all, or those named): replaced wasm kernels get their own kernel
+ * back, fused kernels are removed, e.g. to compare outputs or to measure plain wasm in the same
+ * process.
  */
-export function unregisterNativeKernels(tf: Tf, names: readonly NativeKernelName[] = [...replaced.keys()]): void {
+export function unregisterNativeKernels(tf: Tf, names: readonly NativeKernelName[] = [...installed.keys()]): void {
   for (const name of names) {
-    const original = replaced.get(name);
-    if (!original) continue;
+    if (!installed.has(name)) continue;
+    const original = installed.get(name);
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(original);
-    replaced.delete(name);
+    if (original) tf.registerKernel(original);
+    installed.delete(name);
   }
 }
 
 /**
- * Replaces the named wasm kernels with native ones (already replaced ones are replaced again,
- * so calling this twice is harmless) and returns the names now native. Kernels the installed
- * wasm backend does not have are skipped. Call after the wasm backend package is imported.
+ * Installs the named native kernels on the wasm backend (already installed ones are installed
+ * again, so calling this twice is harmless) and returns the names now native. Replacements of
+ * kernels the installed wasm backend does not have are skipped. Call after the wasm backend
+ * package is imported.
  */
 export function registerNativeKernels(
   tf: Tf,
@@ -316,19 +459,24 @@ export function registerNativeKernels(
   names: readonly NativeKernelName[] = DEFAULT_NATIVE_KERNELS,
 ): NativeKernelName[] {
   for (const name of names) {
-    if (!Object.hasOwn(BUILDERS, name)) {
+    if (!(NATIVE_KERNEL_NAMES as readonly string[]).includes(name)) {
       throw new RangeError(`Unknown native kernel "${String(name)}"; known: ${NATIVE_KERNEL_NAMES.join(', ')}`);
     }
   }
   unregisterNativeKernels(tf, names);
   for (const name of names) {
+    if (isFusedKernel(name)) {
+      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: FUSED_BUILDERS[name](addon) });
+      installed.set(name, null);
+      continue;
+    }
     const original = tf.getKernel(name, 'wasm');
     if (!original) continue;
     tf.unregisterKernel(name, 'wasm');
     // The original's setup stays attached: a re-initialised wasm backend runs it, and the
     // fallback path calls the original kernel.
     tf.registerKernel({ ...original, kernelFunc: BUILDERS[name](tf, addon, original.kernelFunc) });
-    replaced.set(name, original);
+    installed.set(name, original);
   }
   return activeNativeKernels();
 }

@@ -241,11 +241,12 @@ static napi_value bias_activation(napi_env env, napi_callback_info info) {
  * then e^r from its Taylor series to r^7, whose remainder (< 6e-9 relative) is below float
  * rounding. Below -87.3 the result is exactly 0, as expf's is for a masked attention score.
  */
-static inline float exp_approx(float x) {
+static inline __attribute__((always_inline)) float exp_approx(float x) {
   const float clamped = x > 88.8f ? 88.8f : (x < -87.3f ? -87.3f : x);
   const float t = clamped * 1.44269504088896341f;
-  const int n = (int)(t + (t >= 0 ? 0.5f : -0.5f));
-  const float fn = (float)n;
+  /* Rounds t to the nearest integer with two adds (1.5 * 2^23 pushes the fraction out of the
+   * mantissa), which vectorises on every x86-64, where a float-to-int rounding does not. */
+  const float fn = (t + 12582912.0f) - 12582912.0f;
   const float r = (clamped - fn * 0.693359375f) + fn * 2.12194440e-4f;
   float p = 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
@@ -255,13 +256,39 @@ static inline float exp_approx(float x) {
   p = p * r + 0.5f;
   p = (p * r) * r + r + 1.0f;
   /* 2^n as float bits; n = 128 (x near 88.7, below expf's overflow) takes 2^127 twice. */
-  const int high = n > 127;
-  union {
-    int32_t i;
-    float f;
-  } scale = {.i = (n - high + 127) << 23};
-  const float y = p * scale.f * (high ? 2.0f : 1.0f);
+  const int32_t n = (int32_t)fn;
+  const int32_t high = n > 127;
+  const int32_t bits = (n - high + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  const float y = p * scale * (high ? 2.0f : 1.0f);
   return x < -87.3f ? 0.0f : y;
+}
+
+/*
+ * The loops below are compiled twice, for x86-64-v3 (AVX2, FMA) and for the x86-64 baseline, and the
+ * loader picks the version the CPU runs (GCC function multi-versioning). The addon is built on
+ * the host that runs it, but an image built on one machine may run on another, so the fast path
+ * is chosen at run time rather than with -march=native.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+static MULTIVERSION void softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+    float max = -INFINITY;
+    for (size_t j = 0; j < cols; j++) max = xr[j] > max ? xr[j] : max;
+    for (size_t j = 0; j < cols; j++) yr[j] = exp_approx(xr[j] - max);
+    float sum = 0;
+    for (size_t j = 0; j < cols; j++) sum += yr[j];
+    const float inv = 1.0f / sum;
+    for (size_t j = 0; j < cols; j++) yr[j] *= inv;
+  }
 }
 
 /* softmax(heap, inOffset, outOffset, rows, cols): softmax of each row (may be in place). */
@@ -277,39 +304,14 @@ static napi_value softmax(napi_env env, napi_callback_info info) {
   const float *x = floats_at(env, &heap, in_off, rows * cols, "x");
   float *y = x ? floats_at(env, &heap, out_off, rows * cols, "y") : NULL;
   if (!y) return NULL;
-  for (size_t r = 0; r < rows; r++) {
-    const float *xr = x + r * cols;
-    float *yr = y + r * cols;
-    float max = -INFINITY;
-    for (size_t j = 0; j < cols; j++) max = xr[j] > max ? xr[j] : max;
-    float sum = 0;
-    for (size_t j = 0; j < cols; j++) {
-      yr[j] = exp_approx(xr[j] - max);
-    }
-    for (size_t j = 0; j < cols; j++) sum += yr[j];
-    float inv = 1.0f / sum;
-    for (size_t j = 0; j < cols; j++) yr[j] *= inv;
-  }
+  softmax_rows(x, y, rows, cols);
   return undefined(env);
 }
 
 /* Elementwise unary functions, by code. */
 enum { UNARY_ERF = 0, UNARY_EXP, UNARY_TANH, UNARY_SIGMOID, UNARY_RSQRT, UNARY_COUNT };
 
-/* unary(heap, code, inOffset, outOffset, count): y = f(x) elementwise (may be in place). */
-static napi_value unary(napi_env env, napi_callback_info info) {
-  napi_value argv[MAX_ARGS];
-  if (!get_args(env, info, 5, argv)) return NULL;
-  heap_t heap;
-  size_t code, in_off, out_off, count;
-  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "code", &code) ||
-      !get_size(env, argv[2], "inOffset", &in_off) || !get_size(env, argv[3], "outOffset", &out_off) ||
-      !get_size(env, argv[4], "count", &count))
-    return NULL;
-  if (code >= UNARY_COUNT) return fail(env, "unknown unary function code");
-  const float *x = floats_at(env, &heap, in_off, count, "x");
-  float *y = x ? floats_at(env, &heap, out_off, count, "y") : NULL;
-  if (!y) return NULL;
+static MULTIVERSION void unary_loop(size_t code, const float *x, float *y, size_t count) {
   switch (code) {
     case UNARY_ERF:
       for (size_t i = 0; i < count; i++) y[i] = erff(x[i]);
@@ -329,7 +331,295 @@ static napi_value unary(napi_env env, napi_callback_info info) {
     default:
       break;
   }
+}
+
+/* unary(heap, code, inOffset, outOffset, count): y = f(x) elementwise (may be in place). */
+static napi_value unary(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  heap_t heap;
+  size_t code, in_off, out_off, count;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "code", &code) ||
+      !get_size(env, argv[2], "inOffset", &in_off) || !get_size(env, argv[3], "outOffset", &out_off) ||
+      !get_size(env, argv[4], "count", &count))
+    return NULL;
+  if (code >= UNARY_COUNT) return fail(env, "unknown unary function code");
+  const float *x = floats_at(env, &heap, in_off, count, "x");
+  float *y = x ? floats_at(env, &heap, out_off, count, "y") : NULL;
+  if (!y) return NULL;
+  unary_loop(code, x, y, count);
   return undefined(env);
+}
+
+/*
+ * Fused kernels of the encoder's training step. Composed from tfjs ops, layer normalisation,
+ * GELU and dropout take 5 to 20 kernels each forward and backward, each a pass over memory plus
+ * the engine's per-kernel cost; here each is one pass.
+ */
+
+/*
+ * The Mulberry32 stream of workers/random.ts (`createRng`), bit for bit: dropout masks drawn
+ * here are the masks the JavaScript path draws for the same seed, so a trial's numbers do not
+ * depend on whether the native kernels are present.
+ */
+static inline uint32_t mulberry32_next(uint32_t *state) {
+  *state += 0x6d2b79f5u;
+  uint32_t t = *state;
+  t = (t ^ (t >> 15)) * (t | 1u);
+  t ^= t + (t ^ (t >> 7)) * (t | 61u);
+  return t ^ (t >> 14);
+}
+
+static MULTIVERSION void dropout_loop(const float *x, float *y, size_t count, uint32_t seed, double rate) {
+  const float keep = (float)(1.0 / (1.0 - rate));
+  /* draw / 2^32 < rate  <=>  draw < rate * 2^32 (exact: a power-of-two scaling) */
+  const double threshold = rate * 4294967296.0;
+  uint32_t state = seed;
+  for (size_t i = 0; i < count; i++) {
+    const uint32_t draw = mulberry32_next(&state);
+    y[i] = x[i] * ((double)draw < threshold ? 0.0f : keep);
+  }
+}
+
+/*
+ * dropout(heap, inOffset, outOffset, count, seed, rate): inverted dropout with the mask of
+ * `createRng(seed)`: element i is dropped when draw i / 2^32 < rate, and the rest are scaled by
+ * 1 / (1 - rate) (rounded to float, as the JavaScript mask stores it). The same call applied to
+ * the output gradient is the input gradient. May be in place.
+ */
+static napi_value dropout(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 6, argv)) return NULL;
+  heap_t heap;
+  size_t in_off, out_off, count, seed;
+  double rate = 0;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "inOffset", &in_off) ||
+      !get_size(env, argv[2], "outOffset", &out_off) || !get_size(env, argv[3], "count", &count) ||
+      !get_size(env, argv[4], "seed", &seed))
+    return NULL;
+  if (seed > UINT32_MAX) return fail(env, "seed must be a 32-bit unsigned integer");
+  if (napi_get_value_double(env, argv[5], &rate) != napi_ok || !(rate >= 0 && rate < 1))
+    return fail(env, "rate must be in [0, 1)");
+  const float *x = floats_at(env, &heap, in_off, count, "x");
+  float *y = x ? floats_at(env, &heap, out_off, count, "y") : NULL;
+  if (!y) return NULL;
+  dropout_loop(x, y, count, (uint32_t)seed, rate);
+  return undefined(env);
+}
+
+/*
+ * erfc(z) with a relative error near 1.2e-7 over the whole line (a Chebyshev fit of
+ * erfc(z) e^{z^2} in t = 1 / (1 + z/2), for z >= 0, and erfc(-z) = 2 - erfc(z)). A relative
+ * bound matters for GELU: x * erfc(-x / sqrt 2) / 2 is tiny for negative x, and an absolute
+ * bound would make its relative error grow there.
+ */
+static inline __attribute__((always_inline)) float erfc_approx(float x) {
+  const float z = fabsf(x);
+  const float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  const float r = t * exp_approx(p - z * z);
+  return x >= 0 ? r : 2.0f - r;
+}
+
+#define INV_SQRT2 0.70710678118654752f
+#define INV_SQRT_2PI 0.39894228040143268f
+
+static MULTIVERSION void gelu_loop(const float *x, float *y, size_t count) {
+  for (size_t i = 0; i < count; i++) y[i] = 0.5f * x[i] * erfc_approx(-x[i] * INV_SQRT2);
+}
+
+static MULTIVERSION void gelu_grad_loop(const float *dy, const float *x, float *dx, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    const float xi = x[i];
+    const float cdf = 0.5f * erfc_approx(-xi * INV_SQRT2);
+    const float pdf = INV_SQRT_2PI * exp_approx(-0.5f * xi * xi);
+    dx[i] = dy[i] * (cdf + xi * pdf);
+  }
+}
+
+/* gelu(heap, inOffset, outOffset, count): y = x Phi(x) = x erfc(-x / sqrt 2) / 2 (exact GELU). */
+static napi_value gelu(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  heap_t heap;
+  size_t in_off, out_off, count;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "inOffset", &in_off) ||
+      !get_size(env, argv[2], "outOffset", &out_off) || !get_size(env, argv[3], "count", &count))
+    return NULL;
+  const float *x = floats_at(env, &heap, in_off, count, "x");
+  float *y = x ? floats_at(env, &heap, out_off, count, "y") : NULL;
+  if (!y) return NULL;
+  gelu_loop(x, y, count);
+  return undefined(env);
+}
+
+/* geluGrad(heap, dyOffset, xOffset, dxOffset, count): dx = dy (Phi(x) + x phi(x)). */
+static napi_value gelu_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  heap_t heap;
+  size_t dy_off, x_off, dx_off, count;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "dyOffset", &dy_off) ||
+      !get_size(env, argv[2], "xOffset", &x_off) || !get_size(env, argv[3], "dxOffset", &dx_off) ||
+      !get_size(env, argv[4], "count", &count))
+    return NULL;
+  const float *dy = floats_at(env, &heap, dy_off, count, "dy");
+  const float *x = dy ? floats_at(env, &heap, x_off, count, "x") : NULL;
+  float *dx = x ? floats_at(env, &heap, dx_off, count, "dx") : NULL;
+  if (!dx) return NULL;
+  gelu_grad_loop(dy, x, dx, count);
+  return undefined(env);
+}
+
+/* Mean and 1 / sqrt(variance + eps) of a row (biased variance, accumulated in double). */
+static inline __attribute__((always_inline)) void row_moments(const float *x, size_t cols, double eps, float *mean_out, float *rstd_out) {
+  double sum = 0;
+  for (size_t j = 0; j < cols; j++) sum += x[j];
+  const double mean = sum / (double)cols;
+  double squares = 0;
+  for (size_t j = 0; j < cols; j++) {
+    const double d = x[j] - mean;
+    squares += d * d;
+  }
+  *mean_out = (float)mean;
+  *rstd_out = (float)(1.0 / sqrt(squares / (double)cols + eps));
+}
+
+static MULTIVERSION void layer_norm_rows(const float *x, const float *gamma, const float *beta, float *y, size_t rows,
+                                        size_t cols, double eps) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+    float mean, rstd;
+    row_moments(xr, cols, eps, &mean, &rstd);
+    for (size_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * rstd * gamma[j] + beta[j];
+  }
+}
+
+static MULTIVERSION void layer_norm_grad_rows(const float *dy, const float *x, const float *gamma, float *dx, float *dgamma,
+                                             float *dbeta, size_t rows, size_t cols, double eps) {
+  memset(dgamma, 0, cols * sizeof(float));
+  memset(dbeta, 0, cols * sizeof(float));
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    const float *dyr = dy + r * cols;
+    float *dxr = dx + r * cols;
+    float mean, rstd;
+    row_moments(xr, cols, eps, &mean, &rstd);
+    float sum_g = 0, sum_gx = 0;
+    for (size_t j = 0; j < cols; j++) {
+      const float xhat = (xr[j] - mean) * rstd;
+      const float g = dyr[j] * gamma[j];
+      sum_g += g;
+      sum_gx += g * xhat;
+      dgamma[j] += dyr[j] * xhat;
+      dbeta[j] += dyr[j];
+    }
+    const float mean_g = sum_g / (float)cols;
+    const float mean_gx = sum_gx / (float)cols;
+    for (size_t j = 0; j < cols; j++) {
+      const float xhat = (xr[j] - mean) * rstd;
+      dxr[j] = rstd * (dyr[j] * gamma[j] - mean_g - xhat * mean_gx);
+    }
+  }
+}
+
+/*
+ * layerNorm(heap, xOffset, gammaOffset, betaOffset, yOffset, rows, cols, eps):
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta over each row of a rows x cols matrix.
+ */
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 8, argv)) return NULL;
+  heap_t heap;
+  size_t x_off, gamma_off, beta_off, y_off, rows, cols;
+  double eps = 0;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "xOffset", &x_off) ||
+      !get_size(env, argv[2], "gammaOffset", &gamma_off) || !get_size(env, argv[3], "betaOffset", &beta_off) ||
+      !get_size(env, argv[4], "yOffset", &y_off) || !get_size(env, argv[5], "rows", &rows) ||
+      !get_size(env, argv[6], "cols", &cols))
+    return NULL;
+  if (napi_get_value_double(env, argv[7], &eps) != napi_ok || !(eps >= 0)) return fail(env, "eps must be a non-negative number");
+  if (cols == 0) return fail(env, "layerNorm needs at least one column");
+  const float *x = floats_at(env, &heap, x_off, rows * cols, "x");
+  const float *gamma = x ? floats_at(env, &heap, gamma_off, cols, "gamma") : NULL;
+  const float *beta = gamma ? floats_at(env, &heap, beta_off, cols, "beta") : NULL;
+  float *y = beta ? floats_at(env, &heap, y_off, rows * cols, "y") : NULL;
+  if (!y) return NULL;
+  layer_norm_rows(x, gamma, beta, y, rows, cols, eps);
+  return undefined(env);
+}
+
+/*
+ * layerNormGrad(heap, dyOffset, xOffset, gammaOffset, dxOffset, dgammaOffset, dbetaOffset,
+ *               rows, cols, eps): the gradients of layerNorm for output gradient dy. With
+ * xhat the normalised row and g = dy * gamma: dx = rstd (g - mean(g) - xhat mean(g xhat)),
+ * dgamma = sum over rows of dy xhat, dbeta = sum over rows of dy.
+ */
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 10, argv)) return NULL;
+  heap_t heap;
+  size_t dy_off, x_off, gamma_off, dx_off, dgamma_off, dbeta_off, rows, cols;
+  double eps = 0;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "dyOffset", &dy_off) ||
+      !get_size(env, argv[2], "xOffset", &x_off) || !get_size(env, argv[3], "gammaOffset", &gamma_off) ||
+      !get_size(env, argv[4], "dxOffset", &dx_off) || !get_size(env, argv[5], "dgammaOffset", &dgamma_off) ||
+      !get_size(env, argv[6], "dbetaOffset", &dbeta_off) || !get_size(env, argv[7], "rows", &rows) ||
+      !get_size(env, argv[8], "cols", &cols))
+    return NULL;
+  if (napi_get_value_double(env, argv[9], &eps) != napi_ok || !(eps >= 0)) return fail(env, "eps must be a non-negative number");
+  if (cols == 0) return fail(env, "layerNorm needs at least one column");
+  const float *dy = floats_at(env, &heap, dy_off, rows * cols, "dy");
+  const float *x = dy ? floats_at(env, &heap, x_off, rows * cols, "x") : NULL;
+  const float *gamma = x ? floats_at(env, &heap, gamma_off, cols, "gamma") : NULL;
+  float *dx = gamma ? floats_at(env, &heap, dx_off, rows * cols, "dx") : NULL;
+  float *dgamma = dx ? floats_at(env, &heap, dgamma_off, cols, "dgamma") : NULL;
+  float *dbeta = dgamma ? floats_at(env, &heap, dbeta_off, cols, "dbeta") : NULL;
+  if (!dbeta) return NULL;
+  layer_norm_grad_rows(dy, x, gamma, dx, dgamma, dbeta, rows, cols, eps);
+  return undefined(env);
+}
+
+/*
+ * gatherRows(heap, tableOffset, tableRows, cols, indicesOffset, count, outOffset): copies row
+ * indices[i] (int32) of a tableRows x cols table to row i of the output. Returns -1, or the
+ * position of the first index outside [0, tableRows) (then nothing is written).
+ */
+static napi_value gather_rows(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 7, argv)) return NULL;
+  heap_t heap;
+  size_t table_off, table_rows, cols, idx_off, count, out_off;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "tableOffset", &table_off) ||
+      !get_size(env, argv[2], "tableRows", &table_rows) || !get_size(env, argv[3], "cols", &cols) ||
+      !get_size(env, argv[4], "indicesOffset", &idx_off) || !get_size(env, argv[5], "count", &count) ||
+      !get_size(env, argv[6], "outOffset", &out_off))
+    return NULL;
+  const float *table = floats_at(env, &heap, table_off, table_rows * cols, "table");
+  /* int32 and float32 have the same size and alignment: the range check is the same. */
+  const int32_t *indices = table ? (const int32_t *)floats_at(env, &heap, idx_off, count, "indices") : NULL;
+  float *out = indices ? floats_at(env, &heap, out_off, count * cols, "out") : NULL;
+  if (!out) return NULL;
+  napi_value result;
+  for (size_t i = 0; i < count; i++) {
+    if (indices[i] < 0 || (size_t)indices[i] >= table_rows) {
+      napi_create_double(env, (double)i, &result);
+      return result;
+    }
+  }
+  for (size_t i = 0; i < count; i++) memcpy(out + i * cols, table + (size_t)indices[i] * cols, cols * sizeof(float));
+  napi_create_double(env, -1, &result);
+  return result;
 }
 
 /* The OpenBLAS extensions, looked up at run time so that any CBLAS links. */
@@ -371,6 +661,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"biasActivation", NULL, bias_activation, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softmax", NULL, softmax, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropout", NULL, dropout, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gelu", NULL, gelu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlasThreads", NULL, set_blas_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -1,0 +1,124 @@
+/**
+ * Operations of the encoder's training step that a backend may run as one kernel each: layer
+ * normalisation, exact GELU and seeded dropout. Composed from tfjs ops they cost 5 to 20 kernels
+ * each way (forward and backward); a backend that registers the kernels named here (the native
+ * kernels of workers/native do, on wasm) runs each in one pass. On every other backend the same
+ * functions compose tfjs ops, so the model code calls them without knowing which path runs.
+ *
+ * Kernel contracts (all float32):
+ * - `AutopeftLayerNorm` {x [rows, cols], gamma [cols], beta [cols]}, attrs {eps} → y;
+ *   `AutopeftLayerNormGrad` {dy, x, gamma}, attrs {eps} → [dx, dgamma, dbeta].
+ * - `AutopeftGelu` {x} → x Φ(x); `AutopeftGeluGrad` {dy, x} → dy (Φ(x) + x φ(x)).
+ * - `AutopeftDropout` {x}, attrs {rate, seed} → x times the mask that {@link dropoutMask}
+ *   draws for `seed` (bit for bit); applied to the output gradient it gives the input gradient.
+ */
+import type { NamedAttrMap, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import type { Tf } from '../backend.js';
+import { createRng } from '../random.js';
+
+/** Kernel names of the fused operations. */
+export const FUSED_KERNEL = {
+  layerNorm: 'AutopeftLayerNorm',
+  layerNormGrad: 'AutopeftLayerNormGrad',
+  gelu: 'AutopeftGelu',
+  geluGrad: 'AutopeftGeluGrad',
+  dropout: 'AutopeftDropout',
+} as const;
+
+/** A kernel name of {@link FUSED_KERNEL}. */
+export type FusedKernelName = (typeof FUSED_KERNEL)[keyof typeof FUSED_KERNEL];
+
+/** Whether the active backend has every named kernel. */
+function backendHas(tf: Tf, ...names: FusedKernelName[]): boolean {
+  const backend = tf.getBackend();
+  return names.every((name) => tf.getKernel(name, backend) !== undefined);
+}
+
+/** tfjs instances whose gradient registry knows the fused kernels. */
+const gradientsRegistered = new WeakSet<object>();
+
+/**
+ * Registers the gradients of the fused kernels (backend-independent: each calls the backend's
+ * gradient kernel). Idempotent; called before the first fused op runs.
+ */
+function registerFusedGradients(tf: Tf): void {
+  if (gradientsRegistered.has(tf)) return;
+  gradientsRegistered.add(tf);
+  tf.registerGradient({
+    kernelName: FUSED_KERNEL.layerNorm,
+    inputsToSave: ['x', 'gamma'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, gamma] = saved as [Tensor, Tensor];
+      // One kernel computes all three gradients. It runs here, not in the per-input functions:
+      // tfjs calls each of those inside its own tidy, which would free the other two outputs.
+      const [dx, dgamma, dbeta] = tf.engine().runKernel(FUSED_KERNEL.layerNormGrad, { dy: dy as Tensor, x, gamma }, attrs) as Tensor[];
+      return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED_KERNEL.gelu,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved as [Tensor];
+      return { x: () => tf.engine().runKernel(FUSED_KERNEL.geluGrad, { dy: dy as Tensor, x }) as Tensor };
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED_KERNEL.dropout,
+    gradFunc: (dy, _saved, attrs) => ({ x: () => tf.engine().runKernel(FUSED_KERNEL.dropout, { x: dy as Tensor }, attrs) as Tensor }),
+  });
+}
+
+function runFused<T extends Tensor>(tf: Tf, name: FusedKernelName, inputs: Record<string, Tensor>, attrs: NamedAttrMap = {}): T {
+  registerFusedGradients(tf);
+  return tf.engine().runKernel(name, inputs, attrs) as T;
+}
+
+/**
+ * Layer normalisation over the last axis (biased variance, epsilon inside the square root, as
+ * BERT), then `* gamma + beta`. Gradients flow to x, gamma and beta.
+ */
+export function layerNorm(tf: Tf, x: Tensor2D, gamma: Tensor1D, beta: Tensor1D, eps: number): Tensor2D {
+  const cols = x.shape[1];
+  const fusable =
+    x.dtype === 'float32' && gamma.dtype === 'float32' && beta.dtype === 'float32' && gamma.shape[0] === cols && beta.shape[0] === cols;
+  if (fusable && backendHas(tf, FUSED_KERNEL.layerNorm, FUSED_KERNEL.layerNormGrad)) {
+    return runFused<Tensor2D>(tf, FUSED_KERNEL.layerNorm, { x, gamma, beta }, { eps });
+  }
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normalised = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normalised, gamma), beta);
+}
+
+/** GELU in its exact form `0.5 x (1 + erf(x / sqrt 2))` (BERT's `hidden_act: "gelu"`). */
+export function gelu<T extends Tensor>(tf: Tf, x: T): T {
+  if (x.dtype === 'float32' && backendHas(tf, FUSED_KERNEL.gelu, FUSED_KERNEL.geluGrad)) {
+    return runFused<T>(tf, FUSED_KERNEL.gelu, { x });
+  }
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+/**
+ * The inverted-dropout mask for `seed`: element i is 0 when the i-th draw of `createRng(seed)`
+ * is below `rate`, else `1 / (1 - rate)`.
+ */
+export function dropoutMask(count: number, rate: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  const keep = 1 / (1 - rate);
+  const mask = new Float32Array(count);
+  for (let i = 0; i < count; i++) mask[i] = rng() < rate ? 0 : keep;
+  return mask;
+}
+
+/**
+ * Inverted dropout of `x` with the mask of `seed` (see {@link dropoutMask}); `rate` in [0, 1).
+ * The mask depends only on the seed and the size, so every backend drops the same elements.
+ */
+export function seededDropout<T extends Tensor>(tf: Tf, x: T, rate: number, seed: number): T {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${rate}`);
+  if (rate === 0) return x;
+  if (x.dtype === 'float32' && backendHas(tf, FUSED_KERNEL.dropout)) {
+    return runFused<T>(tf, FUSED_KERNEL.dropout, { x }, { rate, seed: seed >>> 0 });
+  }
+  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, seed), x.shape)) as T;
+}
