@@ -215,16 +215,22 @@ async function soak(steps: number): Promise<string> {
   const heap = (): number => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.byteLength;
   for (let i = 0; i < 20; i++) trainer.step();
   const before = { tensors: tf.memory().numTensors, heap: heap(), rss: process.memoryUsage().rss };
+  const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+  // RSS at every tenth of the run: growth that levels off is the allocators settling, growth
+  // that keeps its pace is a leak.
+  const samples: string[] = [];
   const started = performance.now();
-  for (let i = 0; i < steps; i++) trainer.step();
+  for (let i = 1; i <= steps; i++) {
+    trainer.step();
+    if (i % Math.max(1, Math.floor(steps / 10)) === 0) samples.push(`${i}: ${mb(process.memoryUsage().rss)}`);
+  }
   const seconds = (performance.now() - started) / 1000;
   const after = { tensors: tf.memory().numTensors, heap: heap(), rss: process.memoryUsage().rss };
   trainer.dispose();
-  const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
   return (
     `soak (${SHAPES[0]!.name}, wasm+native): ${steps} steps in ${seconds.toFixed(0)} s; ` +
     `tensors ${before.tensors} -> ${after.tensors}, wasm heap ${mb(before.heap)} -> ${mb(after.heap)} MiB, ` +
-    `RSS ${mb(before.rss)} -> ${mb(after.rss)} MiB`
+    `RSS ${mb(before.rss)} -> ${mb(after.rss)} MiB\nRSS (MiB) after steps: ${samples.join(', ')}`
   );
 }
 
