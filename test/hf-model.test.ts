@@ -14,7 +14,7 @@ import { inferenceContext } from '../workers/model/forward-context.js';
 import { SequenceClassificationHead, countHeadVariables } from '../workers/model/head.js';
 import { parseHfConfig } from '../workers/model/hf-config.js';
 import { loadHfModelDir } from '../workers/model/hf-model.js';
-import { bertPreTokenize } from '../workers/model/hf-tokenizer.js';
+import { bertPreTokenize, bertWords } from '../workers/model/hf-tokenizer.js';
 import { floatToHalf, halfToFloat, parseSafetensors, writeSafetensors } from '../workers/model/safetensors.js';
 import { hfDirEntry, registerBaseModel } from '../workers/models/catalog.js';
 import { trainTrial } from '../workers/train/train-trial.js';
@@ -142,6 +142,17 @@ describe('Hugging Face tokenizers', () => {
     expect(row(2).slice(0, 5)).toEqual(['[CLS]', '[UNK]', 'play', '##ing', '[SEP]'].map(id));
     expect(Array.from(enc.mask.subarray(0, 12))).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
     expect(bertPreTokenize(' Hello\tworld\u0000,  \u4e2d\u6587 ', true, true)).toEqual(['hello', 'world', ',', '\u4e2d', '\u6587']);
+  });
+
+  it('WordPiece reads a long text only as far as the sequence needs, with the same ids as reading all of it', () => {
+    const { tokenizer } = getBaseModel(tf, 'fixture-bert');
+    const text = 'The CAT sat on the mat, naïve ZEBRA! '.repeat(2000);
+    const head = text.slice(0, 400); // about 130 tokens: more than the sequence holds
+    const long = tokenizer.encodeBatch([text], 32);
+    expect(Array.from(long.ids)).toEqual(Array.from(tokenizer.encodeBatch([head], 32).ids));
+    expect(long.ids[31]).toBe(tokenizer.encodeBatch(['x'], 3).ids[2]); // ends with [SEP]
+    const words = bertWords(text, true, true);
+    expect([words.next().value, words.next().value, words.next().value]).toEqual(['the', 'cat', 'sat']);
   });
 
   it('WordPiece pairs: [CLS] a [SEP] b [SEP], types 0 then 1, longest text truncated first', () => {

@@ -36,39 +36,56 @@ const isCjk = (cp: number): boolean =>
   (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) ||
   (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
 
-/** BERT's basic tokenizer: the words and punctuation marks WordPiece then splits. */
-export function bertPreTokenize(text: string, lowercase: boolean, stripAccents: boolean): string[] {
-  let cleaned = '';
+/**
+ * BERT's basic tokenizer, lazily: the words and punctuation marks WordPiece then splits, in
+ * order. Control characters are dropped, whitespace separates, each CJK character is a word of
+ * its own, words are lower-cased and stripped of accents when asked, and punctuation marks are
+ * split off. Lazy because a sequence keeps only its first few hundred tokens, and long texts
+ * (an email, an article) would otherwise be cleaned and split in full for nothing.
+ */
+export function* bertWords(text: string, lowercase: boolean, stripAccents: boolean): Generator<string> {
+  let token = '';
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
     if (cp === 0 || cp === 0xfffd || isControl(ch)) continue;
-    if (isWhitespace(ch)) cleaned += ' ';
-    else if (isCjk(cp)) cleaned += ` ${ch} `;
-    else cleaned += ch;
-  }
-  const words: string[] = [];
-  for (let token of cleaned.split(' ')) {
-    if (token === '') continue;
-    if (lowercase) token = token.toLowerCase();
-    if (stripAccents) token = token.normalize('NFD').replace(/\p{Mn}/gu, '');
-    let current = '';
-    for (const ch of token) {
-      if (isPunctuation(ch)) {
-        if (current) words.push(current);
-        words.push(ch);
-        current = '';
-      } else {
-        current += ch;
-      }
+    const cjk = isCjk(cp);
+    if (cjk || isWhitespace(ch)) {
+      if (token) yield* splitPunctuation(token, lowercase, stripAccents);
+      token = '';
+      if (cjk) yield* splitPunctuation(ch, lowercase, stripAccents);
+    } else {
+      token += ch;
     }
-    if (current) words.push(current);
   }
-  return words;
+  if (token) yield* splitPunctuation(token, lowercase, stripAccents);
+}
+
+/** One whitespace-separated token, normalised, with its punctuation marks split off. */
+function* splitPunctuation(token: string, lowercase: boolean, stripAccents: boolean): Generator<string> {
+  let normalised = lowercase ? token.toLowerCase() : token;
+  if (stripAccents) normalised = normalised.normalize('NFD').replace(/\p{Mn}/gu, '');
+  let current = '';
+  for (const ch of normalised) {
+    if (isPunctuation(ch)) {
+      if (current) yield current;
+      yield ch;
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  if (current) yield current;
+}
+
+/** All of {@link bertWords} as an array. */
+export function bertPreTokenize(text: string, lowercase: boolean, stripAccents: boolean): string[] {
+  return [...bertWords(text, lowercase, stripAccents)];
 }
 
 /** A WordPiece tokenizer (BERT). */
 export class WordPieceTokenizer implements TextTokenizer {
   readonly padId: number;
+  private readonly cache = new Map<string, number[]>();
   private readonly unkId: number;
   private readonly special: SpecialTokens;
 
@@ -90,15 +107,23 @@ export class WordPieceTokenizer implements TextTokenizer {
   /** Ids of `text` without special tokens (at most `limit`). */
   tokenize(text: string, limit = Number.POSITIVE_INFINITY): number[] {
     const ids: number[] = [];
-    for (const word of bertPreTokenize(text, this.options.lowercase, this.options.stripAccents)) {
+    for (const word of bertWords(text, this.options.lowercase, this.options.stripAccents)) {
       if (ids.length >= limit) break;
       ids.push(...this.wordPieces(word));
     }
     return ids.slice(0, limit);
   }
 
-  /** Greedy longest-match-first pieces of one word. */
+  /** Greedy longest-match-first pieces of one word (remembered for the commonest words). */
   private wordPieces(word: string): number[] {
+    const cached = this.cache.get(word);
+    if (cached) return cached;
+    const pieces = this.splitWord(word);
+    if (this.cache.size < 50_000) this.cache.set(word, pieces);
+    return pieces;
+  }
+
+  private splitWord(word: string): number[] {
     const chars = [...word];
     if (chars.length > this.options.maxCharsPerWord) return [this.unkId];
     const pieces: number[] = [];
