@@ -483,6 +483,30 @@ describe.skipIf(!addon)('native kernels on the wasm backend', () => {
     tf.dispose([a, b, y, corners]);
   });
 
+  it('fused layer-norm gradient writes its three outputs correctly when allocating them grows the heap', () => {
+    registerNativeKernels(tf, addon!, FUSED_NAMES);
+    const heap = (): number => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.byteLength;
+    // x and dy together about as large as the heap, so the gradient's output must grow it.
+    const cols = 64;
+    const rows = Math.ceil(heap() / 4 / cols / 2) + 16;
+    const x = tf.tidy(() => tf.tile(tf.tensor2d([Array.from({ length: cols }, (_, j) => j)]), [rows, 1]));
+    const gamma = tf.fill([cols], 2);
+    const beta = tf.zeros([cols]);
+    const before = heap();
+    const [dx, dgamma, dbeta] = tf.grads((a: Tensor, g: Tensor, b: Tensor) =>
+      tf.sum(tf.mul(layerNorm(tf, a as never, g as never, b as never, 1e-12), tf.range(0, cols).reshape([1, cols]))),
+    )([x, gamma, beta]);
+    expect(heap()).toBeGreaterThan(before);
+    // Every row is the same, so the row sums of dgamma and dbeta are rows times one row's values.
+    const xhat = Array.from({ length: cols }, (_, j) => (j - (cols - 1) / 2) / Math.sqrt((cols * cols - 1) / 12));
+    expectClose(dgamma!.dataSync(), xhat.map((v, j) => rows * j * v), 'dgamma', 1e-4);
+    expectClose(dbeta!.dataSync(), xhat.map((_, j) => rows * j), 'dbeta', 1e-5);
+    const lastRow = dx!.slice([rows - 1, 0], [1, cols]).dataSync();
+    const firstRow = dx!.slice([0, 0], [1, cols]).dataSync();
+    expect(Array.from(lastRow)).toEqual(Array.from(firstRow));
+    tf.dispose([x, gamma, beta, dx!, dgamma!, dbeta!]);
+  });
+
   it('keeps tensor count, wasm heap and RSS stable over many training steps', () => {
     enableNativeKernels(tf);
     const next = rng(29);

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_ARGS 12
@@ -505,10 +506,14 @@ static MULTIVERSION void layer_norm_rows(const float *x, const float *gamma, con
   }
 }
 
+/*
+ * The sums over rows of dgamma and dbeta are kept in double (`acc`, 2 * cols, zeroed): a float
+ * sum over tens of thousands of rows loses digits that the per-row terms still have.
+ */
 static MULTIVERSION void layer_norm_grad_rows(const float *dy, const float *x, const float *gamma, float *dx, float *dgamma,
-                                             float *dbeta, size_t rows, size_t cols, double eps) {
-  memset(dgamma, 0, cols * sizeof(float));
-  memset(dbeta, 0, cols * sizeof(float));
+                                             float *dbeta, double *acc, size_t rows, size_t cols, double eps) {
+  double *acc_gamma = acc;
+  double *acc_beta = acc + cols;
   for (size_t r = 0; r < rows; r++) {
     const float *xr = x + r * cols;
     const float *dyr = dy + r * cols;
@@ -521,8 +526,8 @@ static MULTIVERSION void layer_norm_grad_rows(const float *dy, const float *x, c
       const float g = dyr[j] * gamma[j];
       sum_g += g;
       sum_gx += g * xhat;
-      dgamma[j] += dyr[j] * xhat;
-      dbeta[j] += dyr[j];
+      acc_gamma[j] += (double)(dyr[j] * xhat);
+      acc_beta[j] += (double)dyr[j];
     }
     const float mean_g = sum_g / (float)cols;
     const float mean_gx = sum_gx / (float)cols;
@@ -530,6 +535,10 @@ static MULTIVERSION void layer_norm_grad_rows(const float *dy, const float *x, c
       const float xhat = (xr[j] - mean) * rstd;
       dxr[j] = rstd * (dyr[j] * gamma[j] - mean_g - xhat * mean_gx);
     }
+  }
+  for (size_t j = 0; j < cols; j++) {
+    dgamma[j] = (float)acc_gamma[j];
+    dbeta[j] = (float)acc_beta[j];
   }
 }
 
@@ -586,7 +595,10 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   float *dgamma = dx ? floats_at(env, &heap, dgamma_off, cols, "dgamma") : NULL;
   float *dbeta = dgamma ? floats_at(env, &heap, dbeta_off, cols, "dbeta") : NULL;
   if (!dbeta) return NULL;
-  layer_norm_grad_rows(dy, x, gamma, dx, dgamma, dbeta, rows, cols, eps);
+  double *acc = calloc(2 * cols, sizeof(double));
+  if (!acc) return fail(env, "layerNormGrad: out of memory");
+  layer_norm_grad_rows(dy, x, gamma, dx, dgamma, dbeta, acc, rows, cols, eps);
+  free(acc);
   return undefined(env);
 }
 
