@@ -9,7 +9,6 @@ import { parseStudySpec } from '../scheduler/spec.js';
 import type { SpecContext } from '../scheduler/spec.js';
 import { bestTrial } from '../scheduler/store.js';
 import type { StudyEvent, StudyStore } from '../scheduler/store.js';
-import type { EncoderShape } from '../search/types.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
 import { ConflictError, NotFoundError, errorHandler } from './errors.js';
@@ -24,9 +23,6 @@ export interface EventSource {
 export interface AppDeps {
   store: StudyStore;
   specContext: SpecContext;
-  /** Parameters of a base model, for trainable percentages. */
-  baseParams: (baseModel: string) => number;
-  baseShape: (baseModel: string) => EncoderShape;
   events: EventSource;
   /** Serves dataset uploads under `/api/datasets`, if given. */
   datasets?: Router;
@@ -61,8 +57,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(400).json({ error: { code: 'invalid_body', message: 'request body: expected a JSON object (Content-Type: application/json)' } });
       return;
     }
-    const { spec, dataset } = await parseStudySpec(req.body, deps.specContext);
-    const study = await deps.store.createStudy(spec, deps.baseParams(spec.task.baseModel), dataset.outputs);
+    const { spec, dataset, shape } = await parseStudySpec(req.body, deps.specContext);
+    const study = await deps.store.createStudy(spec, shape, dataset.outputs);
     log(`study ${study.id} (${spec.name}) submitted`);
     res.status(201).location(`/api/studies/${study.id}`).json({ id: study.id, state: study.state });
   });
@@ -86,7 +82,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
     const best = bestTrial(await deps.store.getTrials(study.id));
     if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
-    const config = buildTrialConfig(study, best, deps.baseShape(study.spec.task.baseModel));
+    const config = buildTrialConfig(study, best, study.baseShape);
     res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${best.number}.json`);
     res.type('application/json').send(JSON.stringify(config, null, 2));
   });

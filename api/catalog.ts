@@ -4,13 +4,11 @@
  */
 import type { Redis } from 'ioredis';
 import type { DatasetFacts, SpecContext } from '../scheduler/spec.js';
-import type { EncoderShape } from '../search/types.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { outputCount } from '../workers/data/dataset.js';
 import { loadDataset, parseDatasetRef } from '../workers/data/registry.js';
 import type { UploadSummary } from '../workers/data/stored.js';
 import { uploadIndexKey } from '../workers/data/stored.js';
-import { findBaseModel } from '../workers/models/catalog.js';
 import { resolveBaseModel } from '../workers/models/resolve.js';
 
 /** Where datasets other than the built-ins come from. */
@@ -51,11 +49,4 @@ export function createSpecContext(sources: DatasetSources): SpecContext {
     describeDataset: (ref) => describeDataset(ref, sources),
     baseModelShape: async (name) => (await resolveBaseModel(name, sources.modelRoot)).shape,
   };
-}
-
-/** The shape of a known (or already resolved) base model. @throws Error for an unknown name (specs are checked first). */
-export function baseModelShape(baseModel: string): EncoderShape {
-  const entry = findBaseModel(baseModel);
-  if (!entry) throw new Error(`unknown base model "${baseModel}"`);
-  return entry.shape;
 }

@@ -11,13 +11,12 @@ import { buildDashboardAssets, dashboardRouter } from '../dashboard/assets.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { StudyStore } from '../scheduler/store.js';
 import type { StudyEvent } from '../scheduler/store.js';
-import { countBaseParams } from '../search/param-count.js';
 import { DEFAULT_QUEUE_NAME } from '../workers/job-types.js';
 import type { TrialJobData, TrialJobOutcome } from '../workers/job-types.js';
 import { selectBackend } from '../workers/backend.js';
 import { startTrialWorker } from '../workers/trial-worker.js';
 import { createApp } from './app.js';
-import { baseModelShape, createSpecContext } from './catalog.js';
+import { createSpecContext } from './catalog.js';
 import { datasetsRouter } from './datasets.js';
 import type { Config } from './config.js';
 
@@ -55,8 +54,6 @@ export async function startApi(config: Config, log: (message: string) => void): 
       ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
     }),
     datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, log }),
-    baseParams: (name) => countBaseParams(baseModelShape(name)),
-    baseShape: baseModelShape,
     events: {
       subscribe(listener) {
         emitter.on('event', listener);
@@ -91,10 +88,6 @@ export async function startScheduler(config: Config, log: (message: string) => v
   const scheduler = new Scheduler({
     store: new StudyStore(redis, config.keyPrefix),
     queue,
-    describeTask: (study) => ({
-      shape: baseModelShape(study.spec.task.baseModel),
-      numLabels: study.headOutputs,
-    }),
     log,
   });
   await scheduler.start();

@@ -13,7 +13,6 @@ import type { TrialReports } from '../search/pruners.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { createSampler } from '../search/sampler.js';
 import type { TrialObservation } from '../search/sampler.js';
-import type { EncoderShape } from '../search/types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import { trialJobIdOf } from './store.js';
 import type { StudyStore } from './store.js';
@@ -23,8 +22,6 @@ import type { StudyRecord, TrialRecord } from './types.js';
 export interface SchedulerOptions {
   store: StudyStore;
   queue: Queue<TrialJobData, TrialJobOutcome>;
-  /** Shape and label count of a task's base model, for parameter counts. */
-  describeTask: (study: StudyRecord) => { shape: EncoderShape; numLabels: number };
   /** How often every active study is looked at, in ms. @defaultValue 1000 */
   pollMs?: number;
   /** How long a study lock lasts without renewal, in ms. @defaultValue 15000 */
@@ -199,7 +196,7 @@ export class Scheduler {
 
   private async createTrials(study: StudyRecord, trials: TrialRecord[], count: number): Promise<TrialRecord[]> {
     const { store } = this.options;
-    const { shape, numLabels } = this.options.describeTask(study);
+    const { baseShape: shape, headOutputs: numLabels } = study;
     const { spec } = study;
     const preset = getPreset(spec.preset);
     const headParams = countHeadParams(shape, numLabels);

@@ -119,10 +119,11 @@ export interface SpecContext {
   baseModelShape: (name: string) => Promise<EncoderShape>;
 }
 
-/** A checked spec and the facts of its dataset. */
+/** A checked spec, the facts of its dataset and the shape of its base model. */
 export interface ParsedSpec {
   spec: StudySpec;
   dataset: DatasetFacts;
+  shape: EncoderShape;
 }
 
 /**
@@ -179,5 +180,5 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
   if (!dataset.metrics.includes(metric)) {
     throw new InvalidSpecError('task.metric', `"${metric}" does not apply to dataset "${spec.task.dataset}"; use one of ${dataset.metrics.join(', ')}`);
   }
-  return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace }, dataset };
+  return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace }, dataset, shape };
 }

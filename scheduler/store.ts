@@ -11,6 +11,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { countBaseParams } from '../search/param-count.js';
+import type { EncoderShape } from '../search/types.js';
 import { artifactKey, stopRequestKey } from '../workers/job-types.js';
 import type { StopReason } from '../workers/job-types.js';
 import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialRecord } from './types.js';
@@ -44,8 +46,8 @@ export class StudyStore {
     return `${this.prefix}:study:${id}:trials`;
   }
 
-  /** Stores a new queued study and marks it active for the schedulers. */
-  async createStudy(spec: StudySpec, baseParams: number, headOutputs: number): Promise<StudyRecord> {
+  /** Stores a new queued study on a base model of that shape and marks it active for the schedulers. */
+  async createStudy(spec: StudySpec, baseShape: EncoderShape, headOutputs: number): Promise<StudyRecord> {
     const now = new Date();
     const study: StudyRecord = {
       id: randomUUID(),
@@ -53,7 +55,8 @@ export class StudyStore {
       state: 'queued',
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
-      baseParams,
+      baseShape,
+      baseParams: countBaseParams(baseShape),
       headOutputs,
     };
     await this.redis

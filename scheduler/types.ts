@@ -2,7 +2,7 @@
  * Plain records of studies and trials as stored in Redis and served by the API.
  * The dashboard imports these types (and nothing else) from the server side.
  */
-import type { IntermediateReport, PeftConfig, SearchPoint, TrainingConfig } from '../search/types.js';
+import type { EncoderShape, IntermediateReport, PeftConfig, SearchPoint, TrainingConfig } from '../search/types.js';
 import type { TaskRef, TrialArtifact } from '../workers/job-types.js';
 import type { SearchSpace } from '../search/space.js';
 import type { PresetName } from '../search/presets.js';
@@ -40,6 +40,12 @@ export interface StudyRecord {
   updatedAt: string;
   finishedAt?: string;
   error?: string;
+  /**
+   * The base encoder's shape, read when the study was submitted: the scheduler and the API work
+   * from it, so they need no access to the model itself (a model under a worker's model root,
+   * a restarted process).
+   */
+  baseShape: EncoderShape;
   /** Parameters of the frozen base encoder, for percentages. */
   baseParams: number;
   /** Outputs of the task head (classes, or 1 for regression), for parameter counts. */

@@ -2,7 +2,7 @@
  * Closed-form parameter counts. The search uses them to know a configuration's size without
  * building a model; the workers' live counts must agree with them exactly.
  */
-import type { EncoderShape, LoraTarget, PeftConfig } from './types.js';
+import type { EncoderShape, HeadKind, LoraTarget, PeftConfig } from './types.js';
 
 /** Input and output width of a LoRA target projection. */
 export function loraTargetDims(target: LoraTarget, shape: EncoderShape): { dIn: number; dOut: number } {
@@ -69,9 +69,15 @@ export function countPeftParams(peft: PeftConfig, shape: EncoderShape, mode: Cou
   return total;
 }
 
-/** Parameters of a classification head on the pooled output: `d * k + k`. */
+/** Trainable parameters of a task head with `outputs` outputs: `d k + k` (bert), `d^2 + d + d k + k` (roberta). */
+export function headParamCount(kind: HeadKind, hiddenSize: number, outputs: number): number {
+  const classifier = hiddenSize * outputs + outputs;
+  return kind === 'roberta' ? hiddenSize * hiddenSize + hiddenSize + classifier : classifier;
+}
+
+/** Trainable parameters of the task head the encoder's family uses (see {@link EncoderShape.headKind}). */
 export function countHeadParams(shape: EncoderShape, numLabels: number): number {
-  return shape.hiddenSize * numLabels + numLabels;
+  return headParamCount(shape.headKind ?? 'bert', shape.hiddenSize, numLabels);
 }
 
 /** Parameters of the base encoder (embeddings, layers, pooler), without any task head. */

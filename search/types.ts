@@ -92,6 +92,13 @@ export interface PeftConfig {
   gates?: GatesConfig;
 }
 
+/**
+ * The sequence-classification head of a model family: `bert` is a linear layer on the pooled
+ * output; `roberta` is dense + tanh + linear on the first token (Hugging Face's
+ * `RobertaClassificationHead`).
+ */
+export type HeadKind = 'bert' | 'roberta';
+
 /** The shape of a transformer encoder, enough to count parameters in closed form. */
 export interface EncoderShape {
   vocabSize: number;
@@ -101,6 +108,8 @@ export interface EncoderShape {
   intermediateSize: number;
   maxPositions: number;
   typeVocabSize: number;
+  /** The head a task on this encoder trains. @defaultValue 'bert' */
+  headKind?: HeadKind;
 }
 
 /** Training hyperparameters of one trial. */

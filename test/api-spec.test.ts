@@ -5,9 +5,9 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { createSpecContext } from '../api/catalog.js';
+import { countBaseParams, countHeadParams } from '../search/param-count.js';
+import type { EncoderShape } from '../search/types.js';
 import { StudyStore } from '../scheduler/store.js';
-import { countBaseParams } from '../search/param-count.js';
-import { BASE_MODELS } from '../workers/models/catalog.js';
 import { deleteUnder, keysUnder, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const validSpec = {
@@ -25,12 +25,9 @@ describe('POST /api/studies', () => {
 
   beforeAll(async () => {
     redis = testRedis();
-    const shape = BASE_MODELS['tiny-random']!.shape;
     const app = createApp({
       store: new StudyStore(redis, prefix),
       specContext: createSpecContext({ redis, keyPrefix: prefix, modelRoot: fileURLToPath(new URL('./fixtures/hf/', import.meta.url)) }),
-      baseParams: () => countBaseParams(shape),
-      baseShape: () => shape,
       events: { subscribe: () => () => {} },
     });
     server = app.listen(0, '127.0.0.1');
@@ -118,6 +115,17 @@ describe('POST /api/studies', () => {
     const { id } = (await response.json()) as { id: string };
     const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { spec: { searchSpace: Record<string, { choices?: unknown[] }> } };
     expect(view.spec.searchSpace['lora.rank']).toBeDefined();
+  });
+
+  it('keeps the base model\'s shape, head kind included, with the study: a RoBERTa model under the model root', async () => {
+    const response = await post({ ...validSpec, name: 'own roberta', task: { ...validSpec.task, baseModel: 'roberta' }, training: { maxSeqLength: 16 } });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { baseShape: EncoderShape; baseParams: number };
+    expect(view.baseShape).toMatchObject({ hiddenSize: 48, headKind: 'roberta' });
+    expect(view.baseParams).toBe(countBaseParams(view.baseShape));
+    // What the scheduler charges every trial for the task head: RoBERTa's dense + out_proj.
+    expect(countHeadParams(view.baseShape, 2)).toBe(48 * 48 + 48 + 48 * 2 + 2);
   });
 
   it('answers 404 for an unknown study and 409 for a best configuration before any trial completes', async () => {

@@ -4,14 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor2D } from '@tensorflow/tfjs';
-import { countPeftParams } from '../search/param-count.js';
+import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import type { SelectedBackend, Tf } from '../workers/backend.js';
 import { selectBackend } from '../workers/backend.js';
 import { InvalidTrialError } from '../workers/errors.js';
 import type { BaseModel } from '../workers/model/base-model.js';
 import { getBaseModel } from '../workers/model/base-model.js';
 import { inferenceContext } from '../workers/model/forward-context.js';
-import { SequenceClassificationHead, countHeadVariables } from '../workers/model/head.js';
+import { SequenceClassificationHead } from '../workers/model/head.js';
 import { parseHfConfig } from '../workers/model/hf-config.js';
 import { loadHfModelDir } from '../workers/model/hf-model.js';
 import { bertPreTokenize, bertWords } from '../workers/model/hf-tokenizer.js';
@@ -76,7 +76,7 @@ describe('Hugging Face checkpoints', () => {
   it('BERT (old gamma/beta names, float32, pair inputs): hidden states, pooler and logits match the reference within 1e-4', () => {
     const model = getBaseModel(tf, 'fixture-bert');
     expect(model.modelType).toBe('bert');
-    expect(model.shape).toEqual({ vocabSize: 100, hiddenSize: 48, numLayers: 2, numHeads: 3, intermediateSize: 96, maxPositions: 64, typeVocabSize: 2 });
+    expect(model.shape).toEqual({ vocabSize: 100, hiddenSize: 48, numLayers: 2, numHeads: 3, intermediateSize: 96, maxPositions: 64, typeVocabSize: 2, headKind: 'bert' });
     const out = run(model, reference.bert);
     expect(maxAbsDiff(out.hidden, reference.bert.last_hidden_state.flat(2))).toBeLessThan(1e-4);
     expect(maxAbsDiff(out.pooled!, reference.bert.pooler_output!.flat())).toBeLessThan(1e-4);
@@ -105,7 +105,9 @@ describe('Hugging Face checkpoints', () => {
       },
       { backend },
     );
-    expect(result.trainableParams).toBe(countPeftParams(peft, getBaseModel(tf, 'fixture-roberta').shape) + countHeadVariables('roberta', 48, 2));
+    expect(result.trainableParams).toBe(countPeftParams(peft, getBaseModel(tf, 'fixture-roberta').shape) + countHeadParams(getBaseModel(tf, 'fixture-roberta').shape, 2));
+    // The closed form the scheduler uses knows the RoBERTa head from the model's config.json.
+    expect(countHeadParams(getBaseModel(tf, 'fixture-roberta').shape, 2)).toBe(48 * 48 + 48 + 48 * 2 + 2);
     expect(result.trainableParams).toBe(2 * 2 * 2 * (48 + 48) + 48 * 48 + 48 + 48 * 2 + 2);
   });
 });

@@ -8,7 +8,8 @@ import { countPeftParams } from '../../search/param-count.js';
 import type { EncoderShape, PeftConfig, TrainingConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { HeadKind } from '../model/head.js';
-import { SequenceClassificationHead, countHeadVariables } from '../model/head.js';
+import { headParamCount } from '../../search/param-count.js';
+import { SequenceClassificationHead } from '../model/head.js';
 import { parseSafetensors } from '../model/safetensors.js';
 import type { EncoderWeights } from '../model/weights.js';
 import { buildPeftModules, loadPeftWeights } from '../peft/build.js';
@@ -60,7 +61,7 @@ export interface ProjectConfigInput {
 /** Builds the configuration object. */
 export function projectConfig(input: ProjectConfigInput): ProjectConfig {
   const { shape } = input.baseModel;
-  const head = countHeadVariables(input.head.kind, shape.hiddenSize, input.head.outputs);
+  const head = headParamCount(input.head.kind, shape.hiddenSize, input.head.outputs);
   const stored = countPeftParams(input.peft, shape, 'stored');
   return {
     format: 'autopeft-adapter',

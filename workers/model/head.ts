@@ -6,19 +6,13 @@
  * With one output the head is a regression head (trained with mean squared error).
  */
 import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { HeadKind } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import { createRng, deriveSeed, normalArray } from '../random.js';
 import type { BertEncoder, EncoderOutput } from './encoder.js';
 import type { ForwardContext } from './forward-context.js';
 
-/** Which architecture's head. */
-export type HeadKind = 'bert' | 'roberta';
-
-/** Trainable parameters of a head: `d k + k` (bert), `d^2 + d + d k + k` (roberta). */
-export function countHeadVariables(kind: HeadKind, hiddenSize: number, outputs: number): number {
-  const classifier = hiddenSize * outputs + outputs;
-  return kind === 'roberta' ? hiddenSize * hiddenSize + hiddenSize + classifier : classifier;
-}
+export type { HeadKind } from '../../search/types.js';
 
 /** A linear layer made of two variables. */
 interface Linear {

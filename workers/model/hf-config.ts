@@ -63,6 +63,7 @@ export function parseHfConfig(text: string, source: string): HfModelConfig {
     intermediateSize: int('intermediate_size'),
     maxPositions: int('max_position_embeddings'),
     typeVocabSize: int('type_vocab_size', roberta ? 1 : 2),
+    headKind: modelType as HfModelType,
   };
   if (shape.hiddenSize === 0 || shape.numHeads === 0 || shape.hiddenSize % shape.numHeads !== 0) {
     fail(`hidden_size ${shape.hiddenSize} must be a positive multiple of num_attention_heads ${shape.numHeads}`);

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
-import { countBaseParams, countPeftParams } from '../../search/param-count.js';
+import { countBaseParams, countPeftParams, headParamCount } from '../../search/param-count.js';
 import type { IntermediateReport, MetricName, TrainingConfig } from '../../search/types.js';
 import type { SelectedBackend, Tf } from '../backend.js';
 import { currentBackend, selectBackend } from '../backend.js';
@@ -22,7 +22,7 @@ import type { EncodedBatch } from '../model/encoding.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { inferenceContext, trainingContext } from '../model/forward-context.js';
 import type { HeadKind } from '../model/head.js';
-import { SequenceClassificationHead, countHeadVariables } from '../model/head.js';
+import { SequenceClassificationHead } from '../model/head.js';
 import { buildPeftModules, storedPeftWeights } from '../peft/build.js';
 import type { PeftModule } from '../peft/peft-module.js';
 import { createRng, deriveSeed, permutation } from '../random.js';
@@ -203,7 +203,7 @@ function* batchIndices(count: number, batchSize: number, seed: number): Generato
  * mismatch is a bug in one of them, never a property of the trial, so it is a plain Error.
  */
 function checkParamCounts(label: string, data: TrialJobData, model: BaseModel, outputs: number, trainable: number): void {
-  const expected = countPeftParams(data.peft, model.shape, 'training') + countHeadVariables(model.headKind, model.shape.hiddenSize, outputs);
+  const expected = countPeftParams(data.peft, model.shape, 'training') + headParamCount(model.headKind, model.shape.hiddenSize, outputs);
   if (trainable !== expected) {
     throw new Error(`${label}: live trainable parameters ${trainable} differ from the closed form ${expected}`);
   }
