@@ -19,6 +19,7 @@ const configSchema = z.object({
   AUTOPEFT_DATA_ROOT: z.string().min(1).optional(),
   AUTOPEFT_MODEL_ROOT: z.string().min(1).optional(),
   AUTOPEFT_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(20 * 1024 * 1024),
+  AUTOPEFT_TRIAL_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
 });
 
 /** The service's settings. */
@@ -45,6 +46,11 @@ export interface Config {
   modelRoot?: string;
   /** Largest dataset upload accepted, in bytes. */
   maxUploadBytes: number;
+  /**
+   * How long a worker's hold on its trial lasts without renewal, in ms (renewed while it
+   * trains): the trial of a worker that died goes to another worker after about this long.
+   */
+  trialLockMs: number;
 }
 
 /** Names and defaults of every variable, for the README and `--help`. */
@@ -75,5 +81,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(c.AUTOPEFT_DATA_ROOT ? { dataRoot: c.AUTOPEFT_DATA_ROOT } : {}),
     ...(c.AUTOPEFT_MODEL_ROOT ? { modelRoot: c.AUTOPEFT_MODEL_ROOT } : {}),
     maxUploadBytes: c.AUTOPEFT_MAX_UPLOAD_BYTES,
+    trialLockMs: c.AUTOPEFT_TRIAL_LOCK_MS,
   };
 }

@@ -115,6 +115,7 @@ export async function startWorker(config: Config, log: (message: string) => void
     ...(config.workerName ? { name: config.workerName } : {}),
     ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
     ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
+    lockDurationMs: config.trialLockMs,
     log,
   });
   worker.on('error', (error) => log(`worker error: ${error.message}`));

@@ -169,7 +169,8 @@ export class Scheduler {
     }
     const state = await job.getState();
     const before = JSON.stringify(trial);
-    trial.attempts = job.attemptsMade + (state === 'active' ? 1 : 0);
+    // attemptsStarted also counts a start whose worker died (the job went back to the queue).
+    trial.attempts = Math.max(job.attemptsStarted ?? 0, job.attemptsMade + (state === 'active' ? 1 : 0));
     const progress = job.progress as TrialProgress | number;
     const reportsBefore = trial.reports.length;
     if (typeof progress === 'object' && Array.isArray(progress.reports)) {

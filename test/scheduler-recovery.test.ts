@@ -70,3 +70,46 @@ describe('scheduler failure model and cancellation', () => {
     expect((await view(long)).trials.length).toBe(cancelled.trials.length);
   });
 });
+
+describe('a worker that dies mid-trial', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    // A short lock, so that the surviving worker takes the dead one's trial within seconds.
+    stack = await startStack(2, { AUTOPEFT_TRIAL_LOCK_MS: '2000' });
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('loses its trial to another worker, which trains it to completion; the trial is counted once', async () => {
+    const response = await fetch(`${stack.url}/api/studies`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(spec('worker crash', 2, { ...tinyTraining, steps: 400, evalEvery: 100 })),
+    });
+    const { id } = (await response.json()) as { id: string };
+    const view = async (): Promise<StudyView> => (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+    // Wait until trial 0 has trained a while (one evaluation) on some worker, then kill that worker.
+    const running = await waitFor(async () => {
+      const trial = (await view()).trials[0];
+      return trial?.state === 'running' && trial.worker && trial.reports.length > 0 ? trial : undefined;
+    }, 60_000, 'trial 0 to run and report');
+    const victim = running.worker!;
+    await stack.killWorker(victim);
+
+    const study = await waitFor(async () => {
+      const v = await view();
+      return v.state === 'completed' ? v : undefined;
+    }, 120_000, 'the study to complete without the dead worker');
+    expect(study.trials.map((t) => t.number)).toEqual([0, 1]);
+    const [first, second] = study.trials;
+    expect(first).toMatchObject({ state: 'complete', attempts: 2 });
+    expect(first!.worker).not.toBe(victim);
+    // Started over from the beginning on the survivor: a full set of reports, each step once.
+    expect(first!.reports.map((r) => r.step)).toEqual([100, 200, 300, 400]);
+    expect(second).toMatchObject({ state: 'complete', attempts: 1 });
+    expect(second!.worker).not.toBe(victim);
+  });
+});

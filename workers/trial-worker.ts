@@ -36,7 +36,8 @@ export interface TrialWorkerOptions {
   stopPollMs?: number;
   /**
    * How long a job's lock lasts without renewal, in ms: a worker that dies loses its trial to
-   * another worker after about this long. Training yields between steps so renewals run.
+   * another worker after about this long (the other workers also look for such trials this
+   * often). Training yields between steps so renewals run.
    * @defaultValue 30000
    */
   lockDurationMs?: number;
@@ -116,6 +117,7 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     prefix: options.prefix,
     concurrency: 1,
     lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.lockDurationMs ?? 30_000,
     name,
   });
 }

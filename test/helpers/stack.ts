@@ -18,21 +18,24 @@ export interface TestStack {
   workerLog: () => string;
   /** Stops the scheduler (as if it died) and starts a fresh one on the same Redis state. */
   restartScheduler(pauseMs?: number): Promise<void>;
+  /** Kills the worker process of that name (`test-worker-<i>`) with SIGKILL, as a crash would. */
+  killWorker(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
 const bin = fileURLToPath(new URL('../../api/bin/autopeft.js', import.meta.url));
 
-/** Starts API, scheduler and `workers` worker processes. */
-export async function startStack(workers: number): Promise<TestStack> {
+/** Starts API, scheduler and `workers` worker processes, with `extraEnv` added to the service's environment. */
+export async function startStack(workers: number, extraEnv: Record<string, string> = {}): Promise<TestStack> {
   const prefix = uniquePrefix();
-  const env = { REDIS_URL: TEST_REDIS_URL, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1' };
+  const env = { REDIS_URL: TEST_REDIS_URL, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', ...extraEnv };
   const config = loadConfig(env);
   const logs: string[] = [];
   const log = (message: string): void => void logs.push(message);
   const api = await startApi(config, log);
   let scheduler = await startScheduler(config, log);
   const children: ChildProcess[] = [];
+  const byName = new Map<string, ChildProcess>();
   for (let i = 0; i < workers; i++) {
     const child = spawn(process.execPath, [bin, 'worker'], {
       env: { ...process.env, ...env, AUTOPEFT_WORKER_NAME: `test-worker-${i}` },
@@ -41,6 +44,7 @@ export async function startStack(workers: number): Promise<TestStack> {
     child.stdout?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
     children.push(child);
+    byName.set(`test-worker-${i}`, child);
   }
   return {
     url: api.url,
@@ -51,12 +55,21 @@ export async function startStack(workers: number): Promise<TestStack> {
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
       scheduler = await startScheduler(config, log);
     },
+    async killWorker(name) {
+      const child = byName.get(name);
+      if (!child) throw new Error(`no worker named ${name}`);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    },
     async close() {
       await Promise.all(
         children.map(
           (child) =>
             new Promise<void>((resolve) => {
-              if (child.exitCode !== null) return resolve();
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
               child.once('exit', () => resolve());
               child.kill('SIGTERM');
               setTimeout(() => child.kill('SIGKILL'), 5000).unref();
