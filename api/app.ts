@@ -38,8 +38,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '1mb' }));
 
-  app.get('/api/health', (_req, res) => {
-    res.json({ ok: true });
+  app.get('/api/health', async (_req, res) => {
+    // Workers that stopped taking trials after repeated failures (see AUTOPEFT_WORKER_MAX_FAILURES).
+    res.json({ ok: true, stoppedWorkers: await deps.store.stoppedWorkers() });
   });
 
   app.get('/api/catalog', (_req, res) => {

@@ -20,6 +20,7 @@ const configSchema = z.object({
   AUTOPEFT_MODEL_ROOT: z.string().min(1).optional(),
   AUTOPEFT_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(20 * 1024 * 1024),
   AUTOPEFT_TRIAL_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  AUTOPEFT_WORKER_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(3),
 });
 
 /** The service's settings. */
@@ -51,6 +52,8 @@ export interface Config {
    * trains): the trial of a worker that died goes to another worker after about this long.
    */
   trialLockMs: number;
+  /** Trials in a row that may fail on a worker (not by their own fault) before it stops taking trials. */
+  workerMaxFailures: number;
 }
 
 /** Names and defaults of every variable, for the README and `--help`. */
@@ -82,5 +85,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(c.AUTOPEFT_MODEL_ROOT ? { modelRoot: c.AUTOPEFT_MODEL_ROOT } : {}),
     maxUploadBytes: c.AUTOPEFT_MAX_UPLOAD_BYTES,
     trialLockMs: c.AUTOPEFT_TRIAL_LOCK_MS,
+    workerMaxFailures: c.AUTOPEFT_WORKER_MAX_FAILURES,
   };
 }

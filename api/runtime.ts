@@ -116,6 +116,7 @@ export async function startWorker(config: Config, log: (message: string) => void
     ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
     ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
     lockDurationMs: config.trialLockMs,
+    maxConsecutiveFailures: config.workerMaxFailures,
     log,
   });
   worker.on('error', (error) => log(`worker error: ${error.message}`));

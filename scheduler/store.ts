@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { countBaseParams } from '../search/param-count.js';
 import type { EncoderShape } from '../search/types.js';
-import { artifactKey, stopRequestKey } from '../workers/job-types.js';
-import type { StopReason } from '../workers/job-types.js';
+import { artifactKey, stopRequestKey, stoppedWorkersKey } from '../workers/job-types.js';
+import type { StopReason, StoppedWorker } from '../workers/job-types.js';
 import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialRecord } from './types.js';
 
 /** A change notice published after every write, for live views. */
@@ -67,6 +67,12 @@ export class StudyStore {
       .publish(this.eventsChannel, JSON.stringify({ studyId: study.id, type: 'study-created' } satisfies StudyEvent))
       .exec();
     return study;
+  }
+
+  /** Workers that stopped taking trials after failing several in a row, by name. */
+  async stoppedWorkers(): Promise<StoppedWorker[]> {
+    const records = await this.redis.hvals(stoppedWorkersKey(this.prefix));
+    return records.map((json) => JSON.parse(json) as StoppedWorker).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** The study, or undefined if there is none with that id. */

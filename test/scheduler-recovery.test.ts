@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StudyView } from '../scheduler/types.js';
+import type { StoppedWorker } from '../workers/job-types.js';
 import { RandomSampler } from '../search/sampler.js';
 import { startStack, waitFor } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
@@ -111,5 +116,48 @@ describe('a worker that dies mid-trial', () => {
     expect(first!.reports.map((r) => r.step)).toEqual([100, 200, 300, 400]);
     expect(second).toMatchObject({ state: 'complete', attempts: 1 });
     expect(second!.worker).not.toBe(victim);
+  });
+});
+
+describe('a worker whose host cannot run trials', () => {
+  let stack: TestStack;
+  const emptyModelRoot = mkdtempSync(path.join(tmpdir(), 'autopeft-no-models-'));
+
+  beforeAll(async () => {
+    // The API and worker 0 have the model directories; worker 1's model root is empty.
+    const modelRoot = fileURLToPath(new URL('./fixtures/hf/', import.meta.url));
+    const workerEnv = (i: number): Record<string, string> => (i === 1 ? { AUTOPEFT_MODEL_ROOT: emptyModelRoot } : {});
+    stack = await startStack(2, { AUTOPEFT_MODEL_ROOT: modelRoot, AUTOPEFT_WORKER_MAX_FAILURES: '2' }, workerEnv);
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+    rmSync(emptyModelRoot, { recursive: true, force: true });
+  });
+
+  it('hands its trials back, stops taking trials after 2 failures in a row, and is listed by /api/health; the study completes', async () => {
+    const response = await fetch(`${stack.url}/api/studies`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...spec('own model, one bad host', 6),
+        task: { dataset: 'spam-assassin', baseModel: 'bert', metric: 'accuracy' },
+        budget: { maxTrials: 6, maxParallel: 2 },
+        training: { ...tinyTraining, maxSeqLength: 16 },
+      }),
+    });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    const study = await waitFor(async () => {
+      const v = (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+      return v.state === 'completed' ? v : undefined;
+    }, 120_000, 'the study to complete');
+    // No trial failed for the bad host's sake: all trained on the good worker.
+    expect(study.trials.map((t) => [t.state, t.worker])).toEqual(study.trials.map(() => ['complete', 'test-worker-0']));
+    const health = (await (await fetch(`${stack.url}/api/health`)).json()) as { ok: boolean; stoppedWorkers: StoppedWorker[] };
+    expect(health.ok).toBe(true);
+    expect(health.stoppedWorkers.map((w) => w.name)).toEqual(['test-worker-1']);
+    expect(health.stoppedWorkers[0]!.reason).toMatch(/^2 trials in a row failed here; the last: this worker cannot load base model "bert"/);
+    expect(stack.workerLog()).toContain('worker test-worker-1 stops taking trials');
   });
 });

@@ -48,6 +48,23 @@ export function artifactKey(prefix: string, jobId: string): string {
   return `${prefix}:artifact:${jobId}`;
 }
 
+/**
+ * Redis hash of the workers that stopped taking trials because they failed several in a row
+ * (field: worker name, value: JSON {@link StoppedWorker}); a worker removes itself when it starts.
+ */
+export function stoppedWorkersKey(prefix: string): string {
+  return `${prefix}:workers:stopped`;
+}
+
+/** A worker that stopped taking trials, and why. */
+export interface StoppedWorker {
+  name: string;
+  /** The last failure's message, and how many trials failed in a row. */
+  reason: string;
+  /** ISO time it stopped. */
+  at: string;
+}
+
 /** The files a trained trial left for download. */
 export interface TrialArtifact {
   /** Relative paths, e.g. `autopeft_config.json`, `hf-peft/adapter_model.safetensors`. */

@@ -3,13 +3,13 @@
  * a host runs as many trials at once as it has worker processes.
  */
 import { hostname } from 'node:os';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IntermediateReport } from '../search/types.js';
 import { InvalidTrialError, TrialAbortedError } from './errors.js';
-import { stopRequestKey } from './job-types.js';
-import type { StopReason, TrialJobData, TrialJobOutcome, TrialProgress } from './job-types.js';
+import { stopRequestKey, stoppedWorkersKey } from './job-types.js';
+import type { StopReason, StoppedWorker, TrialJobData, TrialJobOutcome, TrialProgress } from './job-types.js';
 import type { DatasetContext } from './data/registry.js';
 import { uploadKey } from './data/stored.js';
 import { exportTrainedAdapter } from './export/index.js';
@@ -41,8 +41,22 @@ export interface TrialWorkerOptions {
    * @defaultValue 30000
    */
   lockDurationMs?: number;
+  /**
+   * After this many trials in a row fail on this worker for reasons that are not the trial's
+   * own (anything but an invalid configuration or a stop request: a missing model directory on
+   * this host, out of memory, a broken backend), the worker stops taking trials and records
+   * itself under {@link stoppedWorkersKey}; the failed trials go back to the queue for other
+   * workers instead of failing. @defaultValue 3
+   */
+  maxConsecutiveFailures?: number;
   log?: (message: string) => void;
 }
+
+/**
+ * How often one trial may be handed back by failing workers before it fails like any other
+ * (so that a trial that breaks every worker cannot circulate forever).
+ */
+const MAX_HANDBACKS = 4;
 
 /** Starts a worker pulling trial jobs; close() it to stop after the current trial. */
 export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobData, TrialJobOutcome> {
@@ -54,7 +68,13 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     fetchUpload: async (id) => (await redis.get(uploadKey(options.prefix, id))) ?? undefined,
   };
 
-  const processor = async (job: Job<TrialJobData, TrialJobOutcome>): Promise<TrialJobOutcome> => {
+  const maxFailures = options.maxConsecutiveFailures ?? 3;
+  let consecutiveFailures = 0;
+  let stopped = false;
+  // Set once the BullMQ worker exists; the processor only runs after that.
+  let stopTakingTrials: (reason: string) => void = () => {};
+
+  const processor = async (job: Job<TrialJobData, TrialJobOutcome>, token?: string): Promise<TrialJobOutcome> => {
     const { studyId, trialNumber } = job.data;
     const label = `trial ${trialNumber} of study ${studyId}`;
     log(`${label}: training (attempt ${job.attemptsMade + 1})`);
@@ -70,7 +90,12 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     let trained: Omit<ExportInput, 'metrics'> | undefined;
     try {
       await job.updateProgress({ reports, worker: name } satisfies TrialProgress);
-      await resolveBaseModel(job.data.task.baseModel, options.modelRoot);
+      try {
+        await resolveBaseModel(job.data.task.baseModel, options.modelRoot);
+      } catch (error) {
+        // The API found this model, so this host lacks it: the worker's problem, not the trial's.
+        throw new Error(`this worker cannot load base model "${job.data.task.baseModel}": ${error instanceof Error ? error.message : String(error)}`);
+      }
       const result = await trainTrial(job.data, {
         workerName: name,
         signal: controller.signal,
@@ -91,6 +116,7 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
           await job.updateProgress({ reports, worker: name } satisfies TrialProgress);
         },
       });
+      consecutiveFailures = 0;
       log(`${label}: ${job.data.task.metric} ${result.metric.toFixed(4)} in ${result.trainSeconds.toFixed(1)} s`);
       if (!trained) return result;
       const bundle = exportTrainedAdapter({ ...trained, metrics: result.metrics });
@@ -106,13 +132,24 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
       log(`${label} failed: ${error instanceof Error ? error.message : String(error)}`);
       // Bad input fails the same way on every attempt, and a cancelled trial must not come back.
       if (error instanceof InvalidTrialError || error instanceof TrialAbortedError) throw new UnrecoverableError(error.message);
+      consecutiveFailures++;
+      if (consecutiveFailures >= maxFailures) {
+        const message = error instanceof Error ? error.message : String(error);
+        stopTakingTrials(`${consecutiveFailures} trials in a row failed here; the last: ${message}`);
+      }
+      if (token && job.attemptsStarted <= MAX_HANDBACKS) {
+        // Hand the trial back without spending one of its attempts: another worker (or this
+        // one, if the problem was passing) takes it.
+        await job.moveToDelayed(Date.now() + 200, token);
+        throw new DelayedError();
+      }
       throw error;
     } finally {
       clearInterval(poll);
     }
   };
 
-  return new Worker<TrialJobData, TrialJobOutcome>(options.queueName, processor, {
+  const worker = new Worker<TrialJobData, TrialJobOutcome>(options.queueName, processor, {
     connection: redis,
     prefix: options.prefix,
     concurrency: 1,
@@ -120,4 +157,16 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     stalledInterval: options.lockDurationMs ?? 30_000,
     name,
   });
+  // A restarted worker starts with a clean record.
+  redis.hdel(stoppedWorkersKey(options.prefix), name).catch(() => {});
+  stopTakingTrials = (reason) => {
+    if (stopped) return;
+    stopped = true;
+    log(`worker ${name} stops taking trials: ${reason}`);
+    const record: StoppedWorker = { name, reason, at: new Date().toISOString() };
+    redis.hset(stoppedWorkersKey(options.prefix), name, JSON.stringify(record)).catch(() => {});
+    // Not awaited here: close() waits for the current trial, whose handler is running now.
+    setImmediate(() => void worker.close().catch(() => {}));
+  };
+  return worker;
 }

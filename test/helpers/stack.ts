@@ -25,8 +25,15 @@ export interface TestStack {
 
 const bin = fileURLToPath(new URL('../../api/bin/autopeft.js', import.meta.url));
 
-/** Starts API, scheduler and `workers` worker processes, with `extraEnv` added to the service's environment. */
-export async function startStack(workers: number, extraEnv: Record<string, string> = {}): Promise<TestStack> {
+/**
+ * Starts API, scheduler and `workers` worker processes, with `extraEnv` added to the service's
+ * environment and `workerEnv(i)` to worker i's.
+ */
+export async function startStack(
+  workers: number,
+  extraEnv: Record<string, string> = {},
+  workerEnv: (index: number) => Record<string, string> = () => ({}),
+): Promise<TestStack> {
   const prefix = uniquePrefix();
   const env = { REDIS_URL: TEST_REDIS_URL, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', ...extraEnv };
   const config = loadConfig(env);
@@ -38,7 +45,7 @@ export async function startStack(workers: number, extraEnv: Record<string, strin
   const byName = new Map<string, ChildProcess>();
   for (let i = 0; i < workers; i++) {
     const child = spawn(process.execPath, [bin, 'worker'], {
-      env: { ...process.env, ...env, AUTOPEFT_WORKER_NAME: `test-worker-${i}` },
+      env: { ...process.env, ...env, ...workerEnv(i), AUTOPEFT_WORKER_NAME: `test-worker-${i}` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
