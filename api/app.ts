@@ -78,6 +78,14 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(202).json({ id: study.id, state: 'cancelling' });
   });
 
+  app.delete('/api/studies/:id', async (req, res) => {
+    const study = await deps.store.getStudy(req.params.id);
+    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+    if (!(await deps.store.deleteStudy(study.id))) throw new ConflictError(`study "${study.id}" is ${study.state}: cancel it first`);
+    log(`study ${study.id} deleted`);
+    res.status(204).end();
+  });
+
   app.get('/api/studies/:id/best', async (req, res) => {
     const study = await deps.store.getStudy(req.params.id);
     if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);

@@ -27,8 +27,9 @@ commands:
   status <id>           show a study and its trials
   download <id>         save the best configuration as JSON (--out FILE, default: the server's file name)
   cancel <id>           cancel a study: waiting trials are dropped, running ones stop between steps
+  delete <id>           delete a finished study with its trials and trained adapters
 
-options for submit, status, download, cancel:
+options for submit, status, download, cancel, delete:
   --url URL             the API (default http://HOST:PORT from the environment)
 
 Environment variables are listed in the README.`;
@@ -69,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
       return download(apiUrl, requireArg(arg, 'download <id>'), values.out);
     case 'cancel':
       return cancel(apiUrl, requireArg(arg, 'cancel <id>'));
+    case 'delete':
+      return deleteStudy(apiUrl, requireArg(arg, 'delete <id>'));
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -216,6 +219,16 @@ async function cancel(apiUrl: string, id: string): Promise<number> {
     return 1;
   }
   console.log(`study ${id}: cancelling`);
+  return 0;
+}
+
+async function deleteStudy(apiUrl: string, id: string): Promise<number> {
+  const response = await apiCall(`${apiUrl}/api/studies/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  if (!response.ok) {
+    console.error(await failure(response));
+    return 1;
+  }
+  console.log(`study ${id}: deleted`);
   return 0;
 }
 

@@ -20,7 +20,7 @@ import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialRecord } fro
 /** A change notice published after every write, for live views. */
 export interface StudyEvent {
   studyId: string;
-  type: 'study-created' | 'study-updated' | 'trial-updated';
+  type: 'study-created' | 'study-updated' | 'trial-updated' | 'study-deleted';
 }
 
 /** The key prefix used when none is configured. */
@@ -111,6 +111,29 @@ export class StudyStore {
     const study = await this.getStudy(id);
     if (!study || study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled') return false;
     await this.redis.set(`${this.prefix}:study:${id}:cancel`, '1');
+    return true;
+  }
+
+  /**
+   * Deletes a finished study: its record, trials, trained adapters and stop requests. Returns
+   * false (and deletes nothing) if the study is unknown or still queued or running. The queue
+   * forgets the study's finished jobs on its own (after 7 days).
+   */
+  async deleteStudy(id: string): Promise<boolean> {
+    const study = await this.getStudy(id);
+    if (!study || study.state === 'queued' || study.state === 'running') return false;
+    const numbers = (await this.redis.hkeys(this.trialsKey(id))).map(Number);
+    const perTrial = numbers.flatMap((n) => {
+      const jobId = trialJobIdOf(id, n);
+      return [artifactKey(this.prefix, jobId), stopRequestKey(this.prefix, jobId)];
+    });
+    await this.redis
+      .multi()
+      .del(this.studyKey(id), this.trialsKey(id), `${this.studyKey(id)}:cancel`, `${this.prefix}:lock:${id}`, ...perTrial)
+      .zrem(`${this.prefix}:studies`, id)
+      .srem(`${this.prefix}:active`, id)
+      .publish(this.eventsChannel, JSON.stringify({ studyId: id, type: 'study-deleted' } satisfies StudyEvent))
+      .exec();
     return true;
   }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StudyView } from '../scheduler/types.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
+import { keysUnder, testRedis } from './helpers/redis.js';
 import { startStack, waitFor } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
 
@@ -88,5 +89,22 @@ describe('a study from REST submit to best-configuration download', () => {
     expect(loraA.length).toBe(best.peft.lora!.targets.length * best.peft.lora!.layers.length);
     for (const [, tensor] of loraA) expect(tensor).toMatchObject({ dtype: 'F32', shape: [best.peft.lora!.rank, expect.any(Number)] });
     expect((await fetch(`${stack.url}/api/studies/${id}/trials/0/files/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
+
+    // Deleting the finished study removes it, its trials and its trained adapters from Redis;
+    // only the queue's own records of the finished jobs remain (BullMQ ages them out).
+    const redis = testRedis();
+    try {
+      const ownKeys = async (): Promise<string[]> => (await keysUnder(redis, stack.prefix)).filter((key) => key.includes(id) && !key.includes(':trials:'));
+      expect(await ownKeys()).not.toEqual([]);
+      expect((await fetch(`${stack.url}/api/studies/${id}`, { method: 'DELETE' })).status).toBe(204);
+      expect(await ownKeys()).toEqual([]);
+      expect((await fetch(`${stack.url}/api/studies/${id}`)).status).toBe(404);
+      expect((await fetch(`${stack.url}/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).status).toBe(404);
+      const list = (await (await fetch(`${stack.url}/api/studies`)).json()) as { id: string }[];
+      expect(list.map((s) => s.id)).not.toContain(id);
+      expect((await fetch(`${stack.url}/api/studies/${id}`, { method: 'DELETE' })).status).toBe(404);
+    } finally {
+      await redis.quit();
+    }
   });
 });

@@ -55,6 +55,9 @@ describe('scheduler failure model and cancellation', () => {
   it('cancelling stops a running trial and leaves other studies untouched', async () => {
     const long = await submit(spec('to cancel', 3, { ...tinyTraining, steps: 5000, evalEvery: 100 }));
     await waitFor(async () => ((await view(long)).trials[0]?.state === 'running' ? true : undefined), 60_000, 'the first trial to run');
+    const refused = await fetch(`${stack.url}/api/studies/${long}`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/is running: cancel it first/);
     const cancel = await fetch(`${stack.url}/api/studies/${long}/cancel`, { method: 'POST' });
     expect(cancel.status).toBe(202);
     const cancelled = await waitFor(async () => {
