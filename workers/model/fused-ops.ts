@@ -11,6 +11,8 @@
  * - `AutopeftGelu` {x} → x Φ(x); `AutopeftGeluGrad` {dy, x} → dy (Φ(x) + x φ(x)).
  * - `AutopeftDropout` {x}, attrs {rate, seed} → x times the mask that {@link dropoutMask}
  *   draws for `seed` (bit for bit); applied to the output gradient it gives the input gradient.
+ * - `AutopeftAdamW` {param, grad, m, v, scale (one float)}, attrs {@link AdamWStepSettings}
+ *   → [param, m, v] after one AdamW step (no gradient: it is the optimiser).
  */
 import type { NamedAttrMap, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
@@ -23,6 +25,7 @@ export const FUSED_KERNEL = {
   gelu: 'AutopeftGelu',
   geluGrad: 'AutopeftGeluGrad',
   dropout: 'AutopeftDropout',
+  adamw: 'AutopeftAdamW',
 } as const;
 
 /** A kernel name of {@link FUSED_KERNEL}. */
@@ -121,4 +124,56 @@ export function seededDropout<T extends Tensor>(tf: Tf, x: T, rate: number, seed
     return runFused<T>(tf, FUSED_KERNEL.dropout, { x }, { rate, seed: seed >>> 0 });
   }
   return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, seed), x.shape)) as T;
+}
+
+/** The numbers of one AdamW step (see {@link adamwStep}). */
+export interface AdamWStepSettings {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Decoupled weight decay as a factor on the parameter: `1 - learningRate * weightDecay`, or 1. */
+  keep: number;
+  /** Bias corrections `1 - beta1^t` and `1 - beta2^t`. */
+  correction1: number;
+  correction2: number;
+}
+
+/**
+ * One AdamW step of a parameter: with `g = grad * scale` (the clip factor),
+ * `m' = beta1 m + (1 - beta1) g`, `v' = beta2 v + (1 - beta2) g^2`, and
+ * `param' = keep param - lr (m' / c1) / (sqrt(v' / c2) + eps)`. Returns the new tensors; the
+ * caller assigns them to its variables.
+ */
+export function adamwStep(
+  tf: Tf,
+  param: Tensor,
+  grad: Tensor,
+  m: Tensor,
+  v: Tensor,
+  scale: Tensor | number,
+  settings: AdamWStepSettings,
+): { param: Tensor; m: Tensor; v: Tensor } {
+  const { learningRate, beta1, beta2, epsilon, keep, correction1, correction2 } = settings;
+  const allFloat = [param, grad, m, v].every((t) => t.dtype === 'float32');
+  if (allFloat && backendHas(tf, FUSED_KERNEL.adamw)) {
+    const scaleTensor = typeof scale === 'number' ? tf.scalar(scale) : scale;
+    const [p, m2, v2] = tf.engine().runKernel(FUSED_KERNEL.adamw, { param, grad, m, v, scale: scaleTensor }, {
+      learningRate,
+      beta1,
+      beta2,
+      epsilon,
+      keep,
+      correction1,
+      correction2,
+    }) as Tensor[];
+    if (typeof scale === 'number') scaleTensor.dispose();
+    return { param: p!, m: m2!, v: v2! };
+  }
+  const g = scale === 1 ? grad : tf.mul(grad, scale);
+  const nextM = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+  const nextV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+  const update = tf.div(tf.div(nextM, correction1), tf.add(tf.sqrt(tf.div(nextV, correction2)), epsilon));
+  const decayed = keep === 1 ? param : tf.mul(param, keep);
+  return { param: tf.sub(decayed, tf.mul(update, learningRate)), m: nextM, v: nextV };
 }

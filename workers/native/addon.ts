@@ -91,6 +91,23 @@ export interface NativeAddon {
     count: number,
     outOffset: number,
   ): number;
+  /**
+   * One AdamW step of `count` parameters into new outputs (see autopeft_native.c); `settings`
+   * is `[lr, beta1, beta2, eps, keep, correction1, correction2]`, `keep` = 1 - lr * weightDecay.
+   */
+  adamw(
+    heap: ArrayBufferLike,
+    pOffset: number,
+    gOffset: number,
+    mOffset: number,
+    vOffset: number,
+    scaleOffset: number,
+    pOutOffset: number,
+    mOutOffset: number,
+    vOutOffset: number,
+    count: number,
+    settings: readonly number[],
+  ): void;
   /** The BLAS library's self-description and its thread count (-1 when it cannot say). */
   blasInfo(): { library: string; threads: number };
   /** Sets the BLAS thread count; false when the library has no such setting (not OpenBLAS). */
@@ -136,6 +153,7 @@ function isAddon(value: unknown): value is NativeAddon {
     'layerNorm',
     'layerNormGrad',
     'gatherRows',
+    'adamw',
     'blasInfo',
     'setBlasThreads',
   ];

@@ -34,6 +34,7 @@ export const NATIVE_KERNEL_NAMES = [
   FUSED_KERNEL.gelu,
   FUSED_KERNEL.geluGrad,
   FUSED_KERNEL.dropout,
+  FUSED_KERNEL.adamw,
 ] as const;
 
 /** A kernel this module provides. */
@@ -59,6 +60,7 @@ export const DEFAULT_NATIVE_KERNELS: readonly NativeKernelName[] = [
   FUSED_KERNEL.gelu,
   FUSED_KERNEL.geluGrad,
   FUSED_KERNEL.dropout,
+  FUSED_KERNEL.adamw,
 ];
 
 /** What the kernels need of the wasm backend (a structural view of its `BackendWasm`). */
@@ -401,6 +403,34 @@ const FUSED_BUILDERS: Record<(typeof FUSED_KERNEL)[keyof typeof FUSED_KERNEL], F
     const rate = Number(args.attrs?.rate ?? 0);
     addon.dropout(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), sizeOf(x.shape), seed, rate);
     return out;
+  },
+  [FUSED_KERNEL.adamw]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.adamw, ['param', 'grad', 'm', 'v', 'scale']);
+    const [param, grad, m, v, scale] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+    const count = sizeOf(param.shape);
+    if ([grad, m, v].some((t) => sizeOf(t.shape) !== count) || sizeOf(scale.shape) !== 1) {
+      throw new RangeError(`${FUSED_KERNEL.adamw}: grad, m and v must have the parameter's size, scale one element`);
+    }
+    const outputs = [param, m, v].map((t) => backend.makeOutput([...t.shape], 'float32'));
+    const [pOut, mOut, vOut] = outputs as [TensorInfo, TensorInfo, TensorInfo];
+    const a = args.attrs ?? {};
+    const settings = [a.learningRate, a.beta1, a.beta2, a.epsilon, a.keep, a.correction1, a.correction2].map(Number);
+    if (count > 0) {
+      addon.adamw(
+        heapOf(backend),
+        offsetOf(backend, param),
+        offsetOf(backend, grad),
+        offsetOf(backend, m),
+        offsetOf(backend, v),
+        offsetOf(backend, scale),
+        offsetOf(backend, pOut),
+        offsetOf(backend, mOut),
+        offsetOf(backend, vOut),
+        count,
+        settings,
+      );
+    }
+    return outputs;
   },
 };
 

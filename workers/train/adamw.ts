@@ -5,6 +5,7 @@
  */
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
+import { adamwStep } from '../model/fused-ops.js';
 
 /** Settings of {@link AdamW}. */
 export interface AdamWOptions {
@@ -74,13 +75,12 @@ export class AdamW {
       this.variables.forEach((variable, i) => {
         const raw = present[i];
         if (!raw) return; // not on the loss's path this step
-        const g = clip === 1 ? raw : tf.mul(raw, clip);
         const { m, v } = this.moments[i]!;
-        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
-        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), epsilon));
-        const decayed = weightDecay > 0 && variable.rank >= 2 ? tf.mul(variable, 1 - learningRate * weightDecay) : variable;
-        variable.assign(tf.sub(decayed, tf.mul(update, learningRate)));
+        const keep = weightDecay > 0 && variable.rank >= 2 ? 1 - learningRate * weightDecay : 1;
+        const next = adamwStep(tf, variable, raw, m, v, clip, { learningRate, beta1, beta2, epsilon, keep, correction1, correction2 });
+        m.assign(next.m);
+        v.assign(next.v);
+        variable.assign(next.param);
       });
     });
     tf.dispose(Object.values(grads));

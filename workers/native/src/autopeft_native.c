@@ -602,6 +602,60 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+static MULTIVERSION void adamw_loop(const float *p, const float *g, const float *m, const float *v, float scale, float *p_out,
+                                   float *m_out, float *v_out, size_t count, float lr, float beta1, float beta2, float eps,
+                                   float keep, float correction1, float correction2) {
+  for (size_t i = 0; i < count; i++) {
+    const float gi = g[i] * scale;
+    const float mi = m[i] * beta1 + gi * (1.0f - beta1);
+    const float vi = v[i] * beta2 + gi * gi * (1.0f - beta2);
+    const float update = (mi / correction1) / (sqrtf(vi / correction2) + eps);
+    m_out[i] = mi;
+    v_out[i] = vi;
+    p_out[i] = p[i] * keep - update * lr;
+  }
+}
+
+/*
+ * adamw(heap, pOffset, gOffset, mOffset, vOffset, scaleOffset, pOutOffset, mOutOffset,
+ *       vOutOffset, count, [lr, beta1, beta2, eps, keep, correction1, correction2]):
+ * one AdamW step of `count` parameters, as workers/train/adamw.ts composes it: the gradient
+ * times the clip factor at scaleOffset (one float), the moment updates, the bias-corrected step,
+ * and decoupled decay as the factor `keep` = 1 - lr * weightDecay (1 for no decay). The last
+ * argument is an array of the seven numbers.
+ */
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 11, argv)) return NULL;
+  heap_t heap;
+  size_t p_off, g_off, m_off, v_off, scale_off, p_out_off, m_out_off, v_out_off, count;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "pOffset", &p_off) ||
+      !get_size(env, argv[2], "gOffset", &g_off) || !get_size(env, argv[3], "mOffset", &m_off) ||
+      !get_size(env, argv[4], "vOffset", &v_off) || !get_size(env, argv[5], "scaleOffset", &scale_off) ||
+      !get_size(env, argv[6], "pOutOffset", &p_out_off) || !get_size(env, argv[7], "mOutOffset", &m_out_off) ||
+      !get_size(env, argv[8], "vOutOffset", &v_out_off) || !get_size(env, argv[9], "count", &count))
+    return NULL;
+  float settings[7];
+  for (uint32_t i = 0; i < 7; i++) {
+    napi_value element;
+    if (napi_get_element(env, argv[10], i, &element) != napi_ok || !get_float(env, element, &settings[i])) {
+      return fail(env, "adamw: settings must be 7 numbers [lr, beta1, beta2, eps, keep, correction1, correction2]");
+    }
+  }
+  const float *p = floats_at(env, &heap, p_off, count, "p");
+  const float *g = p ? floats_at(env, &heap, g_off, count, "g") : NULL;
+  const float *m = g ? floats_at(env, &heap, m_off, count, "m") : NULL;
+  const float *v = m ? floats_at(env, &heap, v_off, count, "v") : NULL;
+  const float *scale = v ? floats_at(env, &heap, scale_off, 1, "scale") : NULL;
+  float *p_out = scale ? floats_at(env, &heap, p_out_off, count, "pOut") : NULL;
+  float *m_out = p_out ? floats_at(env, &heap, m_out_off, count, "mOut") : NULL;
+  float *v_out = m_out ? floats_at(env, &heap, v_out_off, count, "vOut") : NULL;
+  if (!v_out) return NULL;
+  adamw_loop(p, g, m, v, *scale, p_out, m_out, v_out, count, settings[0], settings[1], settings[2], settings[3], settings[4],
+             settings[5], settings[6]);
+  return undefined(env);
+}
+
 /*
  * gatherRows(heap, tableOffset, tableRows, cols, indicesOffset, count, outOffset): copies row
  * indices[i] (int32) of a tableRows x cols table to row i of the output. Returns -1, or the
@@ -679,6 +733,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamw", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlasThreads", NULL, set_blas_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
