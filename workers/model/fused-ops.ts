@@ -2,8 +2,9 @@
  * Operations of a training step that a backend may run as one kernel each: layer
  * normalisation, exact GELU, seeded dropout and the AdamW update. Composed from tfjs ops they
  * cost 5 to 20 kernels each (and as many again backward); a backend that registers the kernels
- * named here (the native kernels of workers/native do, on wasm) runs each in one pass. On every other backend the same
- * functions compose tfjs ops, so the model code calls them without knowing which path runs.
+ * named here (the native kernels of workers/native do, on wasm) runs each in one pass. On
+ * every other backend the same functions compose tfjs ops, so the model code calls them
+ * without knowing which path runs.
  *
  * Kernel contracts (all float32):
  * - `AutopeftLayerNorm` {x [rows, cols], gamma [cols], beta [cols]}, attrs {eps} → y;
