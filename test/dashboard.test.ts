@@ -1,5 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,9 +20,13 @@ const artifacts = new URL('./artifacts/', import.meta.url);
 describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
   let stack: TestStack;
   let browser: Browser;
+  // Worker 1's host lacks the users' model directories (the API and worker 0 have them).
+  const emptyModelRoot = mkdtempSync(path.join(tmpdir(), 'autopeft-no-models-'));
 
   beforeAll(async () => {
-    stack = await startStack(2);
+    const modelRoot = fileURLToPath(new URL('./fixtures/hf/', import.meta.url));
+    const workerEnv = (i: number): Record<string, string> => (i === 1 ? { AUTOPEFT_MODEL_ROOT: emptyModelRoot } : {});
+    stack = await startStack(2, { AUTOPEFT_MODEL_ROOT: modelRoot, AUTOPEFT_WORKER_MAX_FAILURES: '1' }, workerEnv);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
@@ -30,6 +37,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await stack?.close();
+    rmSync(emptyModelRoot, { recursive: true, force: true });
   });
 
   it("shows the demo study's trials as they appear and finish, without a reload", async () => {
@@ -86,5 +94,27 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     await expect.poll(() => page.getByTestId('study-state').textContent(), { timeout: 30_000 }).toMatch(/cancelled/i);
     await expect.poll(() => page.getByTestId('cancel-study').isHidden()).toBe(true);
     await page.screenshot({ path: new URL('dashboard-cancelled.png', artifacts).pathname, fullPage: true });
+  });
+
+  it('names a worker that stopped taking trials, and why, above every page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
+    await page.goto(`${stack.url}/`);
+    const banner = page.getByTestId('workers-banner');
+    expect(await banner.isHidden()).toBe(true);
+    // A study on a model only worker 0's host has: worker 1 fails its trial and stops.
+    const spec = {
+      name: 'own model',
+      task: { dataset: 'spam-assassin', baseModel: 'bert', metric: 'accuracy' },
+      budget: { maxTrials: 2, maxParallel: 2 },
+      training: { steps: 4, batchSize: 8, evalEvery: 2, maxSeqLength: 16, trainExamples: 32, devExamples: 16 },
+    };
+    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    expect(response.status).toBe(201);
+    await expect.poll(() => banner.isVisible(), { timeout: 60_000, interval: 500 }).toBe(true);
+    const text = (await banner.textContent()) ?? '';
+    expect(text).toMatch(/A worker stopped taking trials/);
+    expect(text).toContain('test-worker-1');
+    expect(text).toContain('this worker cannot load base model "bert"');
+    await page.screenshot({ path: new URL('dashboard-stopped-worker.png', artifacts).pathname });
   });
 });

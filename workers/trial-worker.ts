@@ -135,7 +135,8 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
       consecutiveFailures++;
       if (consecutiveFailures >= maxFailures) {
         const message = error instanceof Error ? error.message : String(error);
-        stopTakingTrials(`${consecutiveFailures} trials in a row failed here; the last: ${message}`);
+        const trials = consecutiveFailures === 1 ? 'a trial failed here' : `${consecutiveFailures} trials in a row failed here`;
+        stopTakingTrials(`${trials}; the last: ${message}`);
       }
       if (token && job.attemptsStarted <= MAX_HANDBACKS) {
         // Hand the trial back without spending one of its attempts: another worker (or this

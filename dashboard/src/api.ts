@@ -1,6 +1,7 @@
 /** Typed access to the AutoPEFT REST API from the browser. */
 
 import type { StudySummary, StudyView } from '../../scheduler/types.js';
+import type { StoppedWorker } from '../../workers/job-types.js';
 
 /** A failed API call. `status` is 0 when the server could not be reached at all. */
 export class ApiError extends Error {
@@ -71,6 +72,11 @@ export function fetchStudies(signal?: AbortSignal): Promise<StudySummary[]> {
 /** `GET /api/studies/:id`: a study with all of its trials. */
 export function fetchStudy(id: string, signal?: AbortSignal): Promise<StudyView> {
   return getJson<StudyView>(studyPath(id), signal);
+}
+
+/** `GET /api/health`: whether the API is up, and the workers that stopped taking trials. */
+export function fetchHealth(signal?: AbortSignal): Promise<{ ok: boolean; stoppedWorkers: StoppedWorker[] }> {
+  return getJson('/api/health', signal);
 }
 
 /** `POST /api/studies/:id/cancel`: asks the scheduler to stop the study. */

@@ -3,6 +3,7 @@
  * (`#/studies/<id>`), a problem banner, and live refresh from server-sent events.
  */
 
+import { fetchHealth } from './api.js';
 import { h, setText } from './dom.js';
 import { createListView } from './list-view.js';
 import { connectLive, POLL_MS, type LiveStatus } from './live.js';
@@ -45,6 +46,38 @@ function element(id: string): HTMLElement {
   const el = document.getElementById(id);
   if (!el) throw new Error(`The page lacks #${id}`);
   return el;
+}
+
+/** How often the workers banner asks the API which workers stopped taking trials. */
+const WORKERS_POLL_MS = 10_000;
+
+/**
+ * Keeps the workers banner up to date: it names every worker that stopped taking trials after
+ * repeated failures (GET /api/health), so that someone watching a study that does not move
+ * learns why. Hidden when there are none, or when the API cannot be asked (the main banner
+ * reports outages).
+ */
+function watchStoppedWorkers(banner: HTMLElement): void {
+  const check = async (): Promise<void> => {
+    try {
+      const { stoppedWorkers } = await fetchHealth();
+      if (stoppedWorkers.length === 0) {
+        banner.hidden = true;
+        return;
+      }
+      const lines = stoppedWorkers.map((w) => `${w.name} (since ${new Date(w.at).toLocaleTimeString()}): ${w.reason}`);
+      const subject = stoppedWorkers.length === 1 ? 'A worker stopped' : `${stoppedWorkers.length} workers stopped`;
+      banner.replaceChildren(
+        h('strong', null, `${subject} taking trials; their trials went back to the queue for other workers. Fix the host and restart the worker.`),
+        ...lines.map((line) => h('div', { class: 'banner-detail' }, line)),
+      );
+      banner.hidden = false;
+    } catch {
+      banner.hidden = true;
+    }
+  };
+  void check();
+  window.setInterval(() => void check(), WORKERS_POLL_MS);
 }
 
 function start(): void {
@@ -109,6 +142,7 @@ function start(): void {
 
   window.addEventListener('hashchange', show);
   show();
+  watchStoppedWorkers(element('workers-banner'));
 }
 
 start();
