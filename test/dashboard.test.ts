@@ -94,6 +94,16 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     await expect.poll(() => page.getByTestId('study-state').textContent(), { timeout: 30_000 }).toMatch(/cancelled/i);
     await expect.poll(() => page.getByTestId('cancel-study').isHidden()).toBe(true);
     await page.screenshot({ path: new URL('dashboard-cancelled.png', artifacts).pathname, fullPage: true });
+
+    // A finished study can be deleted from its page; the list no longer has it.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByTestId('delete-study').click();
+    await page.waitForURL((url) => url.hash === '#/' || url.hash === '');
+    await page.getByTestId('studies-table').waitFor();
+    await expect.poll(() => page.locator(`[data-testid="study-row"][data-study-id="${long.id}"]`).count()).toBe(0);
+    expect(await page.locator(`[data-testid="study-row"][data-study-id="${id}"]`).count()).toBe(1);
+    expect((await fetch(`${stack.url}/api/studies/${long.id}`)).status).toBe(404);
+    expect(pageErrors).toEqual([]);
   });
 
   it('names a worker that stopped taking trials, and why, above every page', async () => {

@@ -84,6 +84,11 @@ export async function cancelStudy(id: string): Promise<void> {
   await request(`${studyPath(id)}/cancel`, { method: 'POST' });
 }
 
+/** `DELETE /api/studies/:id`: deletes a finished study with its trials and trained adapters. */
+export async function deleteStudy(id: string): Promise<void> {
+  await request(studyPath(id), { method: 'DELETE' });
+}
+
 /** The URL of the best configuration of a study (`GET /api/studies/:id/best`). */
 export function bestConfigUrl(id: string): string {
   return `${studyPath(id)}/best`;

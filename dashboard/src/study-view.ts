@@ -1,7 +1,7 @@
 /** One study (`#/studies/<id>`): header, Pareto scatter, learning curves and the trial table. */
 
 import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
-import { ApiError, bestConfigUrl, cancelStudy, fetchStudy } from './api.js';
+import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, fetchStudy } from './api.js';
 import { curvesPlot, reportAxis, scatterPlot, sparkline, type Highlights } from './charts.js';
 import { h, setAttr, setChildren, setText, syncRows, type Child } from './dom.js';
 import {
@@ -166,6 +166,20 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       },
     );
   });
+  const deleteButton = h('button', { type: 'button', class: 'button button-quiet', 'data-testid': 'delete-study', hidden: true }, 'Delete study');
+  deleteButton.addEventListener('click', () => {
+    if (!window.confirm('Delete this study with its trials and trained adapters? This cannot be undone.')) return;
+    deleteButton.setAttribute('disabled', '');
+    deleteStudy(id).then(
+      () => {
+        location.hash = '#/';
+      },
+      (error: unknown) => {
+        deleteButton.removeAttribute('disabled');
+        ctx.setProblem(problemText(error));
+      },
+    );
+  });
   const errorBox = h('div', { class: 'callout callout-error', role: 'status', hidden: true });
   const cards = h('div', { class: 'cards' });
   const spaceBox = h('details', { class: 'space', hidden: true });
@@ -245,7 +259,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       'div',
       { class: 'study-head' },
       h('div', { class: 'study-title' }, title, subline),
-      h('div', { class: 'study-actions' }, badgeHost, cancelButton, download),
+      h('div', { class: 'study-actions' }, badgeHost, cancelButton, deleteButton, download),
     ),
     notFound,
     content,
@@ -375,7 +389,9 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     const current = badgeHost.firstElementChild;
     if (current?.getAttribute('data-state') !== s.state) badgeHost.replaceChildren(stateBadge(s.state, 'study-state'));
 
-    cancelButton.hidden = s.state !== 'queued' && s.state !== 'running';
+    const finished = s.state !== 'queued' && s.state !== 'running';
+    cancelButton.hidden = finished;
+    deleteButton.hidden = !finished;
 
     const hasComplete = s.trials.some((t) => t.state === 'complete');
     setAttr(download, 'href', hasComplete ? bestConfigUrl(s.id) : null);
