@@ -46,6 +46,14 @@ export class StudyStore {
     return `${this.prefix}:study:${id}:trials`;
   }
 
+  private cancelKey(id: string): string {
+    return `${this.prefix}:study:${id}:cancel`;
+  }
+
+  private lockKey(id: string): string {
+    return `${this.prefix}:lock:${id}`;
+  }
+
   /** Stores a new queued study on a base model of that shape and marks it active for the schedulers. */
   async createStudy(spec: StudySpec, baseShape: EncoderShape, headOutputs: number): Promise<StudyRecord> {
     const now = new Date();
@@ -110,7 +118,7 @@ export class StudyStore {
   async requestCancel(id: string): Promise<boolean> {
     const study = await this.getStudy(id);
     if (!study || study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled') return false;
-    await this.redis.set(`${this.prefix}:study:${id}:cancel`, '1');
+    await this.redis.set(this.cancelKey(id), '1');
     return true;
   }
 
@@ -129,7 +137,7 @@ export class StudyStore {
     });
     await this.redis
       .multi()
-      .del(this.studyKey(id), this.trialsKey(id), `${this.studyKey(id)}:cancel`, `${this.prefix}:lock:${id}`, ...perTrial)
+      .del(this.studyKey(id), this.trialsKey(id), this.cancelKey(id), this.lockKey(id), ...perTrial)
       .zrem(`${this.prefix}:studies`, id)
       .srem(`${this.prefix}:active`, id)
       .publish(this.eventsChannel, JSON.stringify({ studyId: id, type: 'study-deleted' } satisfies StudyEvent))
@@ -139,7 +147,7 @@ export class StudyStore {
 
   /** Whether a cancellation of the study was asked for. */
   async cancelRequested(id: string): Promise<boolean> {
-    return (await this.redis.exists(`${this.prefix}:study:${id}:cancel`)) === 1;
+    return (await this.redis.exists(this.cancelKey(id))) === 1;
   }
 
   /** Asks whichever worker holds a trial's job to stop it between steps. */
@@ -183,7 +191,7 @@ export class StudyStore {
    * The expiry lets another scheduler take over when this one dies.
    */
   async acquireLock(studyId: string, owner: string, ttlMs: number): Promise<boolean> {
-    const key = `${this.prefix}:lock:${studyId}`;
+    const key = this.lockKey(studyId);
     const result = await this.redis.eval(
       // Renew if we hold it, else take it only if free: one atomic step so two schedulers never both win.
       `local v = redis.call('GET', KEYS[1])
@@ -203,7 +211,7 @@ export class StudyStore {
     await this.redis.eval(
       `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
       1,
-      `${this.prefix}:lock:${studyId}`,
+      this.lockKey(studyId),
       owner,
     );
   }

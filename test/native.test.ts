@@ -11,12 +11,12 @@ import {
   registerNativeKernels,
   unregisterNativeKernels,
 } from '../workers/native/index.js';
-import { FUSED_KERNEL, dropoutMask, gelu, layerNorm, seededDropout } from '../workers/model/fused-ops.js';
+import { FUSED_KERNEL, FUSED_KERNEL_NAMES, dropoutMask, gelu, layerNorm, seededDropout } from '../workers/model/fused-ops.js';
 import { batchPairs } from '../workers/native/kernels.js';
 import { AdamW } from '../workers/train/adamw.js';
 
 /** The fused kernels of workers/model/fused-ops.ts (forward and gradient). */
-const FUSED_NAMES: NativeKernelName[] = Object.values(FUSED_KERNEL);
+const FUSED_NAMES: readonly NativeKernelName[] = FUSED_KERNEL_NAMES;
 
 const load = loadNativeAddon();
 const addon: NativeAddon | undefined = load.ok ? load.addon : undefined;

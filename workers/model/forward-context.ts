@@ -33,9 +33,8 @@ export function trainingContext(tf: Tf, seed: number): ForwardContext {
   return {
     training: true,
     dropout<T extends Tensor>(x: T, rate: number): T {
-      if (rate <= 0) return x;
-      if (rate >= 1) throw new RangeError(`dropout rate must be below 1, got ${rate}`);
-      return seededDropout(tf, x, rate, deriveSeed(seed, call++));
+      // seededDropout checks the rate; a rate of 0 (or below) is dropout turned off.
+      return rate <= 0 ? x : seededDropout(tf, x, rate, deriveSeed(seed, call++));
     },
   };
 }

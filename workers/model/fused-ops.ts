@@ -32,6 +32,9 @@ export const FUSED_KERNEL = {
 /** A kernel name of {@link FUSED_KERNEL}. */
 export type FusedKernelName = (typeof FUSED_KERNEL)[keyof typeof FUSED_KERNEL];
 
+/** Every fused kernel name. */
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = Object.values(FUSED_KERNEL);
+
 /** Whether the active backend has every named kernel. */
 function backendHas(tf: Tf, ...names: FusedKernelName[]): boolean {
   const backend = tf.getBackend();

@@ -10,7 +10,8 @@
  */
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
-import { FUSED_KERNEL } from '../model/fused-ops.js';
+import { FUSED_KERNEL, FUSED_KERNEL_NAMES } from '../model/fused-ops.js';
+import type { FusedKernelName } from '../model/fused-ops.js';
 import type { NativeAddon } from './addon.js';
 import { ActivationCode, UnaryCode } from './addon.js';
 
@@ -29,12 +30,7 @@ export const NATIVE_KERNEL_NAMES = [
   'Tanh',
   'Sigmoid',
   'Rsqrt',
-  FUSED_KERNEL.layerNorm,
-  FUSED_KERNEL.layerNormGrad,
-  FUSED_KERNEL.gelu,
-  FUSED_KERNEL.geluGrad,
-  FUSED_KERNEL.dropout,
-  FUSED_KERNEL.adamw,
+  ...FUSED_KERNEL_NAMES,
 ] as const;
 
 /** A kernel this module provides. */
@@ -55,12 +51,7 @@ export const DEFAULT_NATIVE_KERNELS: readonly NativeKernelName[] = [
   'GatherV2',
   'Erf',
   'Exp',
-  FUSED_KERNEL.layerNorm,
-  FUSED_KERNEL.layerNormGrad,
-  FUSED_KERNEL.gelu,
-  FUSED_KERNEL.geluGrad,
-  FUSED_KERNEL.dropout,
-  FUSED_KERNEL.adamw,
+  ...FUSED_KERNEL_NAMES,
 ];
 
 /** What the kernels need of the wasm backend (a structural view of its `BackendWasm`). */
@@ -347,7 +338,7 @@ function layerNormDims(kernel: string, x: TensorInfo, gamma: TensorInfo): { rows
   return { rows: sizeOf(x.shape) / cols, cols };
 }
 
-const FUSED_BUILDERS: Record<(typeof FUSED_KERNEL)[keyof typeof FUSED_KERNEL], FusedKernelBuilder> = {
+const FUSED_BUILDERS: Record<FusedKernelName, FusedKernelBuilder> = {
   [FUSED_KERNEL.layerNorm]: (addon) => (args: KernelArgs) => {
     const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.layerNorm, ['x', 'gamma', 'beta']);
     const [x, gamma, beta] = inputs as [TensorInfo, TensorInfo, TensorInfo];
