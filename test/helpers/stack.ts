@@ -4,6 +4,7 @@
  * prefix of their own in the real Redis.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../api/config.js';
@@ -14,6 +15,10 @@ import { deleteUnder, TEST_REDIS_URL, testRedis, uniquePrefix } from './redis.js
 export interface TestStack {
   url: string;
   prefix: string;
+  /** The stack's admin token (AUTOPEFT_ADMIN_TOKEN). */
+  token: string;
+  /** `fetch(url + path)` with the admin token's Authorization header added (unless `init.headers` sets one). */
+  api(path: string, init?: RequestInit): Promise<Response>;
   /** Output of the worker processes so far, for assertions and debugging. */
   workerLog: () => string;
   /** Stops the scheduler (as if it died) and starts a fresh one on the same Redis state. */
@@ -35,7 +40,8 @@ export async function startStack(
   workerEnv: (index: number) => Record<string, string> = () => ({}),
 ): Promise<TestStack> {
   const prefix = uniquePrefix();
-  const env = { REDIS_URL: TEST_REDIS_URL, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', ...extraEnv };
+  const token = `apt_${randomBytes(24).toString('base64url')}`;
+  const env = { REDIS_URL: TEST_REDIS_URL, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', AUTOPEFT_ADMIN_TOKEN: token, ...extraEnv };
   const config = loadConfig(env);
   const logs: string[] = [];
   const log = (message: string): void => void logs.push(message);
@@ -56,6 +62,8 @@ export async function startStack(
   return {
     url: api.url,
     prefix,
+    token,
+    api: (path, init = {}) => authorizedFetch(api.url, token, path, init),
     workerLog: () => logs.join(''),
     async restartScheduler(pauseMs = 0) {
       await scheduler.close();
@@ -101,4 +109,11 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** `fetch(base + path)` with `Authorization: Bearer <token>` unless the caller set an Authorization header. */
+export function authorizedFetch(base: string, token: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+  return fetch(`${base}${path}`, { ...init, headers });
 }
