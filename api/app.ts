@@ -1,17 +1,26 @@
 /**
  * The HTTP API: builds the express app from its dependencies. No process-wide state, so tests
  * start the real app in-process on port 0.
+ *
+ * Every request passes the Host and Origin checks; every `/api` route but `GET /api/health`
+ * needs a bearer token whose scope covers the route (see api/security.ts).
  */
 import express from 'express';
-import type { Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import { buildTrialConfig } from '../scheduler/best-config.js';
 import { parseStudySpec } from '../scheduler/spec.js';
 import type { SpecContext } from '../scheduler/spec.js';
-import { bestTrial } from '../scheduler/store.js';
+import { bestTrial, STUDY_ID_PATTERN } from '../scheduler/store.js';
 import type { StudyEvent, StudyStore } from '../scheduler/store.js';
+import type { StudyRecord } from '../scheduler/types.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../workers/data/json-depth.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
-import { ConflictError, NotFoundError, errorHandler } from './errors.js';
+import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, errorHandler } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { allowedHosts, authenticate, callerOf, hostCheck, originPolicy, requireScope } from './security.js';
+import { DEFAULT_QUOTAS, quotasOf, tokenRequestSchema, TokenNameTakenError, TOKEN_NAME_PATTERN } from './tokens.js';
+import type { DefaultQuotas, TokenStore } from './tokens.js';
 
 /** A source of change notices (Redis pub/sub in production). */
 export interface EventSource {
@@ -22,8 +31,15 @@ export interface EventSource {
 /** What the app needs. */
 export interface AppDeps {
   store: StudyStore;
+  tokens: TokenStore;
   specContext: SpecContext;
   events: EventSource;
+  /** Hosts a request's Host header may name. @defaultValue loopback names only */
+  allowedHosts?: ReadonlySet<string>;
+  /** Origins that get CORS headers. @defaultValue none */
+  corsOrigins?: readonly string[];
+  /** Limits of non-admin tokens without their own. @defaultValue {@link DEFAULT_QUOTAS} */
+  quotas?: DefaultQuotas;
   /** Serves dataset uploads under `/api/datasets`, if given. */
   datasets?: Router;
   /** Serves the dashboard at `/`, if given. */
@@ -31,64 +47,118 @@ export interface AppDeps {
   log?: (message: string) => void;
 }
 
+/** Largest JSON body (a spec, a token request). */
+const MAX_JSON_BYTES = 1024 * 1024;
+
 /** Creates the express app. */
 export function createApp(deps: AppDeps): express.Express {
   const log = deps.log ?? (() => {});
+  const quotas = deps.quotas ?? DEFAULT_QUOTAS;
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '1mb' }));
+  app.set('query parser', 'simple');
+  app.use(hostCheck(deps.allowedHosts ?? allowedHosts('127.0.0.1', [])));
+  app.use(originPolicy(deps.corsOrigins ?? []));
 
   app.get('/api/health', async (_req, res) => {
     // Workers that stopped taking trials after repeated failures (see AUTOPEFT_WORKER_MAX_FAILURES).
     res.json({ ok: true, stoppedWorkers: await deps.store.stoppedWorkers() });
   });
 
-  app.get('/api/catalog', (_req, res) => {
+  // Everything below needs a token; the body is read only after the token is checked.
+  app.use('/api', authenticate(deps.tokens));
+  app.use(
+    '/api',
+    express.json({
+      limit: MAX_JSON_BYTES,
+      verify: (_req, _res, buffer) => {
+        if (jsonDepth(buffer.toString('utf8'), MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+          throw new BadRequestError(`request body: JSON nests deeper than ${MAX_JSON_DEPTH} levels`, 'invalid_body');
+        }
+      },
+    }),
+  );
+  const read = requireScope('read');
+  const submit = requireScope('submit');
+  const admin = requireScope('admin');
+
+  app.param('id', (_req, _res, next, id: string) => {
+    // Checked before any Redis key is built from it: an id can never alias another key.
+    next(STUDY_ID_PATTERN.test(id) ? undefined : new NotFoundError(`no study with id "${id.slice(0, 80)}"`));
+  });
+
+  app.get('/api/whoami', read, (_req, res) => {
+    const token = callerOf(res);
+    res.json({ name: token.name, scope: token.scope, quotas: quotasOf(token, quotas) ?? null });
+  });
+
+  app.get('/api/openapi.json', read, (_req, res) => {
+    res.json(openApiDocument());
+  });
+
+  app.get('/api/catalog', read, (_req, res) => {
     // Shapes and descriptions only: a model's directory is a server path, not the client's business.
     const baseModels = Object.fromEntries(Object.entries(BASE_MODELS).map(([name, entry]) => [name, { description: entry.description, shape: entry.shape }]));
     res.json({ datasets: DATASET_INFO, baseModels });
   });
 
-  app.get('/api/studies', async (_req, res) => {
+  app.get('/api/studies', read, async (_req, res) => {
     res.json(await deps.store.listStudies());
   });
 
-  app.post('/api/studies', async (req, res) => {
-    if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
-      res.status(400).json({ error: { code: 'invalid_body', message: 'request body: expected a JSON object (Content-Type: application/json)' } });
-      return;
-    }
+  app.post('/api/studies', submit, async (req, res) => {
+    requireJsonBody(req);
+    const token = callerOf(res);
     const { spec, dataset, shape } = await parseStudySpec(req.body, deps.specContext);
-    const study = await deps.store.createStudy(spec, shape, dataset.outputs);
-    log(`study ${study.id} (${spec.name}) submitted`);
+    const limits = quotasOf(token, quotas);
+    if (limits?.trialsPerStudy !== undefined && spec.budget.maxTrials > limits.trialsPerStudy) {
+      throw new QuotaError('trialsPerStudy', `budget.maxTrials ${spec.budget.maxTrials} is over this token's limit of ${limits.trialsPerStudy} trials per study`);
+    }
+    if (limits?.runningStudies !== undefined) {
+      const running = await deps.store.activeStudiesOf(token.name);
+      if (running >= limits.runningStudies) {
+        throw new QuotaError('runningStudies', `this token has ${running} studies queued or running, its limit; wait for one to finish or cancel one`);
+      }
+    }
+    const study = await deps.store.createStudy(spec, shape, dataset.outputs, token.name);
+    log(`study ${study.id} (${spec.name}) submitted by ${token.name}`);
     res.status(201).location(`/api/studies/${study.id}`).json({ id: study.id, state: study.state });
   });
 
-  app.get('/api/studies/:id', async (req, res) => {
-    const view = await deps.store.getStudyView(req.params.id);
-    if (!view) throw new NotFoundError(`no study with id "${req.params.id}"`);
+  app.get('/api/studies/:id', read, async (req, res) => {
+    const view = await deps.store.getStudyView(studyIdOf(req));
+    if (!view) throw notFound(studyIdOf(req));
     res.json(view);
   });
 
-  app.post('/api/studies/:id/cancel', async (req, res) => {
-    const study = await deps.store.getStudy(req.params.id);
-    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+  /** The study, if the caller may change it: its creator (scope submit) or an admin. */
+  const ownStudy = async (id: string, res: Response): Promise<StudyRecord> => {
+    const study = await deps.store.getStudy(id);
+    if (!study) throw notFound(id);
+    const token = callerOf(res);
+    if (token.scope !== 'admin' && study.owner !== token.name) {
+      throw new ForbiddenError(`study "${id}" was created by ${study.owner ? `"${study.owner}"` : 'another user'}; token "${token.name}" may change only its own studies`);
+    }
+    return study;
+  };
+
+  app.post('/api/studies/:id/cancel', submit, async (req, res) => {
+    const study = await ownStudy(studyIdOf(req), res);
     if (!(await deps.store.requestCancel(study.id))) throw new ConflictError(`study "${study.id}" is already ${study.state}`);
-    log(`study ${study.id} cancellation requested`);
+    log(`study ${study.id} cancellation requested by ${callerOf(res).name}`);
     res.status(202).json({ id: study.id, state: 'cancelling' });
   });
 
-  app.delete('/api/studies/:id', async (req, res) => {
-    const study = await deps.store.getStudy(req.params.id);
-    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+  app.delete('/api/studies/:id', submit, async (req, res) => {
+    const study = await ownStudy(studyIdOf(req), res);
     if (!(await deps.store.deleteStudy(study.id))) throw new ConflictError(`study "${study.id}" is ${study.state}: cancel it first`);
-    log(`study ${study.id} deleted`);
+    log(`study ${study.id} deleted by ${callerOf(res).name}`);
     res.status(204).end();
   });
 
-  app.get('/api/studies/:id/best', async (req, res) => {
-    const study = await deps.store.getStudy(req.params.id);
-    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+  app.get('/api/studies/:id/best', read, async (req, res) => {
+    const study = await deps.store.getStudy(studyIdOf(req));
+    if (!study) throw notFound(studyIdOf(req));
     const best = bestTrial(await deps.store.getTrials(study.id));
     if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
     const config = buildTrialConfig(study, best, study.baseShape);
@@ -98,12 +168,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   const sendArtifactFile = async (res: express.Response, studyId: string, trialNumber: number, file: string): Promise<void> => {
     const view = await deps.store.getStudyView(studyId);
-    if (!view) throw new NotFoundError(`no study with id "${studyId}"`);
+    if (!view) throw notFound(studyId);
     const trial = view.trials.find((t) => t.number === trialNumber);
     if (!trial) throw new NotFoundError(`study "${studyId}" has no trial ${trialNumber}`);
     // Only names the worker listed are served: the path never reaches a file system.
     if (!trial.artifact?.files.includes(file)) {
-      throw new NotFoundError(`trial ${trialNumber} has no file "${file}"; it has: ${trial.artifact?.files.join(', ') || 'none (not complete)'}`);
+      throw new NotFoundError(`trial ${trialNumber} has no file "${file.slice(0, 120)}"; it has: ${trial.artifact?.files.join(', ') || 'none (not complete)'}`);
     }
     const content = await deps.store.getArtifactFile(studyId, trialNumber, file);
     if (!content) throw new NotFoundError(`the stored files of trial ${trialNumber} are gone`);
@@ -111,21 +181,26 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(content);
   };
 
-  app.get('/api/studies/:id/trials/:number/files/*file', async (req, res) => {
-    const file = ([] as string[]).concat(req.params.file).join('/');
-    await sendArtifactFile(res, req.params.id, Number(req.params.number), file);
+  app.get('/api/studies/:id/trials/:number/files/*file', read, async (req, res) => {
+    const number = String(req.params.number);
+    if (!/^\d{1,6}$/.test(number)) throw new NotFoundError(`study "${req.params.id}" has no trial "${number.slice(0, 20)}"`);
+    await sendArtifactFile(res, studyIdOf(req), Number(number), filePath(req.params.file));
   });
 
-  app.get('/api/studies/:id/best/files/*file', async (req, res) => {
-    const study = await deps.store.getStudy(req.params.id);
-    if (!study) throw new NotFoundError(`no study with id "${req.params.id}"`);
+  app.get('/api/studies/:id/best/files/*file', read, async (req, res) => {
+    const study = await deps.store.getStudy(studyIdOf(req));
+    if (!study) throw notFound(studyIdOf(req));
     const best = bestTrial(await deps.store.getTrials(study.id));
     if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
-    await sendArtifactFile(res, study.id, best.number, ([] as string[]).concat(req.params.file).join('/'));
+    await sendArtifactFile(res, study.id, best.number, filePath(req.params.file));
   });
 
-  app.get('/api/events', (req, res) => {
+  app.get('/api/events', read, (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.write(': connected\n\n');
     const unsubscribe = deps.events.subscribe((event) => res.write(`data: ${JSON.stringify(event)}\n\n`));
     // Proxies close idle streams; a comment line every 15 s keeps them open.
@@ -136,13 +211,65 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
+  app.get('/api/tokens', admin, async (_req, res) => {
+    res.json(await deps.tokens.list());
+  });
+
+  app.post('/api/tokens', admin, async (req, res) => {
+    requireJsonBody(req);
+    const parsed = tokenRequestSchema.safeParse(req.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new BadRequestError(`${issue.path.join('.') || '(body)'}: ${issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message}`, 'invalid_body');
+    }
+    try {
+      const { secret, record } = await deps.tokens.create(parsed.data.name, parsed.data.scope, parsed.data.quotas);
+      log(`token "${record.name}" (${record.scope}) created by ${callerOf(res).name}`);
+      res.status(201).json({ ...record, token: secret });
+    } catch (error) {
+      if (error instanceof TokenNameTakenError) throw new ConflictError(error.message);
+      throw error;
+    }
+  });
+
+  app.delete('/api/tokens/:name', admin, async (req, res) => {
+    const name = String(req.params.name);
+    if (!TOKEN_NAME_PATTERN.test(name) || !(await deps.tokens.revoke(name))) throw new NotFoundError(`no token named "${name.slice(0, 80)}"`);
+    log(`token "${name}" revoked by ${callerOf(res).name}`);
+    res.status(204).end();
+  });
+
   if (deps.datasets) app.use(deps.datasets);
   app.use('/api', (req, res) => {
-    res.status(404).json({ error: { code: 'not_found', message: `no endpoint ${req.method} ${req.originalUrl}` } });
+    res.status(404).json({ error: { code: 'not_found', message: `no endpoint ${req.method} ${req.originalUrl.slice(0, 200)}` } });
   });
   if (deps.dashboard) app.use(deps.dashboard);
   app.use(errorHandler(log));
   return app;
+}
+
+/** The `:id` of a route (already checked against the study id format by `app.param`). */
+function studyIdOf(req: Request): string {
+  return String(req.params['id']);
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`no study with id "${id.slice(0, 80)}"`);
+}
+
+/** Refuses a body that is not a JSON object (415 for another content type). */
+function requireJsonBody(req: Request): void {
+  if (!req.is('application/json')) {
+    throw new HttpError(415, 'unsupported_media_type', `send the body as JSON with Content-Type: application/json; got ${String(req.headers['content-type'] ?? 'none').slice(0, 80)}`);
+  }
+  const body: unknown = req.body;
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadRequestError('request body: expected a JSON object', 'invalid_body');
+  }
+}
+
+function filePath(param: string | string[] | undefined): string {
+  return ([] as string[]).concat(param ?? []).join('/');
 }
 
 function safeFileName(name: string): string {

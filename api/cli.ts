@@ -9,10 +9,14 @@ import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import type { StudyView } from '../scheduler/types.js';
 import { loadConfig } from './config.js';
 import type { Config } from './config.js';
 import { ensureRedis, RedisUnavailableError } from './local-redis.js';
+import { ensureLocalToken, readLocalToken } from './local-token.js';
+import { TokenNameTakenError, TokenStore, tokenRequestSchema } from './tokens.js';
+import type { Quotas } from './tokens.js';
 import { startApi, startScheduler, startWorker } from './runtime.js';
 import type { Closable } from './runtime.js';
 
@@ -28,9 +32,15 @@ commands:
   download <id>         save the best configuration as JSON (--out FILE, default: the server's file name)
   cancel <id>           cancel a study: waiting trials are dropped, running ones stop between steps
   delete <id>           delete a finished study with its trials and trained adapters
+  token create --name NAME --scope read|submit|admin [--max-running-studies N]
+        [--max-trials-per-study N] [--max-upload-bytes N]
+                        create an API token (prints its secret once; works on REDIS_URL directly)
+  token list            list tokens: name, scope, created, last used (never a secret)
+  token revoke <name>   revoke a token
 
 options for submit, status, download, cancel, delete:
   --url URL             the API (default http://HOST:PORT from the environment)
+  --token TOKEN         the API token (default AUTOPEFT_TOKEN, else the local token of \`serve\`)
 
 Environment variables are listed in the README.`;
 
@@ -42,15 +52,26 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { url: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      url: { type: 'string' },
+      out: { type: 'string' },
+      token: { type: 'string' },
+      name: { type: 'string' },
+      scope: { type: 'string' },
+      'max-running-studies': { type: 'string' },
+      'max-trials-per-study': { type: 'string' },
+      'max-upload-bytes': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
-  const [command, arg] = positionals;
+  const [command, arg, arg2] = positionals;
   if (values.help || !command) {
     console.log(USAGE);
     return command || values.help ? 0 : 2;
   }
   const config = loadConfig();
-  const apiUrl = values.url ?? `http://${config.host}:${config.port}`;
+  const apiUrl = (values.url ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
+  const client = async (): Promise<Client> => ({ url: apiUrl, token: values.token ?? config.clientToken ?? (await readLocalToken(config.tokenFile)) });
   switch (command) {
     case 'serve':
       return serve(config);
@@ -63,15 +84,17 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       return runUntilSignal([await startWorker(config, log)], () => log(`worker ${config.workerName ?? process.pid} waiting for trials`));
     case 'submit':
-      return submit(apiUrl, requireArg(arg, 'submit <spec.json>'));
+      return submit(await client(), requireArg(arg, 'submit <spec.json>'));
     case 'status':
-      return status(apiUrl, requireArg(arg, 'status <id>'));
+      return status(await client(), requireArg(arg, 'status <id>'));
     case 'download':
-      return download(apiUrl, requireArg(arg, 'download <id>'), values.out);
+      return download(await client(), requireArg(arg, 'download <id>'), values.out);
     case 'cancel':
-      return cancel(apiUrl, requireArg(arg, 'cancel <id>'));
+      return cancel(await client(), requireArg(arg, 'cancel <id>'));
     case 'delete':
-      return deleteStudy(apiUrl, requireArg(arg, 'delete <id>'));
+      return deleteStudy(await client(), requireArg(arg, 'delete <id>'));
+    case 'token':
+      return tokenCommand(config, requireArg(arg, 'token create|list|revoke'), arg2, values);
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -90,20 +113,28 @@ class UsageError extends Error {
 async function serve(config: Config): Promise<number> {
   const redisServer = await ensureRedis(config.redisUrl, log);
   const parts: Closable[] = [];
-  const api = await startApi(config, log);
+  // The printed URL carries an admin token: AUTOPEFT_ADMIN_TOKEN, else the local token file's.
+  const localToken = config.adminToken ? undefined : await ensureLocalToken(config.tokenFile);
+  const token = config.adminToken ?? localToken!;
+  const api = await startApi(config, log, localToken);
   parts.push(api, await startScheduler(config, log));
   parts.push(startWorkerPool(config));
   if (redisServer) parts.push({ close: async () => void redisServer.kill() });
   if (config.demo) {
     const spec = JSON.parse(await readFile(demoSpecPath, 'utf8')) as unknown;
-    const response = await fetch(`${api.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const response = await fetch(`${api.url}/api/studies`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(spec),
+    });
     const body = (await response.json()) as { id?: string; error?: { message: string } };
     if (!response.ok || !body.id) throw new Error(`the demo study was refused: ${body.error?.message ?? response.status}`);
     log(`demo study ${body.id} submitted (set AUTOPEFT_DEMO=0 to skip it)`);
   }
   return runUntilSignal(parts, () => {
     log(`${config.workers} worker process(es) started`);
-    console.log(`\nDashboard: ${api.url}/\n`);
+    console.log(`\nDashboard: ${api.url}/?token=${encodeURIComponent(token)}\n`);
+    if (localToken) console.log(`(admin token kept in ${config.tokenFile}; the CLI on this machine uses it)\n`);
   });
 }
 
@@ -154,9 +185,18 @@ async function runUntilSignal<T extends Closable>(parts: T[], started: (parts: T
   return 0;
 }
 
-async function apiCall(url: string, init?: RequestInit): Promise<Response> {
+/** Where the API is and the token to send it. */
+interface Client {
+  url: string;
+  token: string | undefined;
+}
+
+async function apiCall(client: Client, path: string, init: RequestInit = {}): Promise<Response> {
+  const url = `${client.url}${path}`;
+  const headers = new Headers(init.headers);
+  if (client.token) headers.set('authorization', `Bearer ${client.token}`);
   try {
-    return await fetch(url, init);
+    return await fetch(url, { ...init, headers });
   } catch (error) {
     throw new UsageError(`cannot reach the API at ${url}: ${error instanceof Error ? error.message : String(error)} (is \`autopeft serve\` or \`autopeft api\` running? set --url)`);
   }
@@ -171,19 +211,14 @@ async function failure(response: Response): Promise<string> {
   }
 }
 
-async function submit(apiUrl: string, specPath: string): Promise<number> {
+async function submit(client: Client, specPath: string): Promise<number> {
   let spec: unknown;
   try {
     spec = JSON.parse(await readFile(specPath, 'utf8'));
   } catch (error) {
     throw new UsageError(`${specPath}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  let response: Response;
-  try {
-    response = await fetch(`${apiUrl}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
-  } catch (error) {
-    throw new UsageError(`cannot reach the API at ${apiUrl}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const response = await apiCall(client, '/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
   if (!response.ok) {
     console.error(`${specPath}: ${await failure(response)}`);
     return 1;
@@ -193,8 +228,8 @@ async function submit(apiUrl: string, specPath: string): Promise<number> {
   return 0;
 }
 
-async function status(apiUrl: string, id: string): Promise<number> {
-  const response = await apiCall(`${apiUrl}/api/studies/${encodeURIComponent(id)}`);
+async function status(client: Client, id: string): Promise<number> {
+  const response = await apiCall(client, `/api/studies/${encodeURIComponent(id)}`);
   if (!response.ok) {
     console.error(await failure(response));
     return 1;
@@ -212,8 +247,8 @@ async function status(apiUrl: string, id: string): Promise<number> {
   return 0;
 }
 
-async function cancel(apiUrl: string, id: string): Promise<number> {
-  const response = await apiCall(`${apiUrl}/api/studies/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+async function cancel(client: Client, id: string): Promise<number> {
+  const response = await apiCall(client, `/api/studies/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
   if (!response.ok) {
     console.error(await failure(response));
     return 1;
@@ -222,8 +257,8 @@ async function cancel(apiUrl: string, id: string): Promise<number> {
   return 0;
 }
 
-async function deleteStudy(apiUrl: string, id: string): Promise<number> {
-  const response = await apiCall(`${apiUrl}/api/studies/${encodeURIComponent(id)}`, { method: 'DELETE' });
+async function deleteStudy(client: Client, id: string): Promise<number> {
+  const response = await apiCall(client, `/api/studies/${encodeURIComponent(id)}`, { method: 'DELETE' });
   if (!response.ok) {
     console.error(await failure(response));
     return 1;
@@ -232,8 +267,8 @@ async function deleteStudy(apiUrl: string, id: string): Promise<number> {
   return 0;
 }
 
-async function download(apiUrl: string, id: string, out: string | undefined): Promise<number> {
-  const response = await apiCall(`${apiUrl}/api/studies/${encodeURIComponent(id)}/best`);
+async function download(client: Client, id: string, out: string | undefined): Promise<number> {
+  const response = await apiCall(client, `/api/studies/${encodeURIComponent(id)}/best`);
   if (!response.ok) {
     console.error(await failure(response));
     return 1;
@@ -241,9 +276,63 @@ async function download(apiUrl: string, id: string, out: string | undefined): Pr
   const fromServer = /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1];
   // Only the server's base name is used: a file name from the network never picks the directory.
   const file = out ?? (fromServer ? basename(fromServer) : `autopeft-${basename(id)}-best.json`);
-  await writeFile(file, await response.text());
+  try {
+    await writeFile(file, await response.text());
+  } catch (error) {
+    throw new UsageError(`cannot write ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   console.log(file);
   return 0;
+}
+
+type TokenOptions = Partial<Record<'name' | 'scope' | 'max-running-studies' | 'max-trials-per-study' | 'max-upload-bytes', string>>;
+
+/** `autopeft token create|list|revoke`: on Redis directly, for the operator of the service. */
+async function tokenCommand(config: Config, action: string, name: string | undefined, options: TokenOptions): Promise<number> {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: (times) => (times > 2 ? null : 200) });
+  redis.on('error', () => {});
+  const tokens = new TokenStore(redis, config.keyPrefix);
+  try {
+    if (action === 'list') {
+      const all = await tokens.list();
+      console.log(['name', 'scope', 'created', 'last used'].join('\t'));
+      for (const t of all) console.log([t.name, t.scope, t.createdAt, t.lastUsedAt ?? '-'].join('\t'));
+      return 0;
+    }
+    if (action === 'revoke') {
+      const target = requireArg(name, 'token revoke <name>');
+      if (!(await tokens.revoke(target))) {
+        console.error(`autopeft: no token named "${target}"`);
+        return 1;
+      }
+      console.log(`token ${target}: revoked`);
+      return 0;
+    }
+    if (action !== 'create') throw new UsageError(`unknown token action "${action}": use create, list or revoke`);
+    const quotaFlags: [keyof TokenOptions, keyof Quotas][] = [
+      ['max-running-studies', 'runningStudies'],
+      ['max-trials-per-study', 'trialsPerStudy'],
+      ['max-upload-bytes', 'uploadBytes'],
+    ];
+    const quotas = Object.fromEntries(quotaFlags.filter(([flag]) => options[flag] !== undefined).map(([flag, key]) => [key, Number(options[flag])]));
+    const request = tokenRequestSchema.safeParse({ name: options.name, scope: options.scope, ...(Object.keys(quotas).length > 0 ? { quotas } : {}) });
+    if (!request.success) {
+      const issue = request.error.issues[0]!;
+      const field = String(issue.path[issue.path.length - 1] ?? '');
+      const flag = quotaFlags.find(([, key]) => key === field)?.[0] ?? field;
+      throw new UsageError(`token create --${flag}: ${issue.message}`);
+    }
+    const { secret, record } = await tokens.create(request.data.name, request.data.scope, request.data.quotas);
+    console.error(`token "${record.name}" (${record.scope}) created; it is shown only now:`);
+    console.log(secret);
+    return 0;
+  } catch (error) {
+    if (error instanceof TokenNameTakenError) throw new UsageError(error.message);
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`cannot reach Redis at ${config.redisUrl}: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 main(process.argv.slice(2)).then(

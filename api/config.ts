@@ -2,7 +2,8 @@
  * Configuration: every environment variable the service reads, checked once at boot.
  * Nothing else reads `process.env`.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 const configSchema = z.object({
@@ -21,6 +22,15 @@ const configSchema = z.object({
   AUTOPEFT_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(20 * 1024 * 1024),
   AUTOPEFT_TRIAL_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
   AUTOPEFT_WORKER_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(3),
+  AUTOPEFT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).regex(/^\S+$/, 'must not contain spaces').optional(),
+  AUTOPEFT_TOKEN: z.string().min(1).max(256).optional(),
+  AUTOPEFT_TOKEN_FILE: z.string().min(1).optional(),
+  XDG_CONFIG_HOME: z.string().optional(),
+  AUTOPEFT_ALLOWED_HOSTS: z.string().default(''),
+  AUTOPEFT_CORS_ORIGINS: z.string().default(''),
+  AUTOPEFT_QUOTA_RUNNING_STUDIES: z.coerce.number().int().min(0).default(10),
+  AUTOPEFT_QUOTA_TRIALS_PER_STUDY: z.coerce.number().int().min(1).max(10_000).default(1000),
+  AUTOPEFT_QUOTA_UPLOAD_BYTES: z.coerce.number().int().min(0).default(200 * 1024 * 1024),
 });
 
 /** The service's settings. */
@@ -54,10 +64,22 @@ export interface Config {
   trialLockMs: number;
   /** Trials in a row that may fail on a worker (not by their own fault) before it stops taking trials. */
   workerMaxFailures: number;
+  /** A secret the API accepts as the admin token `admin-env` (set at boot). */
+  adminToken?: string;
+  /** The token the CLI sends (`--token` overrides it; without either, the local token file's). */
+  clientToken?: string;
+  /** The file of the local admin token that `serve` creates (mode 0600). */
+  tokenFile: string;
+  /** Host names accepted in the Host header besides the bound host and the loopback names. */
+  allowedHosts: string[];
+  /** Origins that get CORS headers (none: no cross-origin access). */
+  corsOrigins: string[];
+  /** Limits of non-admin tokens that set none of their own. */
+  quotas: { runningStudies: number; trialsPerStudy: number; uploadBytes: number };
 }
 
 /** Names and defaults of every variable, for the README and `--help`. */
-export const CONFIG_VARIABLES = Object.keys(configSchema.shape);
+export const CONFIG_VARIABLES = Object.keys(configSchema.shape).filter((name) => name !== 'XDG_CONFIG_HOME');
 
 /**
  * Reads the configuration from an environment.
@@ -86,5 +108,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: c.AUTOPEFT_MAX_UPLOAD_BYTES,
     trialLockMs: c.AUTOPEFT_TRIAL_LOCK_MS,
     workerMaxFailures: c.AUTOPEFT_WORKER_MAX_FAILURES,
+    ...(c.AUTOPEFT_ADMIN_TOKEN ? { adminToken: c.AUTOPEFT_ADMIN_TOKEN } : {}),
+    ...(c.AUTOPEFT_TOKEN ? { clientToken: c.AUTOPEFT_TOKEN } : {}),
+    tokenFile: c.AUTOPEFT_TOKEN_FILE ?? join(c.XDG_CONFIG_HOME || join(homedir(), '.config'), 'autopeft', 'token'),
+    allowedHosts: list(c.AUTOPEFT_ALLOWED_HOSTS),
+    corsOrigins: list(c.AUTOPEFT_CORS_ORIGINS),
+    quotas: { runningStudies: c.AUTOPEFT_QUOTA_RUNNING_STUDIES, trialsPerStudy: c.AUTOPEFT_QUOTA_TRIALS_PER_STUDY, uploadBytes: c.AUTOPEFT_QUOTA_UPLOAD_BYTES },
   };
+}
+
+/** A comma-separated list, trimmed, without empty items. */
+function list(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter(Boolean);
 }

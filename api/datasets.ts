@@ -14,6 +14,10 @@ import { parseUserDataOptions } from '../workers/data/registry.js';
 import type { UploadSummary } from '../workers/data/stored.js';
 import { serialiseDataset, summarise, uploadIndexKey, uploadKey, UPLOAD_ID_PATTERN } from '../workers/data/stored.js';
 import { parseDataset } from '../workers/data/user-data.js';
+import { QuotaError } from './errors.js';
+import { callerOf, requireScope } from './security.js';
+import { DEFAULT_QUOTAS, quotasOf } from './tokens.js';
+import type { DefaultQuotas } from './tokens.js';
 
 /** What the datasets router needs. */
 export interface DatasetsRouterDeps {
@@ -22,6 +26,8 @@ export interface DatasetsRouterDeps {
   keyPrefix: string;
   /** Largest accepted upload. @defaultValue 20 MB ({@link DEFAULT_MAX_UPLOAD_BYTES}) */
   maxUploadBytes?: number;
+  /** Limits of non-admin tokens without their own. @defaultValue {@link DEFAULT_QUOTAS} */
+  quotas?: DefaultQuotas;
   log?: (message: string) => void;
 }
 
@@ -85,6 +91,20 @@ export function datasetsRouter(deps: DatasetsRouterDeps): Router {
 
   router.post(
     '/api/datasets',
+    requireScope('submit'),
+    async (req, res, next) => {
+      // Checked from Content-Length before the body is read: a refused upload costs nothing.
+      const limits = quotasOf(callerOf(res), deps.quotas ?? DEFAULT_QUOTAS);
+      if (limits?.uploadBytes !== undefined) {
+        const owner = callerOf(res).name;
+        const used = (await listUploads(deps.redis, deps.keyPrefix)).filter((u) => u.owner === owner).reduce((sum, u) => sum + (u.bytes ?? 0), 0);
+        const size = Number(req.headers['content-length'] ?? 0);
+        if (used + size > limits.uploadBytes) {
+          throw new QuotaError('uploadBytes', `this token's uploads would take ${formatBytes(used + size)}, over its limit of ${formatBytes(limits.uploadBytes)}; delete a study's upload or ask an admin`);
+        }
+      }
+      next();
+    },
     (req, res, next) => {
       if (!contentFormat(req)) {
         sendError(
@@ -131,7 +151,7 @@ export function datasetsRouter(deps: DatasetsRouterDeps): Router {
       }
       const id = randomUUID();
       const createdAt = new Date().toISOString();
-      const summary = summarise(id, dataset, createdAt);
+      const summary: UploadSummary = { ...summarise(id, dataset, createdAt), owner: callerOf(res).name, bytes: bytes.length };
       await deps.redis
         .multi()
         .set(uploadKey(deps.keyPrefix, id), serialiseDataset(id, dataset, createdAt))
@@ -142,14 +162,15 @@ export function datasetsRouter(deps: DatasetsRouterDeps): Router {
     },
   );
 
-  router.get('/api/datasets', async (_req, res) => {
+  router.get('/api/datasets', requireScope('read'), async (_req, res) => {
     res.json(await listUploads(deps.redis, deps.keyPrefix));
   });
 
-  router.get('/api/datasets/:id', async (req, res) => {
-    const json = UPLOAD_ID_PATTERN.test(req.params.id) ? await deps.redis.hget(uploadIndexKey(deps.keyPrefix), req.params.id) : null;
+  router.get('/api/datasets/:id', requireScope('read'), async (req, res) => {
+    const id = String(req.params['id']);
+    const json = UPLOAD_ID_PATTERN.test(id) ? await deps.redis.hget(uploadIndexKey(deps.keyPrefix), id) : null;
     if (json === null) {
-      sendError(res, 404, 'not_found', `no uploaded dataset with id "${req.params.id}"`);
+      sendError(res, 404, 'not_found', `no uploaded dataset with id "${id.slice(0, 80)}"`);
       return;
     }
     res.json(JSON.parse(json) as UploadSummary);

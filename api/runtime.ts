@@ -18,23 +18,81 @@ import { startTrialWorker } from '../workers/trial-worker.js';
 import { createApp } from './app.js';
 import { createSpecContext } from './catalog.js';
 import { datasetsRouter } from './datasets.js';
+import { allowedHosts } from './security.js';
+import { TokenStore } from './tokens.js';
 import type { Config } from './config.js';
+
+/** Name of the admin token that AUTOPEFT_ADMIN_TOKEN sets. */
+export const ENV_ADMIN_TOKEN_NAME = 'admin-env';
+/** Name of the admin token `serve` keeps in the local token file. */
+export const LOCAL_ADMIN_TOKEN_NAME = 'local-admin';
 
 /** Something running that can be stopped. */
 export interface Closable {
   close(): Promise<void>;
 }
 
-/** A Redis connection as BullMQ needs it (commands wait for reconnection instead of failing). */
-export function connectRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null });
+/**
+ * A Redis connection as BullMQ needs it (commands wait for reconnection instead of failing).
+ * With `log`, an outage is logged once when it starts and once when it ends, not per command.
+ */
+export function connectRedis(url: string, log?: (message: string) => void, role = 'redis'): Redis {
+  return watchOutages(new Redis(url, { maxRetriesPerRequest: null }), log, role);
+}
+
+/**
+ * A Redis connection for answering requests: while Redis is unreachable a command fails at
+ * once (no offline queue, so nothing is replayed later for a request already answered 503) or
+ * after {@link API_COMMAND_TIMEOUT_MS}.
+ */
+export function connectApiRedis(url: string, log?: (message: string) => void): Redis {
+  return watchOutages(
+    new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: API_COMMAND_TIMEOUT_MS, retryStrategy: (times) => Math.min(100 * times, 1000) }),
+    log,
+    'api',
+  );
+}
+
+/** How long an API request waits for one Redis command before it answers 503. */
+export const API_COMMAND_TIMEOUT_MS = 1500;
+
+/** Logs the first error of an outage and the recovery; every error needs a listener or Node logs it. */
+function watchOutages(redis: Redis, log: ((message: string) => void) | undefined, role: string): Redis {
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    log?.(`${role}: Redis unreachable (${error.message}); retrying until it is back`);
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log?.(`${role}: Redis is back`);
+  });
+  return redis;
+}
+
+/** Resolves once the connection is ready (commands fail before then without an offline queue). */
+async function ready(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('Redis did not become ready within 10 s')), 10_000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Starts the HTTP API (with the dashboard) and returns its URL. */
-export async function startApi(config: Config, log: (message: string) => void): Promise<Closable & { url: string }> {
-  const redis = connectRedis(config.redisUrl);
-  const subscriber = redis.duplicate();
+export async function startApi(config: Config, log: (message: string) => void, localAdminToken?: string): Promise<Closable & { url: string }> {
+  const redis = connectApiRedis(config.redisUrl, log);
+  const subscriber = connectRedis(config.redisUrl, log, 'api events');
+  await ready(redis);
   const store = new StudyStore(redis, config.keyPrefix);
+  const tokens = new TokenStore(redis, config.keyPrefix);
+  if (config.adminToken) await tokens.ensure(ENV_ADMIN_TOKEN_NAME, 'admin', config.adminToken);
+  if (localAdminToken) await tokens.ensure(LOCAL_ADMIN_TOKEN_NAME, 'admin', localAdminToken);
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   await subscriber.subscribe(store.eventsChannel);
@@ -47,13 +105,17 @@ export async function startApi(config: Config, log: (message: string) => void): 
   });
   const app = createApp({
     store,
+    tokens,
+    allowedHosts: allowedHosts(config.host, config.allowedHosts),
+    corsOrigins: config.corsOrigins,
+    quotas: config.quotas,
     specContext: createSpecContext({
       redis,
       keyPrefix: config.keyPrefix,
       ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
       ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
     }),
-    datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, log }),
+    datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, quotas: config.quotas, log }),
     events: {
       subscribe(listener) {
         emitter.on('event', listener);
@@ -64,6 +126,10 @@ export async function startApi(config: Config, log: (message: string) => void): 
     log,
   });
   const server = app.listen(config.port, config.host);
+  // A slow or stuck client cannot hold a connection open for long.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 120_000;
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -83,7 +149,7 @@ export async function startApi(config: Config, log: (message: string) => void): 
 
 /** Starts a scheduler driving every active study. */
 export async function startScheduler(config: Config, log: (message: string) => void): Promise<Closable> {
-  const redis = connectRedis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl, log, 'scheduler');
   const queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: redis, prefix: config.keyPrefix });
   const scheduler = new Scheduler({
     store: new StudyStore(redis, config.keyPrefix),
@@ -107,7 +173,7 @@ export async function startWorker(config: Config, log: (message: string) => void
     nativeKernels: config.nativeKernels ? { enabled: true, blasThreads: config.blasThreads } : false,
     log,
   });
-  const redis = connectRedis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl, log, 'worker');
   const worker = startTrialWorker({
     connection: redis,
     queueName: DEFAULT_QUEUE_NAME,

@@ -51,7 +51,8 @@ const prunerSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hyperband'), ...rungFields, maxResource: z.number().int().min(1) }),
 ]);
 
-const specSchema = z.strictObject({
+/** The schema of a submitted study spec (before the checks that need the installation). */
+export const studySpecSchema = z.strictObject({
   name: z.string().trim().min(1).max(200).default('study'),
   task: z.strictObject({
     dataset: z.string().min(1),
@@ -131,7 +132,7 @@ export interface ParsedSpec {
  * @throws InvalidSpecError naming the first offending field.
  */
 export async function parseStudySpec(input: unknown, context: SpecContext): Promise<ParsedSpec> {
-  const parsed = specSchema.safeParse(input, { reportInput: true });
+  const parsed = studySpecSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.map(String);

@@ -23,6 +23,9 @@ export interface StudyEvent {
   type: 'study-created' | 'study-updated' | 'trial-updated' | 'study-deleted';
 }
 
+/** A study id (a UUID): ids are checked against this before any key is built from them. */
+export const STUDY_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** The key prefix used when none is configured. */
 export const DEFAULT_KEY_PREFIX = '{autopeft}';
 
@@ -54,11 +57,15 @@ export class StudyStore {
     return `${this.prefix}:lock:${id}`;
   }
 
-  /** Stores a new queued study on a base model of that shape and marks it active for the schedulers. */
-  async createStudy(spec: StudySpec, baseShape: EncoderShape, headOutputs: number): Promise<StudyRecord> {
+  /**
+   * Stores a new queued study on a base model of that shape, created by the token named
+   * `owner`, and marks it active for the schedulers.
+   */
+  async createStudy(spec: StudySpec, baseShape: EncoderShape, headOutputs: number, owner?: string): Promise<StudyRecord> {
     const now = new Date();
     const study: StudyRecord = {
       id: randomUUID(),
+      ...(owner !== undefined ? { owner } : {}),
       spec,
       state: 'queued',
       createdAt: now.toISOString(),
@@ -161,6 +168,14 @@ export class StudyStore {
     return (await this.redis.hgetBuffer(artifactKey(this.prefix, trialJobIdOf(studyId, trialNumber)), file)) ?? undefined;
   }
 
+  /** How many of the studies a scheduler still has to drive were created by `owner`. */
+  async activeStudiesOf(owner: string): Promise<number> {
+    const ids = await this.activeStudyIds();
+    if (ids.length === 0) return 0;
+    const records = await this.redis.mget(ids.map((id) => this.studyKey(id)));
+    return records.filter((json) => json !== null && (JSON.parse(json) as StudyRecord).owner === owner).length;
+  }
+
   /** Ids of the studies a scheduler still has to drive. */
   async activeStudyIds(): Promise<string[]> {
     return this.redis.smembers(`${this.prefix}:active`);
@@ -239,6 +254,7 @@ function summarize(view: StudyView): StudySummary {
   return {
     id: view.id,
     name: view.spec.name,
+    ...(view.owner !== undefined ? { owner: view.owner } : {}),
     state: view.state,
     createdAt: view.createdAt,
     dataset: view.spec.task.dataset,

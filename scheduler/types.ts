@@ -34,6 +34,8 @@ export interface StudySpec {
 /** A stored study, without its trials. */
 export interface StudyRecord {
   id: string;
+  /** Name of the token that created it (its creator may cancel and delete it). */
+  owner?: string;
   spec: StudySpec;
   state: StudyState;
   createdAt: string;
@@ -94,6 +96,8 @@ export interface StudyView extends StudyRecord {
 export interface StudySummary {
   id: string;
   name: string;
+  /** Name of the token that created it. */
+  owner?: string;
   state: StudyState;
   createdAt: string;
   dataset: string;

@@ -7,6 +7,7 @@ import { createApp } from '../api/app.js';
 import { createSpecContext } from '../api/catalog.js';
 import { countBaseParams, countHeadParams } from '../search/param-count.js';
 import type { EncoderShape } from '../search/types.js';
+import { TokenStore } from '../api/tokens.js';
 import { StudyStore } from '../scheduler/store.js';
 import { deleteUnder, keysUnder, testRedis, uniquePrefix } from './helpers/redis.js';
 
@@ -21,12 +22,16 @@ describe('POST /api/studies', () => {
   let redis: Redis;
   let server: Server;
   let url: string;
+  let auth: { authorization: string };
   const prefix = uniquePrefix();
 
   beforeAll(async () => {
     redis = testRedis();
+    const tokens = new TokenStore(redis, prefix);
+    auth = { authorization: `Bearer ${(await tokens.create('spec-tester', 'submit')).secret}` };
     const app = createApp({
       store: new StudyStore(redis, prefix),
+      tokens,
       specContext: createSpecContext({ redis, keyPrefix: prefix, modelRoot: fileURLToPath(new URL('./fixtures/hf/', import.meta.url)) }),
       events: { subscribe: () => () => {} },
     });
@@ -42,7 +47,7 @@ describe('POST /api/studies', () => {
   });
 
   const post = (body: unknown, contentType = 'application/json') =>
-    fetch(`${url}/api/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(`${url}/api/studies`, { method: 'POST', headers: { 'content-type': contentType, ...auth }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
   const invalid: [string, unknown, string, RegExp][] = [
     ['a missing budget', { ...validSpec, budget: undefined }, 'budget', /^budget: is required$/],
@@ -78,14 +83,14 @@ describe('POST /api/studies', () => {
     const response = await post('{"name": ', 'application/json');
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/request body/);
-    expect(await keysUnder(redis, prefix)).toEqual([]);
+    expect((await keysUnder(redis, prefix)).filter((key) => !key.includes(':token'))).toEqual([]);
   });
 
   it('answers 201 with the id for a valid spec and stores it queued with defaults filled in', async () => {
     const response = await post(validSpec);
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
-    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as {
+    const view = (await (await fetch(`${url}/api/studies/${id}`, { headers: auth })).json()) as {
       state: string;
       headOutputs: number;
       spec: { task: { metric: string }; training: { steps: number }; searchSpace: Record<string, unknown> };
@@ -96,7 +101,7 @@ describe('POST /api/studies', () => {
     expect(view.trials).toEqual([]);
     expect(view.spec.training.steps).toBe(100);
     expect(Object.keys(view.spec.searchSpace)).toContain('lora.rank');
-    const list = (await (await fetch(`${url}/api/studies`)).json()) as { id: string }[];
+    const list = (await (await fetch(`${url}/api/studies`, { headers: auth })).json()) as { id: string }[];
     expect(list.map((s) => s.id)).toContain(id);
   });
 
@@ -104,7 +109,7 @@ describe('POST /api/studies', () => {
     const response = await post({ ...validSpec, name: 'brown', task: { ...taskWithoutMetric, dataset: 'brown-genre' } });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
-    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { headOutputs: number; spec: { task: { metric: string } } };
+    const view = (await (await fetch(`${url}/api/studies/${id}`, { headers: auth })).json()) as { headOutputs: number; spec: { task: { metric: string } } };
     expect(view.spec.task.metric).toBe('accuracy');
     expect(view.headOutputs).toBe(15);
   });
@@ -113,7 +118,7 @@ describe('POST /api/studies', () => {
     const response = await post({ ...validSpec, name: 'own model', task: { ...validSpec.task, baseModel: 'bert' }, training: { maxSeqLength: 16 } });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
-    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { spec: { searchSpace: Record<string, { choices?: unknown[] }> } };
+    const view = (await (await fetch(`${url}/api/studies/${id}`, { headers: auth })).json()) as { spec: { searchSpace: Record<string, { choices?: unknown[] }> } };
     expect(view.spec.searchSpace['lora.rank']).toBeDefined();
   });
 
@@ -121,7 +126,7 @@ describe('POST /api/studies', () => {
     const response = await post({ ...validSpec, name: 'own roberta', task: { ...validSpec.task, baseModel: 'roberta' }, training: { maxSeqLength: 16 } });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
-    const view = (await (await fetch(`${url}/api/studies/${id}`)).json()) as { baseShape: EncoderShape; baseParams: number };
+    const view = (await (await fetch(`${url}/api/studies/${id}`, { headers: auth })).json()) as { baseShape: EncoderShape; baseParams: number };
     expect(view.baseShape).toMatchObject({ hiddenSize: 48, headKind: 'roberta' });
     expect(view.baseParams).toBe(countBaseParams(view.baseShape));
     // What the scheduler charges every trial for the task head: RoBERTa's dense + out_proj.
@@ -129,9 +134,9 @@ describe('POST /api/studies', () => {
   });
 
   it('answers 404 for an unknown study and 409 for a best configuration before any trial completes', async () => {
-    expect((await fetch(`${url}/api/studies/nope`)).status).toBe(404);
+    expect((await fetch(`${url}/api/studies/nope`, { headers: auth })).status).toBe(404);
     const { id } = (await (await post(validSpec)).json()) as { id: string };
-    const best = await fetch(`${url}/api/studies/${id}/best`);
+    const best = await fetch(`${url}/api/studies/${id}/best`, { headers: auth });
     expect(best.status).toBe(409);
     expect(((await best.json()) as { error: { message: string } }).error.message).toMatch(/no complete trial yet/);
   });

@@ -44,7 +44,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${stack.url}/`);
+    await page.goto(`${stack.url}/?token=${stack.token}`);
     await page.getByTestId('studies-table').or(page.getByText(/no studies/i)).first().waitFor();
     // A mark on the window survives only while the document is never reloaded.
     await page.evaluate(() => Object.assign(window, { loadedOnce: 'yes' }));
@@ -52,7 +52,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     // The demo study, with training cut down to test size.
     const demo = JSON.parse(await readFile(new URL('../api/demo-study.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     const spec = { ...demo, budget: { maxTrials: 4, maxParallel: 2 }, training: { steps: 6, batchSize: 8, learningRate: 0.003, evalEvery: 3, maxSeqLength: 32, trainExamples: 64, devExamples: 32 } };
-    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const response = await stack.api(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
     const { id } = (await response.json()) as { id: string };
 
     // The new study appears in the list by itself (live update), then opens on click.
@@ -70,7 +70,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     expect(await trialRows.count()).toBe(4);
 
     // Each row shows what the API says of that trial.
-    const view = (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as { trials: { number: number; trainableParams: number; metric: number }[] };
+    const view = (await (await stack.api(`/api/studies/${id}`)).json()) as { trials: { number: number; trainableParams: number; metric: number }[] };
     for (const trial of view.trials) {
       const text = (await page.locator(`[data-testid="trial-row"][data-trial-number="${trial.number}"]`).textContent()) ?? '';
       expect(text.replace(/[,\s\u202f]/g, '')).toContain(String(trial.trainableParams));
@@ -86,7 +86,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
 
     // A running study can be cancelled from its page.
     const longSpec = { ...spec, name: 'long study', training: { ...spec.training, steps: 5000, evalEvery: 100 } };
-    const long = (await (await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(longSpec) })).json()) as { id: string };
+    const long = (await (await stack.api(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(longSpec) })).json()) as { id: string };
     await page.goto(`${stack.url}/#/studies/${long.id}`);
     await expect.poll(() => page.locator('[data-testid="trial-row"][data-state="running"]').count(), { timeout: 60_000 }).toBeGreaterThan(0);
     page.once('dialog', (dialog) => void dialog.accept());
@@ -102,13 +102,13 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     await page.getByTestId('studies-table').waitFor();
     await expect.poll(() => page.locator(`[data-testid="study-row"][data-study-id="${long.id}"]`).count()).toBe(0);
     expect(await page.locator(`[data-testid="study-row"][data-study-id="${id}"]`).count()).toBe(1);
-    expect((await fetch(`${stack.url}/api/studies/${long.id}`)).status).toBe(404);
+    expect((await stack.api(`/api/studies/${long.id}`)).status).toBe(404);
     expect(pageErrors).toEqual([]);
   });
 
   it('names a worker that stopped taking trials, and why, above every page', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
-    await page.goto(`${stack.url}/`);
+    await page.goto(`${stack.url}/?token=${stack.token}`);
     const banner = page.getByTestId('workers-banner');
     expect(await banner.isHidden()).toBe(true);
     // A study on a model only worker 0's host has: worker 1 fails its trial and stops.
@@ -118,7 +118,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
       budget: { maxTrials: 2, maxParallel: 2 },
       training: { steps: 4, batchSize: 8, evalEvery: 2, maxSeqLength: 16, trainExamples: 32, devExamples: 16 },
     };
-    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const response = await stack.api(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
     expect(response.status).toBe(201);
     await expect.poll(() => banner.isVisible(), { timeout: 60_000, interval: 500 }).toBe(true);
     const text = (await banner.textContent()) ?? '';

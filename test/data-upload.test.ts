@@ -6,6 +6,9 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetsRouter, redisUploadFetcher } from '../api/datasets.js';
+import { errorHandler } from '../api/errors.js';
+import { authenticate } from '../api/security.js';
+import { TokenStore } from '../api/tokens.js';
 import { loadDataset, parseStoredDataset, uploadIndexKey, uploadKey } from '../workers/data/index.js';
 import type { UploadSummary } from '../workers/data/index.js';
 import { deleteUnder, keysUnder, testRedis, uniquePrefix } from './helpers/redis.js';
@@ -16,13 +19,18 @@ const LIMIT = 4096;
 let redis: Redis;
 let server: Server;
 let url: string;
+let auth: { authorization: string };
 const prefix = uniquePrefix();
 
 beforeAll(async () => {
   redis = testRedis();
   const app = express();
+  const tokens = new TokenStore(redis, prefix);
+  auth = { authorization: `Bearer ${(await tokens.create('uploader', 'submit')).secret}` };
+  app.use(authenticate(tokens));
   app.use(express.json({ limit: '1mb' }));
   app.use(datasetsRouter({ redis, keyPrefix: prefix, maxUploadBytes: LIMIT }));
+  app.use(errorHandler(() => {}));
   server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -35,7 +43,7 @@ afterAll(async () => {
 });
 
 async function upload(query: string, contentType: string, body: string | Uint8Array<ArrayBuffer>): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${url}/api/datasets${query}`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+  const res = await fetch(`${url}/api/datasets${query}`, { method: 'POST', headers: { 'Content-Type': contentType, ...auth }, body });
   return { status: res.status, json: await res.json() };
 }
 
@@ -50,7 +58,7 @@ describe('POST /api/datasets', () => {
     const summary = json as UploadSummary;
     expect(summary).toMatchObject({ name: 'rte-train', kind: 'classification', labels: ['entailment', 'not_entailment'], train: 3, dev: 1 });
     expect(summary.ref).toBe(`upload:${summary.id}`);
-    expect(await keysUnder(redis, prefix)).toEqual([uploadIndexKey(prefix), uploadKey(prefix, summary.id)].sort());
+    expect((await keysUnder(redis, prefix)).filter((key) => !key.includes(':token'))).toEqual([uploadIndexKey(prefix), uploadKey(prefix, summary.id)].sort());
 
     const dataset = await loadDataset(summary.ref, { fetchUpload: redisUploadFetcher(redis, prefix) });
     expect([dataset.name, dataset.train.length, dataset.dev.length, dataset.defaultMetric]).toEqual(['rte-train', 3, 1, 'accuracy']);
@@ -71,11 +79,11 @@ describe('POST /api/datasets', () => {
   });
 
   it('lists uploads and describes one', async () => {
-    const list = (await (await fetch(`${url}/api/datasets`)).json()) as UploadSummary[];
+    const list = (await (await fetch(`${url}/api/datasets`, { headers: auth })).json()) as UploadSummary[];
     expect(list.map((u) => u.name)).toEqual(['rte-train', 'reviews', 'ratings']);
-    const one = await fetch(`${url}/api/datasets/${list[1]!.id}`);
+    const one = await fetch(`${url}/api/datasets/${list[1]!.id}`, { headers: auth });
     expect(await one.json()).toEqual(list[1]);
-    const missing = await fetch(`${url}/api/datasets/nope`);
+    const missing = await fetch(`${url}/api/datasets/nope`, { headers: auth });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: { code: 'not_found', message: 'no uploaded dataset with id "nope"' } });
   });

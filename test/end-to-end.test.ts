@@ -26,14 +26,14 @@ describe('a study from REST submit to best-configuration download', () => {
   });
 
   it('trains every trial in a worker process and serves the best configuration', async () => {
-    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const response = await stack.api(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
 
     let maxInFlight = 0;
     const study = await waitFor(
       async () => {
-        const view = (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+        const view = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
         const inFlight = view.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length;
         maxInFlight = Math.max(maxInFlight, inFlight);
         return view.state === 'completed' || view.state === 'failed' ? view : undefined;
@@ -65,7 +65,7 @@ describe('a study from REST submit to best-configuration download', () => {
     const best = study.trials.reduce((a, b) => (b.metric! > a.metric! || (b.metric === a.metric && b.trainableParams < a.trainableParams) ? b : a));
     expect(study.bestTrial).toBe(best.number);
 
-    const download = await fetch(`${stack.url}/api/studies/${id}/best`);
+    const download = await stack.api(`/api/studies/${id}/best`);
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="?autopeft-end-to-end-trial-\d+\.json"?$/);
     const config = (await download.json()) as { format: string; trial: number; peft: unknown; metric: { name: string; value: number }; trainableParams: number; baseModel: { name: string } };
@@ -81,14 +81,14 @@ describe('a study from REST submit to best-configuration download', () => {
     expect(Object.keys(downloads)).toEqual(
       expect.arrayContaining(['autopeft_config.json', 'adapter_weights.safetensors', 'adapterhub/adapter_config.json', 'hf-peft/adapter_config.json', 'hf-peft/adapter_model.safetensors']),
     );
-    const peftConfig = (await (await fetch(`${stack.url}${downloads['hf-peft/adapter_config.json']}`)).json()) as { peft_type: string; r: number; target_modules: unknown };
+    const peftConfig = (await (await stack.api(`${downloads['hf-peft/adapter_config.json']}`)).json()) as { peft_type: string; r: number; target_modules: unknown };
     expect(peftConfig).toMatchObject({ peft_type: 'LORA', r: best.peft.lora!.rank });
-    const weights = Buffer.from(await (await fetch(`${stack.url}/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).arrayBuffer());
+    const weights = Buffer.from(await (await stack.api(`/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).arrayBuffer());
     const header = JSON.parse(weights.subarray(8, 8 + Number(weights.readBigUInt64LE(0))).toString('utf8')) as Record<string, { dtype: string; shape: number[] }>;
     const loraA = Object.entries(header).filter(([key]) => key.endsWith('lora_A.weight'));
     expect(loraA.length).toBe(best.peft.lora!.targets.length * best.peft.lora!.layers.length);
     for (const [, tensor] of loraA) expect(tensor).toMatchObject({ dtype: 'F32', shape: [best.peft.lora!.rank, expect.any(Number)] });
-    expect((await fetch(`${stack.url}/api/studies/${id}/trials/0/files/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
+    expect((await stack.api(`/api/studies/${id}/trials/0/files/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
 
     // Deleting the finished study removes it, its trials and its trained adapters from Redis;
     // only the queue's own records of the finished jobs remain (BullMQ ages them out).
@@ -96,13 +96,13 @@ describe('a study from REST submit to best-configuration download', () => {
     try {
       const ownKeys = async (): Promise<string[]> => (await keysUnder(redis, stack.prefix)).filter((key) => key.includes(id) && !key.includes(':trials:'));
       expect(await ownKeys()).not.toEqual([]);
-      expect((await fetch(`${stack.url}/api/studies/${id}`, { method: 'DELETE' })).status).toBe(204);
+      expect((await stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(204);
       expect(await ownKeys()).toEqual([]);
-      expect((await fetch(`${stack.url}/api/studies/${id}`)).status).toBe(404);
-      expect((await fetch(`${stack.url}/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).status).toBe(404);
-      const list = (await (await fetch(`${stack.url}/api/studies`)).json()) as { id: string }[];
+      expect((await stack.api(`/api/studies/${id}`)).status).toBe(404);
+      expect((await stack.api(`/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).status).toBe(404);
+      const list = (await (await stack.api(`/api/studies`)).json()) as { id: string }[];
       expect(list.map((s) => s.id)).not.toContain(id);
-      expect((await fetch(`${stack.url}/api/studies/${id}`, { method: 'DELETE' })).status).toBe(404);
+      expect((await stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(404);
     } finally {
       await redis.quit();
     }

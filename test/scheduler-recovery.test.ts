@@ -30,11 +30,11 @@ describe('scheduler failure model and cancellation', () => {
   });
 
   const submit = async (body: unknown): Promise<string> => {
-    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await stack.api(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(response.status).toBe(201);
     return ((await response.json()) as { id: string }).id;
   };
-  const view = async (id: string): Promise<StudyView> => (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+  const view = async (id: string): Promise<StudyView> => (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
 
   it('a restarted scheduler continues a study with no trial lost or duplicated', async () => {
     const id = await submit(spec('restart', 4));
@@ -55,10 +55,10 @@ describe('scheduler failure model and cancellation', () => {
   it('cancelling stops a running trial and leaves other studies untouched', async () => {
     const long = await submit(spec('to cancel', 3, { ...tinyTraining, steps: 5000, evalEvery: 100 }));
     await waitFor(async () => ((await view(long)).trials[0]?.state === 'running' ? true : undefined), 60_000, 'the first trial to run');
-    const refused = await fetch(`${stack.url}/api/studies/${long}`, { method: 'DELETE' });
+    const refused = await stack.api(`/api/studies/${long}`, { method: 'DELETE' });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/is running: cancel it first/);
-    const cancel = await fetch(`${stack.url}/api/studies/${long}/cancel`, { method: 'POST' });
+    const cancel = await stack.api(`/api/studies/${long}/cancel`, { method: 'POST' });
     expect(cancel.status).toBe(202);
     const cancelled = await waitFor(async () => {
       const v = await view(long);
@@ -66,7 +66,7 @@ describe('scheduler failure model and cancellation', () => {
     }, 30_000, 'the study to be cancelled');
     expect(cancelled.trials.length).toBeGreaterThan(0);
     for (const trial of cancelled.trials) expect(trial).toMatchObject({ state: 'failed', error: 'study cancelled' });
-    expect((await fetch(`${stack.url}/api/studies/${long}/cancel`, { method: 'POST' })).status).toBe(409);
+    expect((await stack.api(`/api/studies/${long}/cancel`, { method: 'POST' })).status).toBe(409);
 
     // The worker gave up the cancelled trial and serves the next study at once.
     const next = await submit(spec('after cancel', 1));
@@ -92,13 +92,13 @@ describe('a worker that dies mid-trial', () => {
   });
 
   it('loses its trial to another worker, which trains it to completion; the trial is counted once', async () => {
-    const response = await fetch(`${stack.url}/api/studies`, {
+    const response = await stack.api(`/api/studies`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(spec('worker crash', 2, { ...tinyTraining, steps: 400, evalEvery: 100 })),
     });
     const { id } = (await response.json()) as { id: string };
-    const view = async (): Promise<StudyView> => (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+    const view = async (): Promise<StudyView> => (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
     // Wait until trial 0 has trained a while (one evaluation) on some worker, then kill that worker.
     const running = await waitFor(async () => {
       const trial = (await view()).trials[0];
@@ -139,7 +139,7 @@ describe('a worker whose host cannot run trials', () => {
   });
 
   it('hands its trials back, stops taking trials after 2 failures in a row, and is listed by /api/health; the study completes', async () => {
-    const response = await fetch(`${stack.url}/api/studies`, {
+    const response = await stack.api(`/api/studies`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -152,12 +152,12 @@ describe('a worker whose host cannot run trials', () => {
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
     const study = await waitFor(async () => {
-      const v = (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+      const v = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
       return v.state === 'completed' ? v : undefined;
     }, 120_000, 'the study to complete');
     // No trial failed for the bad host's sake: all trained on the good worker.
     expect(study.trials.map((t) => [t.state, t.worker])).toEqual(study.trials.map(() => ['complete', 'test-worker-0']));
-    const health = (await (await fetch(`${stack.url}/api/health`)).json()) as { ok: boolean; stoppedWorkers: StoppedWorker[] };
+    const health = (await (await stack.api(`/api/health`)).json()) as { ok: boolean; stoppedWorkers: StoppedWorker[] };
     expect(health.ok).toBe(true);
     expect(health.stoppedWorkers.map((w) => w.name)).toEqual(['test-worker-1']);
     expect(health.stoppedWorkers[0]!.reason).toMatch(/^2 trials in a row failed here; the last: this worker cannot load base model "bert"/);

@@ -19,11 +19,11 @@ describe('studies driven by the search presets, samplers and pruners', () => {
   });
 
   const runStudy = async (spec: unknown): Promise<StudyView> => {
-    const response = await fetch(`${stack.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const response = await stack.api(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
     return waitFor(async () => {
-      const view = (await (await fetch(`${stack.url}/api/studies/${id}`)).json()) as StudyView;
+      const view = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
       return view.state === 'completed' ? view : undefined;
     }, 240_000, `study ${id} to complete`);
   };

@@ -2,6 +2,7 @@
 
 import type { StudySummary, StudyView } from '../../scheduler/types.js';
 import type { StoppedWorker } from '../../workers/job-types.js';
+import { authHeaders, tokenRefused } from './auth.js';
 
 /** A failed API call. `status` is 0 when the server could not be reached at all. */
 export class ApiError extends Error {
@@ -47,7 +48,7 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
 async function request(path: string, init: RequestInit): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(path, init);
+    response = await fetch(path, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...authHeaders() } });
   } catch (error) {
     if (init.signal?.aborted) throw error;
     throw new ApiError('The AutoPEFT API cannot be reached.', 0);
@@ -59,7 +60,9 @@ async function request(path: string, init: RequestInit): Promise<Response> {
     } catch {
       detail = undefined;
     }
-    throw new ApiError(detail ?? `The API answered ${response.status} ${response.statusText}`.trim(), response.status);
+    const message = detail ?? `The API answered ${response.status} ${response.statusText}`.trim();
+    if (response.status === 401) tokenRefused(message);
+    throw new ApiError(message, response.status);
   }
   return response;
 }
@@ -92,6 +95,28 @@ export async function deleteStudy(id: string): Promise<void> {
 /** The URL of the best configuration of a study (`GET /api/studies/:id/best`). */
 export function bestConfigUrl(id: string): string {
   return `${studyPath(id)}/best`;
+}
+
+/**
+ * Downloads an API file with the token (a plain link cannot send the Authorization header):
+ * fetches it and saves it under the server's file name.
+ */
+export async function downloadFile(path: string): Promise<void> {
+  const response = await request(path, { cache: 'no-store' });
+  const name = /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? path.split('/').pop() ?? 'download';
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** `GET /api/whoami`: the token's name and scope. */
+export function fetchWhoami(signal?: AbortSignal): Promise<{ name: string; scope: string }> {
+  return getJson('/api/whoami', signal);
 }
 
 /** The dashboard route of a study. */

@@ -27,7 +27,7 @@ function studyRow(study: StudySummary): HTMLTableRowElement {
       'td',
       { class: 'cell-name' },
       h('a', { class: 'study-link', href: studyHash(study.id), title: study.name }, study.name || '(unnamed)'),
-      h('div', { class: 'sub mono' }, study.id),
+      h('div', { class: 'sub' }, h('span', { class: 'mono' }, study.id), study.owner ? h('span', { 'data-testid': 'study-owner' }, ` · by ${study.owner}`) : null),
     ),
     h('td', null, stateBadge(study.state)),
     h('td', { class: 'nowrap' }, study.dataset),

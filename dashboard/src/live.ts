@@ -3,6 +3,8 @@
  * stream is down. Also a small helper that coalesces refresh requests.
  */
 
+import { authHeaders, tokenRefused } from './auth.js';
+
 /** One change notification from the server. */
 export interface LiveEvent {
   /** The study that changed; absent when the message could not be read (treat as "anything"). */
@@ -36,21 +38,36 @@ function parseEvent(data: unknown): LiveEvent {
   return { type: 'unknown' };
 }
 
+/** Delay before the event stream is opened again after it broke. */
+const RECONNECT_MS = 2000;
+
+/** The `data:` payloads of the complete server-sent events in `buffer`, and what is left over. */
+export function takeEvents(buffer: string): { data: string[]; rest: string } {
+  const data: string[] = [];
+  const blocks = buffer.replace(/\r\n/g, '\n').split('\n\n');
+  const rest = blocks.pop() ?? '';
+  for (const block of blocks) {
+    const lines = block.split('\n').filter((line) => line.startsWith('data:'));
+    if (lines.length > 0) data.push(lines.map((line) => line.slice(5).replace(/^ /, '')).join('\n'));
+  }
+  return { data, rest };
+}
+
 /**
  * Subscribes to `/api/events`. `onEvent` receives every message; `onPoll` is called every
- * {@link POLL_MS} ms while the stream is in error, and once when it comes back (to catch up on
- * what was missed). Returns a function that stops everything.
+ * {@link POLL_MS} ms while the stream is down, and once when it comes back (to catch up on
+ * what was missed). The stream is read with fetch, not EventSource, because it must carry the
+ * token in a header. Returns a function that stops everything.
  */
 export function connectLive(
   onEvent: (event: LiveEvent) => void,
   onPoll: () => void,
   onStatus: (status: LiveStatus) => void,
 ): () => void {
-  let source: EventSource | undefined;
+  const abort = new AbortController();
   let pollTimer: number | undefined;
   let reconnectTimer: number | undefined;
   let hadError = false;
-  let stopped = false;
 
   const startPolling = (): void => {
     if (pollTimer === undefined) pollTimer = window.setInterval(onPoll, POLL_MS);
@@ -60,43 +77,42 @@ export function connectLive(
     pollTimer = undefined;
   };
 
-  const open = (): void => {
+  const open = async (): Promise<void> => {
     reconnectTimer = undefined;
-    if (stopped) return;
-    if (typeof EventSource === 'undefined') {
-      onStatus('polling');
-      startPolling();
-      return;
-    }
-    const es = new EventSource('/api/events');
-    source = es;
-    es.onopen = () => {
+    try {
+      const response = await fetch('/api/events', { headers: { accept: 'text/event-stream', ...authHeaders() }, cache: 'no-store', signal: abort.signal });
+      if (response.status === 401) tokenRefused('The API refused the token.');
+      if (!response.ok || !response.body) throw new Error(`events: HTTP ${response.status}`);
       stopPolling();
       onStatus('live');
       if (hadError) onPoll();
       hadError = false;
-    };
-    es.onmessage = (message: MessageEvent) => onEvent(parseEvent(message.data));
-    es.onerror = () => {
-      hadError = true;
-      onStatus('polling');
-      startPolling();
-      // The browser retries by itself unless the stream was refused; then retry ourselves.
-      if (es.readyState === EventSource.CLOSED && reconnectTimer === undefined && !stopped) {
-        es.close();
-        reconnectTimer = window.setTimeout(open, POLL_MS);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const { data, rest } = takeEvents(buffer + value);
+        buffer = rest;
+        for (const item of data) onEvent(parseEvent(item));
       }
-    };
+    } catch {
+      // Fall through: the stream broke or was refused.
+    }
+    if (abort.signal.aborted) return;
+    hadError = true;
+    onStatus('polling');
+    startPolling();
+    reconnectTimer = window.setTimeout(() => void open(), RECONNECT_MS);
   };
 
   onStatus('connecting');
-  open();
+  void open();
 
   return () => {
-    stopped = true;
+    abort.abort();
     stopPolling();
     if (reconnectTimer !== undefined) window.clearTimeout(reconnectTimer);
-    source?.close();
   };
 }
 

@@ -4,6 +4,7 @@
  */
 
 import { fetchHealth } from './api.js';
+import { adoptTokenFromUrl, getToken, onTokenRefused, setToken } from './auth.js';
 import { h, setText } from './dom.js';
 import { createListView } from './list-view.js';
 import { connectLive, POLL_MS, type LiveStatus } from './live.js';
@@ -80,8 +81,45 @@ function watchStoppedWorkers(banner: HTMLElement): void {
   window.setInterval(() => void check(), WORKERS_POLL_MS);
 }
 
+/**
+ * Asks for an API token (none stored, or the API refused it), stores it for this tab and
+ * reloads. `autopeft serve` prints a URL that carries one; `autopeft token create` makes others.
+ */
+function askForToken(app: HTMLElement, reason: string): void {
+  if (document.getElementById('token-form')) return;
+  const input = h('input', { type: 'password', id: 'token-input', 'data-testid': 'token-input', autocomplete: 'off', placeholder: 'apt_…', required: true });
+  const form = h(
+    'form',
+    { class: 'card token-card', id: 'token-form', 'data-testid': 'token-form' },
+    h('h1', null, 'An API token is needed'),
+    h('p', null, reason),
+    h('p', { class: 'muted' }, 'Open the URL that ', h('code', null, 'autopeft serve'), ' printed, or paste a token from ', h('code', null, 'autopeft token create'), '. It is kept for this tab only.'),
+    h('label', { for: 'token-input' }, 'Token'),
+    input,
+    h('button', { type: 'submit', class: 'button' }, 'Use this token'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    setToken((input as HTMLInputElement).value.trim());
+    window.location.reload();
+  });
+  app.replaceChildren(h('section', { class: 'page' }, form));
+}
+
 function start(): void {
   const app = element('app');
+  adoptTokenFromUrl();
+  if (!getToken()) {
+    askForToken(app, 'This AutoPEFT service answers only requests that carry a token.');
+    return;
+  }
+  let refused = false;
+  onTokenRefused((reason) => {
+    if (refused) return;
+    refused = true;
+    setToken(undefined);
+    askForToken(app, `${reason} It may have been revoked.`);
+  });
   const banner = element('banner');
   const liveStatus = element('live-status');
 

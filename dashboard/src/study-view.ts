@@ -1,7 +1,7 @@
 /** One study (`#/studies/<id>`): header, Pareto scatter, learning curves and the trial table. */
 
 import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
-import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, fetchStudy } from './api.js';
+import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy } from './api.js';
 import { curvesPlot, reportAxis, scatterPlot, sparkline, type Highlights } from './charts.js';
 import { h, setAttr, setChildren, setText, syncRows, type Child } from './dom.js';
 import {
@@ -154,6 +154,12 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     { class: 'button disabled', 'data-testid': 'download-best', 'aria-disabled': 'true', title: 'Available once a trial completes' },
     'Download best configuration',
   );
+  download.addEventListener('click', (event) => {
+    // The file needs the token, which a plain link cannot send.
+    event.preventDefault();
+    const href = download.getAttribute('href');
+    if (href) downloadFile(href).catch((error: unknown) => ctx.setProblem(error instanceof Error ? error.message : String(error)));
+  });
   const cancelButton = h('button', { type: 'button', class: 'button button-quiet', 'data-testid': 'cancel-study', hidden: true }, 'Cancel study');
   cancelButton.addEventListener('click', () => {
     if (!window.confirm('Cancel this study? Waiting trials are dropped and running ones stop.')) return;
@@ -383,6 +389,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       h('span', { class: 'mono' }, s.id),
       h('span', { class: 'dot' }, '·'),
       `created ${fmtDateTime(s.createdAt)}`,
+      s.owner ? h('span', { 'data-testid': 'study-owner' }, ` by ${s.owner}`) : null,
       s.finishedAt ? h('span', { class: 'dot' }, '·') : null,
       s.finishedAt ? `finished ${fmtDateTime(s.finishedAt)} (${fmtDuration(s.createdAt, s.finishedAt)})` : null,
     );

@@ -3,6 +3,7 @@
  * RTE, STS-B), CSV and TSV with a header naming the fields, and JSON Lines. Every problem is a
  * {@link DatasetError} naming the file, the line and what is wrong.
  */
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import type { MetricName } from '../../search/types.js';
 import type { TaskKind } from './dataset.js';
 import type { Row } from './delimited.js';
@@ -249,6 +250,9 @@ function parseJsonLines(text: string, file: string, options: ParseOptions): RawE
     const source = lines[i]!.trim();
     if (source === '') continue;
     const line = i + 1;
+    if (jsonDepth(source, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      throw new DatasetError({ file, line }, `the JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     let value: unknown;
     try {
       value = JSON.parse(source);

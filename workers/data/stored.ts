@@ -37,6 +37,10 @@ export interface UploadSummary {
   train: number;
   dev: number;
   createdAt: string;
+  /** Name of the token that uploaded it. */
+  owner?: string;
+  /** Size of the uploaded file, for the upload quota. */
+  bytes?: number;
 }
 
 /** The stored form of an upload. */

@@ -1,0 +1,284 @@
+/**
+ * The OpenAPI 3.1 document of the API (`GET /api/openapi.json`), generated from the zod schemas
+ * the API validates with (the study spec, token requests) and from zod schemas of its answers,
+ * which the compiler holds to the record types they describe. OpenAPI 3.1 uses JSON Schema
+ * 2020-12, which zod writes natively.
+ */
+import { z } from 'zod';
+import { studySpecSchema } from '../scheduler/spec.js';
+import type { PeftConfig, TrainingConfig } from '../search/types.js';
+import type { StudySpec, StudySummary, StudyView, TrialRecord } from '../scheduler/types.js';
+import type { UploadSummary } from '../workers/data/stored.js';
+import type { StoppedWorker } from '../workers/job-types.js';
+import { quotasSchema, SCOPES, tokenRequestSchema } from './tokens.js';
+import type { TokenRecord } from './tokens.js';
+
+const paramValue = z.union([z.number(), z.string(), z.boolean()]);
+const studyState = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+const trialState = z.enum(['waiting', 'running', 'complete', 'pruned', 'failed']);
+const report = z.object({ step: z.number(), value: z.number() });
+const shape = z.object({
+  vocabSize: z.number(),
+  hiddenSize: z.number(),
+  numLayers: z.number(),
+  numHeads: z.number(),
+  intermediateSize: z.number(),
+  maxPositions: z.number(),
+  typeVocabSize: z.number(),
+  headKind: z.string().optional(),
+});
+/** An object documented elsewhere (the README): module configurations, training settings. */
+function documentedObject<T extends object>(description: string): z.ZodType<T> {
+  return z.custom<T>((value) => typeof value === 'object' && value !== null && !Array.isArray(value)).meta({ type: 'object', description });
+}
+const peft = documentedObject<PeftConfig>('the PEFT configuration by module name (see the README)');
+
+const errorBody = z
+  .object({
+    error: z.looseObject({
+      code: z.string(),
+      message: z.string(),
+      field: z.string().optional(),
+      quota: z.string().optional(),
+      line: z.number().optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+const trialRecord = z
+  .object({
+    number: z.number().int(),
+    state: trialState,
+    params: z.record(z.string(), paramValue),
+    peft,
+    training: documentedObject<TrainingConfig>('training settings, the seeds included'),
+    trainableParams: z.number(),
+    trainablePercent: z.number(),
+    reports: z.array(report),
+    metric: z.number().optional(),
+    metrics: z.record(z.string(), z.number()).optional(),
+    majorityBaseline: z.number().optional(),
+    worker: z.string().optional(),
+    backend: z.string().optional(),
+    attempts: z.number(),
+    artifact: z.object({ files: z.array(z.string()), notes: z.array(z.string()) }).optional(),
+    pruneRequested: z.boolean().optional(),
+    error: z.string().optional(),
+    createdAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+  })
+  .meta({ id: 'Trial' });
+
+const studyView = z
+  .object({
+    id: z.string(),
+    owner: z.string().optional(),
+    spec: documentedObject<StudySpec>('the spec as submitted, defaults filled'),
+    state: studyState,
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().optional(),
+    error: z.string().optional(),
+    baseShape: shape,
+    baseParams: z.number(),
+    headOutputs: z.number(),
+    trials: z.array(trialRecord),
+    bestTrial: z.number().optional(),
+  })
+  .meta({ id: 'Study' });
+
+const studySummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    owner: z.string().optional(),
+    state: studyState,
+    createdAt: z.string(),
+    dataset: z.string(),
+    baseModel: z.string(),
+    metric: z.string(),
+    trialsTotal: z.number(),
+    trialsDone: z.number(),
+    maxTrials: z.number(),
+    bestMetric: z.number().optional(),
+  })
+  .meta({ id: 'StudySummary' });
+
+const uploadSummary = z
+  .object({
+    id: z.string(),
+    ref: z.string(),
+    name: z.string(),
+    kind: z.enum(['classification', 'regression']),
+    labels: z.array(z.string()),
+    defaultMetric: z.string(),
+    metrics: z.array(z.string()),
+    train: z.number(),
+    dev: z.number(),
+    createdAt: z.string(),
+    owner: z.string().optional(),
+    bytes: z.number().optional(),
+  })
+  .meta({ id: 'DatasetUpload' });
+
+const tokenRecord = z
+  .object({
+    name: z.string(),
+    scope: z.enum(SCOPES),
+    createdAt: z.string(),
+    lastUsedAt: z.string().optional(),
+    quotas: quotasSchema.optional(),
+  })
+  .meta({ id: 'Token' });
+
+const stoppedWorker = z.object({ name: z.string(), reason: z.string(), at: z.string() });
+const health = z.object({ ok: z.boolean(), stoppedWorkers: z.array(stoppedWorker) });
+const whoami = z.object({ name: z.string(), scope: z.enum(SCOPES), quotas: quotasSchema.nullable() });
+const catalog = z.object({ datasets: z.record(z.string(), z.unknown()), baseModels: z.record(z.string(), z.object({ description: z.string(), shape })) });
+const created = z.object({ id: z.string(), state: studyState });
+const cancelling = z.object({ id: z.string(), state: z.literal('cancelling') });
+const createdToken = tokenRecord.extend({ token: z.string().describe('the secret: shown once, stored only as a hash') });
+
+/** Compiles only if every value of type T is described by schema S (T assignable to S's type). */
+type Describes<S extends z.ZodType, T extends z.input<S>> = [S, T];
+// The answers' schemas against the records they describe: a new field in a record fails here.
+export type AnswerSchemasCheck = [
+  Describes<typeof trialRecord, TrialRecord>,
+  Describes<typeof studyView, StudyView>,
+  Describes<typeof studySummary, StudySummary>,
+  Describes<typeof uploadSummary, UploadSummary>,
+  Describes<typeof tokenRecord, TokenRecord>,
+  Describes<typeof stoppedWorker, StoppedWorker>,
+];
+
+type Scope = (typeof SCOPES)[number];
+
+/** One documented operation. */
+interface Operation {
+  method: 'get' | 'post' | 'delete';
+  path: string;
+  summary: string;
+  /** Scope needed; undefined: no token needed. */
+  scope?: Scope;
+  body?: { type: string; schema?: z.ZodType };
+  /** Status to answer: a schema for JSON, a media type for other bodies, null for none. */
+  responses: Record<number, z.ZodType | string | null>;
+}
+
+const studyId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const ERRORS_OF: Record<number, string> = {
+  400: 'invalid request (the error names the field, row or file)',
+  401: 'no valid token',
+  403: 'the token may not do this (scope, ownership, quota) or a foreign Host/Origin',
+  404: 'not found',
+  409: 'conflict with the resource state',
+  413: 'body too large',
+  415: 'unsupported content type',
+  429: 'a quota that frees up by itself',
+  503: 'Redis unreachable; retry',
+};
+
+const OPERATIONS: Operation[] = [
+  { method: 'get', path: '/api/health', summary: 'Liveness and workers that stopped taking trials', responses: { 200: health } },
+  { method: 'get', path: '/api/whoami', summary: 'The calling token', scope: 'read', responses: { 200: whoami } },
+  { method: 'get', path: '/api/openapi.json', summary: 'This document', scope: 'read', responses: { 200: z.record(z.string(), z.unknown()) } },
+  { method: 'get', path: '/api/catalog', summary: 'Built-in datasets and base models', scope: 'read', responses: { 200: catalog } },
+  { method: 'get', path: '/api/studies', summary: 'Every study, newest first', scope: 'read', responses: { 200: z.array(studySummary) } },
+  {
+    method: 'post',
+    path: '/api/studies',
+    summary: 'Submit a study spec',
+    scope: 'submit',
+    body: { type: 'application/json', schema: studySpecSchema },
+    responses: { 201: created, 400: null, 403: null, 415: null, 429: null },
+  },
+  { method: 'get', path: '/api/studies/{id}', summary: 'A study with its trials', scope: 'read', responses: { 200: studyView, 404: null } },
+  { method: 'delete', path: '/api/studies/{id}', summary: 'Delete a finished study (creator or admin)', scope: 'submit', responses: { 204: null, 403: null, 404: null, 409: null } },
+  { method: 'post', path: '/api/studies/{id}/cancel', summary: 'Cancel a study (creator or admin)', scope: 'submit', responses: { 202: cancelling, 403: null, 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/best', summary: "The best trial's configuration (attachment)", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/best/files/{file}', summary: "A file of the best trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/trials/{number}/files/{file}', summary: "A file of a complete trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null } },
+  { method: 'get', path: '/api/events', summary: 'Server-sent change notices `{studyId, type}`', scope: 'read', responses: { 200: 'text/event-stream' } },
+  {
+    method: 'post',
+    path: '/api/datasets',
+    summary: 'Upload a dataset (CSV, TSV or JSON Lines as the raw body)',
+    scope: 'submit',
+    body: { type: 'text/csv' },
+    responses: { 201: uploadSummary, 400: null, 413: null, 415: null, 429: null },
+  },
+  { method: 'get', path: '/api/datasets', summary: 'Uploaded datasets', scope: 'read', responses: { 200: z.array(uploadSummary) } },
+  { method: 'get', path: '/api/datasets/{id}', summary: 'One uploaded dataset', scope: 'read', responses: { 200: uploadSummary, 404: null } },
+  { method: 'get', path: '/api/tokens', summary: 'Every token (never its secret)', scope: 'admin', responses: { 200: z.array(tokenRecord) } },
+  { method: 'post', path: '/api/tokens', summary: 'Create a token; the secret is in this answer only', scope: 'admin', body: { type: 'application/json', schema: tokenRequestSchema }, responses: { 201: createdToken, 400: null, 409: null } },
+  { method: 'delete', path: '/api/tokens/{name}', summary: 'Revoke a token', scope: 'admin', responses: { 204: null, 404: null } },
+];
+
+function pathParameters(path: string): object[] {
+  const params: object[] = [];
+  if (path.includes('{id}')) params.push(studyId);
+  if (path.includes('{number}')) params.push({ name: 'number', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } });
+  if (path.includes('{file}')) params.push({ name: 'file', in: 'path', required: true, schema: { type: 'string' }, description: 'a path such as hf-peft/adapter_model.safetensors' });
+  if (path.includes('{name}')) params.push({ name: 'name', in: 'path', required: true, schema: { type: 'string' } });
+  return params;
+}
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): object {
+  return z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any', reused: 'inline' });
+}
+
+let cached: object | undefined;
+
+/** The OpenAPI 3.1 document (built once). */
+export function openApiDocument(): object {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, object>> = {};
+  for (const op of OPERATIONS) {
+    const responses: Record<string, object> = {};
+    const statuses = new Set([...Object.keys(op.responses).map(Number), ...(op.scope ? [401, 403] : []), 503]);
+    for (const status of [...statuses].sort()) {
+      const answer = op.responses[status];
+      if (answer instanceof z.ZodType) responses[status] = { description: 'OK', content: { 'application/json': { schema: jsonSchema(answer, 'input') } } };
+      else if (typeof answer === 'string') responses[status] = { description: 'OK', content: { [answer]: {} } };
+      else if (status >= 400) responses[status] = { description: ERRORS_OF[status] ?? 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      else responses[status] = { description: 'no content' };
+    }
+    const operation: Record<string, unknown> = {
+      summary: op.summary,
+      operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/[/.](\w)/g, (_m, c: string) => c.toUpperCase())}`,
+      parameters: pathParameters(op.path),
+      responses,
+      security: op.scope ? [{ bearer: [] }] : [],
+      ...(op.scope ? { 'x-scope': op.scope } : {}),
+    };
+    if (op.body) {
+      operation['requestBody'] = {
+        required: true,
+        content: op.body.schema
+          ? { [op.body.type]: { schema: jsonSchema(op.body.schema, 'input') } }
+          : Object.fromEntries(['text/csv', 'text/tab-separated-values', 'application/x-ndjson'].map((type) => [type, { schema: { type: 'string' } }])),
+      };
+    }
+    (paths[op.path] ??= {})[op.method] = operation;
+  }
+  cached = {
+    openapi: '3.1.0',
+    info: {
+      title: 'AutoPEFT',
+      version: '0.1.0',
+      description: 'Search service for parameter-efficient fine-tuning. Every route but GET /api/health needs `Authorization: Bearer <token>`; `x-scope` names the scope it needs (read < submit < admin).',
+    },
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from `autopeft token create` or AUTOPEFT_ADMIN_TOKEN' } },
+      schemas: { Error: jsonSchema(errorBody, 'output') },
+    },
+  };
+  return cached;
+}
+
+/** The documented operations (method and OpenAPI path), for tests that cover every route. */
+export function documentedOperations(): { method: string; path: string; scope?: Scope }[] {
+  return OPERATIONS.map(({ method, path, scope }) => ({ method, path, ...(scope ? { scope } : {}) }));
+}
