@@ -16,7 +16,7 @@ import type { StudyRecord } from '../scheduler/types.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../workers/data/json-depth.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
-import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, errorHandler } from './errors.js';
+import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, UnavailableError, errorHandler } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { allowedHosts, authenticate, callerOf, hostCheck, originPolicy, requireScope } from './security.js';
 import { DEFAULT_QUOTAS, quotasOf, tokenRequestSchema, TokenNameTakenError, TOKEN_NAME_PATTERN } from './tokens.js';
@@ -40,6 +40,11 @@ export interface AppDeps {
   corsOrigins?: readonly string[];
   /** Limits of non-admin tokens without their own. @defaultValue {@link DEFAULT_QUOTAS} */
   quotas?: DefaultQuotas;
+  /**
+   * Whether Redis is connected now; while it is not, every `/api` route answers 503 at once.
+   * @defaultValue always
+   */
+  redisReady?: () => boolean;
   /** Serves dataset uploads under `/api/datasets`, if given. */
   datasets?: Router;
   /** Serves the dashboard at `/`, if given. */
@@ -59,6 +64,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
   app.use(hostCheck(deps.allowedHosts ?? allowedHosts('127.0.0.1', [])));
   app.use(originPolicy(deps.corsOrigins ?? []));
+
+  app.use('/api', (_req, _res, next) => {
+    // Nothing is queued for later: a request answered 503 has no effect when Redis returns.
+    next(deps.redisReady && !deps.redisReady() ? new UnavailableError() : undefined);
+  });
 
   app.get('/api/health', async (_req, res) => {
     // Workers that stopped taking trials after repeated failures (see AUTOPEFT_WORKER_MAX_FAILURES).

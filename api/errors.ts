@@ -101,6 +101,7 @@ export function errorHandler(log: (message: string) => void): ErrorRequestHandle
     } else if (error instanceof QuotaError) {
       res.status(error.status).json({ error: { code: error.code, quota: error.quota, message: error.message } });
     } else if (error instanceof HttpError) {
+      if (error.status === 503) res.set('Retry-After', '2');
       res.status(error.status).json({ error: { code: error.code, message: error.message } });
     } else if (isRedisOutage(error)) {
       res.status(503).set('Retry-After', '2').json({ error: { code: 'unavailable', message: new UnavailableError().message } });

@@ -106,6 +106,7 @@ export async function startApi(config: Config, log: (message: string) => void, l
   const app = createApp({
     store,
     tokens,
+    redisReady: () => redis.status === 'ready',
     allowedHosts: allowedHosts(config.host, config.allowedHosts),
     corsOrigins: config.corsOrigins,
     quotas: config.quotas,
