@@ -7,14 +7,11 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Request, Response, Router } from 'express';
 import type { Redis } from 'ioredis';
-import type { Dataset } from '../workers/data/dataset.js';
-import { DatasetError } from '../workers/data/errors.js';
 import type { DataFormat } from '../workers/data/formats.js';
-import { parseUserDataOptions } from '../workers/data/registry.js';
 import type { UploadSummary } from '../workers/data/stored.js';
-import { serialiseDataset, summarise, uploadIndexKey, uploadKey, UPLOAD_ID_PATTERN } from '../workers/data/stored.js';
-import { parseDataset } from '../workers/data/user-data.js';
+import { uploadIndexKey, uploadKey, UPLOAD_ID_PATTERN } from '../workers/data/stored.js';
 import { QuotaError } from './errors.js';
+import { UploadParser } from './upload-thread.js';
 import { callerOf, requireScope } from './security.js';
 import { DEFAULT_QUOTAS, quotasOf } from './tokens.js';
 import type { DefaultQuotas } from './tokens.js';
@@ -28,6 +25,8 @@ export interface DatasetsRouterDeps {
   maxUploadBytes?: number;
   /** Limits of non-admin tokens without their own. @defaultValue {@link DEFAULT_QUOTAS} */
   quotas?: DefaultQuotas;
+  /** Where uploads are parsed. @defaultValue a background thread of its own */
+  parser?: UploadParser;
   log?: (message: string) => void;
 }
 
@@ -88,6 +87,7 @@ export function datasetsRouter(deps: DatasetsRouterDeps): Router {
   const log = deps.log ?? (() => {});
   const router = express.Router();
   const rawBody = express.raw({ type: () => true, limit: maxBytes });
+  const parser = deps.parser ?? new UploadParser();
 
   router.post(
     '/api/datasets',
@@ -132,32 +132,20 @@ export function datasetsRouter(deps: DatasetsRouterDeps): Router {
         return;
       }
       const body: unknown = req.body;
-      const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      } catch {
-        sendError(res, 400, 'invalid_dataset', `${name}: the file is not valid UTF-8 text`);
-        return;
-      }
-      let dataset: Dataset;
-      try {
-        const options = parseUserDataOptions(params, 'query');
-        dataset = parseDataset(name, text, name, { ...options, format: options.format ?? contentFormat(req)! });
-      } catch (error) {
-        if (!(error instanceof DatasetError)) throw error;
-        sendError(res, 400, 'invalid_dataset', error.message, error.line !== undefined ? { line: error.line } : {});
-        return;
-      }
+      const bytes = Buffer.isBuffer(body) ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(0);
       const id = randomUUID();
-      const createdAt = new Date().toISOString();
-      const summary: UploadSummary = { ...summarise(id, dataset, createdAt), owner: callerOf(res).name, bytes: bytes.length };
+      const outcome = await parser.parse({ id, createdAt: new Date().toISOString(), name, query: params.toString(), contentFormat: contentFormat(req)!, bytes });
+      if (!outcome.ok) {
+        sendError(res, 400, 'invalid_dataset', outcome.message, outcome.line !== undefined ? { line: outcome.line } : {});
+        return;
+      }
+      const summary: UploadSummary = { ...outcome.summary, owner: callerOf(res).name };
       await deps.redis
         .multi()
-        .set(uploadKey(deps.keyPrefix, id), serialiseDataset(id, dataset, createdAt))
+        .set(uploadKey(deps.keyPrefix, id), Buffer.from(outcome.stored.buffer, outcome.stored.byteOffset, outcome.stored.byteLength))
         .hset(uploadIndexKey(deps.keyPrefix), id, JSON.stringify(summary))
         .exec();
-      log(`dataset upload ${id} (${name}): ${dataset.kind}, ${dataset.train.length} train / ${dataset.dev.length} dev`);
+      log(`dataset upload ${id} (${name}): ${outcome.kind}, ${outcome.train} train / ${outcome.dev} dev`);
       res.status(201).location(`/api/datasets/${id}`).json(summary);
     },
   );

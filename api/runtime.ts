@@ -20,6 +20,7 @@ import { createSpecContext } from './catalog.js';
 import { datasetsRouter } from './datasets.js';
 import { allowedHosts } from './security.js';
 import { TokenStore } from './tokens.js';
+import { UploadParser } from './upload-thread.js';
 import type { Config } from './config.js';
 
 /** Name of the admin token that AUTOPEFT_ADMIN_TOKEN sets. */
@@ -91,6 +92,7 @@ export async function startApi(config: Config, log: (message: string) => void, l
   await ready(redis);
   const store = new StudyStore(redis, config.keyPrefix);
   const tokens = new TokenStore(redis, config.keyPrefix);
+  const uploadParser = new UploadParser();
   if (config.adminToken) await tokens.ensure(ENV_ADMIN_TOKEN_NAME, 'admin', config.adminToken);
   if (localAdminToken) await tokens.ensure(LOCAL_ADMIN_TOKEN_NAME, 'admin', localAdminToken);
   const emitter = new EventEmitter();
@@ -116,7 +118,7 @@ export async function startApi(config: Config, log: (message: string) => void, l
       ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
       ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
     }),
-    datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, quotas: config.quotas, log }),
+    datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, quotas: config.quotas, parser: uploadParser, log }),
     events: {
       subscribe(listener) {
         emitter.on('event', listener);
@@ -143,6 +145,7 @@ export async function startApi(config: Config, log: (message: string) => void, l
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       subscriber.disconnect();
+      await uploadParser.close();
       await redis.quit();
     },
   };

@@ -44,59 +44,71 @@ function parseUnquoted(text: string, delimiter: string): Row[] {
   return rows;
 }
 
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * RFC 4180 splitting. Fields are sliced out of the text (never built a character at a time),
+ * which keeps a 20 MB upload to a fraction of a second and its memory near the file's size.
+ */
 function parseQuoted(text: string, { file, delimiter }: DelimitedOptions): Row[] {
   const rows: Row[] = [];
+  const sep = delimiter.charCodeAt(0);
+  const n = text.length;
+  const endsRecord = (k: number): boolean => k >= n || text.charCodeAt(k) === LF || (text.charCodeAt(k) === CR && text.charCodeAt(k + 1) === LF);
   let line = 1;
   let i = 0;
-  const n = text.length;
   while (i < n) {
     // Skip empty lines between records.
-    if (text[i] === '\n' || (text[i] === '\r' && text[i + 1] === '\n')) {
-      i += text[i] === '\r' ? 2 : 1;
+    if (text.charCodeAt(i) === LF || (text.charCodeAt(i) === CR && text.charCodeAt(i + 1) === LF)) {
+      i += text.charCodeAt(i) === CR ? 2 : 1;
       line++;
       continue;
     }
     const start = line;
     const fields: string[] = [];
     for (;;) {
-      let field = '';
-      if (text[i] === '"') {
+      let field: string;
+      if (text.charCodeAt(i) === QUOTE) {
         const quoteLine = line;
-        i++;
+        const parts: string[] = [];
+        let from = i + 1;
         for (;;) {
-          if (i >= n) throw new DatasetError({ file, line: quoteLine }, 'a quoted field is never closed (missing closing ")');
-          const c = text[i]!;
-          if (c === '"') {
-            if (text[i + 1] === '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            break;
+          const close = text.indexOf('"', from);
+          if (close < 0) throw new DatasetError({ file, line: quoteLine }, 'a quoted field is never closed (missing closing ")');
+          parts.push(text.slice(from, close));
+          if (text.charCodeAt(close + 1) === QUOTE) {
+            parts.push('"');
+            from = close + 2;
+            continue;
           }
-          if (c === '\n') line++;
-          field += c;
-          i++;
+          i = close + 1;
+          break;
         }
-        const next = text[i];
-        if (next !== undefined && next !== delimiter && next !== '\n' && !(next === '\r' && text[i + 1] === '\n')) {
+        field = parts.length === 1 ? parts[0]! : parts.join('');
+        for (let k = field.indexOf('\n'); k >= 0; k = field.indexOf('\n', k + 1)) line++;
+        if (!endsRecord(i) && text.charCodeAt(i) !== sep) {
           throw new DatasetError(
             { file, line },
-            `unexpected ${JSON.stringify(next)} after a closing quote (a quote inside a quoted field must be doubled: "")`,
+            `unexpected ${JSON.stringify(text[i])} after a closing quote (a quote inside a quoted field must be doubled: "")`,
           );
         }
       } else {
-        while (i < n && text[i] !== delimiter && text[i] !== '\n' && !(text[i] === '\r' && text[i + 1] === '\n')) {
-          if (text[i] === '"') {
+        let end = i;
+        while (end < n) {
+          const c = text.charCodeAt(end);
+          if (c === sep || c === LF || (c === CR && text.charCodeAt(end + 1) === LF)) break;
+          if (c === QUOTE) {
             throw new DatasetError({ file, line }, 'a quote inside an unquoted field (quote the whole field and double the inner quotes: "say ""hi""")');
           }
-          field += text[i];
-          i++;
+          end++;
         }
+        field = text.slice(i, end);
+        i = end;
       }
       fields.push(field);
-      if (i < n && text[i] === delimiter) {
+      if (i < n && text.charCodeAt(i) === sep) {
         i++;
         continue;
       }
@@ -104,7 +116,7 @@ function parseQuoted(text: string, { file, delimiter }: DelimitedOptions): Row[]
     }
     rows.push({ line: start, fields });
     if (i < n) {
-      i += text[i] === '\r' ? 2 : 1;
+      i += text.charCodeAt(i) === CR ? 2 : 1;
       line++;
     }
   }
