@@ -43,7 +43,7 @@ const errorBody = z
       line: z.number().optional(),
     }),
   })
-  .meta({ id: 'Error' });
+;
 
 const trialRecord = z
   .object({
@@ -68,7 +68,7 @@ const trialRecord = z
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
   })
-  .meta({ id: 'Trial' });
+;
 
 const studyView = z
   .object({
@@ -86,7 +86,7 @@ const studyView = z
     trials: z.array(trialRecord),
     bestTrial: z.number().optional(),
   })
-  .meta({ id: 'Study' });
+;
 
 const studySummary = z
   .object({
@@ -103,7 +103,7 @@ const studySummary = z
     maxTrials: z.number(),
     bestMetric: z.number().optional(),
   })
-  .meta({ id: 'StudySummary' });
+;
 
 const uploadSummary = z
   .object({
@@ -120,7 +120,7 @@ const uploadSummary = z
     owner: z.string().optional(),
     bytes: z.number().optional(),
   })
-  .meta({ id: 'DatasetUpload' });
+;
 
 const tokenRecord = z
   .object({
@@ -130,7 +130,7 @@ const tokenRecord = z
     lastUsedAt: z.string().optional(),
     quotas: quotasSchema.optional(),
   })
-  .meta({ id: 'Token' });
+;
 
 const stoppedWorker = z.object({ name: z.string(), reason: z.string(), at: z.string() });
 const health = z.object({ ok: z.boolean(), stoppedWorkers: z.array(stoppedWorker) });

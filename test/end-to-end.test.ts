@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StudyView } from '../scheduler/types.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
+import { openApiChecker } from './helpers/openapi-check.js';
+import type { OpenApiChecker } from './helpers/openapi-check.js';
 import { keysUnder, testRedis } from './helpers/redis.js';
 import { startStack, waitFor } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
@@ -16,24 +18,44 @@ const spec = {
 
 describe('a study from REST submit to best-configuration download', () => {
   let stack: TestStack;
+  // Every answer this test gets is checked against the API's OpenAPI document.
+  let api: OpenApiChecker;
 
   beforeAll(async () => {
     stack = await startStack(1);
+    api = await openApiChecker(stack.api);
   });
 
   afterAll(async () => {
     await stack?.close();
   });
 
+  it('documents every route and its errors in the OpenAPI document', async () => {
+    expect((await api.call('/api/studies/not-an-id')).status).toBe(404);
+    expect((await api.call('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...spec, budget: {} }) })).status).toBe(400);
+    expect((await api.call('/api/studies', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(415);
+    expect((await api.call('/api/studies', { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect((await api.call('/api/health')).status).toBe(200);
+    expect((await api.call('/api/catalog')).status).toBe(200);
+    expect((await api.call('/api/whoami')).status).toBe(200);
+    expect((await api.call('/api/tokens')).status).toBe(200);
+    expect((await api.call('/api/datasets')).status).toBe(200);
+    const upload = await api.call('/api/datasets?name=e2e', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'text,label\nyes yes,1\nno no,0\nyes no,1\nno yes,0\n' });
+    expect(upload.status).toBe(201);
+    expect((await api.call(`/api/datasets/${((await upload.json()) as { id: string }).id}`)).status).toBe(200);
+    expect((await api.call('/api/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'e2e', scope: 'read' }) })).status).toBe(201);
+    expect((await api.call('/api/tokens/e2e', { method: 'DELETE' })).status).toBe(204);
+  });
+
   it('trains every trial in a worker process and serves the best configuration', async () => {
-    const response = await stack.api(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const response = await api.call(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
 
     let maxInFlight = 0;
     const study = await waitFor(
       async () => {
-        const view = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
+        const view = (await (await api.call(`/api/studies/${id}`)).json()) as StudyView;
         const inFlight = view.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length;
         maxInFlight = Math.max(maxInFlight, inFlight);
         return view.state === 'completed' || view.state === 'failed' ? view : undefined;
@@ -65,7 +87,7 @@ describe('a study from REST submit to best-configuration download', () => {
     const best = study.trials.reduce((a, b) => (b.metric! > a.metric! || (b.metric === a.metric && b.trainableParams < a.trainableParams) ? b : a));
     expect(study.bestTrial).toBe(best.number);
 
-    const download = await stack.api(`/api/studies/${id}/best`);
+    const download = await api.call(`/api/studies/${id}/best`);
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="?autopeft-end-to-end-trial-\d+\.json"?$/);
     const config = (await download.json()) as { format: string; trial: number; peft: unknown; metric: { name: string; value: number }; trainableParams: number; baseModel: { name: string } };
@@ -81,28 +103,29 @@ describe('a study from REST submit to best-configuration download', () => {
     expect(Object.keys(downloads)).toEqual(
       expect.arrayContaining(['autopeft_config.json', 'adapter_weights.safetensors', 'adapterhub/adapter_config.json', 'hf-peft/adapter_config.json', 'hf-peft/adapter_model.safetensors']),
     );
-    const peftConfig = (await (await stack.api(`${downloads['hf-peft/adapter_config.json']}`)).json()) as { peft_type: string; r: number; target_modules: unknown };
+    const peftConfig = (await (await api.call(`${downloads['hf-peft/adapter_config.json']}`)).json()) as { peft_type: string; r: number; target_modules: unknown };
     expect(peftConfig).toMatchObject({ peft_type: 'LORA', r: best.peft.lora!.rank });
-    const weights = Buffer.from(await (await stack.api(`/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).arrayBuffer());
+    const weights = Buffer.from(await (await api.call(`/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).arrayBuffer());
     const header = JSON.parse(weights.subarray(8, 8 + Number(weights.readBigUInt64LE(0))).toString('utf8')) as Record<string, { dtype: string; shape: number[] }>;
     const loraA = Object.entries(header).filter(([key]) => key.endsWith('lora_A.weight'));
     expect(loraA.length).toBe(best.peft.lora!.targets.length * best.peft.lora!.layers.length);
     for (const [, tensor] of loraA) expect(tensor).toMatchObject({ dtype: 'F32', shape: [best.peft.lora!.rank, expect.any(Number)] });
-    expect((await stack.api(`/api/studies/${id}/trials/0/files/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
+    expect((await api.call(`/api/studies/${id}/trials/0/files/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
 
+    expect(api.checked).toBeGreaterThan(15);
     // Deleting the finished study removes it, its trials and its trained adapters from Redis;
     // only the queue's own records of the finished jobs remain (BullMQ ages them out).
     const redis = testRedis();
     try {
       const ownKeys = async (): Promise<string[]> => (await keysUnder(redis, stack.prefix)).filter((key) => key.includes(id) && !key.includes(':trials:'));
       expect(await ownKeys()).not.toEqual([]);
-      expect((await stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(204);
+      expect((await api.call(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(204);
       expect(await ownKeys()).toEqual([]);
-      expect((await stack.api(`/api/studies/${id}`)).status).toBe(404);
-      expect((await stack.api(`/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).status).toBe(404);
-      const list = (await (await stack.api(`/api/studies`)).json()) as { id: string }[];
+      expect((await api.call(`/api/studies/${id}`)).status).toBe(404);
+      expect((await api.call(`/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).status).toBe(404);
+      const list = (await (await api.call(`/api/studies`)).json()) as { id: string }[];
       expect(list.map((s) => s.id)).not.toContain(id);
-      expect((await stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(404);
+      expect((await api.call(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(404);
     } finally {
       await redis.quit();
     }
