@@ -338,7 +338,12 @@ async function tokenCommand(config: Config, action: string, name: string | undef
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof RedisUnavailableError || (error instanceof Error && error.message.startsWith('environment variable'))) {
+    const code = (error as { code?: unknown }).code;
+    if (
+      error instanceof UsageError ||
+      error instanceof RedisUnavailableError ||
+      (error instanceof Error && (error.message.startsWith('environment variable') || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))))
+    ) {
       console.error(`autopeft: ${error.message}`);
     } else {
       console.error(error);
