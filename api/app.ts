@@ -10,9 +10,9 @@ import type { Request, Response, Router } from 'express';
 import { buildTrialConfig } from '../scheduler/best-config.js';
 import { parseStudySpec } from '../scheduler/spec.js';
 import type { SpecContext } from '../scheduler/spec.js';
-import { bestTrial, STUDY_ID_PATTERN } from '../scheduler/store.js';
+import { MAX_PAGE, STUDY_ID_PATTERN } from '../scheduler/store.js';
 import type { StudyEvent, StudyStore } from '../scheduler/store.js';
-import type { StudyRecord } from '../scheduler/types.js';
+import type { StudyRecord, TrialRecord } from '../scheduler/types.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../workers/data/json-depth.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
@@ -112,8 +112,11 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ datasets: DATASET_INFO, baseModels });
   });
 
-  app.get('/api/studies', read, async (_req, res) => {
-    res.json(await deps.store.listStudies());
+  app.get('/api/studies', read, async (req, res) => {
+    const limit = intParam(req, 'limit', 50, 1, 200);
+    const cursor = stringParam(req, 'cursor');
+    if (cursor !== undefined && !/^\d{1,16}_[0-9a-f-]{36}$/.test(cursor)) throw new BadRequestError('cursor: not a cursor this API gave out (use nextCursor of the page before)');
+    res.json(await deps.store.listStudies(limit, cursor));
   });
 
   app.post('/api/studies', submit, async (req, res) => {
@@ -136,9 +139,18 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/studies/:id', read, async (req, res) => {
-    const view = await deps.store.getStudyView(studyIdOf(req));
+    const view = await deps.store.getStudyView(studyIdOf(req), intParam(req, 'trials', 100, 0, MAX_PAGE));
     if (!view) throw notFound(studyIdOf(req));
     res.json(view);
+  });
+
+  app.get('/api/studies/:id/trials', read, async (req, res) => {
+    const id = studyIdOf(req);
+    const after = intParam(req, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(req, 'limit', 500, 1, MAX_PAGE);
+    const [study, page] = await Promise.all([deps.store.getStudy(id), deps.store.trialsChangedAfter(id, after, limit)]);
+    if (!study) throw notFound(id);
+    res.json(page);
   });
 
   /** The study, if the caller may change it: its creator (scope submit) or an admin. */
@@ -167,19 +179,24 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/studies/:id/best', read, async (req, res) => {
-    const study = await deps.store.getStudy(studyIdOf(req));
-    if (!study) throw notFound(studyIdOf(req));
-    const best = bestTrial(await deps.store.getTrials(study.id));
-    if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
+    const { study, best } = await bestOf(studyIdOf(req));
     const config = buildTrialConfig(study, best, study.baseShape);
     res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${best.number}.json`);
     res.type('application/json').send(JSON.stringify(config, null, 2));
   });
 
+  /** A study and its best complete trial (404 / 409 otherwise), from its summary. */
+  const bestOf = async (id: string): Promise<{ study: StudyRecord; best: TrialRecord }> => {
+    const [study, counts] = await Promise.all([deps.store.getStudy(id), deps.store.getCounts(id)]);
+    if (!study) throw notFound(id);
+    const best = counts.bestTrial === undefined ? undefined : await deps.store.getTrial(id, counts.bestTrial);
+    if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
+    return { study, best };
+  };
+
   const sendArtifactFile = async (res: express.Response, studyId: string, trialNumber: number, file: string): Promise<void> => {
-    const view = await deps.store.getStudyView(studyId);
+    const [view, trial] = await Promise.all([deps.store.getStudy(studyId), deps.store.getTrial(studyId, trialNumber)]);
     if (!view) throw notFound(studyId);
-    const trial = view.trials.find((t) => t.number === trialNumber);
     if (!trial) throw new NotFoundError(`study "${studyId}" has no trial ${trialNumber}`);
     // Only names the worker listed are served: the path never reaches a file system.
     if (!trial.artifact?.files.includes(file)) {
@@ -198,10 +215,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/studies/:id/best/files/*file', read, async (req, res) => {
-    const study = await deps.store.getStudy(studyIdOf(req));
-    if (!study) throw notFound(studyIdOf(req));
-    const best = bestTrial(await deps.store.getTrials(study.id));
-    if (!best) throw new ConflictError(`study "${study.id}" has no complete trial yet`);
+    const { study, best } = await bestOf(studyIdOf(req));
     await sendArtifactFile(res, study.id, best.number, filePath(req.params.file));
   });
 
@@ -265,6 +279,23 @@ function studyIdOf(req: Request): string {
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError(`no study with id "${id.slice(0, 80)}"`);
+}
+
+/** A query parameter given once, or undefined. */
+function stringParam(req: Request, name: string): string | undefined {
+  const value: unknown = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`${name}: give it once, as a plain value`);
+  return value;
+}
+
+/** An integer query parameter within [min, max], or the default. */
+function intParam(req: Request, name: string, fallback: number, min: number, max: number): number {
+  const value = stringParam(req, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d{1,16}$/.test(value) || n < min || n > max) throw new BadRequestError(`${name}: expected an integer from ${min} to ${max}, got "${value.slice(0, 40)}"`);
+  return n;
 }
 
 /** Refuses a body that is not a JSON object (415 for another content type). */

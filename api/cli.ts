@@ -10,7 +10,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import type { StudyView } from '../scheduler/types.js';
+import type { StudyView, TrialPage } from '../scheduler/types.js';
 import { loadConfig } from './config.js';
 import type { Config } from './config.js';
 import { ensureRedis, RedisUnavailableError } from './local-redis.js';
@@ -229,13 +229,27 @@ async function submit(client: Client, specPath: string): Promise<number> {
 }
 
 async function status(client: Client, id: string): Promise<number> {
-  const response = await apiCall(client, `/api/studies/${encodeURIComponent(id)}`);
+  const response = await apiCall(client, `/api/studies/${encodeURIComponent(id)}?trials=1000`);
   if (!response.ok) {
     console.error(await failure(response));
     return 1;
   }
   const study = (await response.json()) as StudyView;
-  console.log(`${study.spec.name} (${study.id}): ${study.state}, ${study.trials.length}/${study.spec.budget.maxTrials} trials`);
+  // Pages past the first: the trials changed after the cursor, merged by number.
+  const byNumber = new Map(study.trials.map((t) => [t.number, t]));
+  for (let cursor = study.trialsCursor, more = !study.trialsComplete; more; ) {
+    const page = await apiCall(client, `/api/studies/${encodeURIComponent(id)}/trials?after=${cursor}&limit=1000`);
+    if (!page.ok) throw new UsageError(await failure(page));
+    const body = (await page.json()) as TrialPage;
+    for (const t of body.trials) byNumber.set(t.number, t);
+    cursor = body.cursor;
+    more = body.hasMore;
+  }
+  study.trials = [...byNumber.values()].sort((a, b) => a.number - b.number);
+  const { summary } = study;
+  const running = summary.trialsByState.running ?? 0;
+  const waiting = summary.trialsByState.waiting ?? 0;
+  console.log(`${study.spec.name} (${study.id}): ${study.state}, ${summary.trialsDone}/${study.spec.budget.maxTrials} trials done, ${running} running, ${waiting} waiting`);
   console.log(`task: ${study.spec.task.dataset} on ${study.spec.task.baseModel}, metric ${study.spec.task.metric}`);
   console.log(['trial', 'state', 'params', '% base', study.spec.task.metric, 'peft'].join('\t'));
   for (const t of study.trials) {

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { studySpecSchema } from '../scheduler/spec.js';
 import type { PeftConfig, TrainingConfig } from '../search/types.js';
-import type { StudySpec, StudySummary, StudyView, TrialRecord } from '../scheduler/types.js';
+import type { StudyPage, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from '../scheduler/types.js';
 import type { UploadSummary } from '../workers/data/stored.js';
 import type { StoppedWorker } from '../workers/job-types.js';
 import { quotasSchema, SCOPES, tokenRequestSchema } from './tokens.js';
@@ -42,8 +42,7 @@ const errorBody = z
       quota: z.string().optional(),
       line: z.number().optional(),
     }),
-  })
-;
+  });
 
 const trialRecord = z
   .object({
@@ -67,8 +66,27 @@ const trialRecord = z
     createdAt: z.string(),
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
-  })
-;
+  });
+
+const studySummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    owner: z.string().optional(),
+    state: studyState,
+    createdAt: z.string(),
+    dataset: z.string(),
+    baseModel: z.string(),
+    metric: z.string(),
+    updatedAt: z.string(),
+    trialsTotal: z.number(),
+    trialsDone: z.number(),
+    trialsByState: z.record(z.string(), z.number()),
+    maxTrials: z.number(),
+    paretoFrontSize: z.number(),
+    bestTrial: z.number().optional(),
+    bestMetric: z.number().optional(),
+  });
 
 const studyView = z
   .object({
@@ -83,27 +101,15 @@ const studyView = z
     baseShape: shape,
     baseParams: z.number(),
     headOutputs: z.number(),
+    summary: studySummary,
     trials: z.array(trialRecord),
+    trialsCursor: z.number(),
+    trialsComplete: z.boolean(),
     bestTrial: z.number().optional(),
-  })
-;
+  });
 
-const studySummary = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    owner: z.string().optional(),
-    state: studyState,
-    createdAt: z.string(),
-    dataset: z.string(),
-    baseModel: z.string(),
-    metric: z.string(),
-    trialsTotal: z.number(),
-    trialsDone: z.number(),
-    maxTrials: z.number(),
-    bestMetric: z.number().optional(),
-  })
-;
+const studyPage = z.object({ studies: z.array(studySummary), nextCursor: z.string().optional() });
+const trialPage = z.object({ trials: z.array(trialRecord), cursor: z.number(), hasMore: z.boolean() });
 
 const uploadSummary = z
   .object({
@@ -119,8 +125,7 @@ const uploadSummary = z
     createdAt: z.string(),
     owner: z.string().optional(),
     bytes: z.number().optional(),
-  })
-;
+  });
 
 const tokenRecord = z
   .object({
@@ -129,8 +134,7 @@ const tokenRecord = z
     createdAt: z.string(),
     lastUsedAt: z.string().optional(),
     quotas: quotasSchema.optional(),
-  })
-;
+  });
 
 const stoppedWorker = z.object({ name: z.string(), reason: z.string(), at: z.string() });
 const health = z.object({ ok: z.boolean(), stoppedWorkers: z.array(stoppedWorker) });
@@ -146,6 +150,8 @@ type Describes<S extends z.ZodType, T extends z.input<S>> = [S, T];
 export type AnswerSchemasCheck = [
   Describes<typeof trialRecord, TrialRecord>,
   Describes<typeof studyView, StudyView>,
+  Describes<typeof studyPage, StudyPage>,
+  Describes<typeof trialPage, TrialPage>,
   Describes<typeof studySummary, StudySummary>,
   Describes<typeof uploadSummary, UploadSummary>,
   Describes<typeof tokenRecord, TokenRecord>,
@@ -184,7 +190,7 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/whoami', summary: 'The calling token', scope: 'read', responses: { 200: whoami } },
   { method: 'get', path: '/api/openapi.json', summary: 'This document', scope: 'read', responses: { 200: z.record(z.string(), z.unknown()) } },
   { method: 'get', path: '/api/catalog', summary: 'Built-in datasets and base models', scope: 'read', responses: { 200: catalog } },
-  { method: 'get', path: '/api/studies', summary: 'Every study, newest first', scope: 'read', responses: { 200: z.array(studySummary) } },
+  { method: 'get', path: '/api/studies', summary: 'A page of study summaries, newest first (`?limit=` 1-200, default 50; `?cursor=` the nextCursor of the page before)', scope: 'read', responses: { 200: studyPage, 400: null } },
   {
     method: 'post',
     path: '/api/studies',
@@ -193,7 +199,14 @@ const OPERATIONS: Operation[] = [
     body: { type: 'application/json', schema: studySpecSchema },
     responses: { 201: created, 400: null, 403: null, 415: null, 429: null },
   },
-  { method: 'get', path: '/api/studies/{id}', summary: 'A study with its trials', scope: 'read', responses: { 200: studyView, 404: null } },
+  { method: 'get', path: '/api/studies/{id}', summary: 'A study, its summary and its first page of trials (`?trials=` 0-1000, default 100)', scope: 'read', responses: { 200: studyView, 400: null, 404: null } },
+  {
+    method: 'get',
+    path: '/api/studies/{id}/trials',
+    summary: 'Trials changed after a cursor (`?after=`, 0 for all; `?limit=` 1-1000, default 500), in the order of their latest change',
+    scope: 'read',
+    responses: { 200: trialPage, 400: null, 404: null },
+  },
   { method: 'delete', path: '/api/studies/{id}', summary: 'Delete a finished study (creator or admin)', scope: 'submit', responses: { 204: null, 403: null, 404: null, 409: null } },
   { method: 'post', path: '/api/studies/{id}/cancel', summary: 'Cancel a study (creator or admin)', scope: 'submit', responses: { 202: cancelling, 403: null, 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/best', summary: "The best trial's configuration (attachment)", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },

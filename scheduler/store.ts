@@ -7,6 +7,9 @@
  *   P:active             set of study ids a scheduler still has to drive
  *   P:study:<id>         JSON of the StudyRecord
  *   P:study:<id>:trials  hash: trial number -> JSON of the TrialRecord
+ *   P:study:<id>:summary hash: count:<state>, seq, bestTrial, bestMetric, bestParams, updatedAt
+ *   P:study:<id>:front   hash: trial number -> "metric params" of the complete Pareto-optimal trials
+ *   P:study:<id>:changes sorted set: trial number by the `seq` of its latest change
  *   P:events             pub/sub channel of `{ studyId, type }` change notices
  */
 import { randomUUID } from 'node:crypto';
@@ -15,13 +18,79 @@ import { countBaseParams } from '../search/param-count.js';
 import type { EncoderShape } from '../search/types.js';
 import { artifactKey, stopRequestKey, stoppedWorkersKey } from '../workers/job-types.js';
 import type { StopReason, StoppedWorker } from '../workers/job-types.js';
-import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialRecord } from './types.js';
+import type { StudyPage, StudyRecord, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from './types.js';
+
+export type { StudyPage, TrialPage } from './types.js';
 
 /** A change notice published after every write, for live views. */
 export interface StudyEvent {
   studyId: string;
   type: 'study-created' | 'study-updated' | 'trial-updated' | 'study-deleted';
+  /** For `trial-updated`: the trial that changed and the study's change cursor after it. */
+  trial?: number;
+  seq?: number;
 }
+
+/** What a study's summary hash says, parsed. */
+export interface StudyCounts {
+  byState: Partial<Record<TrialRecord['state'], number>>;
+  total: number;
+  /** The study's change cursor: the `seq` of its latest trial change. */
+  seq: number;
+  bestTrial?: number;
+  bestMetric?: number;
+  frontSize: number;
+  updatedAt?: string;
+}
+
+/**
+ * Writes a trial and keeps the study's summary in the same atomic step: counts by state, the
+ * change cursor and change set, the best complete trial (highest metric, ties to fewer
+ * parameters) and the Pareto front of complete trials (maximise metric, minimise parameters).
+ * KEYS: trials, summary, front, changes. ARGV: number, trial JSON, state, metric ('' if none),
+ * trainable parameters, time. Returns the new seq.
+ */
+const SAVE_TRIAL_SCRIPT = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  local previous = cjson.decode(old)['state']
+  redis.call('HINCRBY', KEYS[2], 'count:' .. previous, -1)
+end
+redis.call('HINCRBY', KEYS[2], 'count:' .. ARGV[3], 1)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+redis.call('ZADD', KEYS[4], seq, ARGV[1])
+redis.call('HSET', KEYS[2], 'updatedAt', ARGV[6])
+if ARGV[3] == 'complete' and ARGV[4] ~= '' then
+  local m = tonumber(ARGV[4])
+  local p = tonumber(ARGV[5])
+  local bm = redis.call('HGET', KEYS[2], 'bestMetric')
+  local bp = tonumber(redis.call('HGET', KEYS[2], 'bestParams') or '0')
+  if (not bm) or m > tonumber(bm) or (m == tonumber(bm) and p < bp) then
+    redis.call('HSET', KEYS[2], 'bestTrial', ARGV[1], 'bestMetric', ARGV[4], 'bestParams', ARGV[5])
+  end
+  local front = redis.call('HGETALL', KEYS[3])
+  local dominated = false
+  for i = 1, #front, 2 do
+    local sp = string.find(front[i + 1], ' ')
+    local fm = tonumber(string.sub(front[i + 1], 1, sp - 1))
+    local fp = tonumber(string.sub(front[i + 1], sp + 1))
+    if fm >= m and fp <= p and (fm > m or fp < p) then dominated = true break end
+  end
+  if not dominated then
+    for i = 1, #front, 2 do
+      local sp = string.find(front[i + 1], ' ')
+      local fm = tonumber(string.sub(front[i + 1], 1, sp - 1))
+      local fp = tonumber(string.sub(front[i + 1], sp + 1))
+      if m >= fm and p <= fp and (m > fm or p < fp) then redis.call('HDEL', KEYS[3], front[i]) end
+    end
+    redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. ' ' .. ARGV[5])
+  end
+end
+return seq`;
+
+/** Largest page of studies or trials one request returns. */
+export const MAX_PAGE = 1000;
 
 /** A study id (a UUID): ids are checked against this before any key is built from them. */
 export const STUDY_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -47,6 +116,18 @@ export class StudyStore {
 
   private trialsKey(id: string): string {
     return `${this.prefix}:study:${id}:trials`;
+  }
+
+  private summaryKey(id: string): string {
+    return `${this.prefix}:study:${id}:summary`;
+  }
+
+  private frontKey(id: string): string {
+    return `${this.prefix}:study:${id}:front`;
+  }
+
+  private changesKey(id: string): string {
+    return `${this.prefix}:study:${id}:changes`;
   }
 
   private cancelKey(id: string): string {
@@ -112,13 +193,55 @@ export class StudyStore {
     return all.map((json) => JSON.parse(json) as TrialRecord).sort((a, b) => a.number - b.number);
   }
 
-  /** Writes one trial (new or changed) and notifies. */
+  /** Writes one trial (new or changed) with the study's summary, in one atomic step, and notifies. */
   async saveTrial(studyId: string, trial: TrialRecord): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.trialsKey(studyId), String(trial.number), JSON.stringify(trial))
-      .publish(this.eventsChannel, JSON.stringify({ studyId, type: 'trial-updated' } satisfies StudyEvent))
-      .exec();
+    const seq = Number(
+      await this.redis.eval(
+        SAVE_TRIAL_SCRIPT,
+        4,
+        this.trialsKey(studyId),
+        this.summaryKey(studyId),
+        this.frontKey(studyId),
+        this.changesKey(studyId),
+        String(trial.number),
+        JSON.stringify(trial),
+        trial.state,
+        trial.state === 'complete' && trial.metric !== undefined ? String(trial.metric) : '',
+        String(trial.trainableParams),
+        new Date().toISOString(),
+      ),
+    );
+    await this.redis.publish(this.eventsChannel, JSON.stringify({ studyId, type: 'trial-updated', trial: trial.number, seq } satisfies StudyEvent));
+  }
+
+  /** One trial, or undefined. */
+  async getTrial(studyId: string, number: number): Promise<TrialRecord | undefined> {
+    const json = await this.redis.hget(this.trialsKey(studyId), String(number));
+    return json === null ? undefined : (JSON.parse(json) as TrialRecord);
+  }
+
+  /** The study's counts, best trial and front size, from its summary (no trial is read). */
+  async getCounts(studyId: string): Promise<StudyCounts> {
+    const [hash, frontSize] = await Promise.all([this.redis.hgetall(this.summaryKey(studyId)), this.redis.hlen(this.frontKey(studyId))]);
+    return countsFromHash(hash, frontSize);
+  }
+
+  /**
+   * Trials whose latest change came after `after` (a cursor from an earlier page, or 0 for all),
+   * at most `limit`, in the order of their changes.
+   */
+  async trialsChangedAfter(studyId: string, after: number, limit: number): Promise<TrialPage> {
+    const entries = await this.redis.zrangebyscore(this.changesKey(studyId), `(${after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1);
+    const numbers: string[] = [];
+    let cursor = after;
+    for (let i = 0; i < entries.length && numbers.length < limit; i += 2) {
+      numbers.push(entries[i]!);
+      cursor = Number(entries[i + 1]);
+    }
+    const hasMore = entries.length / 2 > limit;
+    const records = numbers.length > 0 ? await this.redis.hmget(this.trialsKey(studyId), ...numbers) : [];
+    const trials = records.filter((json): json is string => json !== null).map((json) => JSON.parse(json) as TrialRecord);
+    return { trials, cursor, hasMore };
   }
 
   /** Asks the schedulers to cancel a study; false if it is already finished or unknown. */
@@ -144,7 +267,7 @@ export class StudyStore {
     });
     await this.redis
       .multi()
-      .del(this.studyKey(id), this.trialsKey(id), this.cancelKey(id), this.lockKey(id), ...perTrial)
+      .del(this.studyKey(id), this.trialsKey(id), this.summaryKey(id), this.frontKey(id), this.changesKey(id), this.cancelKey(id), this.lockKey(id), ...perTrial)
       .zrem(`${this.prefix}:studies`, id)
       .srem(`${this.prefix}:active`, id)
       .publish(this.eventsChannel, JSON.stringify({ studyId: id, type: 'study-deleted' } satisfies StudyEvent))
@@ -186,19 +309,54 @@ export class StudyStore {
     return this.redis.zrevrange(`${this.prefix}:studies`, 0, limit - 1);
   }
 
-  /** A study with its trials and best trial, or undefined. */
-  async getStudyView(id: string): Promise<StudyView | undefined> {
-    const [study, trials] = await Promise.all([this.getStudy(id), this.getTrials(id)]);
+  /**
+   * A study with its summary and the first page of its trials (at most `limit`, in the order of
+   * their latest change; `trialsCursor` continues from there), or undefined.
+   */
+  async getStudyView(id: string, limit = 100): Promise<StudyView | undefined> {
+    const [study, counts, page] = await Promise.all([this.getStudy(id), this.getCounts(id), this.trialsChangedAfter(id, 0, limit)]);
     if (!study) return undefined;
-    const best = bestTrial(trials);
-    return { ...study, trials, ...(best ? { bestTrial: best.number } : {}) };
+    const trials = page.trials.sort((a, b) => a.number - b.number);
+    return {
+      ...study,
+      summary: summaryOf(study, counts),
+      trials,
+      trialsCursor: page.cursor,
+      trialsComplete: !page.hasMore,
+      ...(counts.bestTrial !== undefined ? { bestTrial: counts.bestTrial } : {}),
+    };
   }
 
-  /** One summary line per study, newest first. */
-  async listStudies(limit = 200): Promise<StudySummary[]> {
-    const ids = await this.listStudyIds(limit);
-    const views = await Promise.all(ids.map((id) => this.getStudyView(id)));
-    return views.filter((v): v is StudyView => v !== undefined).map(summarize);
+  /**
+   * One page of study summaries, newest first, read from the summaries only. `cursor` is the
+   * `nextCursor` of the page before.
+   */
+  async listStudies(limit = 50, cursor?: string): Promise<StudyPage> {
+    const [scoreText, afterId] = cursor ? cursor.split('_') : [];
+    const top = scoreText !== undefined && Number.isFinite(Number(scoreText)) ? scoreText : '+inf';
+    // Ties (same creation millisecond) come in reverse id order; skip those already served.
+    const raw = await this.redis.zrevrangebyscore(`${this.prefix}:studies`, top, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64);
+    const entries: { id: string; score: string }[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const entry = { id: raw[i]!, score: raw[i + 1]! };
+      if (afterId !== undefined && entry.score === scoreText && entry.id >= afterId) continue;
+      entries.push(entry);
+    }
+    const pageEntries = entries.slice(0, limit);
+    if (pageEntries.length === 0) return { studies: [] };
+    const pipeline = this.redis.pipeline();
+    for (const { id } of pageEntries) pipeline.get(this.studyKey(id)).hgetall(this.summaryKey(id)).hlen(this.frontKey(id));
+    const results = (await pipeline.exec()) ?? [];
+    const studies: StudySummary[] = [];
+    pageEntries.forEach((_entry, i) => {
+      const json = results[3 * i]?.[1] as string | null;
+      if (!json) return;
+      const study = JSON.parse(json) as StudyRecord;
+      studies.push(summaryOf(study, countsFromHash(results[3 * i + 1]?.[1] as Record<string, string>, Number(results[3 * i + 2]?.[1] ?? 0))));
+    });
+    const last = pageEntries.at(-1)!;
+    const more = entries.length > limit || raw.length / 2 >= limit + 64;
+    return { studies, ...(more ? { nextCursor: `${last.score}_${last.id}` } : {}) };
   }
 
   /**
@@ -249,20 +407,45 @@ export function bestTrial(trials: TrialRecord[]): TrialRecord | undefined {
   return best;
 }
 
-function summarize(view: StudyView): StudySummary {
-  const best = view.bestTrial === undefined ? undefined : view.trials.find((t) => t.number === view.bestTrial);
+const TRIAL_STATES: readonly TrialRecord['state'][] = ['waiting', 'running', 'complete', 'pruned', 'failed'];
+
+/** Parses a summary hash (see {@link SAVE_TRIAL_SCRIPT}). */
+function countsFromHash(hash: Record<string, string>, frontSize: number): StudyCounts {
+  const byState: StudyCounts['byState'] = {};
+  let total = 0;
+  for (const state of TRIAL_STATES) {
+    const n = Number(hash[`count:${state}`] ?? 0);
+    if (n > 0) byState[state] = n;
+    total += n;
+  }
   return {
-    id: view.id,
-    name: view.spec.name,
-    ...(view.owner !== undefined ? { owner: view.owner } : {}),
-    state: view.state,
-    createdAt: view.createdAt,
-    dataset: view.spec.task.dataset,
-    baseModel: view.spec.task.baseModel,
-    metric: view.spec.task.metric,
-    trialsTotal: view.trials.length,
-    trialsDone: view.trials.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length,
-    maxTrials: view.spec.budget.maxTrials,
-    ...(best?.metric !== undefined ? { bestMetric: best.metric } : {}),
+    byState,
+    total,
+    seq: Number(hash['seq'] ?? 0),
+    ...(hash['bestTrial'] !== undefined ? { bestTrial: Number(hash['bestTrial']), bestMetric: Number(hash['bestMetric']) } : {}),
+    frontSize,
+    ...(hash['updatedAt'] ? { updatedAt: hash['updatedAt'] } : {}),
+  };
+}
+
+/** The list line of a study. */
+function summaryOf(study: StudyRecord, counts: StudyCounts): StudySummary {
+  const done = (counts.byState.complete ?? 0) + (counts.byState.pruned ?? 0) + (counts.byState.failed ?? 0);
+  return {
+    id: study.id,
+    name: study.spec.name,
+    ...(study.owner !== undefined ? { owner: study.owner } : {}),
+    state: study.state,
+    createdAt: study.createdAt,
+    updatedAt: counts.updatedAt && counts.updatedAt > study.updatedAt ? counts.updatedAt : study.updatedAt,
+    dataset: study.spec.task.dataset,
+    baseModel: study.spec.task.baseModel,
+    metric: study.spec.task.metric,
+    trialsTotal: counts.total,
+    trialsDone: done,
+    trialsByState: counts.byState,
+    maxTrials: study.spec.budget.maxTrials,
+    paretoFrontSize: counts.frontSize,
+    ...(counts.bestTrial !== undefined ? { bestTrial: counts.bestTrial, bestMetric: counts.bestMetric } : {}),
   };
 }

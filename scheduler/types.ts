@@ -85,9 +85,15 @@ export interface TrialRecord {
   finishedAt?: string;
 }
 
-/** A study with its trials, as `GET /api/studies/:id` returns it. */
+/** A study with its summary and its first page of trials, as `GET /api/studies/:id` returns it. */
 export interface StudyView extends StudyRecord {
+  summary: StudySummary;
+  /** The first page of trials (by number); `trialsComplete` says whether it holds them all. */
   trials: TrialRecord[];
+  /** Cursor for `GET /api/studies/:id/trials?after=` to continue from this page. */
+  trialsCursor: number;
+  /** Whether `trials` holds every trial of the study. */
+  trialsComplete: boolean;
   /** Number of the best complete trial, if any. */
   bestTrial?: number;
 }
@@ -103,8 +109,31 @@ export interface StudySummary {
   dataset: string;
   baseModel: string;
   metric: string;
+  /** Last change of the study or of one of its trials. */
+  updatedAt: string;
   trialsTotal: number;
+  /** Complete, pruned and failed trials. */
   trialsDone: number;
+  trialsByState: Partial<Record<TrialState, number>>;
   maxTrials: number;
+  /** Complete trials on the Pareto front (metric up, trainable parameters down). */
+  paretoFrontSize: number;
+  bestTrial?: number;
   bestMetric?: number;
+}
+
+/** A page of trials changed after a cursor, in the order of their latest change. */
+export interface TrialPage {
+  trials: TrialRecord[];
+  /** Pass as `after` to get what changes next. */
+  cursor: number;
+  /** Whether more trials changed after `cursor` already (fetch again at once). */
+  hasMore: boolean;
+}
+
+/** A page of study summaries, newest first. */
+export interface StudyPage {
+  studies: StudySummary[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
 }

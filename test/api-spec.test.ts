@@ -101,7 +101,7 @@ describe('POST /api/studies', () => {
     expect(view.trials).toEqual([]);
     expect(view.spec.training.steps).toBe(100);
     expect(Object.keys(view.spec.searchSpace)).toContain('lora.rank');
-    const list = (await (await fetch(`${url}/api/studies`, { headers: auth })).json()) as { id: string }[];
+    const list = ((await (await fetch(`${url}/api/studies`, { headers: auth })).json()) as { studies: { id: string }[] }).studies;
     expect(list.map((s) => s.id)).toContain(id);
   });
 

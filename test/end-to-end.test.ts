@@ -123,7 +123,7 @@ describe('a study from REST submit to best-configuration download', () => {
       expect(await ownKeys()).toEqual([]);
       expect((await api.call(`/api/studies/${id}`)).status).toBe(404);
       expect((await api.call(`/api/studies/${id}/best/files/hf-peft/adapter_model.safetensors`)).status).toBe(404);
-      const list = (await (await api.call(`/api/studies`)).json()) as { id: string }[];
+      const list = ((await (await api.call(`/api/studies`)).json()) as { studies: { id: string }[] }).studies;
       expect(list.map((s) => s.id)).not.toContain(id);
       expect((await api.call(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(404);
     } finally {

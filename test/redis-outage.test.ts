@@ -86,7 +86,7 @@ describe('while Redis is down', () => {
     expect(done.trials.filter((t) => t.state === 'complete')).toHaveLength(3);
 
     // Nothing answered 503 happened later.
-    const studies = (await (await call('/api/studies')).json()) as StudySummary[];
+    const studies = ((await (await call('/api/studies')).json()) as { studies: StudySummary[] }).studies;
     expect(studies.map((s) => s.name)).toEqual(['through an outage']);
     expect(((await (await call('/api/tokens')).json()) as { name: string }[]).map((t) => t.name)).toEqual(['admin-env']);
     expect(((await (await call('/api/datasets')).json()) as unknown[]).length).toBe(0);

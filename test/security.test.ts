@@ -95,7 +95,7 @@ describe('tokens, scopes and quotas', () => {
     const { id } = (await created.json()) as { id: string };
     const view = (await (await as('reader', `/api/studies/${id}`)).json()) as StudyView;
     expect(view.owner).toBe('alice');
-    const listed = (await (await as('bob', '/api/studies')).json()) as { id: string; owner?: string }[];
+    const listed = ((await (await as('bob', '/api/studies')).json()) as { studies: { id: string; owner?: string }[] }).studies;
     expect(listed.find((s) => s.id === id)?.owner).toBe('alice');
     for (const [who, status] of [['reader', 403], ['bob', 403]] as const) {
       expect((await as(who, `/api/studies/${id}/cancel`, { method: 'POST' })).status, `${who} cancels`).toBe(status);

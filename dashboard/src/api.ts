@@ -1,6 +1,6 @@
 /** Typed access to the AutoPEFT REST API from the browser. */
 
-import type { StudySummary, StudyView } from '../../scheduler/types.js';
+import type { StudyPage, StudySummary, StudyView, TrialPage } from '../../scheduler/types.js';
 import type { StoppedWorker } from '../../workers/job-types.js';
 import { authHeaders, tokenRefused } from './auth.js';
 
@@ -67,14 +67,30 @@ async function request(path: string, init: RequestInit): Promise<Response> {
   return response;
 }
 
-/** `GET /api/studies`: one summary per study. */
-export function fetchStudies(signal?: AbortSignal): Promise<StudySummary[]> {
-  return getJson<StudySummary[]>('/api/studies', signal);
+/** Most study pages the list reads (200 studies each). */
+const MAX_STUDY_PAGES = 25;
+
+/** `GET /api/studies`, page after page: one summary per study, newest first. */
+export async function fetchStudies(signal?: AbortSignal): Promise<StudySummary[]> {
+  const studies: StudySummary[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_STUDY_PAGES; page++) {
+    const body = await getJson<StudyPage>(`/api/studies?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, signal);
+    studies.push(...body.studies);
+    cursor = body.nextCursor;
+    if (!cursor) break;
+  }
+  return studies;
 }
 
-/** `GET /api/studies/:id`: a study with all of its trials. */
-export function fetchStudy(id: string, signal?: AbortSignal): Promise<StudyView> {
-  return getJson<StudyView>(studyPath(id), signal);
+/** `GET /api/studies/:id`: a study, its summary and its first `trials` trials. */
+export function fetchStudy(id: string, trials: number, signal?: AbortSignal): Promise<StudyView> {
+  return getJson<StudyView>(`${studyPath(id)}?trials=${trials}`, signal);
+}
+
+/** `GET /api/studies/:id/trials?after=`: the trials that changed after a cursor. */
+export function fetchTrialsAfter(id: string, after: number, signal?: AbortSignal): Promise<TrialPage> {
+  return getJson<TrialPage>(`${studyPath(id)}/trials?after=${after}&limit=1000`, signal);
 }
 
 /** `GET /api/health`: whether the API is up, and the workers that stopped taking trials. */

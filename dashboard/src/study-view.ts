@@ -1,7 +1,7 @@
 /** One study (`#/studies/<id>`): header, Pareto scatter, learning curves and the trial table. */
 
 import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
-import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy } from './api.js';
+import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy, fetchTrialsAfter } from './api.js';
 import { curvesPlot, reportAxis, scatterPlot, sparkline, type Highlights } from './charts.js';
 import { h, setAttr, setChildren, setText, syncRows, type Child } from './dom.js';
 import {
@@ -479,12 +479,29 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     renderTrials();
   };
 
+  // Trials as read so far, and the change cursor: after the first load only what changed is fetched.
+  const trialsByNumber = new Map<number, TrialRecord>();
+  let cursor: number | undefined;
   const loader = new Coalescer(async () => {
     try {
-      const s = await fetchStudy(id, abort.signal);
+      const s = await fetchStudy(id, cursor === undefined ? 1000 : 0, abort.signal);
+      let more: boolean;
+      if (cursor === undefined) {
+        for (const t of s.trials) trialsByNumber.set(t.number, t);
+        cursor = s.trialsCursor;
+        more = !s.trialsComplete;
+      } else {
+        more = true;
+      }
+      while (more) {
+        const page = await fetchTrialsAfter(id, cursor, abort.signal);
+        for (const t of page.trials) trialsByNumber.set(t.number, t);
+        cursor = page.cursor;
+        more = page.hasMore;
+      }
       if (abort.signal.aborted) return;
       ctx.setProblem(null);
-      render(s);
+      render({ ...s, trials: [...trialsByNumber.values()].sort((a, b) => a.number - b.number) });
     } catch (error) {
       if (abort.signal.aborted) return;
       if (error instanceof ApiError && error.status === 404) {
