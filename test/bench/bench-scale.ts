@@ -1,0 +1,161 @@
+/**
+ * Reads at scale: writes synthetic studies through the store's own write path (StudyStore
+ * createStudy and saveTrial, the same Lua step the scheduler uses), then drives the API (a
+ * process of its own) with concurrent clients and prints p50/p99 and throughput of each read,
+ * the incremental read of 100 changed trials at 10,000 trials, and the largest response.
+ *
+ * Usage: `npm run bench:scale [-- --studies 100 --trials 100000 --big 10000 --clients 50 --seconds 10]`.
+ * Needs Redis at REDIS_URL (a key prefix of its own, deleted afterwards).
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { StudyStore } from '../../scheduler/store.js';
+import type { StudySpec, TrialRecord } from '../../scheduler/types.js';
+import { BASE_MODELS } from '../../workers/models/catalog.js';
+import { startServiceProcess } from '../helpers/api-process.js';
+
+const { values } = parseArgs({
+  options: {
+    studies: { type: 'string', default: '100' },
+    trials: { type: 'string', default: '100000' },
+    big: { type: 'string', default: '10000' },
+    clients: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '10' },
+  },
+});
+const STUDIES = Number(values.studies);
+const TRIALS = Number(values.trials);
+const BIG = Number(values.big);
+const CLIENTS = Number(values.clients);
+const SECONDS = Number(values.seconds);
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const prefix = `{bench-scale-${Date.now()}}`;
+const token = `apt_${randomBytes(24).toString('base64url')}`;
+
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+const store = new StudyStore(redis, prefix);
+const shape = BASE_MODELS['brown-bert-small']!.shape;
+
+function spec(i: number, maxTrials: number): StudySpec {
+  return {
+    name: `scale ${i}`,
+    task: { dataset: 'spam-assassin', baseModel: 'brown-bert-small', metric: 'f1' },
+    preset: 'autopeft',
+    searchSpace: { 'serialAdapter.size': { type: 'categorical', choices: [1, 2, 4, 8, 16, 32, 64, 128, 0] } },
+    algorithm: { name: 'auto', seed: i },
+    objectives: {},
+    pruner: { type: 'none' },
+    budget: { maxTrials, maxParallel: 4 },
+    training: { steps: 100, batchSize: 16, learningRate: 0.001, evalEvery: 25, maxSeqLength: 64, trainExamples: 512, devExamples: 256 },
+  };
+}
+
+/** A finished trial as the scheduler records one: configuration, four reports, metrics, artifact list. */
+function trial(number: number): TrialRecord {
+  const size = [1, 2, 4, 8, 16, 32, 64, 128][number % 8]!;
+  const metric = 0.5 + 0.4 * ((Math.sin(number * 12.9898) + 1) / 2);
+  const states: TrialRecord['state'][] = ['complete', 'complete', 'complete', 'pruned', 'failed'];
+  const state = states[number % states.length]!;
+  const params = 2 * 2 * size * 128 + 258;
+  return {
+    number,
+    state,
+    params: { 'serialAdapter.size': size, 'layer.0': true, 'layer.1': number % 2 === 0 },
+    peft: { serialAdapter: { placement: 'pfeiffer', size, layers: [0, 1], activation: 'relu' } },
+    training: { steps: 100, batchSize: 16, learningRate: 0.001, evalEvery: 25, maxSeqLength: 64, trainExamples: 512, devExamples: 256, seed: number, dataSeed: 0 },
+    trainableParams: params,
+    trainablePercent: (100 * params) / 1_450_000,
+    reports: [25, 50, 75, 100].map((step) => ({ step, value: metric * (step / 100) })),
+    ...(state === 'failed' ? { error: 'synthetic failure' } : { metric, metrics: { f1: metric, accuracy: metric } }),
+    majorityBaseline: 0.5,
+    worker: `host-${number % 24}:worker-0`,
+    backend: 'wasm+native',
+    attempts: 1,
+    ...(state === 'complete' ? { artifact: { files: ['autopeft_config.json', 'adapter_weights.safetensors', 'adapterhub/adapter_config.json'], notes: [] } } : {}),
+    createdAt: new Date().toISOString(),
+    startedAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+async function writeStudies(): Promise<{ ids: string[]; bigId: string }> {
+  const started = performance.now();
+  const ids: string[] = [];
+  const perSmall = Math.floor((TRIALS - BIG) / (STUDIES - 1));
+  let written = 0;
+  for (let i = 0; i < STUDIES; i++) {
+    const count = i === 0 ? BIG : perSmall;
+    const study = await store.createStudy(spec(i, count + 10), shape, 2, 'bench');
+    ids.push(study.id);
+    for (let n = 0; n < count; n += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, count - n) }, (_, k) => store.saveTrial(study.id, trial(n + k))));
+    }
+    written += count;
+  }
+  console.log(`wrote ${STUDIES} studies, ${written} trials through StudyStore.saveTrial in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { ids, bigId: ids[0]! };
+}
+
+interface Result {
+  read: string;
+  p50: number;
+  p99: number;
+  perSecond: number;
+  bytes: number;
+}
+
+/** `clients` loops calling `path()` for `seconds`; latencies in ms. */
+async function load(read: string, url: string, path: () => string, clients: number, seconds: number): Promise<Result> {
+  const latencies: number[] = [];
+  let bytes = 0;
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < until) {
+        const started = performance.now();
+        const response = await fetch(`${url}${path()}`, { headers: { authorization: `Bearer ${token}` } });
+        const body = await response.arrayBuffer();
+        if (!response.ok) throw new Error(`${read}: HTTP ${response.status}`);
+        latencies.push(performance.now() - started);
+        bytes = Math.max(bytes, body.byteLength);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  return { read, p50: at(0.5), p99: at(0.99), perSecond: latencies.length / seconds, bytes };
+}
+
+const { ids, bigId } = await writeStudies();
+const api = await startServiceProcess('api', { REDIS_URL: redisUrl, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', AUTOPEFT_ADMIN_TOKEN: token });
+try {
+  // The change cursor of the big study, then 100 of its trials change (as a running study's would).
+  const before = (await store.getCounts(bigId)).seq;
+  for (let n = 0; n < 100; n++) await store.saveTrial(bigId, { ...trial(n * 97), state: 'complete', metric: 0.99 });
+  const mid = ids[Math.floor(ids.length / 2)]!;
+  const results = [
+    await load(`GET /api/studies (${STUDIES} studies, ${TRIALS} trials)`, api.url, () => '/api/studies', CLIENTS, SECONDS),
+    await load(`GET /api/studies/:id (${BIG} trials)`, api.url, () => `/api/studies/${bigId}`, CLIENTS, SECONDS),
+    await load(`GET /api/studies/:id (${Math.floor((TRIALS - BIG) / (STUDIES - 1))} trials)`, api.url, () => `/api/studies/${mid}`, CLIENTS, SECONDS),
+    await load(`GET /api/studies/:id/trials?after= (100 changed of ${BIG})`, api.url, () => `/api/studies/${bigId}/trials?after=${before}`, CLIENTS, SECONDS),
+  ];
+  const single = performance.now();
+  const incremental = (await (await fetch(`${api.url}/api/studies/${bigId}/trials?after=${before}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { trials: unknown[] };
+  const singleMs = performance.now() - single;
+  console.log(`\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores); API in its own process, ${CLIENTS} concurrent clients, ${SECONDS} s per read`);
+  console.log('| read | p50 ms | p99 ms | req/s | largest response |');
+  console.log('|---|---|---|---|---|');
+  for (const r of results) console.log(`| ${r.read} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSecond.toFixed(0)} | ${(r.bytes / 1024).toFixed(1)} KiB |`);
+  console.log(`\nincremental read alone: ${incremental.trials.length} changed trials in ${singleMs.toFixed(1)} ms`);
+} finally {
+  await api.close();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
