@@ -17,6 +17,7 @@ import { DATASET_INFO } from '../workers/data/catalog.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../workers/data/json-depth.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
 import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, UnavailableError, errorHandler } from './errors.js';
+import type { ServiceMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { allowedHosts, authenticate, callerOf, hostCheck, originPolicy, requireScope } from './security.js';
 import { DEFAULT_QUOTAS, quotasOf, tokenRequestSchema, TokenNameTakenError, TOKEN_NAME_PATTERN } from './tokens.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
    * @defaultValue always
    */
   redisReady?: () => boolean;
+  /** Prometheus metrics, served at `GET /metrics` (scope read), if given. */
+  metrics?: ServiceMetrics;
   /** Serves dataset uploads under `/api/datasets`, if given. */
   datasets?: Router;
   /** Serves the dashboard at `/`, if given. */
@@ -62,6 +65,7 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.metrics) app.use(deps.metrics.requestTimer());
   app.use(hostCheck(deps.allowedHosts ?? allowedHosts('127.0.0.1', [])));
   app.use(originPolicy(deps.corsOrigins ?? []));
 
@@ -74,6 +78,13 @@ export function createApp(deps: AppDeps): express.Express {
     // Workers that stopped taking trials after repeated failures (see AUTOPEFT_WORKER_MAX_FAILURES).
     res.json({ ok: true, stoppedWorkers: await deps.store.stoppedWorkers() });
   });
+
+  if (deps.metrics) {
+    const registry = deps.metrics.registry;
+    app.get('/metrics', authenticate(deps.tokens), requireScope('read'), async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
 
   // Everything below needs a token; the body is read only after the token is checked.
   app.use('/api', authenticate(deps.tokens));

@@ -18,6 +18,7 @@ import { startTrialWorker } from '../workers/trial-worker.js';
 import { createApp } from './app.js';
 import { createSpecContext } from './catalog.js';
 import { datasetsRouter } from './datasets.js';
+import { ServiceMetrics } from './metrics.js';
 import { allowedHosts } from './security.js';
 import { TokenStore } from './tokens.js';
 import { UploadParser } from './upload-thread.js';
@@ -95,12 +96,21 @@ export async function startApi(config: Config, log: (message: string) => void, l
   const uploadParser = new UploadParser();
   if (config.adminToken) await tokens.ensure(ENV_ADMIN_TOKEN_NAME, 'admin', config.adminToken);
   if (localAdminToken) await tokens.ensure(LOCAL_ADMIN_TOKEN_NAME, 'admin', localAdminToken);
+  const queueConnection = connectRedis(config.redisUrl, log, 'api queue');
+  const queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: queueConnection, prefix: config.keyPrefix });
+  const metrics = new ServiceMetrics({
+    store,
+    queueCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
+    workersAlive: () => queue.getWorkersCount(),
+  });
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   await subscriber.subscribe(store.eventsChannel);
   subscriber.on('message', (_channel: string, message: string) => {
     try {
-      emitter.emit('event', JSON.parse(message) as StudyEvent);
+      const event = JSON.parse(message) as StudyEvent;
+      metrics.observe(event);
+      emitter.emit('event', event);
     } catch {
       log(`ignored a malformed event: ${message.slice(0, 200)}`);
     }
@@ -108,6 +118,7 @@ export async function startApi(config: Config, log: (message: string) => void, l
   const app = createApp({
     store,
     tokens,
+    metrics,
     redisReady: () => redis.status === 'ready',
     allowedHosts: allowedHosts(config.host, config.allowedHosts),
     corsOrigins: config.corsOrigins,
@@ -146,6 +157,8 @@ export async function startApi(config: Config, log: (message: string) => void, l
       await new Promise<void>((resolve) => server.close(() => resolve()));
       subscriber.disconnect();
       await uploadParser.close();
+      await queue.close();
+      await queueConnection.quit();
       await redis.quit();
     },
   };

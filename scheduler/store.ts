@@ -29,6 +29,8 @@ export interface StudyEvent {
   /** For `trial-updated`: the trial that changed and the study's change cursor after it. */
   trial?: number;
   seq?: number;
+  /** For a trial that reached a final state: the state and its timings. */
+  finished?: { state: TrialRecord['state']; durationMs?: number; queueWaitMs?: number };
 }
 
 /** What a study's summary hash says, parsed. */
@@ -211,13 +213,33 @@ export class StudyStore {
         new Date().toISOString(),
       ),
     );
-    await this.redis.publish(this.eventsChannel, JSON.stringify({ studyId, type: 'trial-updated', trial: trial.number, seq } satisfies StudyEvent));
+    const event: StudyEvent = { studyId, type: 'trial-updated', trial: trial.number, seq };
+    if (trial.finishedAt && (trial.state === 'complete' || trial.state === 'pruned' || trial.state === 'failed')) {
+      const ms = (a?: string, b?: string): number | undefined => (a && b ? Math.max(0, Date.parse(b) - Date.parse(a)) : undefined);
+      const durationMs = ms(trial.startedAt, trial.finishedAt);
+      const queueWaitMs = ms(trial.createdAt, trial.startedAt);
+      event.finished = { state: trial.state, ...(durationMs !== undefined ? { durationMs } : {}), ...(queueWaitMs !== undefined ? { queueWaitMs } : {}) };
+    }
+    await this.redis.publish(this.eventsChannel, JSON.stringify(event));
   }
 
   /** One trial, or undefined. */
   async getTrial(studyId: string, number: number): Promise<TrialRecord | undefined> {
     const json = await this.redis.hget(this.trialsKey(studyId), String(number));
     return json === null ? undefined : (JSON.parse(json) as TrialRecord);
+  }
+
+  /** Trials of every study by state, summed from the summaries (one pipeline, no trial read). */
+  async trialCountsByState(): Promise<Partial<Record<TrialRecord['state'], number>>> {
+    const ids = await this.redis.zrange(`${this.prefix}:studies`, '0', '-1');
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.summaryKey(id));
+    const totals: Partial<Record<TrialRecord['state'], number>> = {};
+    for (const [, hash] of (await pipeline.exec()) ?? []) {
+      const counts = countsFromHash((hash ?? {}) as Record<string, string>, 0);
+      for (const [state, n] of Object.entries(counts.byState) as [TrialRecord['state'], number][]) totals[state] = (totals[state] ?? 0) + n;
+    }
+    return totals;
   }
 
   /** The study's counts, best trial and front size, from its summary (no trial is read). */

@@ -48,6 +48,12 @@ describe('a study from REST submit to best-configuration download', () => {
   });
 
   it('trains every trial in a worker process and serves the best configuration', async () => {
+    const metric = async (line: RegExp): Promise<number> => {
+      const text = await (await stack.api('/metrics')).text();
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    expect((await fetch(`${stack.url}/metrics`)).status).toBe(401);
+    const completeBefore = await metric(/^autopeft_trials\{state="complete"\} (\d+)$/m);
     const response = await api.call(`/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
@@ -67,6 +73,14 @@ describe('a study from REST submit to best-configuration download', () => {
     });
 
     expect(study.state, stack.workerLog()).toBe('completed');
+    // The metrics followed the study: trials by state, finished trials with their timings, the API's own requests.
+    expect(await metric(/^autopeft_trials\{state="complete"\} (\d+)$/m)).toBe(completeBefore + 3);
+    await waitFor(async () => ((await metric(/^autopeft_trial_duration_seconds_count\{state="complete"\} (\d+)$/m)) >= 3 ? true : undefined), 10_000, 'trial durations in the metrics');
+    expect(await metric(/^autopeft_trials_finished_total\{state="complete"\} (\d+)$/m)).toBe(3);
+    expect(await metric(/^autopeft_trial_queue_wait_seconds_count (\d+)$/m)).toBe(3);
+    expect(await metric(/^autopeft_workers\{status="alive"\} (\d+)$/m)).toBe(1);
+    expect(await metric(/^autopeft_http_request_duration_seconds_count\{method="GET",route="\/api\/studies\/:id",status="200"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(await metric(/^autopeft_queue_jobs\{state="completed"\} (\d+)$/m)).toBe(3);
     expect(maxInFlight).toBeLessThanOrEqual(spec.budget.maxParallel);
     expect(study.trials.map((t) => t.number)).toEqual([0, 1, 2]);
     const shape = BASE_MODELS['tiny-random']!.shape;
