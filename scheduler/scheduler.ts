@@ -205,11 +205,13 @@ export class Scheduler {
     const state = await job.getState();
     // The job vanished between the two reads (removed meanwhile): look again next pass.
     if (state === 'unknown') return;
-    if (state === 'completed' && (job.returnvalue === null || job.returnvalue === undefined)) {
-      // It finished between reading the job and its state: read it again for its result.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
+      // It finished between reading the job and its state, so the copy read first lacks the
+      // result (returnvalue null, no failedReason): read it again.
       job = await queue.getJob(jobId);
-      if (!job || job.returnvalue === null || job.returnvalue === undefined) return;
+      if (!job?.finishedOn) return;
     }
+    if (state === 'completed' && (job.returnvalue === null || job.returnvalue === undefined)) return;
     const before = JSON.stringify(trial);
     if (job.data.failures?.length) trial.failures = job.data.failures;
     // attemptsStarted also counts a start whose worker died (the job went back to the queue).
