@@ -239,7 +239,7 @@ describe('trainTrial', { timeout: 30_000 }, () => {
       /maxSeqLength must be at most 118 .*10 positions go to the prompt/,
     );
     await expect(trainTrial(job({ task: { metric: 'pearson' } }), { backend })).rejects.toThrow(/Metric "pearson" does not apply/);
-    await expect(trainTrial(job({ training: { steps: 0 } }), { backend })).rejects.toThrow(/steps must be a positive integer/);
+    await expect(trainTrial(job({ training: { steps: 0 } }), { backend })).rejects.toThrow(/Invalid training configuration: steps: Too small: expected number to be >=1/);
   });
 });
 
