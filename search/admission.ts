@@ -105,10 +105,17 @@ export function admitSearchSpace(request: AdmissionRequest): Admission {
   return { validDraws: valid.length, worstPoint: worst, worstEstimate };
 }
 
-/** The values of a parameter worth trying for extremes: every choice, or the bounds. */
+/** Choices tried one by one for extremes; past this, the numeric extremes and the first choices. */
+const MAX_CANDIDATES = 64;
+
+/** The values of a parameter worth trying for extremes: its choices (a bounded number), or the bounds. */
 function candidateValues(space: SearchSpace, name: string): ParamValue[] {
   const dist = space[name]!;
-  return dist.type === 'categorical' ? dist.choices : [dist.low, dist.high];
+  if (dist.type !== 'categorical') return [dist.low, dist.high];
+  if (dist.choices.length <= MAX_CANDIDATES) return dist.choices;
+  const numbers = dist.choices.filter((c): c is number => typeof c === 'number');
+  const extremes = numbers.length > 0 ? [Math.min(...numbers), Math.max(...numbers)] : [];
+  return [...new Set([...extremes, ...dist.choices.slice(0, MAX_CANDIDATES)])];
 }
 
 /** The point with one parameter changed, conditions repaired; undefined if that leaves the space. */

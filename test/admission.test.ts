@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { createSpecContext } from '../api/catalog.js';
+import { TokenStore } from '../api/tokens.js';
 import { StudyStore } from '../scheduler/store.js';
 import { trialTrainingProblem } from '../search/training-schema.js';
 import type { TrainingConfig } from '../search/types.js';
@@ -27,12 +28,16 @@ describe('admission control at POST /api/studies', () => {
   let redis: Redis;
   let server: Server;
   let url: string;
+  let auth: { authorization: string };
   const prefix = uniquePrefix();
 
   beforeAll(async () => {
     redis = testRedis();
+    const tokens = new TokenStore(redis, prefix);
+    // Admin: these tests are about admission, not about quotas.
+    auth = { authorization: `Bearer ${(await tokens.create('admission-tester', 'admin')).secret}` };
     // The default AUTOPEFT_TRIAL_MAX_MEMORY (3 GiB): the context leaves it out.
-    const app = createApp({ store: new StudyStore(redis, prefix), specContext: createSpecContext({ redis, keyPrefix: prefix }), events: { subscribe: () => () => {} } });
+    const app = createApp({ store: new StudyStore(redis, prefix), tokens, specContext: createSpecContext({ redis, keyPrefix: prefix }), events: { subscribe: () => () => {} } });
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -44,7 +49,7 @@ describe('admission control at POST /api/studies', () => {
     await redis.quit();
   });
 
-  const post = (body: unknown) => fetch(`${url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (body: unknown) => fetch(`${url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body) });
 
   const refused: [string, unknown, string, RegExp][] = [
     ['the poison spec of issue 10', poison, 'searchSpace.serialAdapter.size', /bottleneck \(at most the hidden size 64\) must be in 0\.\.64 for this base model, but got 2000000/],
