@@ -19,6 +19,8 @@ export interface DatasetSources {
   dataRoot?: string;
   /** Root of users' model directories, by name. */
   modelRoot?: string;
+  /** Largest estimated memory of one trial, in bytes (see {@link SpecContext.trialMaxMemoryBytes}). */
+  trialMaxMemoryBytes?: number;
 }
 
 /** Facts of the dataset a reference names: built-ins from the catalogue, uploads from their summary, files by loading them. */
@@ -48,5 +50,6 @@ export function createSpecContext(sources: DatasetSources): SpecContext {
   return {
     describeDataset: (ref) => describeDataset(ref, sources),
     baseModelShape: async (name) => (await resolveBaseModel(name, sources.modelRoot)).shape,
+    ...(sources.trialMaxMemoryBytes !== undefined ? { trialMaxMemoryBytes: sources.trialMaxMemoryBytes } : {}),
   };
 }

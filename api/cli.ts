@@ -17,7 +17,7 @@ import { ensureRedis, RedisUnavailableError } from './local-redis.js';
 import { ensureLocalToken, readLocalToken } from './local-token.js';
 import { TokenNameTakenError, TokenStore, tokenRequestSchema } from './tokens.js';
 import type { Quotas } from './tokens.js';
-import { startApi, startScheduler, startWorker } from './runtime.js';
+import { startApi, startScheduler, startWorker, WORKER_RESTART_EXIT_CODE } from './runtime.js';
 import type { Closable } from './runtime.js';
 
 const USAGE = `usage: autopeft <command> [options]
@@ -151,7 +151,7 @@ function startWorkerPool(config: Config): Closable {
     child.on('exit', (code, signal) => {
       children.delete(child);
       if (closing) return;
-      log(`worker-${index} exited (${signal ?? code}); restarting it in 2 s`);
+      log(`worker-${index} exited (${signal ?? code}${code === WORKER_RESTART_EXIT_CODE ? ': it restarts itself to give back memory' : ''}); restarting it in 2 s`);
       setTimeout(() => !closing && spawnWorker(index), 2000);
     });
   };

@@ -5,6 +5,8 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_TRIAL_MAX_MEMORY } from '../search/trial-memory.js';
+import { DEFAULT_WORKER_MAX_RSS } from '../workers/trial-worker.js';
 
 const configSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
@@ -31,6 +33,8 @@ const configSchema = z.object({
   AUTOPEFT_QUOTA_RUNNING_STUDIES: z.coerce.number().int().min(0).default(10),
   AUTOPEFT_QUOTA_TRIALS_PER_STUDY: z.coerce.number().int().min(1).max(10_000).default(1000),
   AUTOPEFT_QUOTA_UPLOAD_BYTES: z.coerce.number().int().min(0).default(200 * 1024 * 1024),
+  AUTOPEFT_TRIAL_MAX_MEMORY: z.coerce.number().int().min(1024 * 1024).default(DEFAULT_TRIAL_MAX_MEMORY),
+  AUTOPEFT_WORKER_MAX_RSS: z.coerce.number().int().min(1024 * 1024).default(DEFAULT_WORKER_MAX_RSS),
 });
 
 /** The service's settings. */
@@ -76,6 +80,13 @@ export interface Config {
   corsOrigins: string[];
   /** Limits of non-admin tokens that set none of their own. */
   quotas: { runningStudies: number; trialsPerStudy: number; uploadBytes: number };
+  /**
+   * Largest estimated memory of one trial, in bytes: the API refuses specs whose largest
+   * configuration needs more, and a worker refuses trials that need more (search/trial-memory.ts).
+   */
+  trialMaxMemory: number;
+  /** A worker whose resident memory exceeds this many bytes after a failed trial exits, to be started afresh. */
+  workerMaxRss: number;
 }
 
 /** Names and defaults of every variable, for the README and `--help`. */
@@ -114,6 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedHosts: list(c.AUTOPEFT_ALLOWED_HOSTS),
     corsOrigins: list(c.AUTOPEFT_CORS_ORIGINS),
     quotas: { runningStudies: c.AUTOPEFT_QUOTA_RUNNING_STUDIES, trialsPerStudy: c.AUTOPEFT_QUOTA_TRIALS_PER_STUDY, uploadBytes: c.AUTOPEFT_QUOTA_UPLOAD_BYTES },
+    trialMaxMemory: c.AUTOPEFT_TRIAL_MAX_MEMORY,
+    workerMaxRss: c.AUTOPEFT_WORKER_MAX_RSS,
   };
 }
 

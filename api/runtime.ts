@@ -128,6 +128,7 @@ export async function startApi(config: Config, log: (message: string) => void, l
       keyPrefix: config.keyPrefix,
       ...(config.dataRoot ? { dataRoot: config.dataRoot } : {}),
       ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
+      trialMaxMemoryBytes: config.trialMaxMemory,
     }),
     datasets: datasetsRouter({ redis, keyPrefix: config.keyPrefix, maxUploadBytes: config.maxUploadBytes, quotas: config.quotas, parser: uploadParser, log }),
     events: {
@@ -183,7 +184,14 @@ export async function startScheduler(config: Config, log: (message: string) => v
   };
 }
 
-/** Chooses the TensorFlow.js backend (logged), then starts one trial worker in this process. */
+/** Exit code of a worker process that ends itself to be started afresh (EX_TEMPFAIL). */
+export const WORKER_RESTART_EXIT_CODE = 75;
+
+/**
+ * Chooses the TensorFlow.js backend (logged), then starts one trial worker in this process.
+ * The process exits with {@link WORKER_RESTART_EXIT_CODE} when a failed trial left it above
+ * AUTOPEFT_WORKER_MAX_RSS.
+ */
 export async function startWorker(config: Config, log: (message: string) => void): Promise<Closable> {
   await selectBackend({
     prefer: config.backend,
@@ -200,6 +208,10 @@ export async function startWorker(config: Config, log: (message: string) => void
     ...(config.modelRoot ? { modelRoot: config.modelRoot } : {}),
     lockDurationMs: config.trialLockMs,
     maxConsecutiveFailures: config.workerMaxFailures,
+    maxTrialMemoryBytes: config.trialMaxMemory,
+    maxRssBytes: config.workerMaxRss,
+    // A fresh process is the only way to give back a grown wasm heap; `serve`'s pool re-forks it.
+    onRestartNeeded: () => void redis.quit().finally(() => process.exit(WORKER_RESTART_EXIT_CODE)),
     log,
   });
   worker.on('error', (error) => log(`worker error: ${error.message}`));

@@ -13,6 +13,8 @@ import type { TrialReports } from '../search/pruners.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { createSampler } from '../search/sampler.js';
 import type { TrialObservation } from '../search/sampler.js';
+import { trialTrainingProblem } from '../search/training-schema.js';
+import type { SearchPoint } from '../search/types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import { trialJobIdOf } from './store.js';
 import type { StudyStore } from './store.js';
@@ -33,6 +35,18 @@ export interface SchedulerOptions {
 export const trialJobId = trialJobIdOf;
 
 const FINISHED: ReadonlySet<TrialRecord['state']> = new Set(['complete', 'pruned', 'failed']);
+
+/**
+ * A study ends `failed` once this many of its trials in a row (in the order they finished)
+ * have failed: its space or settings keep producing trials that cannot run, and spending the
+ * rest of the budget on them helps no one.
+ */
+export const STUDY_MAX_CONSECUTIVE_FAILURES = 5;
+
+/** The search could not propose a trial (e.g. no valid point): the study cannot go on. */
+class ProposalError extends Error {
+  override readonly name = 'ProposalError';
+}
 
 /** Drives studies from Redis state; start() begins the loop, stop() ends it. */
 export class Scheduler {
@@ -122,14 +136,28 @@ export class Scheduler {
       if (!FINISHED.has(trial.state)) await this.reconcile(study, trial, trials);
     }
 
+    const failing = failureStreak(trials);
+    if (failing) {
+      await this.end(study, trials, 'failed', failing);
+      return;
+    }
+
     const inFlight = trials.filter((t) => !FINISHED.has(t.state)).length;
     const room = Math.min(study.spec.budget.maxParallel - inFlight, study.spec.budget.maxTrials - trials.length);
-    if (room > 0) trials.push(...(await this.createTrials(study, trials, room)));
+    if (room > 0) {
+      try {
+        trials.push(...(await this.createTrials(study, trials, room)));
+      } catch (error) {
+        if (!(error instanceof ProposalError)) throw error;
+        await this.end(study, trials, 'failed', error.message);
+        return;
+      }
+    }
 
     if (trials.length >= study.spec.budget.maxTrials && trials.every((t) => FINISHED.has(t.state))) {
       const anyComplete = trials.some((t) => t.state === 'complete');
       study.state = anyComplete ? 'completed' : 'failed';
-      if (!anyComplete) study.error = 'every trial failed; see the trials for their errors';
+      if (!anyComplete) study.error = `every trial failed; the last: ${lastFailure(trials) ?? 'unknown'}`;
       study.finishedAt = new Date().toISOString();
       await store.saveStudy(study);
       await store.releaseLock(study.id, this.owner);
@@ -138,37 +166,54 @@ export class Scheduler {
   }
 
   /** Stops every unfinished trial and marks the study cancelled. */
-  private async cancel(study: StudyRecord, trials: TrialRecord[]): Promise<void> {
+  private cancel(study: StudyRecord, trials: TrialRecord[]): Promise<void> {
+    return this.end(study, trials, 'cancelled');
+  }
+
+  /** Stops every unfinished trial and ends the study: cancelled, or failed for `reason`. */
+  private async end(study: StudyRecord, trials: TrialRecord[], state: 'cancelled' | 'failed', reason?: string): Promise<void> {
     const { queue, store } = this.options;
     for (const trial of trials.filter((t) => !FINISHED.has(t.state))) {
       const jobId = trialJobId(study.id, trial.number);
       const job = await queue.getJob(jobId);
-      const state = job ? await job.getState() : 'unknown';
-      if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) await job.remove();
+      const jobState = job ? await job.getState() : 'unknown';
+      if (job && (jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized')) await job.remove();
       else await store.requestStop(jobId, 'cancelled');
       trial.state = 'failed';
-      trial.error = 'study cancelled';
+      trial.error = state === 'cancelled' ? 'study cancelled' : 'study failed';
       trial.finishedAt = new Date().toISOString();
       await store.saveTrial(study.id, trial);
     }
-    study.state = 'cancelled';
+    study.state = state;
+    if (reason !== undefined) study.error = reason;
     study.finishedAt = new Date().toISOString();
     await store.saveStudy(study);
     await store.releaseLock(study.id, this.owner);
-    this.log(`study ${study.id} cancelled`);
+    this.log(`study ${study.id} ${state}${reason !== undefined ? `: ${reason}` : ''}`);
   }
 
   /** Brings a waiting or running trial up to date with its job, and prunes it if it should stop. */
   private async reconcile(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): Promise<void> {
     const { queue, store } = this.options;
-    const job = await queue.getJob(trialJobId(study.id, trial.number));
+    const jobId = trialJobId(study.id, trial.number);
+    let job = await queue.getJob(jobId);
     if (!job) {
       // The trial was stored but its job never made it (a crash in between): enqueue it again.
       await this.enqueue(study, trial);
       return;
     }
     const state = await job.getState();
+    // The job vanished between the two reads (removed meanwhile): look again next pass.
+    if (state === 'unknown') return;
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
+      // It finished between reading the job and its state, so the copy read first lacks the
+      // result (returnvalue null, no failedReason): read it again.
+      job = await queue.getJob(jobId);
+      if (!job?.finishedOn) return;
+    }
+    if (state === 'completed' && (job.returnvalue === null || job.returnvalue === undefined)) return;
     const before = JSON.stringify(trial);
+    if (job.data.failures?.length) trial.failures = job.data.failures;
     // attemptsStarted also counts a start whose worker died (the job went back to the queue).
     trial.attempts = Math.max(job.attemptsStarted ?? 0, job.attemptsMade + (state === 'active' ? 1 : 0));
     const progress = job.progress as TrialProgress | number;
@@ -208,19 +253,12 @@ export class Scheduler {
       return { number: t.number, point: t.params, state, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
     });
     const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
-    const points = createSampler(spec.algorithm.name).ask({
-      space: spec.searchSpace,
-      seed: spec.algorithm.seed,
-      history,
-      numbers,
-      objectives: presetObjectives(preset, shape, {
-        extraParams: headParams,
-        ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
-      }),
-      isValid: (point) => preset.isValid(point),
-      budget: spec.budget.maxTrials,
-      ...(spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
-    });
+    let points: SearchPoint[];
+    try {
+      points = this.propose(study, history, numbers);
+    } catch (error) {
+      throw new ProposalError(`the search cannot propose a trial: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const created: TrialRecord[] = [];
     for (const [i, point] of points.entries()) {
       const number = numbers[i]!;
@@ -243,12 +281,42 @@ export class Scheduler {
         attempts: 0,
         createdAt: new Date().toISOString(),
       };
+      // The workers check the same schema; a trial it refuses fails here, without a round trip.
+      const problem = trialTrainingProblem(trial.training);
+      if (problem) {
+        trial.state = 'failed';
+        trial.error = `Invalid training configuration: ${problem.field}: ${problem.message}`;
+        trial.finishedAt = new Date().toISOString();
+        await store.saveTrial(study.id, trial);
+        created.push(trial);
+        continue;
+      }
       // Stored before it is enqueued: a crash in between is repaired by reconcile().
       await store.saveTrial(study.id, trial);
       await this.enqueue(study, trial);
       created.push(trial);
     }
     return created;
+  }
+
+  /** The sampler's points for trials `numbers`, given the history. */
+  private propose(study: StudyRecord, history: TrialObservation[], numbers: number[]): SearchPoint[] {
+    const { baseShape: shape, headOutputs: numLabels, spec } = study;
+    const preset = getPreset(spec.preset);
+    const headParams = countHeadParams(shape, numLabels);
+    return createSampler(spec.algorithm.name).ask({
+      space: spec.searchSpace,
+      seed: spec.algorithm.seed,
+      history,
+      numbers,
+      objectives: presetObjectives(preset, shape, {
+        extraParams: headParams,
+        ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
+      }),
+      isValid: (point) => preset.isValid(point),
+      budget: spec.budget.maxTrials,
+      ...(spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
+    });
   }
 
   private async enqueue(study: StudyRecord, trial: TrialRecord): Promise<void> {
@@ -278,6 +346,26 @@ function prunes(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): 
     cost: t.trainableParams,
   });
   return shouldPrune(asReports(trial), trials.map(asReports), study.spec.pruner);
+}
+
+/**
+ * The reason to end a study whose last {@link STUDY_MAX_CONSECUTIVE_FAILURES} finished trials
+ * all failed, or undefined.
+ */
+function failureStreak(trials: TrialRecord[]): string | undefined {
+  const finished = trials
+    .filter((t) => FINISHED.has(t.state))
+    .sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? '') || a.number - b.number);
+  const last = finished.slice(-STUDY_MAX_CONSECUTIVE_FAILURES);
+  if (last.length < STUDY_MAX_CONSECUTIVE_FAILURES || last.some((t) => t.state !== 'failed')) return undefined;
+  return `${STUDY_MAX_CONSECUTIVE_FAILURES} trials in a row failed; the last (trial ${last.at(-1)!.number}): ${last.at(-1)!.error ?? 'unknown'}`;
+}
+
+/** The error of the failed trial that finished last. */
+function lastFailure(trials: TrialRecord[]): string | undefined {
+  const failed = trials.filter((t) => t.state === 'failed').sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? '') || a.number - b.number);
+  const last = failed.at(-1);
+  return last ? `trial ${last.number}: ${last.error ?? 'unknown'}` : undefined;
 }
 
 function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>): void {

@@ -1,8 +1,11 @@
 /**
  * Study specs: the schema a submitted spec must match, defaults, and the checks that need
- * knowledge of the available datasets and base models. Every error names the field.
+ * knowledge of the available datasets and base models, and admission: a spec is accepted only
+ * if its space yields valid configurations whose largest fits the memory limit of one trial
+ * (search/admission.ts). Every error names the field.
  */
 import { z } from 'zod';
+import { admitSearchSpace, InadmissibleSpecError } from '../search/admission.js';
 import { getPreset, PRESET_NAMES } from '../search/presets.js';
 import type { PresetName } from '../search/presets.js';
 import { InvalidPrunerError, validatePruner } from '../search/pruners.js';
@@ -11,6 +14,8 @@ import { SAMPLER_NAMES } from '../search/sampler.js';
 import type { SamplerName } from '../search/sampler.js';
 import { validateSpace, InvalidSearchSpaceError } from '../search/space.js';
 import type { SearchSpace } from '../search/space.js';
+import { trainingSettingsSchema } from '../search/training-schema.js';
+import { DEFAULT_TRIAL_MAX_MEMORY } from '../search/trial-memory.js';
 import type { EncoderShape, MetricName } from '../search/types.js';
 import { METRIC_NAMES } from '../workers/train/metrics.js';
 import type { StudySpec } from './types.js';
@@ -79,22 +84,7 @@ export const studySpecSchema = z.strictObject({
     maxTrials: z.number().int().min(1).max(10_000),
     maxParallel: z.number().int().min(1).max(256).default(1),
   }),
-  training: z
-    .strictObject({
-      steps: z.number().int().min(1).max(1_000_000).default(100),
-      batchSize: z.number().int().min(1).max(1024).default(16),
-      learningRate: z.number().positive().max(1).default(1e-3),
-      evalEvery: z.number().int().min(1).default(25),
-      maxSeqLength: z.number().int().min(4).max(4096).default(64),
-      trainExamples: z.number().int().min(2).max(1_000_000).default(512),
-      devExamples: z.number().int().min(1).max(1_000_000).default(256),
-      weightDecay: z.number().min(0).max(1).optional(),
-      warmupRatio: z.number().min(0).max(1).optional(),
-      maxGradNorm: z.number().min(0).optional(),
-      schedule: z.enum(['linear', 'constant']).optional(),
-      earlyStoppingPatience: z.number().int().min(0).optional(),
-    })
-    .default({ steps: 100, batchSize: 16, learningRate: 1e-3, evalEvery: 25, maxSeqLength: 64, trainExamples: 512, devExamples: 256 }),
+  training: trainingSettingsSchema.prefault({}),
 });
 
 /** What a study needs to know of its dataset. */
@@ -118,6 +108,11 @@ export interface SpecContext {
    * @throws Error whose message says why there is no such model.
    */
   baseModelShape: (name: string) => Promise<EncoderShape>;
+  /**
+   * Largest estimated memory of one trial, in bytes (AUTOPEFT_TRIAL_MAX_MEMORY): a spec whose
+   * largest configuration needs more is refused. @defaultValue DEFAULT_TRIAL_MAX_MEMORY (3 GiB)
+   */
+  trialMaxMemoryBytes?: number;
 }
 
 /** A checked spec, the facts of its dataset and the shape of its base model. */
@@ -180,6 +175,21 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
   const metric = spec.task.metric ?? dataset.defaultMetric;
   if (!dataset.metrics.includes(metric)) {
     throw new InvalidSpecError('task.metric', `"${metric}" does not apply to dataset "${spec.task.dataset}"; use one of ${dataset.metrics.join(', ')}`);
+  }
+  try {
+    admitSearchSpace({
+      preset,
+      space: searchSpace,
+      shape,
+      headOutputs: dataset.outputs,
+      training: spec.training,
+      ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
+      maxMemoryBytes: context.trialMaxMemoryBytes ?? DEFAULT_TRIAL_MAX_MEMORY,
+      seed: spec.algorithm.seed,
+    });
+  } catch (error) {
+    if (error instanceof InadmissibleSpecError) throw new InvalidSpecError(error.field, error.problem);
+    throw error;
   }
   return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace }, dataset, shape };
 }

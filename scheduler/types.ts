@@ -3,7 +3,7 @@
  * The dashboard imports these types (and nothing else) from the server side.
  */
 import type { EncoderShape, IntermediateReport, PeftConfig, SearchPoint, TrainingConfig } from '../search/types.js';
-import type { TaskRef, TrialArtifact } from '../workers/job-types.js';
+import type { TaskRef, TrialArtifact, TrialAttemptFailure } from '../workers/job-types.js';
 import type { SearchSpace } from '../search/space.js';
 import type { PresetName } from '../search/presets.js';
 import type { PrunerConfig } from '../search/pruners.js';
@@ -75,6 +75,8 @@ export interface TrialRecord {
   worker?: string;
   backend?: string;
   attempts: number;
+  /** Attempts that failed and handed the trial back (worker, message, kind), as the workers recorded them. */
+  failures?: TrialAttemptFailure[];
   /** The trained adapter's downloadable files (served under `/api/studies/:id/trials/:n/files/`). */
   artifact?: TrialArtifact;
   /** Set once the scheduler asked the worker to stop this trial early. */

@@ -2,8 +2,11 @@
  * The LoRA search space: which parameter names it knows, its default ranges for a base model,
  * and how a point becomes the PEFT and training configuration a worker builds.
  */
+import { loraTargetDims } from './param-count.js';
+import { checkSizeDistribution } from './size-rules.js';
 import type { SearchSpace } from './space.js';
 import { InvalidSearchSpaceError } from './space.js';
+import { trainingSettingsSchema } from './training-schema.js';
 import { LORA_TARGETS } from './types.js';
 import type { EncoderShape, LoraTarget, PeftConfig, SearchPoint } from './types.js';
 
@@ -39,6 +42,11 @@ export function validateLoraSpace(space: SearchSpace, shape: EncoderShape): void
     if (!Object.hasOwn(LORA_SPACE_PARAMETERS, name)) {
       throw new InvalidSearchSpaceError(name, `unknown parameter; known: ${Object.keys(LORA_SPACE_PARAMETERS).join(', ')}`);
     }
+    if (name === 'lora.rank') {
+      const max = maxLoraRank(shape);
+      checkSizeDistribution(name, dist, 1, max, `the LoRA rank (at most min(d_in, d_out) = ${max} over the projections)`);
+      continue;
+    }
     const values = dist.type === 'categorical' ? dist.choices : [dist.low, dist.high];
     for (const value of values) checkValue(name, value, shape);
   }
@@ -49,14 +57,15 @@ function checkValue(name: string, value: number | string | boolean, shape: Encod
     throw new InvalidSearchSpaceError(name, `${why}, but got ${JSON.stringify(value)}`);
   };
   switch (name) {
-    case 'lora.rank':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail('the rank must be an integer >= 1');
-      if ((value as number) > shape.hiddenSize) fail(`the rank must not exceed the hidden size ${shape.hiddenSize}`);
-      return;
     case 'lora.alpha':
-    case 'training.learningRate':
-      if (typeof value !== 'number' || !(value > 0)) fail('the value must be a number > 0');
+      if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) fail('the value must be a finite number > 0');
       return;
+    case 'training.learningRate': {
+      // The same bounds as the spec's training.learningRate: one schema for the setting.
+      const checked = trainingSettingsSchema.shape.learningRate.safeParse(value);
+      if (!checked.success) fail(`the learning rate must pass the training schema (${checked.error.issues[0]?.message ?? 'invalid'})`);
+      return;
+    }
     case 'lora.dropout':
       if (typeof value !== 'number' || value < 0 || value >= 1) fail('the dropout must be a number in [0, 1)');
       return;
@@ -91,6 +100,11 @@ function parseLayers(text: string, numLayers: number, name: string): number[] {
     throw new InvalidSearchSpaceError(name, `layers must be "all", "upper", "lower" or indices in 0..${numLayers - 1}, but got "${text}"`);
   }
   return [...new Set(layers)].sort((a, b) => a - b);
+}
+
+/** The largest LoRA rank any projection of the model allows: min(d_in, d_out) over the targets. */
+export function maxLoraRank(shape: EncoderShape): number {
+  return Math.min(...LORA_TARGETS.map((target) => Math.min(loraTargetDims(target, shape).dIn, loraTargetDims(target, shape).dOut)));
 }
 
 /** The configuration a point stands for. */

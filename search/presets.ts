@@ -8,7 +8,8 @@
 import type { ObjectiveSpec } from './ask.js';
 import type { TrialConfiguration } from './lora-space.js';
 import { defaultLoraSpace, loraPointToConfig, validateLoraSpace } from './lora-space.js';
-import { countBaseParams, countPeftParams } from './param-count.js';
+import { countBaseParams, countPeftParams, loraTargetDims } from './param-count.js';
+import { checkSizeDistribution } from './size-rules.js';
 import type { SearchSpace } from './space.js';
 import { InvalidSearchSpaceError } from './space.js';
 import { LORA_TARGETS } from './types.js';
@@ -26,6 +27,8 @@ export interface Preset {
   toConfig(point: SearchPoint, shape: EncoderShape): TrialConfiguration;
   /** Whether the point builds a usable model (some module in some layer). */
   isValid(point: SearchPoint): boolean;
+  /** What {@link isValid} asks of a point, in words, for the message when no point passes. */
+  readonly validity: string;
   /** Checks a user-given space uses only names and values the preset understands. */
   checkSpace?(space: SearchSpace, shape: EncoderShape): void;
 }
@@ -76,6 +79,51 @@ function adapterModules(point: SearchPoint, shape: EncoderShape, layers: number[
   return peft;
 }
 
+/** How a user-given parameter of a preset's space is checked: its kind and its bounds. */
+type ParameterRule = { kind: 'switch' } | { kind: 'size'; max: number; min: number; what: string };
+
+/**
+ * Checks every parameter of a space against the preset's rules: a name the preset knows, a
+ * switch with boolean choices, a size with integer values in [min, max]. Names the culprit.
+ */
+function checkParameters(space: SearchSpace, rules: (name: string) => ParameterRule | undefined, known: string): void {
+  for (const [name, dist] of Object.entries(space)) {
+    const rule = rules(name);
+    if (!rule) throw new InvalidSearchSpaceError(name, `unknown parameter for this preset; known: ${known}`);
+    if (rule.kind === 'switch') {
+      if (dist.type !== 'categorical' || dist.choices.some((c) => typeof c !== 'boolean')) {
+        throw new InvalidSearchSpaceError(name, 'a switch must be categorical with choices true and/or false');
+      }
+      continue;
+    }
+    checkSizeDistribution(name, dist, rule.min, rule.max, rule.what);
+  }
+}
+
+/** The rule of a layer switch `layer.i`: only for layers the model has. */
+function layerRule(name: string, shape: EncoderShape): ParameterRule | undefined {
+  const match = /^layer\.(\d+)$/.exec(name);
+  if (!match) return undefined;
+  const index = Number(match[1]);
+  if (index >= shape.numLayers || String(index) !== match[1]) {
+    throw new InvalidSearchSpaceError(name, `the base model has layers 0..${shape.numLayers - 1}, so there is no layer ${match[1]}`);
+  }
+  return { kind: 'switch' };
+}
+
+/**
+ * Size rules shared by the AutoPEFT presets: an adapter bottleneck is at most d (wider would
+ * not be a bottleneck); a prefix is at most the model's positions long (its keys and values
+ * add to the attention of every token). `min` is 0 where 0 switches the module off.
+ */
+function moduleSizeRules(shape: EncoderShape, min: number): Record<string, ParameterRule> {
+  return {
+    [SERIAL]: { kind: 'size', min, max: shape.hiddenSize, what: `the serial adapter's bottleneck (at most the hidden size ${shape.hiddenSize})` },
+    [PARALLEL]: { kind: 'size', min, max: shape.hiddenSize, what: `the parallel adapter's bottleneck (at most the hidden size ${shape.hiddenSize})` },
+    [PREFIX]: { kind: 'size', min, max: shape.maxPositions, what: `the prefix length (at most the model's ${shape.maxPositions} positions)` },
+  };
+}
+
 /**
  * AutoPEFT's space: serial adapter, parallel adapter and prefix sizes from {d, d/2, ..., 1, 0}
  * (0 = off), one switch per layer shared by the three modules. Serial adapter: Pfeiffer
@@ -90,7 +138,7 @@ export const autopeftPreset: Preset = {
     return {
       [SERIAL]: { type: 'categorical', choices: sizes },
       [PARALLEL]: { type: 'categorical', choices: sizes },
-      [PREFIX]: { type: 'categorical', choices: sizes },
+      [PREFIX]: { type: 'categorical', choices: sizes.filter((s) => s <= shape.maxPositions) },
       ...layerSwitches(shape),
     };
   },
@@ -99,6 +147,11 @@ export const autopeftPreset: Preset = {
   },
   isValid(point) {
     return activeLayers(point).length > 0 && [SERIAL, PARALLEL, PREFIX].some((k) => Number(point[k] ?? 0) > 0);
+  },
+  validity: `some layer switch (${layerParam(0)}, ...) true and some module size (${SERIAL}, ${PARALLEL}, ${PREFIX}) above 0`,
+  checkSpace(space, shape) {
+    const sizes = moduleSizeRules(shape, 0);
+    checkParameters(space, (name) => sizes[name] ?? layerRule(name, shape), `${Object.keys(sizes).join(', ')}, layer.0..layer.${shape.numLayers - 1}`);
   },
 };
 
@@ -111,6 +164,9 @@ function loraRanks(shape: EncoderShape): number[] {
 export function loraRankParam(target: LoraTarget): string {
   return `lora.rank.${target}`;
 }
+
+/** The on/off switches of the autopeft-lora space. */
+const MODULE_SWITCHES = ['serialAdapter.on', 'parallelAdapter.on', 'prefix.on', 'lora.on', 'ia3.on', 'bitfit.on'] as const;
 
 /**
  * AutoPEFT plus LoRA, (IA)3 and BitFit. Every module has an on/off switch; its size is a
@@ -132,7 +188,7 @@ export const autopeftLoraPreset: Preset = {
       'parallelAdapter.on': { type: 'categorical', choices: [true, false] },
       [PARALLEL]: { type: 'categorical', choices: sizes, ...on('parallelAdapter.on') },
       'prefix.on': { type: 'categorical', choices: [true, false] },
-      [PREFIX]: { type: 'categorical', choices: sizes, ...on('prefix.on') },
+      [PREFIX]: { type: 'categorical', choices: sizes.filter((s) => s <= shape.maxPositions), ...on('prefix.on') },
       'lora.on': { type: 'categorical', choices: [true, false] },
       'ia3.on': { type: 'categorical', choices: [true, false] },
       'bitfit.on': { type: 'categorical', choices: [true, false] },
@@ -170,6 +226,17 @@ export const autopeftLoraPreset: Preset = {
     if (point['lora.on'] === true && !loraOn) return false;
     return loraOn || ['serialAdapter.on', 'parallelAdapter.on', 'prefix.on', 'ia3.on', 'bitfit.on'].some((k) => point[k] === true);
   },
+  validity: 'some layer switch (layer.0, ...) true and some module on (lora.on counts only with some lora.rank.<target> above 0)',
+  checkSpace(space, shape) {
+    const rules: Record<string, ParameterRule> = { ...moduleSizeRules(shape, 0) };
+    for (const name of MODULE_SWITCHES) rules[name] = { kind: 'switch' };
+    for (const target of LORA_TARGETS) {
+      const { dIn, dOut } = loraTargetDims(target, shape);
+      const max = Math.min(dIn, dOut);
+      rules[loraRankParam(target)] = { kind: 'size', min: 0, max, what: `the LoRA rank of ${target} (at most min(d_in, d_out) = ${max}; 0 = off)` };
+    }
+    checkParameters(space, (name) => rules[name] ?? layerRule(name, shape), `${Object.keys(rules).join(', ')}, layer.0..layer.${shape.numLayers - 1}`);
+  },
 };
 
 function loraRanksOf(point: SearchPoint): Partial<Record<LoraTarget, number>> {
@@ -186,6 +253,7 @@ export const loraPreset: Preset = {
   space: defaultLoraSpace,
   toConfig: loraPointToConfig,
   isValid: () => true,
+  validity: 'any point (every LoRA point builds)',
   checkSpace: validateLoraSpace,
 };
 

@@ -20,6 +20,22 @@ export interface TrialJobData {
   task: TaskRef;
   peft: PeftConfig;
   training: TrainingConfig;
+  /**
+   * Earlier attempts that failed and handed the trial back, written by the workers: a trial
+   * that fails twice with the same message (on two workers, or twice on one for a resource
+   * fault) is failed instead of handed round again.
+   */
+  failures?: TrialAttemptFailure[];
+}
+
+/** One failed attempt of a trial. */
+export interface TrialAttemptFailure {
+  worker: string;
+  message: string;
+  /** Whose fault it looked like (see workers/errors.ts `FailureKind`). */
+  kind: 'invalid' | 'resource' | 'host' | 'unknown';
+  /** ISO time. */
+  at: string;
 }
 
 /** What a worker reports through `job.updateProgress` while training: all reports so far. */

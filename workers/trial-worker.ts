@@ -7,9 +7,10 @@ import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IntermediateReport } from '../search/types.js';
-import { InvalidTrialError, TrialAbortedError } from './errors.js';
+import { formatBytes } from '../search/trial-memory.js';
+import { failureKind, HostFaultError, TrialAbortedError } from './errors.js';
 import { stopRequestKey, stoppedWorkersKey } from './job-types.js';
-import type { StopReason, StoppedWorker, TrialJobData, TrialJobOutcome, TrialProgress } from './job-types.js';
+import type { StopReason, StoppedWorker, TrialAttemptFailure, TrialJobData, TrialJobOutcome, TrialProgress } from './job-types.js';
 import type { DatasetContext } from './data/registry.js';
 import { uploadKey } from './data/stored.js';
 import { exportTrainedAdapter } from './export/index.js';
@@ -42,15 +43,28 @@ export interface TrialWorkerOptions {
    */
   lockDurationMs?: number;
   /**
-   * After this many trials in a row fail on this worker for reasons that are not the trial's
-   * own (anything but an invalid configuration or a stop request: a missing model directory on
-   * this host, out of memory, a broken backend), the worker stops taking trials and records
-   * itself under {@link stoppedWorkersKey}; the failed trials go back to the queue for other
-   * workers instead of failing. @defaultValue 3
+   * After this many trials in a row fail on this worker by what may be the host's fault (a
+   * missing model directory on this host, a broken backend, an error of unknown cause), the
+   * worker stops taking trials and records itself under {@link stoppedWorkersKey}; those
+   * trials go back to the queue for other workers instead of failing. A trial's own fault (an
+   * invalid configuration, running out of memory) never counts. @defaultValue 3
    */
   maxConsecutiveFailures?: number;
+  /** Refuse trials whose estimated memory exceeds this many bytes (see trainTrial). @defaultValue no limit */
+  maxTrialMemoryBytes?: number;
+  /**
+   * When a trial fails and this process's resident memory is above this many bytes, the worker
+   * finishes recording the failure, closes and calls {@link onRestartNeeded}: a wasm heap never
+   * shrinks, so only a fresh process gives the memory back. @defaultValue DEFAULT_WORKER_MAX_RSS
+   */
+  maxRssBytes?: number;
+  /** Called once the worker has closed for a restart (see {@link maxRssBytes}); the caller ends the process. */
+  onRestartNeeded?: (reason: string) => void;
   log?: (message: string) => void;
 }
+
+/** Default of {@link TrialWorkerOptions.maxRssBytes}: 2 GiB. */
+export const DEFAULT_WORKER_MAX_RSS = 2 * 2 ** 30;
 
 /**
  * How often one trial may be handed back by failing workers before it fails like any other
@@ -71,8 +85,11 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
   const maxFailures = options.maxConsecutiveFailures ?? 3;
   let consecutiveFailures = 0;
   let stopped = false;
+  let restarting = false;
   // Set once the BullMQ worker exists; the processor only runs after that.
   let stopTakingTrials: (reason: string) => void = () => {};
+  let restart: (reason: string) => void = () => {};
+  const maxRss = options.maxRssBytes ?? DEFAULT_WORKER_MAX_RSS;
 
   const processor = async (job: Job<TrialJobData, TrialJobOutcome>, token?: string): Promise<TrialJobOutcome> => {
     const { studyId, trialNumber } = job.data;
@@ -94,11 +111,12 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
         await resolveBaseModel(job.data.task.baseModel, options.modelRoot);
       } catch (error) {
         // The API found this model, so this host lacks it: the worker's problem, not the trial's.
-        throw new Error(`this worker cannot load base model "${job.data.task.baseModel}": ${error instanceof Error ? error.message : String(error)}`);
+        throw new HostFaultError(`this worker cannot load base model "${job.data.task.baseModel}": ${error instanceof Error ? error.message : String(error)}`);
       }
       const result = await trainTrial(job.data, {
         workerName: name,
         signal: controller.signal,
+        ...(options.maxTrialMemoryBytes !== undefined ? { maxMemoryBytes: options.maxTrialMemoryBytes } : {}),
         datasetContext,
         onTrainedWeights: (weights, info) => {
           // Copied now: the tensors are freed when this returns.
@@ -129,15 +147,28 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
         log(`${label}: pruned after ${reports.length} evaluation(s)`);
         return { stopped: 'pruned', reports, worker: name };
       }
-      log(`${label} failed: ${error instanceof Error ? error.message : String(error)}`);
+      const message = error instanceof Error ? error.message : String(error);
+      const kind = failureKind(error);
+      log(`${label} failed (${kind === 'unknown' ? 'cause unknown' : `${kind} fault`}): ${message}`);
+      const rss = process.memoryUsage.rss();
+      // Scheduled now, run after BullMQ has recorded this failure (close() waits for it).
+      if (rss > maxRss) restart(`resident memory ${formatBytes(rss)} after a failed trial is above AUTOPEFT_WORKER_MAX_RSS (${formatBytes(maxRss)})`);
       // Bad input fails the same way on every attempt, and a cancelled trial must not come back.
-      if (error instanceof InvalidTrialError || error instanceof TrialAbortedError) throw new UnrecoverableError(error.message);
-      consecutiveFailures++;
-      if (consecutiveFailures >= maxFailures) {
-        const message = error instanceof Error ? error.message : String(error);
-        const trials = consecutiveFailures === 1 ? 'a trial failed here' : `${consecutiveFailures} trials in a row failed here`;
-        stopTakingTrials(`${trials}; the last: ${message}`);
+      if (error instanceof TrialAbortedError || kind === 'invalid') throw new UnrecoverableError(message);
+      const earlier = job.data.failures ?? [];
+      // The same message again, from another worker (or, for a resource fault, from any): the
+      // trial's own doing, so it fails instead of going round.
+      const repeated = earlier.some((f) => f.message === message && (f.worker !== name || kind === 'resource'));
+      const failure: TrialAttemptFailure = { worker: name, message, kind, at: new Date().toISOString() };
+      await job.updateData({ ...job.data, failures: [...earlier, failure] });
+      if (kind === 'host' || (kind === 'unknown' && !repeated)) {
+        consecutiveFailures++;
+        if (consecutiveFailures >= maxFailures) {
+          const trials = consecutiveFailures === 1 ? 'a trial failed here' : `${consecutiveFailures} trials in a row failed here`;
+          stopTakingTrials(`${trials}; the last: ${message}`);
+        }
       }
+      if (repeated && kind !== 'host') throw new UnrecoverableError(message);
       if (token && job.attemptsStarted <= MAX_HANDBACKS) {
         // Hand the trial back without spending one of its attempts: another worker (or this
         // one, if the problem was passing) takes it.
@@ -168,6 +199,13 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     redis.hset(stoppedWorkersKey(options.prefix), name, JSON.stringify(record)).catch(() => {});
     // Not awaited here: close() waits for the current trial, whose handler is running now.
     setImmediate(() => void worker.close().catch(() => {}));
+  };
+  restart = (reason) => {
+    if (restarting) return;
+    restarting = true;
+    stopped = true;
+    log(`worker ${name} restarts: ${reason}`);
+    setImmediate(() => void worker.close().catch(() => {}).finally(() => options.onRestartNeeded?.(reason)));
   };
   return worker;
 }

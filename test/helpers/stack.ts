@@ -25,6 +25,8 @@ export interface TestStack {
   restartScheduler(pauseMs?: number): Promise<void>;
   /** Kills the worker process of that name (`test-worker-<i>`) with SIGKILL, as a crash would. */
   killWorker(name: string): Promise<void>;
+  /** The exit code of the worker process of that name, or undefined while it runs. */
+  workerExitCode(name: string): number | null | undefined;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,11 @@ export async function startStack(
         child.once('exit', () => resolve());
         child.kill('SIGKILL');
       });
+    },
+    workerExitCode(name) {
+      const child = byName.get(name);
+      if (!child) throw new Error(`no worker named ${name}`);
+      return child.exitCode === null && child.signalCode === null ? undefined : child.exitCode;
     },
     async close() {
       await Promise.all(

@@ -6,6 +6,8 @@
 import { hostname } from 'node:os';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { countBaseParams, countPeftParams, headParamCount } from '../../search/param-count.js';
+import { trialTrainingProblem } from '../../search/training-schema.js';
+import { describeEstimate, estimateTrialMemory, EVAL_BATCH_SIZE, formatBytes } from '../../search/trial-memory.js';
 import type { IntermediateReport, MetricName, TrainingConfig } from '../../search/types.js';
 import type { SelectedBackend, Tf } from '../backend.js';
 import { currentBackend, selectBackend } from '../backend.js';
@@ -13,7 +15,7 @@ import type { Dataset, Example } from '../data/dataset.js';
 import { metricsFor, takeSubset } from '../data/dataset.js';
 import type { DatasetContext } from '../data/registry.js';
 import { loadDataset } from '../data/registry.js';
-import { InvalidTrialError, TrialAbortedError } from '../errors.js';
+import { InvalidTrialError, TrialAbortedError, TrialTooLargeError } from '../errors.js';
 import type { TrialJobData, TrialJobResult } from '../job-types.js';
 import type { BaseModel } from '../model/base-model.js';
 import { getBaseModel } from '../model/base-model.js';
@@ -88,51 +90,53 @@ export interface TrainTrialOptions {
   signal?: AbortSignal;
   /** Recorded in the result. @defaultValue `hostname:pid` */
   workerName?: string;
+  /**
+   * Refuse (with {@link TrialTooLargeError}, before allocating) a trial whose estimated memory
+   * (search/trial-memory.ts) exceeds this many bytes. @defaultValue no limit
+   */
+  maxMemoryBytes?: number;
 }
-
-/** Dev examples per forward pass during evaluation: larger batches amortise per-op overhead. */
-const EVAL_BATCH_SIZE = 64;
 
 // Salts separating the random streams a trial derives from its one seed.
 const STREAM = { trainSubset: 1, devSubset: 2, batchOrder: 3, head: 4, peft: 5, dropout: 6 } as const;
 
-/** The optimiser settings of a job: its extra `training` fields over the defaults, validated. */
+/**
+ * The optimiser settings of a job: its optional `training` fields over the defaults. The
+ * values are checked by the shared training schema (search/training-schema.ts), the one the
+ * API and the scheduler use, so a value the API accepted is never refused here.
+ * @throws InvalidTrialError naming the field when the settings fail that schema.
+ */
 export function optimizerSettings(training: TrainingConfig): OptimizerSettings {
-  const extra: Partial<OptimizerSettings> = training;
+  const problem = trialTrainingProblem(training);
+  if (problem) throw new InvalidTrialError(`Invalid training configuration: ${problem.field}: ${problem.message}`);
   const settings: OptimizerSettings = { ...DEFAULT_OPTIMIZER_SETTINGS };
   for (const key of Object.keys(DEFAULT_OPTIMIZER_SETTINGS) as (keyof OptimizerSettings)[]) {
-    if (extra[key] !== undefined) Object.assign(settings, { [key]: extra[key] });
-  }
-  const fail = (message: string): never => {
-    throw new InvalidTrialError(`Invalid training configuration: ${message}`);
-  };
-  if (!(settings.weightDecay >= 0 && Number.isFinite(settings.weightDecay))) fail(`weightDecay must be >= 0, got ${settings.weightDecay}`);
-  if (!(settings.warmupRatio >= 0 && settings.warmupRatio < 1)) fail(`warmupRatio must be in [0, 1), got ${settings.warmupRatio}`);
-  if (!(settings.maxGradNorm >= 0 && Number.isFinite(settings.maxGradNorm))) fail(`maxGradNorm must be >= 0, got ${settings.maxGradNorm}`);
-  if (settings.schedule !== 'linear' && settings.schedule !== 'constant') fail(`schedule must be "linear" or "constant", got "${String(settings.schedule)}"`);
-  if (!Number.isInteger(settings.earlyStoppingPatience) || settings.earlyStoppingPatience < 0) {
-    fail(`earlyStoppingPatience must be a non-negative integer, got ${settings.earlyStoppingPatience}`);
+    if (training[key] !== undefined) Object.assign(settings, { [key]: training[key] });
   }
   return settings;
 }
 
-function validateTraining(training: TrainingConfig, model: BaseModel, promptLength: number): void {
-  const fail = (message: string): never => {
-    throw new InvalidTrialError(`Invalid training configuration: ${message}`);
-  };
-  const positiveInts = ['steps', 'batchSize', 'evalEvery', 'trainExamples', 'devExamples'] as const;
-  for (const field of positiveInts) {
-    const value = training[field];
-    if (!Number.isInteger(value) || value < 1) fail(`${field} must be a positive integer, got ${value}`);
-  }
-  if (!(Number.isFinite(training.learningRate) && training.learningRate > 0)) {
-    fail(`learningRate must be positive, got ${training.learningRate}`);
-  }
-  if (!Number.isInteger(training.seed)) fail(`seed must be an integer, got ${training.seed}`);
+/** What the schema cannot know: the base model's positions bound the sequence length. */
+function validateSequenceLength(training: TrainingConfig, model: BaseModel, promptLength: number): void {
   const maxLength = model.maxSequenceLength - promptLength;
-  if (!Number.isInteger(training.maxSeqLength) || training.maxSeqLength < 2 || training.maxSeqLength > maxLength) {
+  if (training.maxSeqLength > maxLength) {
     const prompt = promptLength > 0 ? ` (${promptLength} positions go to the prompt)` : '';
-    fail(`maxSeqLength must be an integer in 2..${maxLength} for base model "${model.name}"${prompt}, got ${training.maxSeqLength}`);
+    throw new InvalidTrialError(`Invalid training configuration: maxSeqLength must be at most ${maxLength} for base model "${model.name}"${prompt}, got ${training.maxSeqLength}`);
+  }
+}
+
+/** Refuses a trial that would not fit this worker's memory limit, naming the estimate's parts. */
+function checkMemory(data: TrialJobData, model: BaseModel, outputs: number, dataset: Dataset, maxBytes: number): void {
+  const training = {
+    ...data.training,
+    trainExamples: Math.min(data.training.trainExamples, dataset.train.length),
+    devExamples: Math.min(data.training.devExamples, dataset.dev.length),
+  };
+  const estimate = estimateTrialMemory({ shape: model.shape, peft: data.peft, training, headOutputs: outputs });
+  if (estimate.total > maxBytes) {
+    throw new TrialTooLargeError(
+      `this trial needs an estimated ${describeEstimate(estimate, training, model.shape)}; that is more than this worker's AUTOPEFT_TRIAL_MAX_MEMORY (${formatBytes(maxBytes)})`,
+    );
   }
 }
 
@@ -256,7 +260,7 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
   const settings = optimizerSettings(training);
 
   const model = getBaseModel(tf, task.baseModel);
-  validateTraining(training, model, data.peft.promptTuning?.length ?? 0);
+  validateSequenceLength(training, model, data.peft.promptTuning?.length ?? 0);
   const dataset = await loadDataset(task.dataset, options.datasetContext);
   const regression = dataset.kind === 'regression';
   const metrics: MetricName[] = dataset.metrics ?? metricsFor(dataset.kind ?? 'classification', dataset.labels.length);
@@ -267,6 +271,7 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
   // Timed from here: the dataset is loaded once per process, so its cost is not the trial's.
   const started = performance.now();
   const outputs = regression ? 1 : dataset.labels.length;
+  if (options.maxMemoryBytes !== undefined) checkMemory(data, model, outputs, dataset, options.maxMemoryBytes);
   const trainSet: Example[] = takeSubset(dataset.train, training.trainExamples, deriveSeed(training.dataSeed, STREAM.trainSubset));
   const devSet: Example[] = takeSubset(dataset.dev, training.devExamples, deriveSeed(training.dataSeed, STREAM.devSubset));
   const trainLabels = trainSet.map((e) => e.label);

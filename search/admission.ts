@@ -1,0 +1,156 @@
+/**
+ * Admission of a search space at submit: does it yield configurations that can run? The space
+ * is sampled (seeded, so the answer is reproducible) with the preset's validity check and the
+ * study's parameter constraint; then the largest configuration found is grown one parameter
+ * at a time to the space's worst case, whose estimated memory must fit the limit. Pure: the
+ * API calls it with the base model's shape and its configured limit.
+ */
+import type { Preset } from './presets.js';
+import { countBaseParams, countHeadParams, countPeftParams } from './param-count.js';
+import { deriveRandom } from './random.js';
+import type { ParamValue, SearchSpace } from './space.js';
+import { pointProblem, repairPoint, samplePoint } from './space.js';
+import { describeEstimate, estimateTrialMemory, formatBytes } from './trial-memory.js';
+import type { TrialMemoryEstimate, TrialMemoryInput } from './trial-memory.js';
+import type { EncoderShape, SearchPoint } from './types.js';
+
+/** Random draws made at submit to find valid configurations. */
+export const ADMISSION_DRAWS = 300;
+
+/** A spec that cannot run; `field` is the dotted spec field to change (e.g. `searchSpace.serialAdapter.size`). */
+export class InadmissibleSpecError extends Error {
+  override readonly name = 'InadmissibleSpecError';
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}`);
+  }
+}
+
+/** What {@link admitSearchSpace} needs. */
+export interface AdmissionRequest {
+  preset: Preset;
+  /** A space that passed validateSpace and the preset's checkSpace. */
+  space: SearchSpace;
+  shape: EncoderShape;
+  headOutputs: number;
+  training: TrialMemoryInput['training'];
+  /** The study's constraint on trainable parameters, as a percentage of the base model. */
+  maxTrainablePercent?: number;
+  /** Largest estimated memory of one trial, in bytes. */
+  maxMemoryBytes: number;
+  /** Seed of the draws. @defaultValue 0 */
+  seed?: number;
+}
+
+/** What admission found. */
+export interface Admission {
+  /** Valid configurations among the draws. */
+  validDraws: number;
+  /** The space's largest configuration found and its estimate. */
+  worstPoint: SearchPoint;
+  worstEstimate: TrialMemoryEstimate;
+}
+
+/** Memory-relevant training settings a user can lower, with their smallest values. */
+const TRAINING_LEVERS = { batchSize: 1, maxSeqLength: 4, trainExamples: 2, devExamples: 1 } as const;
+
+/**
+ * Checks that the space yields valid configurations within the constraint and that its worst
+ * configuration fits the memory limit.
+ * @throws InadmissibleSpecError naming the field to change and why.
+ */
+export function admitSearchSpace(request: AdmissionRequest): Admission {
+  const { preset, space, shape } = request;
+  const random = deriveRandom(request.seed ?? 0, 'admission');
+  const drawn: SearchPoint[] = [];
+  for (let i = 0; i < ADMISSION_DRAWS; i++) drawn.push(samplePoint(space, random));
+  const valid = drawn.filter((point) => preset.isValid(point));
+  if (valid.length === 0) {
+    throw new InadmissibleSpecError('searchSpace', `none of ${ADMISSION_DRAWS} random draws is a valid configuration of preset "${preset.name}", which needs ${preset.validity}`);
+  }
+  const headParams = countHeadParams(shape, request.headOutputs);
+  const paramsOf = (point: SearchPoint): number => countPeftParams(preset.toConfig(point, shape).peft, shape) + headParams;
+  const maxParams = request.maxTrainablePercent === undefined ? Infinity : (request.maxTrainablePercent / 100) * countBaseParams(shape);
+  const admissible = (point: SearchPoint): boolean => preset.isValid(point) && paramsOf(point) <= maxParams;
+  const allowed = valid.filter((point) => paramsOf(point) <= maxParams);
+  if (allowed.length === 0) {
+    const smallest = Math.min(...valid.map(paramsOf));
+    const percent = (100 * smallest) / countBaseParams(shape);
+    throw new InadmissibleSpecError(
+      'objectives.maxTrainablePercent',
+      `every valid configuration drawn trains more than ${request.maxTrainablePercent}% of the base model (the smallest of ${valid.length}: ${percent.toPrecision(3)}%)`,
+    );
+  }
+
+  const estimate = (point: SearchPoint, training = request.training): TrialMemoryEstimate =>
+    estimateTrialMemory({ shape, peft: preset.toConfig(point, shape).peft, training, headOutputs: request.headOutputs });
+  let worst = allowed.reduce((a, b) => (estimate(b).total > estimate(a).total ? b : a));
+  // Random draws may miss the corner of the space: grow the worst point one parameter at a time.
+  for (const name of Object.keys(space).sort()) {
+    for (const value of candidateValues(space, name)) {
+      const next = variant(space, worst, name, value, random);
+      if (next && admissible(next) && estimate(next).total > estimate(worst).total) worst = next;
+    }
+  }
+  const worstEstimate = estimate(worst);
+  if (worstEstimate.total > request.maxMemoryBytes) {
+    throw new InadmissibleSpecError(
+      culprit(request, worst, estimate, admissible, random),
+      `one trial of the space's largest configuration (${JSON.stringify(worst)}) needs an estimated ${describeEstimate(worstEstimate, request.training, shape)}; ` +
+        `that is more than AUTOPEFT_TRIAL_MAX_MEMORY (${formatBytes(request.maxMemoryBytes)})`,
+    );
+  }
+  return { validDraws: valid.length, worstPoint: worst, worstEstimate };
+}
+
+/** Choices tried one by one for extremes; past this, the numeric extremes and the first choices. */
+const MAX_CANDIDATES = 64;
+
+/** The values of a parameter worth trying for extremes: its choices (a bounded number), or the bounds. */
+function candidateValues(space: SearchSpace, name: string): ParamValue[] {
+  const dist = space[name]!;
+  if (dist.type !== 'categorical') return [dist.low, dist.high];
+  if (dist.choices.length <= MAX_CANDIDATES) return dist.choices;
+  const numbers = dist.choices.filter((c): c is number => typeof c === 'number');
+  const extremes = numbers.length > 0 ? [Math.min(...numbers), Math.max(...numbers)] : [];
+  return [...new Set([...extremes, ...dist.choices.slice(0, MAX_CANDIDATES)])];
+}
+
+/** The point with one parameter changed, conditions repaired; undefined if that leaves the space. */
+function variant(space: SearchSpace, point: SearchPoint, name: string, value: ParamValue, random: () => number): SearchPoint | undefined {
+  if (point[name] === undefined || point[name] === value) return undefined;
+  const next = repairPoint(space, { ...point, [name]: value }, random);
+  return pointProblem(space, next) === undefined ? next : undefined;
+}
+
+/**
+ * The field whose smallest value lowers the worst configuration's estimate most: a search-space
+ * parameter, a training setting, or the base model itself when even its frozen weights do not fit.
+ */
+function culprit(
+  request: AdmissionRequest,
+  worst: SearchPoint,
+  estimate: (point: SearchPoint, training?: AdmissionRequest['training']) => TrialMemoryEstimate,
+  admissible: (point: SearchPoint) => boolean,
+  random: () => number,
+): string {
+  const base = estimate(worst);
+  if (base.baseWeights > request.maxMemoryBytes) return 'task.baseModel';
+  let best = { field: 'training.batchSize', total: base.total };
+  for (const name of Object.keys(request.space).sort()) {
+    for (const value of candidateValues(request.space, name)) {
+      const next = variant(request.space, worst, name, value, random);
+      if (!next || !admissible(next)) continue;
+      const total = estimate(next).total;
+      if (total < best.total) best = { field: `searchSpace.${name}`, total };
+    }
+  }
+  for (const [setting, smallest] of Object.entries(TRAINING_LEVERS) as [keyof typeof TRAINING_LEVERS, number][]) {
+    if (request.training[setting] <= smallest) continue;
+    const total = estimate(worst, { ...request.training, [setting]: smallest }).total;
+    if (total < best.total) best = { field: `training.${setting}`, total };
+  }
+  return best.field;
+}
