@@ -83,8 +83,9 @@ describe('a worker that dies mid-trial', () => {
   let stack: TestStack;
 
   beforeAll(async () => {
-    // A short lock, so that the surviving worker takes the dead one's trial within seconds.
-    stack = await startStack(2, { AUTOPEFT_TRIAL_LOCK_MS: '2000' });
+    // A short lock, so that the surviving worker takes the dead one's trial within seconds (5 s: under load a
+    // training step can outlast a shorter one's renewal).
+    stack = await startStack(2, { AUTOPEFT_TRIAL_LOCK_MS: '5000' });
   });
 
   afterAll(async () => {
