@@ -80,9 +80,9 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   if (deps.metrics) {
-    const registry = deps.metrics.registry;
+    const metrics = deps.metrics;
     app.get('/metrics', authenticate(deps.tokens), requireScope('read'), async (_req, res) => {
-      res.type(registry.contentType).send(await registry.metrics());
+      res.type(metrics.contentType).send(await metrics.text());
     });
   }
 

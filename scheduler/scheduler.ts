@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
+import { Histogram } from 'prom-client';
 import type { Job, Queue } from 'bullmq';
 import { getPreset, presetObjectives } from '../search/presets.js';
 import { lastReportValue, shouldPrune } from '../search/pruners.js';
@@ -19,6 +20,16 @@ import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/jo
 import { trialJobIdOf } from './store.js';
 import type { StudyStore } from './store.js';
 import type { StudyRecord, TrialRecord } from './types.js';
+
+/**
+ * Time of one scheduler step of one study, in prom-client's default registry: an API in the
+ * same process (`autopeft serve`) serves it at `GET /metrics`.
+ */
+const SCHEDULER_STEP_SECONDS = new Histogram({
+  name: 'autopeft_scheduler_step_seconds',
+  help: 'Time of one scheduler step of one study',
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+});
 
 /** What the scheduler needs. */
 export interface SchedulerOptions {
@@ -109,10 +120,13 @@ export class Scheduler {
     const { store } = this.options;
     for (const id of await store.activeStudyIds()) {
       if (!(await store.acquireLock(id, this.owner, this.lockTtlMs))) continue;
+      const endTimer = SCHEDULER_STEP_SECONDS.startTimer();
       try {
         await this.step(id);
       } catch (error) {
         this.log(`study ${id}: ${String(error)}`);
+      } finally {
+        endTimer();
       }
     }
   }

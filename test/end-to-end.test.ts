@@ -81,6 +81,8 @@ describe('a study from REST submit to best-configuration download', () => {
     expect(await metric(/^autopeft_workers\{status="alive"\} (\d+)$/m)).toBe(1);
     expect(await metric(/^autopeft_http_request_duration_seconds_count\{method="GET",route="\/api\/studies\/:id",status="200"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(await metric(/^autopeft_queue_jobs\{state="completed"\} (\d+)$/m)).toBe(3);
+    // The test's scheduler runs in this process: its step times are served too.
+    expect(await metric(/^autopeft_scheduler_step_seconds_count (\d+)$/m)).toBeGreaterThan(0);
     expect(maxInFlight).toBeLessThanOrEqual(spec.budget.maxParallel);
     expect(study.trials.map((t) => t.number)).toEqual([0, 1, 2]);
     const shape = BASE_MODELS['tiny-random']!.shape;
