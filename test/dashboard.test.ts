@@ -106,6 +106,21 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('asks for a token when it has none, and works once one is given', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 600 } });
+    await page.goto(`${stack.url}/`);
+    await page.getByTestId('token-form').waitFor();
+    await page.screenshot({ path: new URL('dashboard-token-prompt.png', artifacts).pathname });
+    await page.getByTestId('token-input').fill(stack.token);
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await page.getByTestId('studies-table').waitFor();
+    expect(await page.locator('#live-status').textContent()).toMatch(/Live|Connecting/);
+    // The token left the address bar: a ?token= URL is cleaned up too.
+    await page.goto(`${stack.url}/?token=${stack.token}#/`);
+    await page.getByTestId('studies-table').waitFor();
+    expect(page.url()).not.toContain('token=');
+  });
+
   it('names a worker that stopped taking trials, and why, above every page', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
     await page.goto(`${stack.url}/?token=${stack.token}`);

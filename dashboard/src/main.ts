@@ -111,6 +111,7 @@ function start(): void {
   adoptTokenFromUrl();
   if (!getToken()) {
     askForToken(app, 'This AutoPEFT service answers only requests that carry a token.');
+    setText(element('live-status'), 'Token needed');
     return;
   }
   let refused = false;
