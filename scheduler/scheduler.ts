@@ -8,15 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { Histogram } from 'prom-client';
 import type { Job, Queue } from 'bullmq';
-import { getPreset, presetObjectives } from '../search/presets.js';
+import { getPreset } from '../search/presets.js';
 import { lastReportValue, shouldPrune } from '../search/pruners.js';
 import type { TrialReports } from '../search/pruners.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
-import { createSampler } from '../search/sampler.js';
 import type { TrialObservation } from '../search/sampler.js';
 import { trialTrainingProblem } from '../search/training-schema.js';
 import type { SearchPoint } from '../search/types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
+import { ProposalThread } from './propose.js';
+import type { ProposalOutcome, ProposalRequest } from './propose.js';
 import { trialJobIdOf } from './store.js';
 import type { StudyStore } from './store.js';
 import type { StudyRecord, TrialRecord } from './types.js';
@@ -39,6 +40,11 @@ export interface SchedulerOptions {
   pollMs?: number;
   /** How long a study lock lasts without renewal, in ms. @defaultValue 15000 */
   lockTtlMs?: number;
+  /**
+   * Where the search proposes points. @defaultValue a background thread of the scheduler's own
+   * ({@link ProposalThread}), so that a GP fit does not block the API's event loop under `serve`
+   */
+  propose?: (request: ProposalRequest) => Promise<ProposalOutcome>;
   log?: (message: string) => void;
 }
 
@@ -70,7 +76,16 @@ export class Scheduler {
   private readonly lockTtlMs: number;
   private readonly log: (message: string) => void;
 
+  private readonly proposals: ProposalThread | undefined;
+  private readonly proposer: (request: ProposalRequest) => Promise<ProposalOutcome>;
+
   constructor(private readonly options: SchedulerOptions) {
+    if (options.propose) this.proposer = options.propose;
+    else {
+      const thread = new ProposalThread();
+      this.proposals = thread;
+      this.proposer = (request) => thread.propose(request);
+    }
     this.pollMs = options.pollMs ?? 1000;
     this.lockTtlMs = options.lockTtlMs ?? 15_000;
     this.log = options.log ?? (() => {});
@@ -95,6 +110,7 @@ export class Scheduler {
     await this.queueEvents?.close();
     while (this.running) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const id of await this.options.store.activeStudyIds()) await this.options.store.releaseLock(id, this.owner);
+    await this.proposals?.close();
   }
 
   /** Runs one pass soon; passes never overlap. */
@@ -269,7 +285,9 @@ export class Scheduler {
     const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
     let points: SearchPoint[];
     try {
-      points = this.propose(study, history, numbers);
+      const outcome = await this.proposer({ study, history, numbers });
+      if (!outcome.ok) throw new Error(outcome.message);
+      points = outcome.points;
     } catch (error) {
       throw new ProposalError(`the search cannot propose a trial: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -314,25 +332,6 @@ export class Scheduler {
   }
 
   /** The sampler's points for trials `numbers`, given the history. */
-  private propose(study: StudyRecord, history: TrialObservation[], numbers: number[]): SearchPoint[] {
-    const { baseShape: shape, headOutputs: numLabels, spec } = study;
-    const preset = getPreset(spec.preset);
-    const headParams = countHeadParams(shape, numLabels);
-    return createSampler(spec.algorithm.name).ask({
-      space: spec.searchSpace,
-      seed: spec.algorithm.seed,
-      history,
-      numbers,
-      objectives: presetObjectives(preset, shape, {
-        extraParams: headParams,
-        ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
-      }),
-      isValid: (point) => preset.isValid(point),
-      budget: spec.budget.maxTrials,
-      ...(spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
-    });
-  }
-
   private async enqueue(study: StudyRecord, trial: TrialRecord): Promise<void> {
     const data: TrialJobData = {
       studyId: study.id,
