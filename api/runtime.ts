@@ -195,7 +195,7 @@ export const WORKER_RESTART_EXIT_CODE = 75;
 export async function startWorker(config: Config, log: (message: string) => void): Promise<Closable> {
   await selectBackend({
     prefer: config.backend,
-    nativeKernels: config.nativeKernels ? { enabled: true, blasThreads: config.blasThreads } : false,
+    nativeKernels: config.nativeKernels ? { enabled: true, blasThreads: config.blasThreads, blasCore: config.blasCore } : false,
     log,
   });
   const redis = connectRedis(config.redisUrl, log, 'worker');

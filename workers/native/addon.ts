@@ -1,11 +1,13 @@
 /**
  * Loads the native kernel addon (`build/Release/autopeft_native.node`, built from `src/` by
- * `npm ci` when a CBLAS is installed) and sizes the BLAS thread pool before the library starts.
+ * `npm ci` when a CBLAS is installed), choosing OpenBLAS's kernels for this CPU and sizing its
+ * thread pool before the library starts.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readCpu, settleBlasCore } from './cpu-features.js';
 
 /** The functions the addon exports; offsets are byte offsets into `heap`. */
 export interface NativeAddon {
@@ -108,8 +110,11 @@ export interface NativeAddon {
     count: number,
     settings: readonly number[],
   ): void;
-  /** The BLAS library's self-description and its thread count (-1 when it cannot say). */
-  blasInfo(): { library: string; threads: number };
+  /**
+   * The BLAS library's self-description, the kernel set it runs (OpenBLAS's core name, empty
+   * when the library cannot say) and its thread count (-1 when it cannot say).
+   */
+  blasInfo(): { library: string; core: string; threads: number };
   /** Sets the BLAS thread count; false when the library has no such setting (not OpenBLAS). */
   setBlasThreads(threads: number): boolean;
 }
@@ -135,10 +140,22 @@ export interface LoadNativeAddonOptions {
   blasThreads?: number;
   /** The addon file. @defaultValue {@link ADDON_PATH} */
   addonPath?: string;
+  /**
+   * OpenBLAS's kernel set (`AUTOPEFT_BLAS_CORETYPE`): `auto` picks the fastest for this CPU's
+   * instruction sets, `library` leaves it to OpenBLAS, a core name (e.g. `Haswell`) forces it.
+   * Takes effect only when this call is the one that loads the library. @defaultValue 'auto'
+   */
+  blasCore?: string;
 }
 
-/** The addon, or why it could not be loaded. */
-export type NativeAddonLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+/**
+ * The addon, or why it could not be loaded. `coreNote` says how the BLAS core was chosen (set
+ * by the call that loaded the library; later calls repeat it).
+ */
+export type NativeAddonLoad = { ok: true; addon: NativeAddon; coreNote: string } | { ok: false; reason: string };
+
+/** How the process's first load chose the BLAS core (the library reads it only then). */
+let loadedCoreNote: string | undefined;
 
 function isAddon(value: unknown): value is NativeAddon {
   if (typeof value !== 'object' || value === null) return false;
@@ -174,6 +191,8 @@ export function loadNativeAddon(options: LoadNativeAddonOptions = {}): NativeAdd
   const file = options.addonPath ?? ADDON_PATH;
   if (!existsSync(file)) return { ok: false, reason: `native addon not built (${ENABLE_HINT})` };
   process.env.OPENBLAS_NUM_THREADS ??= String(threads);
+  // OpenBLAS reads OPENBLAS_CORETYPE once, when the dynamic loader maps it with the addon.
+  const coreNote = loadedCoreNote ?? settleBlasCore(options.blasCore ?? 'auto', readCpu());
   let loaded: unknown;
   try {
     loaded = createRequire(import.meta.url)(file);
@@ -184,5 +203,6 @@ export function loadNativeAddon(options: LoadNativeAddonOptions = {}): NativeAdd
   }
   if (!isAddon(loaded)) return { ok: false, reason: 'native addon is out of date (npm run build:native)' };
   loaded.setBlasThreads(threads);
-  return { ok: true, addon: loaded };
+  loadedCoreNote = coreNote;
+  return { ok: true, addon: loaded, coreNote };
 }

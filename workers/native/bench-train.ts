@@ -26,7 +26,7 @@ import { createRandomWeights, disposeWeights } from '../model/weights.js';
 import { BASE_MODELS } from '../models/catalog.js';
 import { buildPeftModules } from '../peft/build.js';
 import type { PeftModule } from '../peft/peft-module.js';
-import { loadNativeAddon, nativeMatMulFlops } from './index.js';
+import { loadNativeAddon, nativeMatMulFlops, readCpu, vectorExtensions } from './index.js';
 
 interface BenchShape {
   name: string;
@@ -314,7 +314,9 @@ if (!load.ok) {
   process.exit(1);
 }
 const blas = load.addon.blasInfo();
-console.log(`BLAS: ${blas.library} (${blas.threads} thread${blas.threads === 1 ? '' : 's'}); node ${process.version}`);
+const cpu = readCpu();
+console.log(`CPU: ${cpu.model} (${cpu.vendor}); instruction sets: ${vectorExtensions(cpu).join(' ') || 'unknown'}`);
+console.log(`BLAS: ${blas.library}; core ${blas.core || '?'} [${load.coreNote}] (${blas.threads} thread${blas.threads === 1 ? '' : 's'}); node ${process.version}`);
 const rows: Row[] = [];
 for (const bench of SHAPES) {
   const row = await benchShape(bench);

@@ -693,16 +693,23 @@ typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 typedef char *(*get_config_fn)(void);
 
-/* blasInfo(): { library, threads } (threads -1 when the library cannot say). */
+/*
+ * blasInfo(): { library, core, threads }: the library's self-description, the kernel set it
+ * runs (OpenBLAS's core name; "" when the library cannot say) and its thread count (-1 when it
+ * cannot say).
+ */
 static napi_value blas_info(napi_env env, napi_callback_info info) {
   (void)info;
   get_threads_fn get_threads = (get_threads_fn)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
   get_config_fn get_config = (get_config_fn)dlsym(RTLD_DEFAULT, "openblas_get_config");
-  napi_value result, library, threads;
+  get_config_fn get_core = (get_config_fn)dlsym(RTLD_DEFAULT, "openblas_get_corename");
+  napi_value result, library, core, threads;
   napi_create_object(env, &result);
   napi_create_string_utf8(env, get_config ? get_config() : "CBLAS", NAPI_AUTO_LENGTH, &library);
+  napi_create_string_utf8(env, get_core ? get_core() : "", NAPI_AUTO_LENGTH, &core);
   napi_create_int32(env, get_threads ? get_threads() : -1, &threads);
   napi_set_named_property(env, result, "library", library);
+  napi_set_named_property(env, result, "core", core);
   napi_set_named_property(env, result, "threads", threads);
   return result;
 }
