@@ -14,7 +14,7 @@ import type { Tf } from '../backend.js';
 import type { LayerNormSite, PeftModule, PassShape, Sublayer } from '../peft/peft-module.js';
 import { applyProjectionHooks, applyProjectionInputHooks } from '../peft/peft-module.js';
 import type { ForwardContext } from './forward-context.js';
-import { gelu, layerNorm } from './fused-ops.js';
+import { attention, gelu, layerNorm } from './fused-ops.js';
 import type { EncoderLayerWeights, EncoderWeights, LayerNormWeights } from './weights.js';
 
 /** How position ids are formed. */
@@ -195,27 +195,23 @@ export class BertEncoder {
 
     const heads = this.shape.numHeads;
     const headSize = this.shape.hiddenSize / heads;
-    // [batch, length, hidden] -> [batch, heads, length, headSize]
-    const splitHeads = (t: Tensor, length: number): Tensor4D =>
-      tf.transpose(tf.reshape(t, [batch, length, heads, headSize]), [0, 2, 1, 3]);
-    // Scaling the queries (seq x headSize values per head) is cheaper than scaling the scores (seq x seq).
-    const query = splitHeads(tf.mul(project('query', x, x), 1 / Math.sqrt(headSize)), seqLength);
-    let key: Tensor = project('key', x, x);
-    let value: Tensor = project('value', x, x);
-    let mask = scoreMask;
-    let keyLength = seqLength;
+    const query = project('query', x, x);
+    let key: Tensor2D = project('key', x, x);
+    let value: Tensor2D = project('value', x, x);
+    let mask: Tensor4D = scoreMask;
     const prefixes = modules.map((m) => m.attentionPrefix?.(index, x, shape, ctx)).filter((p) => p !== undefined);
     if (prefixes.length > 0) {
       const widen = (t: Tensor3D): Tensor3D => (t.shape[0] === batch ? t : tf.tile(t, [batch, 1, 1]));
       const prefixLength = prefixes.reduce((sum, p) => sum + p.key.shape[1], 0);
-      key = tf.concat([...prefixes.map((p) => widen(p.key)), tf.reshape(key, [batch, seqLength, -1])], 1);
-      value = tf.concat([...prefixes.map((p) => widen(p.value)), tf.reshape(value, [batch, seqLength, -1])], 1);
+      const extend = (parts: Tensor3D[], t: Tensor2D): Tensor2D =>
+        tf.reshape(tf.concat([...parts.map(widen), tf.reshape(t, [batch, seqLength, -1])], 1), [batch * (seqLength + prefixLength), -1]);
+      key = extend(prefixes.map((p) => p.key), key);
+      value = extend(prefixes.map((p) => p.value), value);
       mask = tf.concat([tf.zeros([batch, 1, 1, prefixLength]), scoreMask], 3);
-      keyLength += prefixLength;
     }
-    const scores = tf.add(tf.matMul(query, splitHeads(key, keyLength), false, true), mask);
-    const probs = ctx.dropout(tf.softmax(scores), this.options.attentionDropout);
-    const context = tf.reshape(tf.transpose(tf.matMul(probs, splitHeads(value, keyLength)), [0, 2, 1, 3]), [batch * seqLength, -1]) as Tensor2D;
+    // The attention-probability dropout's seed is drawn here, where the composed ops drew it.
+    const drop = ctx.dropoutDraw?.(this.options.attentionDropout) ?? { rate: 0, seed: 0 };
+    const context = attention(tf, query, key, value, mask, { batch, heads, scale: 1 / Math.sqrt(headSize), ...drop });
     const attended = ctx.dropout(project('attentionOutput', context, x), this.options.hiddenDropout);
     const h = this.finishSublayer(index, 'attention', attended, x, w, shape, modules, ctx);
 

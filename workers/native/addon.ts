@@ -111,6 +111,40 @@ export interface NativeAddon {
     settings: readonly number[],
   ): void;
   /**
+   * Self-attention over all heads: `context = dropout(softmax(scale Q K^T + mask)) V` per
+   * example and head, with queries `[batch * seqQ, heads * headSize]`, keys and values
+   * `[batch * seqK, heads * headSize]` (head h = column block h), an additive key mask
+   * `[batch, seqK]`, and the dropout mask of `createRng(seed)` over the probabilities
+   * `[batch, heads, seqQ, seqK]` in order (rate 0: none).
+   */
+  attention(
+    heap: ArrayBufferLike,
+    qOffset: number,
+    kOffset: number,
+    vOffset: number,
+    maskOffset: number,
+    outOffset: number,
+    ...dims: AttentionDims
+  ): void;
+  /** Gradients of {@link NativeAddon.attention} for the context gradient dy: dq, dk, dv. */
+  attentionGrad(
+    heap: ArrayBufferLike,
+    dyOffset: number,
+    qOffset: number,
+    kOffset: number,
+    vOffset: number,
+    maskOffset: number,
+    dqOffset: number,
+    dkOffset: number,
+    dvOffset: number,
+    ...dims: AttentionDims
+  ): void;
+  /**
+   * The sum of the squares of the floats in `ranges` (`[byte offset, count]` pairs), summed in
+   * double and written as one float at `outOffset`.
+   */
+  sumSquares(heap: ArrayBufferLike, ranges: Uint32Array, outOffset: number): void;
+  /**
    * The BLAS library's self-description, the kernel set it runs (OpenBLAS's core name, empty
    * when the library cannot say) and its thread count (-1 when it cannot say).
    */
@@ -118,6 +152,9 @@ export interface NativeAddon {
   /** Sets the BLAS thread count; false when the library has no such setting (not OpenBLAS). */
   setBlasThreads(threads: number): boolean;
 }
+
+/** The sizes and settings of an attention call: batch, heads, seqQ, seqK, headSize, scale, rate, seed. */
+export type AttentionDims = [batch: number, heads: number, seqQ: number, seqK: number, headSize: number, scale: number, rate: number, seed: number];
 
 /** Activation codes of {@link NativeAddon.biasActivation} (the wasm backend's numbering). */
 export const ActivationCode = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 } as const;
@@ -171,6 +208,9 @@ function isAddon(value: unknown): value is NativeAddon {
     'layerNormGrad',
     'gatherRows',
     'adamw',
+    'attention',
+    'attentionGrad',
+    'sumSquares',
     'blasInfo',
     'setBlasThreads',
   ];
