@@ -6,8 +6,8 @@ python3 when `torch` imports (Debian: python3-torch) and skips the column otherw
 
 The step: a frozen post-LN BERT encoder (random weights), LoRA r8 (alpha 16, dropout 0.1) on
 query and value and a Pfeiffer adapter m16 (ReLU) in every layer, BERT's tanh pooler, a linear
-head on the pooled output, softmax cross-entropy, Adam (lr 1e-3), dropout 0.1 everywhere, one
-thread. Reads one JSON object of settings from argv[1], prints one JSON object of results.
+head on the pooled output, softmax cross-entropy, AdamW as a trial runs it (lr 1e-3, weight decay
+0.01 on matrices only, gradients clipped to global norm 1), dropout 0.1 everywhere, one thread. Reads one JSON object of settings from argv[1], prints one JSON object of results.
 """
 import json
 import math
@@ -98,12 +98,17 @@ def main():
     ids = (torch.arange(b * t) * 7919 + 13).remainder(s['vocab']).view(b, t)
     mask = torch.ones(b, t)
     targets = torch.arange(b).remainder(2)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([
+        {'params': [p for p in trainable if p.dim() >= 2], 'weight_decay': 0.01},
+        {'params': [p for p in trainable if p.dim() < 2], 'weight_decay': 0.0},
+    ], lr=1e-3)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(ids, mask), targets)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         return loss.item()
 

@@ -7,7 +7,8 @@
  *
  * A step is what a trial does per step: the frozen encoder with LoRA (+ a Pfeiffer adapter
  * where the PEFT code builds one), a linear head, softmax cross-entropy, Adam over the
- * trainable variables, dropout on.
+ * trainable variables as a trial runs it (AdamW, weight decay 0.01 on matrices, gradients
+ * clipped to global norm 1), dropout on.
  *
  * A PyTorch column runs the same step in PyTorch (workers/native/bench-torch.py, one thread, the
  * same OpenBLAS core) in the same run, when `/usr/bin/python3` (or `--python PATH`) imports
@@ -34,6 +35,7 @@ import { trainingContext } from '../model/forward-context.js';
 import { createRandomWeights, disposeWeights } from '../model/weights.js';
 import { BASE_MODELS } from '../models/catalog.js';
 import { buildPeftModules } from '../peft/build.js';
+import { AdamW } from '../train/adamw.js';
 import type { PeftModule } from '../peft/peft-module.js';
 import { loadNativeAddon, nativeMatMulFlops, readCpu, vectorExtensions } from './index.js';
 
@@ -114,7 +116,8 @@ function buildTrainer(tf: Tf, bench: BenchShape): Trainer {
   const kernel = tf.variable(tf.randomNormal([shape.hiddenSize, 2], 0, 0.02, 'float32', 5));
   const bias = tf.variable(tf.zeros([2]));
   const trainable: Variable[] = [...modules.flatMap((m) => [...m.variables.values()]), kernel, bias];
-  const optimizer = tf.train.adam(1e-3);
+  // The trial's optimiser: AdamW with decay of matrices and global-norm clipping.
+  const optimizer = new AdamW(tf, trainable, { weightDecay: 0.01, maxGradNorm: 1 });
   const ids = tf.tensor2d(Int32Array.from({ length: batch * seq }, (_, i) => (i * 7919 + 13) % shape.vocabSize), [batch, seq], 'int32');
   const mask = tf.ones([batch, seq]) as Tensor2D;
   const targets = tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 2), 'int32'), 2);
@@ -129,8 +132,8 @@ function buildTrainer(tf: Tf, bench: BenchShape): Trainer {
           const logits = tf.add(tf.matMul(ctx.dropout(pooled, 0.1), kernel), bias);
           return tf.losses.softmaxCrossEntropy(targets, logits) as Scalar;
         },
+        1e-3,
         true,
-        trainable,
       );
       const loss = cost!.dataSync()[0]!;
       cost!.dispose();
