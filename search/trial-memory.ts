@@ -19,8 +19,14 @@ import type { EncoderShape, PeftConfig, TrainingConfig } from './types.js';
 /** Bytes of one float32 or int32 value. */
 const BYTES = 4;
 
-/** Dev examples per evaluation batch (workers/train/train-trial.ts uses the same). */
-export const EVAL_BATCH_SIZE = 64;
+/**
+ * Dev examples per evaluation batch (workers/train/train-trial.ts uses the same): 64, and more
+ * for short sequences, up to 256, as long as a batch holds at most 16,384 tokens (larger batches
+ * amortise the per-kernel overhead of a forward pass).
+ */
+export function evalBatchSize(seqLength: number): number {
+  return Math.min(256, Math.max(64, Math.floor(16384 / Math.max(1, seqLength))));
+}
 
 /**
  * Default limit of one trial's estimated memory, in bytes: 3 GiB, below the wasm32 heap's
@@ -98,7 +104,7 @@ export function estimateTrialMemory(input: TrialMemoryInput): TrialMemoryEstimat
   const perToken = BYTES * forwardFloatsPerToken(peft, shape, training.maxSeqLength);
   // The backward pass adds gradients of the activations while the taped ones are still held.
   const trainBatch = 1.5 * perToken * training.batchSize * seqLength;
-  const evalBatch = perToken * Math.min(EVAL_BATCH_SIZE, training.devExamples) * seqLength;
+  const evalBatch = perToken * Math.min(evalBatchSize(training.maxSeqLength), training.devExamples) * seqLength;
   // ids (int32), mask (float32), token types (int32) per token; the dev set also as tensors.
   const data = 3 * BYTES * training.maxSeqLength * (training.trainExamples + 2 * training.devExamples);
   const parts = {
