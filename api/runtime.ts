@@ -199,7 +199,10 @@ function followTrialCount(config: Config, redis: Redis, log: (message: string) =
   const stop = followRunningTrials({
     cores: availableParallelism(),
     running: () => queue.getActiveCount(),
-    apply: (threads) => load.addon.setBlasThreads(threads),
+    apply: (threads) => {
+      load.addon.setBlasThreads(threads);
+      log(`BLAS threads: ${threads} (AUTOPEFT_BLAS_THREADS=auto)`);
+    },
     onError: (error) => {
       if (!warned) log(`BLAS threads stay as they are: cannot count running trials (${error instanceof Error ? error.message : String(error)})`);
       warned = true;
