@@ -16,7 +16,8 @@ const configSchema = z.object({
   AUTOPEFT_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   AUTOPEFT_DEMO: z.enum(['0', '1']).default('1'),
   AUTOPEFT_NATIVE_KERNELS: z.enum(['0', '1']).default('1'),
-  AUTOPEFT_BLAS_THREADS: z.coerce.number().int().min(1).max(256).default(1),
+  AUTOPEFT_BLAS_THREADS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
+  AUTOPEFT_BLAS_CORETYPE: z.string().regex(/^[A-Za-z0-9]+$/).default('auto'),
   AUTOPEFT_KEY_PREFIX: z.string().min(1).default('{autopeft}'),
   AUTOPEFT_WORKER_NAME: z.string().min(1).optional(),
   AUTOPEFT_DATA_ROOT: z.string().min(1).optional(),
@@ -49,8 +50,13 @@ export interface Config {
   demo: boolean;
   /** Whether wasm workers use the OpenBLAS kernels of workers/native when they are built. */
   nativeKernels: boolean;
-  /** BLAS threads per worker process (one per process, with one process per core, by default). */
-  blasThreads: number;
+  /**
+   * BLAS threads per worker process, or `auto`: the cores shared among the trials running
+   * (one each while every worker trains, more while some workers are idle).
+   */
+  blasThreads: number | 'auto';
+  /** OpenBLAS kernels: `auto` (fastest for the CPU's instruction sets), `library` (OpenBLAS decides), or a core name. */
+  blasCore: string;
   /** Prefix of every Redis key (a hash tag, for Redis Cluster). */
   keyPrefix: string;
   /** Name a worker reports itself by; defaults to host:pid. */
@@ -112,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo: c.AUTOPEFT_DEMO === '1',
     nativeKernels: c.AUTOPEFT_NATIVE_KERNELS === '1',
     blasThreads: c.AUTOPEFT_BLAS_THREADS,
+    blasCore: c.AUTOPEFT_BLAS_CORETYPE,
     keyPrefix: c.AUTOPEFT_KEY_PREFIX,
     ...(c.AUTOPEFT_WORKER_NAME ? { workerName: c.AUTOPEFT_WORKER_NAME } : {}),
     ...(c.AUTOPEFT_DATA_ROOT ? { dataRoot: c.AUTOPEFT_DATA_ROOT } : {}),

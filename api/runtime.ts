@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { buildDashboardAssets, dashboardRouter } from '../dashboard/assets.js';
@@ -14,6 +15,8 @@ import type { StudyEvent } from '../scheduler/store.js';
 import { DEFAULT_QUEUE_NAME } from '../workers/job-types.js';
 import type { TrialJobData, TrialJobOutcome } from '../workers/job-types.js';
 import { selectBackend } from '../workers/backend.js';
+import { followRunningTrials } from '../workers/native/blas-threads.js';
+import { loadNativeAddon } from '../workers/native/index.js';
 import { startTrialWorker } from '../workers/trial-worker.js';
 import { createApp } from './app.js';
 import { createSpecContext } from './catalog.js';
@@ -184,6 +187,33 @@ export async function startScheduler(config: Config, log: (message: string) => v
   };
 }
 
+/**
+ * `AUTOPEFT_BLAS_THREADS=auto`: this worker's BLAS threads follow the trials running (the trial
+ * queue's active jobs, over every host, so a multi-host setup errs towards fewer threads).
+ */
+function followTrialCount(config: Config, redis: Redis, log: (message: string) => void): () => void {
+  const load = loadNativeAddon();
+  if (!load.ok) return () => {};
+  const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: redis, prefix: config.keyPrefix });
+  let warned = false;
+  const stop = followRunningTrials({
+    cores: availableParallelism(),
+    running: () => queue.getActiveCount(),
+    apply: (threads) => {
+      load.addon.setBlasThreads(threads);
+      log(`BLAS threads: ${threads} (AUTOPEFT_BLAS_THREADS=auto)`);
+    },
+    onError: (error) => {
+      if (!warned) log(`BLAS threads stay as they are: cannot count running trials (${error instanceof Error ? error.message : String(error)})`);
+      warned = true;
+    },
+  });
+  return () => {
+    stop();
+    void queue.close();
+  };
+}
+
 /** Exit code of a worker process that ends itself to be started afresh (EX_TEMPFAIL). */
 export const WORKER_RESTART_EXIT_CODE = 75;
 
@@ -193,9 +223,9 @@ export const WORKER_RESTART_EXIT_CODE = 75;
  * AUTOPEFT_WORKER_MAX_RSS.
  */
 export async function startWorker(config: Config, log: (message: string) => void): Promise<Closable> {
-  await selectBackend({
+  const selected = await selectBackend({
     prefer: config.backend,
-    nativeKernels: config.nativeKernels ? { enabled: true, blasThreads: config.blasThreads } : false,
+    nativeKernels: config.nativeKernels ? { enabled: true, blasThreads: config.blasThreads === 'auto' ? 1 : config.blasThreads, blasCore: config.blasCore } : false,
     log,
   });
   const redis = connectRedis(config.redisUrl, log, 'worker');
@@ -215,8 +245,10 @@ export async function startWorker(config: Config, log: (message: string) => void
     log,
   });
   worker.on('error', (error) => log(`worker error: ${error.message}`));
+  const stopFollowing = config.blasThreads === 'auto' && selected.nativeKernels?.length ? followTrialCount(config, redis, log) : undefined;
   return {
     async close() {
+      stopFollowing?.();
       await worker.close();
       await redis.quit();
     },

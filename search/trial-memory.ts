@@ -19,8 +19,14 @@ import type { EncoderShape, PeftConfig, TrainingConfig } from './types.js';
 /** Bytes of one float32 or int32 value. */
 const BYTES = 4;
 
-/** Dev examples per evaluation batch (workers/train/train-trial.ts uses the same). */
-export const EVAL_BATCH_SIZE = 64;
+/**
+ * Dev examples per evaluation batch (workers/train/train-trial.ts uses the same): 64, and more
+ * for short sequences, up to 256, as long as a batch holds at most 16,384 tokens (larger batches
+ * amortise the per-kernel overhead of a forward pass).
+ */
+export function evalBatchSize(seqLength: number): number {
+  return Math.min(256, Math.max(64, Math.floor(16384 / Math.max(1, seqLength))));
+}
 
 /**
  * Default limit of one trial's estimated memory, in bytes: 3 GiB, below the wasm32 heap's
@@ -76,11 +82,20 @@ function peftLayerFloatsPerToken(peft: PeftConfig, shape: EncoderShape, layer: n
   return floats;
 }
 
-/** Floats a forward pass keeps per token over the whole encoder. */
-function forwardFloatsPerToken(peft: PeftConfig, shape: EncoderShape, seqLength: number): number {
+/**
+ * Floats a forward pass keeps per token over the whole encoder. With `firstTokenLastLayer` (an
+ * evaluation without UniPELT gates, see BertEncoder.encode) the last layer keeps only its keys
+ * and values per token.
+ */
+function forwardFloatsPerToken(peft: PeftConfig, shape: EncoderShape, seqLength: number, firstTokenLastLayer = false): number {
   const prompt = peft.promptTuning?.length ?? 0;
   let floats = 12 * shape.hiddenSize;
   for (let layer = 0; layer < shape.numLayers; layer++) {
+    if (firstTokenLastLayer && layer === shape.numLayers - 1) {
+      // Keys and values with their biases, and a PEFT module's update of each.
+      floats += 8 * shape.hiddenSize;
+      continue;
+    }
     const prefix = peft.prefix?.layers.includes(layer) ? peft.prefix.length : 0;
     floats += baseLayerFloatsPerToken(shape, seqLength + prompt + prefix) + peftLayerFloatsPerToken(peft, shape, layer);
   }
@@ -98,7 +113,9 @@ export function estimateTrialMemory(input: TrialMemoryInput): TrialMemoryEstimat
   const perToken = BYTES * forwardFloatsPerToken(peft, shape, training.maxSeqLength);
   // The backward pass adds gradients of the activations while the taped ones are still held.
   const trainBatch = 1.5 * perToken * training.batchSize * seqLength;
-  const evalBatch = perToken * Math.min(EVAL_BATCH_SIZE, training.devExamples) * seqLength;
+  const firstTokenOnly = !Object.values(peft.gates ?? {}).some(Boolean);
+  const evalPerToken = BYTES * forwardFloatsPerToken(peft, shape, training.maxSeqLength, firstTokenOnly);
+  const evalBatch = evalPerToken * Math.min(evalBatchSize(training.maxSeqLength), training.devExamples) * seqLength;
   // ids (int32), mask (float32), token types (int32) per token; the dev set also as tensors.
   const data = 3 * BYTES * training.maxSeqLength * (training.trainExamples + 2 * training.devExamples);
   const parts = {

@@ -11,7 +11,7 @@ import {
   registerNativeKernels,
   unregisterNativeKernels,
 } from '../workers/native/index.js';
-import { FUSED_KERNEL, FUSED_KERNEL_NAMES, dropoutMask, gelu, layerNorm, seededDropout } from '../workers/model/fused-ops.js';
+import { FUSED_KERNEL, FUSED_KERNEL_NAMES, attention, dropoutMask, gelu, globalNorm, layerNorm, seededDropout } from '../workers/model/fused-ops.js';
 import { batchPairs } from '../workers/native/kernels.js';
 import { AdamW } from '../workers/train/adamw.js';
 
@@ -322,15 +322,80 @@ describe.skipIf(!addon)('native kernels on the wasm backend', () => {
     expect(Math.abs(native[0]! - start[0]!)).toBeGreaterThan(1e-3);
   });
 
+  it('fused attention equals the composed ops, forward and backward: odd and size-1 shapes, masks, dropout, more keys than queries', () => {
+    const next = rng(43);
+    // batch, heads, query length, key length, head size, dropout rate
+    for (const [batch, heads, seqQ, seqK, headSize, rate] of [
+      [1, 1, 1, 1, 1, 0],
+      [1, 1, 1, 1, 1, 0.5],
+      [2, 3, 5, 5, 3, 0.1],
+      [3, 2, 4, 7, 5, 0.25],
+      [1, 4, 33, 33, 8, 0],
+      [2, 4, 16, 16, 32, 0.1],
+    ] as [number, number, number, number, number, number][]) {
+      const d = heads * headSize;
+      const q = randomTensor(tf, next, [batch * seqQ, d], 2);
+      const k = randomTensor(tf, next, [batch * seqK, d], 2);
+      const v = randomTensor(tf, next, [batch * seqK, d]);
+      // Padding keys at the end of every example but the first key.
+      const maskValues = Float32Array.from({ length: batch * seqK }, (_, i) => (i % seqK > 0 && (i % seqK) + (i % 3) >= seqK ? -1e9 : 0));
+      const mask = tf.tensor(maskValues, [batch, 1, 1, seqK]);
+      const upstream = randomTensor(tf, next, [batch * seqQ, d]);
+      const settings = { batch, heads, scale: 1 / Math.sqrt(headSize), rate, seed: 777 + seqK };
+      const all = (): Tensor => {
+        const f = (a: Tensor, b: Tensor, c: Tensor): Tensor => tf.sum(tf.mul(upstream, attention(tf, a as never, b as never, c as never, mask, settings)));
+        const [gq, gk, gv] = tf.grads(f)([q, k, v]);
+        return tf.concat([attention(tf, q as never, k as never, v as never, mask, settings).reshape([-1]), gq!.reshape([-1]), gk!.reshape([-1]), gv!.reshape([-1])]);
+      };
+      const result = nativeAndWasm(tf, FUSED_NAMES, all);
+      const what = `attention b${batch} h${heads} q${seqQ} k${seqK} hs${headSize} rate ${rate}`;
+      const sizes = { context: batch * seqQ * d, dq: batch * seqQ * d, dk: batch * seqK * d, dv: batch * seqK * d };
+      let offset = 0;
+      for (const [part, size] of Object.entries(sizes)) {
+        expectClose(result.native.subarray(offset, offset + size), result.wasm.subarray(offset, offset + size), `${what}: ${part}`, 1e-5);
+        offset += size;
+      }
+      tf.dispose([q, k, v, mask, upstream]);
+    }
+    // Dropout happens: with rate 0.5 some context differs from the rate-0 one.
+    registerNativeKernels(tf, addon!, FUSED_NAMES);
+    const q = tf.ones([8, 4]);
+    const kv = randomTensor(tf, next, [8, 4]);
+    const mask = tf.zeros([1, 8]);
+    const plain = attention(tf, q as never, kv as never, kv as never, mask, { batch: 1, heads: 2, scale: 0.5, rate: 0, seed: 1 }).dataSync();
+    const dropped = attention(tf, q as never, kv as never, kv as never, mask, { batch: 1, heads: 2, scale: 0.5, rate: 0.5, seed: 1 }).dataSync();
+    expect(Array.from(dropped)).not.toEqual(Array.from(plain));
+    tf.dispose([q, kv, mask]);
+  });
+
+  it('fused global norm equals the composed sum of squares over any number of tensors, empty ones included', () => {
+    const next = rng(47);
+    for (const shapes of [[[1]], [[3, 5], [129], [0]], [[64, 64], [7], [1, 1], [300]]] as number[][][]) {
+      const tensors = shapes.map((shape) => randomTensor(tf, next, shape, 3));
+      const { native, wasm } = nativeAndWasm(tf, FUSED_NAMES, () => globalNorm(tf, tensors));
+      expect(native.length).toBe(1);
+      expectClose(native, wasm, `global norm of ${JSON.stringify(shapes)}`, 1e-6);
+      const expected = Math.sqrt(tensors.reduce((sum, t) => sum + Array.from(t.dataSync()).reduce((a, x) => a + x * x, 0), 0));
+      expect(native[0]).toBeCloseTo(expected, 3);
+      tf.dispose(tensors);
+    }
+  });
+
   it('fused kernels run only while installed; without them the same functions compose tfjs ops', () => {
     registerNativeKernels(tf, addon!, FUSED_NAMES);
     const x = tf.ones([2, 4]);
     const kernelsOf = (f: () => Tensor): Promise<string[]> => tf.profile(() => f()).then((info) => info.kernels.map((k) => k.name));
     return (async () => {
+      const mask = tf.zeros([2, 1]);
+      const attend = (): Tensor => attention(tf, x as never, x as never, x as never, mask, { batch: 2, heads: 2, scale: 1, rate: 0.1, seed: 3 });
       expect(await kernelsOf(() => gelu(tf, x))).toEqual([FUSED_KERNEL.gelu]);
+      expect(await kernelsOf(attend)).toEqual([FUSED_KERNEL.attention]);
+      expect(await kernelsOf(() => globalNorm(tf, [x, mask]))).toEqual([FUSED_KERNEL.sumSquares, 'Sqrt']);
       unregisterNativeKernels(tf, FUSED_NAMES);
       expect(await kernelsOf(() => gelu(tf, x))).toContain('Erf');
+      expect(await kernelsOf(attend)).toEqual(expect.arrayContaining(['Softmax', 'Transpose']));
       x.dispose();
+      mask.dispose();
     })();
   });
 

@@ -8,6 +8,7 @@
  * Usage: `npm run bench:demo [-- AUTOPEFT_NATIVE_KERNELS=0]`. Needs Redis at REDIS_URL.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +35,9 @@ for (const arg of process.argv.slice(2)) {
 }
 
 const port = await freePort();
-const env = { ...process.env, PORT: String(port), AUTOPEFT_KEY_PREFIX: `{bench-demo-${Date.now()}}`, ...overrides };
+// The API wants a token on every route but the health check: the service gets an admin token of this run's own.
+const token = randomBytes(24).toString('hex');
+const env = { ...process.env, PORT: String(port), AUTOPEFT_KEY_PREFIX: `{bench-demo-${Date.now()}}`, AUTOPEFT_ADMIN_TOKEN: token, ...overrides };
 const service = spawn(process.execPath, [path.join(root, 'api', 'bin', 'autopeft.js'), 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
 const log: string[] = [];
 service.stdout.on('data', (chunk: Buffer) => log.push(chunk.toString()));
@@ -43,7 +46,7 @@ const base = `http://127.0.0.1:${port}`;
 
 async function getJson<T>(url: string): Promise<T | undefined> {
   try {
-    const response = await fetch(url);
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
     return response.ok ? ((await response.json()) as T) : undefined;
   } catch {
     return undefined; // not listening yet

@@ -14,7 +14,7 @@ import type { Tf } from '../backend.js';
 import type { LayerNormSite, PeftModule, PassShape, Sublayer } from '../peft/peft-module.js';
 import { applyProjectionHooks, applyProjectionInputHooks } from '../peft/peft-module.js';
 import type { ForwardContext } from './forward-context.js';
-import { gelu, layerNorm } from './fused-ops.js';
+import { attention, gelu, layerNorm } from './fused-ops.js';
 import type { EncoderLayerWeights, EncoderWeights, LayerNormWeights } from './weights.js';
 
 /** How position ids are formed. */
@@ -117,8 +117,13 @@ export class BertEncoder {
    * The last hidden states (`last_hidden_state` of Hugging Face), flattened. With prompt
    * tuning the sequence grows by the prompt length (the prompts come first). Call inside
    * `tf.tidy`.
+   *
+   * `firstTokenOnly` computes the last layer for the first token alone (its keys and values
+   * still come from every token), and returns `seqLength` 1: what a classifier on the first
+   * token needs, for about half the last layer's work. Only for modules that treat positions
+   * independently; a UniPELT gate averages over positions and would see only the first one.
    */
-  encode(input: EncoderInput, modules: readonly PeftModule[], ctx: ForwardContext): EncoderOutput {
+  encode(input: EncoderInput, modules: readonly PeftModule[], ctx: ForwardContext, firstTokenOnly = false): EncoderOutput {
     const tf = this.tf;
     const [batch] = input.ids.shape;
     const prompts = modules.map((m) => m.promptEmbeddings?.()).filter((p): p is Tensor2D => p !== undefined);
@@ -135,9 +140,9 @@ export class BertEncoder {
     // Hidden states stay flattened to [batch * seq, hidden] so every projection is one 2-D matMul.
     let hidden = this.embed(input, prompt, shape, ctx);
     for (let layer = 0; layer < this.shape.numLayers; layer++) {
-      hidden = this.layer(layer, hidden, shape, scoreMask, modules, ctx);
+      hidden = this.layer(layer, hidden, shape, scoreMask, modules, ctx, firstTokenOnly && layer === this.shape.numLayers - 1);
     }
-    return { hidden, batch, seqLength };
+    return { hidden, batch, seqLength: firstTokenOnly && this.shape.numLayers > 0 ? 1 : seqLength };
   }
 
   private embed(input: EncoderInput, prompt: Tensor2D | undefined, shape: PassShape, ctx: ForwardContext): Tensor2D {
@@ -180,12 +185,16 @@ export class BertEncoder {
     scoreMask: Tensor4D,
     modules: readonly PeftModule[],
     ctx: ForwardContext,
+    firstOnly = false,
   ): Tensor2D {
     const tf = this.tf;
     const w = this.weights.layers[index]!;
     const { batch, seqLength } = shape;
-    const project = (projection: LoraTarget, input: Tensor2D, blockInput: Tensor2D): Tensor2D => {
-      const site = { layer: index, projection, blockInput, batch, seqLength };
+    // The rows queries and everything after attention run on: all tokens, or each first token.
+    const rows: PassShape = firstOnly ? { batch, seqLength: 1 } : shape;
+    const xq = firstOnly ? this.firstToken({ hidden: x, batch, seqLength }) : x;
+    const project = (projection: LoraTarget, input: Tensor2D, blockInput: Tensor2D, at: PassShape = shape): Tensor2D => {
+      const site = { layer: index, projection, blockInput, ...at };
       const adjusted = applyProjectionInputHooks(modules, site, input, ctx);
       const weights = w[projection];
       let bias: Tensor1D = weights.bias;
@@ -195,33 +204,29 @@ export class BertEncoder {
 
     const heads = this.shape.numHeads;
     const headSize = this.shape.hiddenSize / heads;
-    // [batch, length, hidden] -> [batch, heads, length, headSize]
-    const splitHeads = (t: Tensor, length: number): Tensor4D =>
-      tf.transpose(tf.reshape(t, [batch, length, heads, headSize]), [0, 2, 1, 3]);
-    // Scaling the queries (seq x headSize values per head) is cheaper than scaling the scores (seq x seq).
-    const query = splitHeads(tf.mul(project('query', x, x), 1 / Math.sqrt(headSize)), seqLength);
-    let key: Tensor = project('key', x, x);
-    let value: Tensor = project('value', x, x);
-    let mask = scoreMask;
-    let keyLength = seqLength;
+    const query = project('query', xq, xq, rows);
+    let key: Tensor2D = project('key', x, x);
+    let value: Tensor2D = project('value', x, x);
+    let mask: Tensor4D = scoreMask;
     const prefixes = modules.map((m) => m.attentionPrefix?.(index, x, shape, ctx)).filter((p) => p !== undefined);
     if (prefixes.length > 0) {
       const widen = (t: Tensor3D): Tensor3D => (t.shape[0] === batch ? t : tf.tile(t, [batch, 1, 1]));
       const prefixLength = prefixes.reduce((sum, p) => sum + p.key.shape[1], 0);
-      key = tf.concat([...prefixes.map((p) => widen(p.key)), tf.reshape(key, [batch, seqLength, -1])], 1);
-      value = tf.concat([...prefixes.map((p) => widen(p.value)), tf.reshape(value, [batch, seqLength, -1])], 1);
+      const extend = (parts: Tensor3D[], t: Tensor2D): Tensor2D =>
+        tf.reshape(tf.concat([...parts.map(widen), tf.reshape(t, [batch, seqLength, -1])], 1), [batch * (seqLength + prefixLength), -1]);
+      key = extend(prefixes.map((p) => p.key), key);
+      value = extend(prefixes.map((p) => p.value), value);
       mask = tf.concat([tf.zeros([batch, 1, 1, prefixLength]), scoreMask], 3);
-      keyLength += prefixLength;
     }
-    const scores = tf.add(tf.matMul(query, splitHeads(key, keyLength), false, true), mask);
-    const probs = ctx.dropout(tf.softmax(scores), this.options.attentionDropout);
-    const context = tf.reshape(tf.transpose(tf.matMul(probs, splitHeads(value, keyLength)), [0, 2, 1, 3]), [batch * seqLength, -1]) as Tensor2D;
-    const attended = ctx.dropout(project('attentionOutput', context, x), this.options.hiddenDropout);
-    const h = this.finishSublayer(index, 'attention', attended, x, w, shape, modules, ctx);
+    // The attention-probability dropout's seed is drawn here, where the composed ops drew it.
+    const drop = ctx.dropoutDraw?.(this.options.attentionDropout) ?? { rate: 0, seed: 0 };
+    const context = attention(tf, query, key, value, mask, { batch, heads, scale: 1 / Math.sqrt(headSize), ...drop });
+    const attended = ctx.dropout(project('attentionOutput', context, xq, rows), this.options.hiddenDropout);
+    const h = this.finishSublayer(index, 'attention', attended, xq, w, rows, modules, ctx);
 
-    const intermediate = gelu(tf, project('ffnIn', h, h));
-    const ffnOut = ctx.dropout(project('ffnOut', intermediate, h), this.options.hiddenDropout);
-    return this.finishSublayer(index, 'ffn', ffnOut, h, w, shape, modules, ctx);
+    const intermediate = gelu(tf, project('ffnIn', h, h, rows));
+    const ffnOut = ctx.dropout(project('ffnOut', intermediate, h, rows), this.options.hiddenDropout);
+    return this.finishSublayer(index, 'ffn', ffnOut, h, w, rows, modules, ctx);
   }
 
   /** Parallel branches, serial adapters, then the residual and the sublayer's LayerNorm. */

@@ -15,11 +15,17 @@ export interface ForwardContext {
    * `1 / (1 - rate)` while training; returns `x` itself otherwise.
    */
   dropout<T extends Tensor>(x: T, rate: number): T;
+  /**
+   * For a fused op that applies dropout inside itself (attention): the rate and mask seed that
+   * a {@link ForwardContext.dropout} call at this point would use, consuming the seed as that
+   * call would; rate 0 when dropout is off. A context without it has no such dropout.
+   */
+  dropoutDraw?(rate: number): { rate: number; seed: number };
 }
 
 /** A context for evaluation: no dropout. */
 export function inferenceContext(): ForwardContext {
-  return { training: false, dropout: (x) => x };
+  return { training: false, dropout: (x) => x, dropoutDraw: () => ({ rate: 0, seed: 0 }) };
 }
 
 /**
@@ -35,6 +41,9 @@ export function trainingContext(tf: Tf, seed: number): ForwardContext {
     dropout<T extends Tensor>(x: T, rate: number): T {
       // seededDropout checks the rate; a rate of 0 (or below) is dropout turned off.
       return rate <= 0 ? x : seededDropout(tf, x, rate, deriveSeed(seed, call++));
+    },
+    dropoutDraw(rate: number): { rate: number; seed: number } {
+      return rate <= 0 ? { rate: 0, seed: 0 } : { rate, seed: deriveSeed(seed, call++) };
     },
   };
 }

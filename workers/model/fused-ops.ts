@@ -14,6 +14,14 @@
  *   draws for `seed` (bit for bit); applied to the output gradient it gives the input gradient.
  * - `AutopeftAdamW` {param, grad, m, v, scale (one float)}, attrs {@link AdamWStepSettings}
  *   → [param, m, v] after one AdamW step (no gradient: it is the optimiser).
+ * - `AutopeftAttention` {q [batch * seqQ, d], k, v [batch * seqK, d], mask (batch * seqK
+ *   additive scores)}, attrs {@link AttentionSettings} → context [batch * seqQ, d]:
+ *   `dropout(softmax(scale q_h k_h^T + mask)) v_h` for each example and head h (column block
+ *   h of d), the dropout mask that {@link dropoutMask} draws for `seed` over the probabilities
+ *   `[batch, heads, seqQ, seqK]`; `AutopeftAttentionGrad` {dy, q, k, v, mask}, same attrs →
+ *   [dq, dk, dv].
+ * - `AutopeftSumSquares` {x0, x1, ...} (any float32 shapes) → one float, the sum of the squares
+ *   of all their elements (no gradient: it measures gradients).
  */
 import type { NamedAttrMap, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
@@ -27,6 +35,9 @@ export const FUSED_KERNEL = {
   geluGrad: 'AutopeftGeluGrad',
   dropout: 'AutopeftDropout',
   adamw: 'AutopeftAdamW',
+  attention: 'AutopeftAttention',
+  attentionGrad: 'AutopeftAttentionGrad',
+  sumSquares: 'AutopeftSumSquares',
 } as const;
 
 /** A kernel name of {@link FUSED_KERNEL}. */
@@ -68,6 +79,16 @@ function registerFusedGradients(tf: Tf): void {
     gradFunc: (dy, saved) => {
       const [x] = saved as [Tensor];
       return { x: () => tf.engine().runKernel(FUSED_KERNEL.geluGrad, { dy: dy as Tensor, x }) as Tensor };
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED_KERNEL.attention,
+    inputsToSave: ['q', 'k', 'v', 'mask'],
+    gradFunc: (dy, saved, attrs) => {
+      const [q, k, v, mask] = saved as [Tensor, Tensor, Tensor, Tensor];
+      // One kernel computes the three gradients (see the layer-norm gradient for why here).
+      const [dq, dk, dv] = tf.engine().runKernel(FUSED_KERNEL.attentionGrad, { dy: dy as Tensor, q, k, v, mask }, attrs) as Tensor[];
+      return { q: () => dq!, k: () => dk!, v: () => dv!, mask: () => tf.zerosLike(mask) };
     },
   });
   tf.registerGradient({
@@ -128,6 +149,65 @@ export function seededDropout<T extends Tensor>(tf: Tf, x: T, rate: number, seed
     return runFused<T>(tf, FUSED_KERNEL.dropout, { x }, { rate, seed: seed >>> 0 });
   }
   return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, seed), x.shape)) as T;
+}
+
+/** The shape and settings of one {@link attention} call. */
+export interface AttentionSettings {
+  /** Examples; queries have `batch * seqQ` rows, keys and values `batch * seqK`. */
+  batch: number;
+  heads: number;
+  /** Factor on the scores, `1 / sqrt(headSize)`. */
+  scale: number;
+  /** Dropout on the attention probabilities (0: none) and its mask seed. */
+  rate: number;
+  seed: number;
+}
+
+/**
+ * Multi-head self-attention from projected queries, keys and values (`[batch * length,
+ * hidden]`, heads side by side in the hidden axis): softmax of the scaled scores plus the
+ * additive key `mask` (`batch * seqK` values, e.g. `[batch, 1, 1, seqK]`), dropout on the
+ * probabilities, times the values; the context in the queries' layout. Gradients flow to q, k
+ * and v. One kernel for all heads where the backend has it; composed ops elsewhere, with the
+ * same dropout mask.
+ */
+export function attention(tf: Tf, q: Tensor2D, k: Tensor2D, v: Tensor2D, mask: Tensor, settings: AttentionSettings): Tensor2D {
+  const { batch, heads, scale, rate, seed } = settings;
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${rate}`);
+  const hidden = q.shape[1];
+  const seqQ = q.shape[0] / batch;
+  const seqK = k.shape[0] / batch;
+  const fusable =
+    [q, k, v, mask].every((t) => t.dtype === 'float32') &&
+    hidden % heads === 0 &&
+    k.shape[1] === hidden &&
+    v.shape[0] === k.shape[0] &&
+    v.shape[1] === hidden &&
+    mask.size === batch * seqK;
+  if (fusable && seqK > 0 && backendHas(tf, FUSED_KERNEL.attention, FUSED_KERNEL.attentionGrad)) {
+    return runFused<Tensor2D>(tf, FUSED_KERNEL.attention, { q, k, v, mask }, { batch, heads, scale, rate, seed: seed >>> 0 });
+  }
+  const headSize = hidden / heads;
+  // [batch * length, hidden] -> [batch, heads, length, headSize]
+  const split = (t: Tensor, length: number): Tensor =>
+    tf.transpose(tf.reshape(t, [batch, length, heads, headSize]), [0, 2, 1, 3]);
+  // Scaling the queries (seq x headSize values per head) is cheaper than scaling the scores (seq x seq).
+  const scores = tf.add(tf.matMul(split(tf.mul(q, scale), seqQ), split(k, seqK), false, true), tf.reshape(mask, [batch, 1, 1, seqK]));
+  const probs = seededDropout(tf, tf.softmax(scores), rate, seed);
+  return tf.reshape(tf.transpose(tf.matMul(probs, split(v, seqK)), [0, 2, 1, 3]), [batch * seqQ, hidden]) as Tensor2D;
+}
+
+/**
+ * The global L2 norm of a list of tensors (gradient clipping): one kernel over all of them
+ * where the backend has it, else a sum of squares per tensor and their sum. A scalar.
+ */
+export function globalNorm(tf: Tf, tensors: readonly Tensor[]): Tensor {
+  if (tensors.length > 0 && tensors.every((t) => t.dtype === 'float32') && backendHas(tf, FUSED_KERNEL.sumSquares)) {
+    const inputs = Object.fromEntries(tensors.map((t, i) => [`x${i}`, t]));
+    return tf.sqrt(tf.engine().runKernel(FUSED_KERNEL.sumSquares, inputs, { count: tensors.length }) as Tensor);
+  }
+  const squares = tensors.map((g) => tf.sum(tf.square(g)));
+  return tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares));
 }
 
 /** The numbers of one AdamW step (see {@link adamwStep}). */

@@ -1,11 +1,13 @@
 /**
  * Loads the native kernel addon (`build/Release/autopeft_native.node`, built from `src/` by
- * `npm ci` when a CBLAS is installed) and sizes the BLAS thread pool before the library starts.
+ * `npm ci` when a CBLAS is installed), choosing OpenBLAS's kernels for this CPU and sizing its
+ * thread pool before the library starts.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readCpu, settleBlasCore } from './cpu-features.js';
 
 /** The functions the addon exports; offsets are byte offsets into `heap`. */
 export interface NativeAddon {
@@ -108,11 +110,51 @@ export interface NativeAddon {
     count: number,
     settings: readonly number[],
   ): void;
-  /** The BLAS library's self-description and its thread count (-1 when it cannot say). */
-  blasInfo(): { library: string; threads: number };
+  /**
+   * Self-attention over all heads: `context = dropout(softmax(scale Q K^T + mask)) V` per
+   * example and head, with queries `[batch * seqQ, heads * headSize]`, keys and values
+   * `[batch * seqK, heads * headSize]` (head h = column block h), an additive key mask
+   * `[batch, seqK]`, and the dropout mask of `createRng(seed)` over the probabilities
+   * `[batch, heads, seqQ, seqK]` in order (rate 0: none).
+   */
+  attention(
+    heap: ArrayBufferLike,
+    qOffset: number,
+    kOffset: number,
+    vOffset: number,
+    maskOffset: number,
+    outOffset: number,
+    ...dims: AttentionDims
+  ): void;
+  /** Gradients of {@link NativeAddon.attention} for the context gradient dy: dq, dk, dv. */
+  attentionGrad(
+    heap: ArrayBufferLike,
+    dyOffset: number,
+    qOffset: number,
+    kOffset: number,
+    vOffset: number,
+    maskOffset: number,
+    dqOffset: number,
+    dkOffset: number,
+    dvOffset: number,
+    ...dims: AttentionDims
+  ): void;
+  /**
+   * The sum of the squares of the floats in `ranges` (`[byte offset, count]` pairs), summed in
+   * double and written as one float at `outOffset`.
+   */
+  sumSquares(heap: ArrayBufferLike, ranges: Uint32Array, outOffset: number): void;
+  /**
+   * The BLAS library's self-description, the kernel set it runs (OpenBLAS's core name, empty
+   * when the library cannot say) and its thread count (-1 when it cannot say).
+   */
+  blasInfo(): { library: string; core: string; threads: number };
   /** Sets the BLAS thread count; false when the library has no such setting (not OpenBLAS). */
   setBlasThreads(threads: number): boolean;
 }
+
+/** The sizes and settings of an attention call: batch, heads, seqQ, seqK, headSize, scale, rate, seed. */
+export type AttentionDims = [batch: number, heads: number, seqQ: number, seqK: number, headSize: number, scale: number, rate: number, seed: number];
 
 /** Activation codes of {@link NativeAddon.biasActivation} (the wasm backend's numbering). */
 export const ActivationCode = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 } as const;
@@ -135,10 +177,22 @@ export interface LoadNativeAddonOptions {
   blasThreads?: number;
   /** The addon file. @defaultValue {@link ADDON_PATH} */
   addonPath?: string;
+  /**
+   * OpenBLAS's kernel set (`AUTOPEFT_BLAS_CORETYPE`): `auto` picks the fastest for this CPU's
+   * instruction sets, `library` leaves it to OpenBLAS, a core name (e.g. `Haswell`) forces it.
+   * Takes effect only when this call is the one that loads the library. @defaultValue 'auto'
+   */
+  blasCore?: string;
 }
 
-/** The addon, or why it could not be loaded. */
-export type NativeAddonLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+/**
+ * The addon, or why it could not be loaded. `coreNote` says how the BLAS core was chosen (set
+ * by the call that loaded the library; later calls repeat it).
+ */
+export type NativeAddonLoad = { ok: true; addon: NativeAddon; coreNote: string } | { ok: false; reason: string };
+
+/** How the process's first load chose the BLAS core (the library reads it only then). */
+let loadedCoreNote: string | undefined;
 
 function isAddon(value: unknown): value is NativeAddon {
   if (typeof value !== 'object' || value === null) return false;
@@ -154,6 +208,9 @@ function isAddon(value: unknown): value is NativeAddon {
     'layerNormGrad',
     'gatherRows',
     'adamw',
+    'attention',
+    'attentionGrad',
+    'sumSquares',
     'blasInfo',
     'setBlasThreads',
   ];
@@ -174,6 +231,8 @@ export function loadNativeAddon(options: LoadNativeAddonOptions = {}): NativeAdd
   const file = options.addonPath ?? ADDON_PATH;
   if (!existsSync(file)) return { ok: false, reason: `native addon not built (${ENABLE_HINT})` };
   process.env.OPENBLAS_NUM_THREADS ??= String(threads);
+  // OpenBLAS reads OPENBLAS_CORETYPE once, when the dynamic loader maps it with the addon.
+  const coreNote = loadedCoreNote ?? settleBlasCore(options.blasCore ?? 'auto', readCpu());
   let loaded: unknown;
   try {
     loaded = createRequire(import.meta.url)(file);
@@ -184,5 +243,6 @@ export function loadNativeAddon(options: LoadNativeAddonOptions = {}): NativeAdd
   }
   if (!isAddon(loaded)) return { ok: false, reason: 'native addon is out of date (npm run build:native)' };
   loaded.setBlasThreads(threads);
-  return { ok: true, addon: loaded };
+  loadedCoreNote = coreNote;
+  return { ok: true, addon: loaded, coreNote };
 }

@@ -7,15 +7,25 @@
  *
  * A step is what a trial does per step: the frozen encoder with LoRA (+ a Pfeiffer adapter
  * where the PEFT code builds one), a linear head, softmax cross-entropy, Adam over the
- * trainable variables, dropout on.
+ * trainable variables as a trial runs it (AdamW, weight decay 0.01 on matrices, gradients
+ * clipped to global norm 1), dropout on.
  *
- * Usage: `npm run bench:train [-- --soak 10000] [-- --no-cpu] [-- --quick]`, or
+ * A PyTorch column runs the same step in PyTorch (workers/native/bench-torch.py, one thread, the
+ * same OpenBLAS core) in the same run, when `/usr/bin/python3` (or `--python PATH`) imports
+ * `torch` (Debian: `apt-get install python3-torch`); skipped with a note otherwise, or with
+ * `--no-torch`.
+ *
+ * Usage: `npm run bench:train [-- --soak 10000] [-- --no-cpu] [-- --no-torch] [-- --quick]
+ * [-- --shape TEXT]` (only the shapes whose name contains TEXT), or
  * `npm run bench:train -- --profile [wasm|wasm+native|cpu]` for the time per tfjs kernel of a
  * step on the bundled shape (what to fuse next). Run it on an
  * otherwise idle machine: each wasm figure is the median of three interleaved rounds (the cpu
  * backend runs one), which absorbs some but not all of the noise of a shared host.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { EncoderShape, PeftConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
@@ -25,8 +35,9 @@ import { trainingContext } from '../model/forward-context.js';
 import { createRandomWeights, disposeWeights } from '../model/weights.js';
 import { BASE_MODELS } from '../models/catalog.js';
 import { buildPeftModules } from '../peft/build.js';
+import { AdamW } from '../train/adamw.js';
 import type { PeftModule } from '../peft/peft-module.js';
-import { loadNativeAddon, nativeMatMulFlops } from './index.js';
+import { loadNativeAddon, nativeMatMulFlops, readCpu, vectorExtensions } from './index.js';
 
 interface BenchShape {
   name: string;
@@ -43,6 +54,9 @@ const MODES: readonly Mode[] = ['wasm', 'wasm+native', 'cpu'];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const withCpu = !args.includes('--no-cpu');
+const pythonIndex = args.indexOf('--python');
+const python = pythonIndex >= 0 ? args[pythonIndex + 1]! : '/usr/bin/python3';
+const TORCH_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bench-torch.py');
 const soakIndex = args.indexOf('--soak');
 const soakSteps = soakIndex >= 0 ? Number(args[soakIndex + 1]) : quick ? 50 : 300;
 const rounds = quick ? 1 : 3;
@@ -102,7 +116,8 @@ function buildTrainer(tf: Tf, bench: BenchShape): Trainer {
   const kernel = tf.variable(tf.randomNormal([shape.hiddenSize, 2], 0, 0.02, 'float32', 5));
   const bias = tf.variable(tf.zeros([2]));
   const trainable: Variable[] = [...modules.flatMap((m) => [...m.variables.values()]), kernel, bias];
-  const optimizer = tf.train.adam(1e-3);
+  // The trial's optimiser: AdamW with decay of matrices and global-norm clipping.
+  const optimizer = new AdamW(tf, trainable, { weightDecay: 0.01, maxGradNorm: 1 });
   const ids = tf.tensor2d(Int32Array.from({ length: batch * seq }, (_, i) => (i * 7919 + 13) % shape.vocabSize), [batch, seq], 'int32');
   const mask = tf.ones([batch, seq]) as Tensor2D;
   const targets = tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 2), 'int32'), 2);
@@ -117,8 +132,8 @@ function buildTrainer(tf: Tf, bench: BenchShape): Trainer {
           const logits = tf.add(tf.matMul(ctx.dropout(pooled, 0.1), kernel), bias);
           return tf.losses.softmaxCrossEntropy(targets, logits) as Scalar;
         },
+        1e-3,
         true,
-        trainable,
       );
       const loss = cost!.dataSync()[0]!;
       cost!.dispose();
@@ -168,19 +183,66 @@ function sgemmRate(bench: BenchShape): number {
   return (2 * m * n * k) / (Math.min(...times) * 1e6);
 }
 
+/**
+ * Whether PyTorch can run here: undefined if so, else why not. Checked once; the child runs
+ * with one thread and the BLAS core this process chose, so both sides get the same kernels.
+ */
+function torchMissing(): string | undefined {
+  if (args.includes('--no-torch')) return 'skipped (--no-torch)';
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error) return `skipped: no ${python}`;
+  if (probe.status !== 0) return `skipped: ${python} cannot import torch (Debian: apt-get install python3-torch)`;
+  return undefined;
+}
+
+function torchEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+}
+
+/** One round of the step in PyTorch: ms/step over `steps` steps after two warm-up steps. */
+function torchRound(bench: BenchShape, steps: number): number {
+  const { shape } = bench;
+  const settings = {
+    hidden: shape.hiddenSize,
+    heads: shape.numHeads,
+    intermediate: shape.intermediateSize,
+    layers: shape.numLayers,
+    vocab: shape.vocabSize,
+    maxPositions: shape.maxPositions,
+    batch: bench.batch,
+    seq: bench.seq,
+    steps,
+    rounds: 1,
+  };
+  const run = spawnSync(python, [TORCH_SCRIPT, JSON.stringify(settings)], { encoding: 'utf8', env: torchEnv() });
+  if (run.status !== 0) throw new Error(`bench-torch.py failed: ${run.stderr.trim().split('\n').at(-1) ?? run.status}`);
+  const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms: number[] };
+  return result.ms[0]!;
+}
+
+/** PyTorch's version, BLAS and core as the child sees them. */
+function torchDescription(): string {
+  const code = 'import torch, json; print(torch.__version__, torch.get_num_threads())';
+  const run = spawnSync(python, ['-c', code], { encoding: 'utf8', env: torchEnv() });
+  return `PyTorch ${run.stdout.trim().replace(' ', ', threads ')}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(OpenBLAS decides)'}`;
+}
+
 interface Row {
   shape: string;
   tokens: number;
   ms: Partial<Record<Mode, number>>;
+  /** PyTorch's ms/step (median of the rounds), when it ran. */
+  torchMs?: number;
   flops: number;
   gflops: number;
   losses: Partial<Record<Mode, number>>;
   peft: string;
 }
 
-async function benchShape(bench: BenchShape): Promise<Row> {
+async function benchShape(bench: BenchShape, withTorch: boolean): Promise<Row> {
   const modes = MODES.filter((mode) => mode !== 'cpu' || withCpu);
   const samples: Record<Mode, number[]> = { wasm: [], 'wasm+native': [], cpu: [] };
+  const torchSamples: number[] = [];
   const losses: Partial<Record<Mode, number>> = {};
   let flops = 0;
   let peft = '';
@@ -202,10 +264,15 @@ async function benchShape(bench: BenchShape): Promise<Row> {
       if (mode === 'wasm+native') flops = (nativeMatMulFlops() - flopsBefore) / steps;
       trainer.dispose();
     }
+    // Interleaved with the tfjs rounds, so that both see the same load on a shared machine.
+    if (withTorch) torchSamples.push(torchRound(bench, quick ? 2 : Math.max(3, bench.steps['wasm+native'])));
   }
   const ms: Partial<Record<Mode, number>> = {};
   for (const mode of modes) ms[mode] = median(samples[mode]);
-  return { shape: bench.name, tokens: bench.batch * bench.seq, ms, flops, gflops: sgemmRate(bench), losses, peft };
+  const torchMs = withTorch ? median(torchSamples) : undefined;
+  const all = (values: number[]): string => values.map((v) => v.toFixed(1)).join(', ');
+  console.log(`  ${bench.name} rounds: wasm+native ${all(samples['wasm+native'])}${withTorch ? `; PyTorch ${all(torchSamples)}` : ''} ms/step`);
+  return { shape: bench.name, tokens: bench.batch * bench.seq, ms, torchMs, flops, gflops: sgemmRate(bench), losses, peft };
 }
 
 /** Steps with native kernels, checking tensors, the wasm heap and RSS stay put. */
@@ -240,6 +307,8 @@ function table(rows: Row[]): string {
     'shape',
     'wasm ms/step',
     'wasm+native ms/step',
+    'PyTorch ms/step',
+    'native / PyTorch',
     'cpu ms/step',
     'wasm tok/s',
     'wasm+native tok/s',
@@ -248,6 +317,7 @@ function table(rows: Row[]): string {
     'step GFLOP',
     'sgemm GFLOP/s',
     'sgemm-bound ms',
+    'native / bound',
   ];
   const lines = rows.map((row) => {
     const tokensPerSecond = (mode: Mode): number | undefined => (row.ms[mode] ? (row.tokens * 1000) / row.ms[mode] : undefined);
@@ -256,6 +326,8 @@ function table(rows: Row[]): string {
       row.shape,
       fmt(row.ms.wasm, 1),
       fmt(row.ms['wasm+native'], 1),
+      fmt(row.torchMs, 1),
+      row.torchMs && row.ms['wasm+native'] ? `${(row.ms['wasm+native'] / row.torchMs).toFixed(2)}x` : 'n/a',
       fmt(row.ms.cpu, 0),
       fmt(tokensPerSecond('wasm'), 0),
       fmt(tokensPerSecond('wasm+native'), 0),
@@ -264,6 +336,7 @@ function table(rows: Row[]): string {
       fmt(row.flops / 1e9, 2),
       fmt(row.gflops, 0),
       fmt(row.flops / (row.gflops * 1e6), 1),
+      row.ms['wasm+native'] ? `${(row.ms['wasm+native'] / (row.flops / (row.gflops * 1e6))).toFixed(1)}x` : 'n/a',
     ];
   });
   const out = [header, header.map(() => '---'), ...lines];
@@ -314,10 +387,16 @@ if (!load.ok) {
   process.exit(1);
 }
 const blas = load.addon.blasInfo();
-console.log(`BLAS: ${blas.library} (${blas.threads} thread${blas.threads === 1 ? '' : 's'}); node ${process.version}`);
+const cpu = readCpu();
+console.log(`CPU: ${cpu.model} (${cpu.vendor}); instruction sets: ${vectorExtensions(cpu).join(' ') || 'unknown'}`);
+console.log(`BLAS: ${blas.library}; running ${blas.core || "?"} kernels, ${load.coreNote} (${blas.threads} thread${blas.threads === 1 ? '' : 's'}); node ${process.version}`);
+const missingTorch = torchMissing();
+console.log(missingTorch ? `PyTorch column ${missingTorch}` : `${torchDescription()} (same step, one thread)`);
 const rows: Row[] = [];
-for (const bench of SHAPES) {
-  const row = await benchShape(bench);
+const shapeIndex = args.indexOf('--shape');
+const only = shapeIndex >= 0 ? args[shapeIndex + 1]! : '';
+for (const bench of SHAPES.filter((b) => b.name.includes(only))) {
+  const row = await benchShape(bench, missingTorch === undefined);
   rows.push(row);
   const lossText = Object.entries(row.losses).map(([mode, loss]) => `${mode} ${loss.toFixed(6)}`).join(', ');
   console.log(`done: ${bench.name} [${row.peft}]; first-step loss: ${lossText}`);

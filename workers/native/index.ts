@@ -9,6 +9,8 @@ import type { NativeKernelName } from './kernels.js';
 import { DEFAULT_NATIVE_KERNELS, activeNativeKernels, registerNativeKernels, unregisterNativeKernels } from './kernels.js';
 
 export { ADDON_PATH, ENABLE_HINT, loadNativeAddon } from './addon.js';
+export { chooseBlasCore, parseCpuInfo, readCpu, settleBlasCore, vectorExtensions } from './cpu-features.js';
+export type { BlasCoreChoice, CpuDescription } from './cpu-features.js';
 export type { LoadNativeAddonOptions, NativeAddon, NativeAddonLoad } from './addon.js';
 export {
   DEFAULT_NATIVE_KERNELS,
@@ -28,6 +30,8 @@ export interface NativeKernelsOptions {
   blasThreads?: number;
   /** Which kernels to replace. @defaultValue {@link DEFAULT_NATIVE_KERNELS} */
   kernels?: readonly NativeKernelName[];
+  /** OpenBLAS's kernel set: `auto`, `library` or a core name, as `loadNativeAddon` takes it. @defaultValue 'auto' */
+  blasCore?: string;
 }
 
 /** What {@link enableNativeKernels} did. */
@@ -48,7 +52,7 @@ export function enableNativeKernels(tf: Tf, options: NativeKernelsOptions = {}):
     unregisterNativeKernels(tf);
     return { kernels: [], note: 'native kernels off (disabled by configuration)' };
   }
-  const load = loadNativeAddon({ blasThreads: options.blasThreads });
+  const load = loadNativeAddon({ blasThreads: options.blasThreads, blasCore: options.blasCore });
   if (!load.ok) {
     unregisterNativeKernels(tf);
     return { kernels: [], note: `native kernels off: ${load.reason}` };
@@ -56,8 +60,9 @@ export function enableNativeKernels(tf: Tf, options: NativeKernelsOptions = {}):
   const kernels = options.kernels ?? DEFAULT_NATIVE_KERNELS;
   unregisterNativeKernels(tf, activeNativeKernels().filter((name) => !kernels.includes(name)));
   const active = registerNativeKernels(tf, load.addon, kernels);
-  const { library, threads } = load.addon.blasInfo();
-  const blas = `${library.split(' ').slice(0, 2).join(' ')}, ${threads < 0 ? '?' : threads} BLAS thread${threads === 1 ? '' : 's'}`;
+  const { library, core, threads } = load.addon.blasInfo();
+  const coreText = core ? `, ${core} kernels [${load.coreNote}]` : '';
+  const blas = `${library.split(' ').slice(0, 2).join(' ')}${coreText}, ${threads < 0 ? '?' : threads} BLAS thread${threads === 1 ? '' : 's'}`;
   return { kernels: active, note: `native kernels (${blas}): ${active.join(', ')}` };
 }
 

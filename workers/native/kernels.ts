@@ -12,7 +12,7 @@ import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } fro
 import type { Tf } from '../backend.js';
 import { FUSED_KERNEL, FUSED_KERNEL_NAMES } from '../model/fused-ops.js';
 import type { FusedKernelName } from '../model/fused-ops.js';
-import type { NativeAddon } from './addon.js';
+import type { AttentionDims, NativeAddon } from './addon.js';
 import { ActivationCode, UnaryCode } from './addon.js';
 
 /**
@@ -338,7 +338,81 @@ function layerNormDims(kernel: string, x: TensorInfo, gamma: TensorInfo): { rows
   return { rows: sizeOf(x.shape) / cols, cols };
 }
 
+/** Attention's sizes from its inputs and attrs, checked: the addon's trailing arguments. */
+function attentionDims(kernel: string, q: TensorInfo, k: TensorInfo, v: TensorInfo, mask: TensorInfo, attrs: NamedAttrMap | undefined): AttentionDims {
+  const batch = Number(attrs?.batch ?? 0);
+  const heads = Number(attrs?.heads ?? 0);
+  const hidden = q.shape[1] ?? 0;
+  const ok =
+    q.shape.length === 2 &&
+    k.shape.length === 2 &&
+    v.shape.length === 2 &&
+    Number.isInteger(batch) &&
+    batch > 0 &&
+    Number.isInteger(heads) &&
+    heads > 0 &&
+    hidden % heads === 0 &&
+    q.shape[0]! % batch === 0 &&
+    k.shape[0]! % batch === 0 &&
+    k.shape[1] === hidden &&
+    v.shape[0] === k.shape[0] &&
+    v.shape[1] === hidden &&
+    sizeOf(mask.shape) === k.shape[0];
+  if (!ok) throw new RangeError(`${kernel}: q [batch * seqQ, d], k and v [batch * seqK, d] and a mask of batch * seqK values expected`);
+  const rate = Number(attrs?.rate ?? 0);
+  return [batch, heads, q.shape[0]! / batch, k.shape[0]! / batch, hidden / heads, Number(attrs?.scale ?? 1), rate, Number(attrs?.seed ?? 0)];
+}
+
 const FUSED_BUILDERS: Record<FusedKernelName, FusedKernelBuilder> = {
+  [FUSED_KERNEL.attention]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.attention, ['q', 'k', 'v', 'mask']);
+    const [q, k, v, mask] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+    const dims = attentionDims(FUSED_KERNEL.attention, q, k, v, mask, args.attrs);
+    const out = backend.makeOutput([...q.shape], 'float32');
+    const [batch, heads, seqQ, seqK, headSize] = dims;
+    matMulFlops += 4 * batch * heads * seqQ * seqK * headSize;
+    addon.attention(heapOf(backend), offsetOf(backend, q), offsetOf(backend, k), offsetOf(backend, v), offsetOf(backend, mask), offsetOf(backend, out), ...dims);
+    return out;
+  },
+  [FUSED_KERNEL.attentionGrad]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.attentionGrad, ['dy', 'q', 'k', 'v', 'mask']);
+    const [dy, q, k, v, mask] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+    const dims = attentionDims(FUSED_KERNEL.attentionGrad, q, k, v, mask, args.attrs);
+    if (dy.shape.join() !== q.shape.join()) throw new RangeError(`${FUSED_KERNEL.attentionGrad}: dy must have the queries' shape`);
+    const outputs = [q, k, v].map((t) => backend.makeOutput([...t.shape], 'float32'));
+    const [dq, dk, dv] = outputs as [TensorInfo, TensorInfo, TensorInfo];
+    const [batch, heads, seqQ, seqK, headSize] = dims;
+    // The recomputed scores and four gradient products.
+    matMulFlops += 10 * batch * heads * seqQ * seqK * headSize;
+    addon.attentionGrad(
+      heapOf(backend),
+      offsetOf(backend, dy),
+      offsetOf(backend, q),
+      offsetOf(backend, k),
+      offsetOf(backend, v),
+      offsetOf(backend, mask),
+      offsetOf(backend, dq),
+      offsetOf(backend, dk),
+      offsetOf(backend, dv),
+      ...dims,
+    );
+    return outputs;
+  },
+  [FUSED_KERNEL.sumSquares]: (addon) => (args: KernelArgs) => {
+    const count = Number(args.attrs?.count ?? Object.keys(args.inputs).length);
+    const names = Array.from({ length: count }, (_, i) => `x${i}`);
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.sumSquares, names);
+    const out = backend.makeOutput([], 'float32');
+    // Empty tensors add nothing (and may have no memory of their own).
+    const present = inputs.filter((t) => sizeOf(t.shape) > 0);
+    const ranges = new Uint32Array(present.length * 2);
+    present.forEach((t, i) => {
+      ranges[2 * i] = offsetOf(backend, t);
+      ranges[2 * i + 1] = sizeOf(t.shape);
+    });
+    addon.sumSquares(heapOf(backend), ranges, offsetOf(backend, out));
+    return out;
+  },
   [FUSED_KERNEL.layerNorm]: (addon) => (args: KernelArgs) => {
     const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.layerNorm, ['x', 'gamma', 'beta']);
     const [x, gamma, beta] = inputs as [TensorInfo, TensorInfo, TensorInfo];

@@ -5,7 +5,7 @@
  */
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
-import { adamwStep } from '../model/fused-ops.js';
+import { adamwStep, globalNorm } from '../model/fused-ops.js';
 
 /** Settings of {@link AdamW}. */
 export interface AdamWOptions {
@@ -66,9 +66,9 @@ export class AdamW {
       const present = this.variables.map((variable) => grads[variable.name] as Tensor | undefined);
       let clip: Tensor | number = 1;
       if (maxGradNorm > 0) {
-        const squares = present.filter((g): g is Tensor => g !== undefined).map((g) => tf.sum(tf.square(g)));
-        if (squares.length > 0) {
-          const norm = tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares));
+        const gradients = present.filter((g): g is Tensor => g !== undefined);
+        if (gradients.length > 0) {
+          const norm = globalNorm(tf, gradients);
           clip = tf.minimum(1, tf.div(maxGradNorm, tf.add(norm, 1e-6)));
         }
       }

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { countBaseParams, countPeftParams, headParamCount } from '../../search/param-count.js';
 import { trialTrainingProblem } from '../../search/training-schema.js';
-import { describeEstimate, estimateTrialMemory, EVAL_BATCH_SIZE, formatBytes } from '../../search/trial-memory.js';
+import { describeEstimate, estimateTrialMemory, evalBatchSize, formatBytes } from '../../search/trial-memory.js';
 import type { IntermediateReport, MetricName, TrainingConfig } from '../../search/types.js';
 import type { SelectedBackend, Tf } from '../backend.js';
 import { currentBackend, selectBackend } from '../backend.js';
@@ -29,6 +29,7 @@ import { buildPeftModules, storedPeftWeights } from '../peft/build.js';
 import type { PeftModule } from '../peft/peft-module.js';
 import { createRng, deriveSeed, permutation } from '../random.js';
 import { AdamW, linearSchedule } from './adamw.js';
+import { encodedSets } from './encoded-cache.js';
 import { evaluateMetrics, majorityBaseline } from './metrics.js';
 
 /**
@@ -152,16 +153,32 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Rows `indices` of an encoded set, as input tensors. */
-function batchTensors(tf: Tf, encoded: EncodedBatch, indices: readonly number[], withTypes: boolean): EncoderInput {
-  const s = encoded.seqLength;
+/**
+ * Rows `indices` of an encoded set, as input tensors. `trim` cuts the columns after the longest
+ * row's last real token: padding keys get zero attention and padding rows never reach the
+ * first token, so an evaluation gives the same predictions on fewer positions.
+ */
+function batchTensors(tf: Tf, encoded: EncodedBatch, indices: readonly number[], withTypes: boolean, trim = false): EncoderInput {
+  const full = encoded.seqLength;
+  let s = full;
+  if (trim) {
+    s = 1;
+    for (const row of indices) {
+      for (let j = full - 1; j >= s; j--) {
+        if (encoded.mask[row * full + j] !== 0) {
+          s = j + 1;
+          break;
+        }
+      }
+    }
+  }
   const ids = new Int32Array(indices.length * s);
   const mask = new Float32Array(indices.length * s);
   const types = withTypes ? new Int32Array(indices.length * s) : undefined;
   indices.forEach((row, i) => {
-    ids.set(encoded.ids.subarray(row * s, (row + 1) * s), i * s);
-    mask.set(encoded.mask.subarray(row * s, (row + 1) * s), i * s);
-    types?.set(encoded.typeIds.subarray(row * s, (row + 1) * s), i * s);
+    ids.set(encoded.ids.subarray(row * full, row * full + s), i * s);
+    mask.set(encoded.mask.subarray(row * full, row * full + s), i * s);
+    types?.set(encoded.typeIds.subarray(row * full, row * full + s), i * s);
   });
   return {
     ids: tf.tensor2d(ids, [indices.length, s], 'int32'),
@@ -227,13 +244,14 @@ async function predictDev(
   devBatches: readonly EncoderInput[],
   regression: boolean,
   checkAbort: () => void,
+  firstTokenOnly: boolean,
 ): Promise<number[]> {
   const predictions: number[] = [];
   const ctx = inferenceContext();
   for (const batch of devBatches) {
     checkAbort();
     const predicted = tf.tidy(() => {
-      const output = head.forward(model.encoder, model.encoder.encode(batch, modules, ctx), ctx);
+      const output = head.forward(model.encoder, model.encoder.encode(batch, modules, ctx, firstTokenOnly), ctx);
       return regression ? tf.reshape(output, [-1]) : tf.argMax(output, -1);
     });
     try {
@@ -279,8 +297,10 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
   const hasPairs = [...trainSet, ...devSet].some((e) => e.textPair !== undefined);
   const encode = (set: readonly Example[]): EncodedBatch =>
     model.tokenizer.encodeBatch(set.map((e) => e.text), training.maxSeqLength, hasPairs ? set.map((e) => e.textPair) : undefined);
-  const trainEncoded = encode(trainSet);
-  const devEncoded = encode(devSet);
+  // Later trials of a study on this worker reuse the tokenised subsets (same split, size, seed).
+  const detail = (n: number, stream: number): string => `${n}/${training.dataSeed}/${stream}/${training.maxSeqLength}/${hasPairs}`;
+  const trainEncoded = encodedSets.get({ source: dataset.train, tokenizer: model.tokenizer, detail: detail(training.trainExamples, STREAM.trainSubset) }, () => encode(trainSet));
+  const devEncoded = encodedSets.get({ source: dataset.dev, tokenizer: model.tokenizer, detail: detail(training.devExamples, STREAM.devSubset) }, () => encode(devSet));
 
   const modules: PeftModule[] = buildPeftModules(tf, data.peft, model.shape, deriveSeed(training.seed, STREAM.peft), {
     weights: model.encoder.weights,
@@ -301,13 +321,16 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
     const trainableParams = trainable.reduce((total, variable) => total + variable.size, 0);
     checkParamCounts(label, data, model, outputs, trainableParams);
 
-    for (let start = 0; start < devSet.length; start += EVAL_BATCH_SIZE) {
-      const rows = Array.from({ length: Math.min(EVAL_BATCH_SIZE, devSet.length - start) }, (_, i) => start + i);
-      devBatches.push(batchTensors(tf, devEncoded, rows, hasPairs));
+    const evalBatch = evalBatchSize(training.maxSeqLength);
+    for (let start = 0; start < devSet.length; start += evalBatch) {
+      const rows = Array.from({ length: Math.min(evalBatch, devSet.length - start) }, (_, i) => start + i);
+      devBatches.push(batchTensors(tf, devEncoded, rows, hasPairs, true));
     }
     const trainedHead = head;
+    // The head reads the first token; UniPELT gates average over positions, so they need all.
+    const firstTokenOnly = !Object.values(data.peft.gates ?? {}).some(Boolean);
     const evaluate = async (): Promise<Record<string, number>> => {
-      const predictions = await predictDev(tf, model, modules, trainedHead, devBatches, regression, () => throwIfAborted(options.signal, label));
+      const predictions = await predictDev(tf, model, modules, trainedHead, devBatches, regression, () => throwIfAborted(options.signal, label), firstTokenOnly);
       return evaluateMetrics(metrics, predictions, devLabels);
     };
     const lossOf = (batch: EncoderInput, targets: Tensor2D, ctx: ForwardContext): Scalar => {

@@ -657,6 +657,251 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * Fused self-attention over all heads of a batch, forward and backward. Queries, keys and
+ * values stay in their projection layout, [batch * length, heads * headSize] row-major: head h
+ * of example b is the column block h of rows b * length ..., reached with a leading dimension of
+ * heads * headSize, so no head is ever transposed or copied. Per (example, head), in this order
+ * (the order of the probabilities tensor [batch, heads, seqQ, seqK], which is the order in which
+ * the dropout stream is drawn, matching the composed ops bit for bit):
+ *   P = softmax(scale Q K^T + mask[b]),  context = dropout(P) V.
+ * The backward pass recomputes P (one small product per head) instead of keeping it.
+ */
+
+/* Adds the example's key mask to each row of scores and takes the row softmax, in place. */
+static MULTIVERSION void masked_softmax_rows(float *s, const float *mask, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    float *row = s + r * cols;
+    float max = -INFINITY;
+    for (size_t j = 0; j < cols; j++) {
+      row[j] += mask[j];
+      max = row[j] > max ? row[j] : max;
+    }
+    for (size_t j = 0; j < cols; j++) row[j] = exp_approx(row[j] - max);
+    float sum = 0;
+    for (size_t j = 0; j < cols; j++) sum += row[j];
+    const float inv = 1.0f / sum;
+    for (size_t j = 0; j < cols; j++) row[j] *= inv;
+  }
+}
+
+/* The next `count` dropout factors of the stream (0 or keep), into `factors`. */
+static void dropout_factors(float *factors, size_t count, uint32_t *state, double rate) {
+  const float keep = (float)(1.0 / (1.0 - rate));
+  const double threshold = rate * 4294967296.0;
+  for (size_t i = 0; i < count; i++) factors[i] = (double)mulberry32_next(state) < threshold ? 0.0f : keep;
+}
+
+/* dS = P * (G - rowsum(G * P)) in place in G: the softmax gradient of each row. */
+static MULTIVERSION void softmax_grad_rows(const float *p, float *g, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *pr = p + r * cols;
+    float *gr = g + r * cols;
+    float dot = 0;
+    for (size_t j = 0; j < cols; j++) dot += gr[j] * pr[j];
+    for (size_t j = 0; j < cols; j++) gr[j] = pr[j] * (gr[j] - dot);
+  }
+}
+
+static MULTIVERSION void multiply_into(const float *a, const float *b, float *out, size_t count) {
+  for (size_t i = 0; i < count; i++) out[i] = a[i] * b[i];
+}
+
+/* The sizes and settings of an attention call (arguments 5.. of both entry points). */
+typedef struct {
+  size_t batch, heads, seq_q, seq_k, head_size;
+  float scale;
+  double rate;
+  uint32_t seed;
+} attention_dims;
+
+static bool get_attention_dims(napi_env env, napi_value *argv, attention_dims *a) {
+  size_t seed;
+  double scale = 0;
+  if (!get_size(env, argv[0], "batch", &a->batch) || !get_size(env, argv[1], "heads", &a->heads) ||
+      !get_size(env, argv[2], "seqQ", &a->seq_q) || !get_size(env, argv[3], "seqK", &a->seq_k) ||
+      !get_size(env, argv[4], "headSize", &a->head_size) || !get_size(env, argv[7], "seed", &seed))
+    return false;
+  if (napi_get_value_double(env, argv[5], &scale) != napi_ok || !isfinite(scale)) return fail(env, "scale must be a finite number"), false;
+  if (napi_get_value_double(env, argv[6], &a->rate) != napi_ok || !(a->rate >= 0 && a->rate < 1))
+    return fail(env, "rate must be in [0, 1)"), false;
+  if (seed > UINT32_MAX) return fail(env, "seed must be a 32-bit unsigned integer"), false;
+  if (a->heads == 0 || a->head_size == 0 || a->seq_k == 0) return fail(env, "attention needs heads, a head size and keys"), false;
+  if (a->seq_q > INT32_MAX || a->seq_k > INT32_MAX || a->heads * a->head_size > INT32_MAX)
+    return fail(env, "attention dimensions exceed the BLAS index range"), false;
+  a->scale = (float)scale;
+  a->seed = (uint32_t)seed;
+  return true;
+}
+
+/* P = softmax(scale Q_bh K_bh^T + mask_b) into `p` (seq_q x seq_k). */
+static void attention_probs(const attention_dims *a, const float *q, const float *k, const float *mask, size_t b, size_t h,
+                            float *p) {
+  const size_t d = a->heads * a->head_size;
+  const float *qbh = q + b * a->seq_q * d + h * a->head_size;
+  const float *kbh = k + b * a->seq_k * d + h * a->head_size;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->seq_q, (int)a->seq_k, (int)a->head_size, a->scale, qbh, (int)d,
+              kbh, (int)d, 0.0f, p, (int)a->seq_k);
+  masked_softmax_rows(p, mask + b * a->seq_k, a->seq_q, a->seq_k);
+}
+
+/*
+ * attention(heap, qOffset, kOffset, vOffset, maskOffset, outOffset, batch, heads, seqQ, seqK,
+ *           headSize, scale, rate, seed): context [batch * seqQ, heads * headSize] of queries
+ * [batch * seqQ, d], keys and values [batch * seqK, d] and an additive key mask [batch, seqK].
+ */
+static napi_value attention(napi_env env, napi_callback_info info) {
+  napi_value argv[16];
+  size_t argc = 16;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 14) return fail(env, "attention: expected 14 arguments");
+  heap_t heap;
+  size_t q_off, k_off, v_off, mask_off, out_off;
+  attention_dims a;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "qOffset", &q_off) || !get_size(env, argv[2], "kOffset", &k_off) ||
+      !get_size(env, argv[3], "vOffset", &v_off) || !get_size(env, argv[4], "maskOffset", &mask_off) ||
+      !get_size(env, argv[5], "outOffset", &out_off) || !get_attention_dims(env, argv + 6, &a))
+    return NULL;
+  const size_t d = a.heads * a.head_size;
+  const float *q = floats_at(env, &heap, q_off, a.batch * a.seq_q * d, "q");
+  const float *k = q ? floats_at(env, &heap, k_off, a.batch * a.seq_k * d, "k") : NULL;
+  const float *v = k ? floats_at(env, &heap, v_off, a.batch * a.seq_k * d, "v") : NULL;
+  const float *mask = v ? floats_at(env, &heap, mask_off, a.batch * a.seq_k, "mask") : NULL;
+  float *out = mask ? floats_at(env, &heap, out_off, a.batch * a.seq_q * d, "out") : NULL;
+  if (!out) return NULL;
+  const size_t block = a.seq_q * a.seq_k;
+  if (block == 0) return undefined(env);
+  float *p = malloc(2 * block * sizeof(float));
+  if (!p) return fail(env, "attention: out of memory");
+  float *factors = p + block;
+  uint32_t state = a.seed;
+  for (size_t b = 0; b < a.batch; b++) {
+    for (size_t h = 0; h < a.heads; h++) {
+      attention_probs(&a, q, k, mask, b, h, p);
+      if (a.rate > 0) {
+        dropout_factors(factors, block, &state, a.rate);
+        multiply_into(p, factors, p, block);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)a.seq_q, (int)a.head_size, (int)a.seq_k, 1.0f, p, (int)a.seq_k,
+                  v + b * a.seq_k * d + h * a.head_size, (int)d, 0.0f, out + b * a.seq_q * d + h * a.head_size, (int)d);
+    }
+  }
+  free(p);
+  return undefined(env);
+}
+
+/*
+ * attentionGrad(heap, dyOffset, qOffset, kOffset, vOffset, maskOffset, dqOffset, dkOffset,
+ *               dvOffset, batch, heads, seqQ, seqK, headSize, scale, rate, seed): the
+ * gradients of attention's context dy for its queries, keys and values (same layouts). With
+ * D = dropout(P) and G = dropout'(dy_bh V_bh^T) (the same mask): dV = D^T dy_bh,
+ * dS = P * (G - rowsum(G * P)), dQ = scale dS K, dK = scale dS^T Q.
+ */
+static napi_value attention_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[20];
+  size_t argc = 20;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 17) return fail(env, "attentionGrad: expected 17 arguments");
+  heap_t heap;
+  size_t dy_off, q_off, k_off, v_off, mask_off, dq_off, dk_off, dv_off;
+  attention_dims a;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "dyOffset", &dy_off) || !get_size(env, argv[2], "qOffset", &q_off) ||
+      !get_size(env, argv[3], "kOffset", &k_off) || !get_size(env, argv[4], "vOffset", &v_off) ||
+      !get_size(env, argv[5], "maskOffset", &mask_off) || !get_size(env, argv[6], "dqOffset", &dq_off) ||
+      !get_size(env, argv[7], "dkOffset", &dk_off) || !get_size(env, argv[8], "dvOffset", &dv_off) ||
+      !get_attention_dims(env, argv + 9, &a))
+    return NULL;
+  const size_t d = a.heads * a.head_size;
+  const size_t nq = a.batch * a.seq_q * d, nk = a.batch * a.seq_k * d;
+  const float *dy = floats_at(env, &heap, dy_off, nq, "dy");
+  const float *q = dy ? floats_at(env, &heap, q_off, nq, "q") : NULL;
+  const float *k = q ? floats_at(env, &heap, k_off, nk, "k") : NULL;
+  const float *v = k ? floats_at(env, &heap, v_off, nk, "v") : NULL;
+  const float *mask = v ? floats_at(env, &heap, mask_off, a.batch * a.seq_k, "mask") : NULL;
+  float *dq = mask ? floats_at(env, &heap, dq_off, nq, "dq") : NULL;
+  float *dk = dq ? floats_at(env, &heap, dk_off, nk, "dk") : NULL;
+  float *dv = dk ? floats_at(env, &heap, dv_off, nk, "dv") : NULL;
+  if (!dv) return NULL;
+  const size_t block = a.seq_q * a.seq_k;
+  if (block == 0) {
+    memset(dk, 0, nk * sizeof(float));
+    memset(dv, 0, nk * sizeof(float));
+    return undefined(env);
+  }
+  float *p = malloc(3 * block * sizeof(float));
+  if (!p) return fail(env, "attentionGrad: out of memory");
+  float *g = p + block;
+  float *dropped = g + block;
+  uint32_t state = a.seed;
+  const int ld = (int)d, sq = (int)a.seq_q, sk = (int)a.seq_k, hs = (int)a.head_size;
+  for (size_t b = 0; b < a.batch; b++) {
+    for (size_t h = 0; h < a.heads; h++) {
+      const size_t q_at = b * a.seq_q * d + h * a.head_size, k_at = b * a.seq_k * d + h * a.head_size;
+      attention_probs(&a, q, k, mask, b, h, p);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sq, sk, hs, 1.0f, dy + q_at, ld, v + k_at, ld, 0.0f, g, sk);
+      const float *d_probs = p;
+      if (a.rate > 0) {
+        dropout_factors(dropped, block, &state, a.rate);
+        multiply_into(g, dropped, g, block);
+        multiply_into(p, dropped, dropped, block);
+        d_probs = dropped;
+      }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, sk, hs, sq, 1.0f, d_probs, sk, dy + q_at, ld, 0.0f, dv + k_at, ld);
+      softmax_grad_rows(p, g, a.seq_q, a.seq_k);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sq, hs, sk, a.scale, g, sk, k + k_at, ld, 0.0f, dq + q_at, ld);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, sk, hs, sq, a.scale, g, sk, q + q_at, ld, 0.0f, dk + k_at, ld);
+    }
+  }
+  free(p);
+  return undefined(env);
+}
+
+static MULTIVERSION double sum_squares_loop(const float *x, size_t count) {
+  /* Four partial sums in double: vectorises, and a float sum over a large gradient would lose digits. */
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    s0 += (double)x[i] * x[i];
+    s1 += (double)x[i + 1] * x[i + 1];
+    s2 += (double)x[i + 2] * x[i + 2];
+    s3 += (double)x[i + 3] * x[i + 3];
+  }
+  for (; i < count; i++) s0 += (double)x[i] * x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/*
+ * sumSquares(heap, ranges, outOffset): the sum of the squares of every float in the ranges
+ * (a Uint32Array of [byte offset, count] pairs), written as one float at outOffset: the
+ * squared global norm of a set of gradients in one call.
+ */
+static napi_value sum_squares(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  heap_t heap;
+  size_t out_off;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[2], "outOffset", &out_off)) return NULL;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[1], &is_typed);
+  if (!is_typed || napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint32_array || length % 2 != 0)
+    return fail(env, "ranges must be a Uint32Array of [offset, count] pairs");
+  const uint32_t *ranges = (const uint32_t *)data;
+  float *out = floats_at(env, &heap, out_off, 1, "out");
+  if (!out) return NULL;
+  double total = 0;
+  for (size_t i = 0; i < length / 2; i++) {
+    const float *x = floats_at(env, &heap, ranges[2 * i], ranges[2 * i + 1], "x");
+    if (!x) return NULL;
+    total += sum_squares_loop(x, ranges[2 * i + 1]);
+  }
+  *out = (float)total;
+  return undefined(env);
+}
+
+/*
  * gatherRows(heap, tableOffset, tableRows, cols, indicesOffset, count, outOffset): copies row
  * indices[i] (int32) of a tableRows x cols table to row i of the output. Returns -1, or the
  * position of the first index outside [0, tableRows) (then nothing is written).
@@ -693,16 +938,23 @@ typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 typedef char *(*get_config_fn)(void);
 
-/* blasInfo(): { library, threads } (threads -1 when the library cannot say). */
+/*
+ * blasInfo(): { library, core, threads }: the library's self-description, the kernel set it
+ * runs (OpenBLAS's core name; "" when the library cannot say) and its thread count (-1 when it
+ * cannot say).
+ */
 static napi_value blas_info(napi_env env, napi_callback_info info) {
   (void)info;
   get_threads_fn get_threads = (get_threads_fn)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
   get_config_fn get_config = (get_config_fn)dlsym(RTLD_DEFAULT, "openblas_get_config");
-  napi_value result, library, threads;
+  get_config_fn get_core = (get_config_fn)dlsym(RTLD_DEFAULT, "openblas_get_corename");
+  napi_value result, library, core, threads;
   napi_create_object(env, &result);
   napi_create_string_utf8(env, get_config ? get_config() : "CBLAS", NAPI_AUTO_LENGTH, &library);
+  napi_create_string_utf8(env, get_core ? get_core() : "", NAPI_AUTO_LENGTH, &core);
   napi_create_int32(env, get_threads ? get_threads() : -1, &threads);
   napi_set_named_property(env, result, "library", library);
+  napi_set_named_property(env, result, "core", core);
   napi_set_named_property(env, result, "threads", threads);
   return result;
 }
@@ -734,6 +986,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlasThreads", NULL, set_blas_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
