@@ -4,9 +4,12 @@
  * process of its own) with concurrent clients and prints p50/p99 and throughput of each read,
  * the incremental read of 100 changed trials at 10,000 trials, and the largest response.
  *
+ * Uses wrk for the load when it is installed (`apt-get install wrk`).
+ *
  * Usage: `npm run bench:scale [-- --studies 100 --trials 100000 --big 10000 --clients 50 --seconds 10]`.
  * Needs Redis at REDIS_URL (a key prefix of its own, deleted afterwards).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -106,8 +109,39 @@ interface Result {
   bytes: number;
 }
 
-/** `clients` loops calling `path()` for `seconds`; latencies in ms. */
+/** A wrk duration ("24.30ms", "512.00us", "1.20s") in ms. */
+function wrkMs(text: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!match) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+const haveWrk = spawnSync('wrk', ['--version']).error === undefined;
+
+/**
+ * `clients` connections on `path` for `seconds`. With wrk (Debian's package, a benchmark tool
+ * only) the load costs little CPU, which matters on a 2-core machine where client and API share
+ * the cores; without it, fetch loops in this process.
+ */
 async function load(read: string, url: string, path: () => string, clients: number, seconds: number): Promise<Result> {
+  if (!haveWrk) return loadWithFetch(read, url, path, clients, seconds);
+  const args = ['-t1', `-c${clients}`, '--latency', '-H', `authorization: Bearer ${token}`, `${url}${path()}`];
+  spawnSync('wrk', ['-d2s', ...args]); // warm-up
+  const out = spawnSync('wrk', [`-d${seconds}s`, ...args], { encoding: 'utf8' }).stdout;
+  if (/Non-2xx/.test(out)) throw new Error(`${read}: wrk saw errors:\n${out}`);
+  const size = await (await fetch(`${url}${path()}`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
+  return {
+    read,
+    p50: wrkMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p99: wrkMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    bytes: size.byteLength,
+  };
+}
+
+/** `clients` loops calling `path()` for `seconds`; latencies in ms. */
+async function loadWithFetch(read: string, url: string, path: () => string, clients: number, seconds: number): Promise<Result> {
   const latencies: number[] = [];
   let bytes = 0;
   const until = performance.now() + seconds * 1000;
@@ -144,7 +178,7 @@ try {
   const single = performance.now();
   const incremental = (await (await fetch(`${api.url}/api/studies/${bigId}/trials?after=${before}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { trials: unknown[] };
   const singleMs = performance.now() - single;
-  console.log(`\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores); API in its own process, ${CLIENTS} concurrent clients, ${SECONDS} s per read`);
+  console.log(`\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores); API in its own process, ${CLIENTS} concurrent clients (${haveWrk ? 'wrk' : 'fetch loops; install wrk for a lighter client'}), ${SECONDS} s per read`);
   console.log('| read | p50 ms | p99 ms | req/s | largest response |');
   console.log('|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.read} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSecond.toFixed(0)} | ${(r.bytes / 1024).toFixed(1)} KiB |`);
