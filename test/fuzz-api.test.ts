@@ -7,6 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentedOperations } from '../api/openapi.js';
+import { createRandom } from '../search/random.js';
 import { startServiceProcess } from './helpers/api-process.js';
 import type { ServiceProcess } from './helpers/api-process.js';
 import { deleteUnder, testRedis, TEST_REDIS_URL, uniquePrefix } from './helpers/redis.js';
@@ -15,18 +16,6 @@ import { randomBytes } from 'node:crypto';
 const REQUESTS = 2400;
 const SEED = 20261201;
 const MAX_UPLOAD = 64 * 1024;
-
-/** mulberry32: a small seeded generator, so a failure replays exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FuzzRequest {
   kind: string;
@@ -165,7 +154,7 @@ describe('fuzzing the API', () => {
   }
 
   it(`answers ${REQUESTS} seeded hostile requests without a 5xx, a hang or a leak`, async () => {
-    const random = rng(SEED);
+    const random = createRandom(SEED);
     const gens = generators(random);
     const auth = { authorization: `Bearer ${token}` };
     const send = async (request: FuzzRequest): Promise<{ status: number; ms: number; body: string }> => {

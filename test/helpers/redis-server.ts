@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '../../api/local-redis.js';
 
 /** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
 export async function freePort(): Promise<number> {
@@ -38,18 +38,7 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
   const dir = mkdtempSync(path.join(tmpdir(), 'autopeft-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
-  const answers = async (): Promise<boolean> => {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
-  };
+  const answers = (): Promise<boolean> => redisAnswers(url, 500);
   const own: OwnRedis = {
     url,
     port,
