@@ -50,10 +50,14 @@ export interface BoOptions {
   /** Conditioning points of the local variance. @defaultValue 32 */
   neighbours?: number;
   /**
-   * The acquisition while no observed point lies inside the reference box: 'moving' uses the
-   * front's nadir plus 10 % of its range as reference until the box is entered, 'log' ranks
-   * by the log of the box volume expected to be dominated, 'none' by the plain improvement.
-   * @defaultValue 'moving'
+   * The acquisition while no observed point lies inside the reference box. 'log' (default)
+   * ranks by the log of the box volume a candidate is expected to dominate, which orders
+   * candidates as the plain improvement does wherever that does not underflow; where even the
+   * log underflows for every candidate (the model is sure every candidate misses the box), its
+   * tail would rank by variance alone, so that proposal improves the front against a moving
+   * reference instead. 'moving' always uses the moving reference (the front's nadir plus 10 %
+   * of its range) until the box is entered: measured worse (BENCHMARKS.md). 'none': the plain
+   * improvement, ties to the largest variance. @defaultValue 'log'
    */
   outsideBox?: 'moving' | 'log' | 'none';
   /** Memo of Cholesky factors across asks; `null` factorises from scratch. @defaultValue sharedFactorCache */
@@ -113,10 +117,24 @@ class Surrogate {
     this.improvement = this.rebuild();
   }
 
+  /** Whether the moving reference is in force for this ask (see BoOptions.outsideBox). */
+  private moving = false;
+
+  /**
+   * Switches to the moving reference for the rest of this ask. Returns false if it changes
+   * nothing (the box is entered, or it is already on).
+   */
+  useMovingReference(): boolean {
+    if (this.moving || this.improvement.boxEntered) return false;
+    this.moving = true;
+    this.improvement = this.rebuild();
+    return true;
+  }
+
   private rebuild(): HypervolumeImprovement {
     this.acquisitionReference = this.reference;
     const inside = this.front.some((p) => p.every((v, d) => v < this.reference[d]!));
-    if (!inside && (this.options.outsideBox ?? 'moving') === 'moving') {
+    if (!inside && (this.options.outsideBox === 'moving' || this.moving)) {
       const front = paretoFront(this.front).map((i) => this.front[i]!);
       this.acquisitionReference = this.reference.map((r, d) => {
         const column = front.map((p) => p[d]!);
@@ -164,7 +182,7 @@ class Surrogate {
       sd[d] = Math.sqrt(p.variance);
       spread += sd[d]!;
     }
-    if (!this.improvement.boxEntered && this.options.outsideBox === 'log') return { value: this.improvement.logExpected(mean, sd), spread };
+    if (!this.improvement.boxEntered && (this.options.outsideBox ?? 'log') === 'log') return { value: this.improvement.logExpected(mean, sd), spread };
     return { value: this.improvement.expected(mean, sd), spread };
   }
 
@@ -194,14 +212,18 @@ export class MoboSampler implements Sampler {
     return request.numbers.map((number) => {
       if (number < initial || context.observed.length < 2) return context.propose(latinHypercubePoint(context, number, initial, 'bo-init'));
       surrogate ??= new Surrogate(context, encoder, this.options);
-      const point = this.optimise(context, surrogate, encoder, number);
+      const first = this.optimise(context, surrogate, encoder, number);
+      let point = first.point;
+      // Outside the box and even the log improvement underflowed for every candidate: the tail
+      // would rank by variance alone (corners); improve the front against a moving reference.
+      if (first.value < -700 && (this.options.outsideBox ?? 'log') === 'log' && surrogate.useMovingReference()) point = this.optimise(context, surrogate, encoder, number).point;
       context.propose(point);
       surrogate.fantasise(point);
       return point;
     });
   }
 
-  private optimise(context: AskContext, surrogate: Surrogate, encoder: PointEncoder, number: number): SearchPoint {
+  private optimise(context: AskContext, surrogate: Surrogate, encoder: PointEncoder, number: number): { point: SearchPoint; value: number } {
     const random = context.stream('bo', number);
     const n = surrogate.conditioningSize();
     const modelled = context.objectives.filter((o) => !o.compute).length;
@@ -255,6 +277,6 @@ export class MoboSampler implements Sampler {
       if (round > 50) break;
     }
     // With no expected improvement anywhere, `best` is the candidate the models know least.
-    return best ? best.point : context.randomPoint(random);
+    return best ? { point: best.point, value: best.value } : { point: context.randomPoint(random), value: -Infinity };
   }
 }
