@@ -206,7 +206,9 @@ export class MoboSampler implements Sampler {
   ask(request: AskRequest): SearchPoint[] {
     const context = new AskContext(request);
     const parameters = Object.keys(request.space).length;
-    const initial = this.options.initialTrials ?? Math.min(10, Math.max(5, parameters + 1));
+    // Prior observations (negative numbers, a warm start) count toward the initial design.
+    const priors = request.history.filter((t) => t.number < 0 && t.state !== 'pending' && t.state !== 'failed').length;
+    const initial = Math.max(0, (this.options.initialTrials ?? Math.min(10, Math.max(5, parameters + 1))) - priors);
     const encoder = createEncoder(request.space);
     let surrogate: Surrogate | undefined;
     return request.numbers.map((number) => {
