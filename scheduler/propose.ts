@@ -25,12 +25,17 @@ export type ProposalOutcome = { ok: true; points: SearchPoint[] } | { ok: false;
 export function proposePoints({ study, history, numbers }: ProposalRequest): ProposalOutcome {
   const { baseShape: shape, headOutputs: numLabels, spec } = study;
   const preset = getPreset(spec.preset);
+  // Enqueued configurations (warmStart) come first, in order; the sampler sees them as pending.
+  const enqueued = spec.warmStart && 'configurations' in spec.warmStart ? spec.warmStart.configurations : [];
+  const toAsk = numbers.filter((n) => n >= enqueued.length);
+  const queued: TrialObservation[] = numbers.filter((n) => n < enqueued.length).map((n) => ({ number: n, point: enqueued[n]!, state: 'pending' }));
+  if (toAsk.length === 0) return { ok: true, points: numbers.map((n) => enqueued[n]!) };
   try {
-    const points = createSampler(spec.algorithm.name).ask({
+    const asked = createSampler(spec.algorithm.name).ask({
       space: spec.searchSpace,
       seed: spec.algorithm.seed,
-      history,
-      numbers,
+      history: [...history, ...queued],
+      numbers: toAsk,
       objectives: presetObjectives(preset, shape, {
         extraParams: countHeadParams(shape, numLabels),
         ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
@@ -39,7 +44,7 @@ export function proposePoints({ study, history, numbers }: ProposalRequest): Pro
       budget: spec.budget.maxTrials,
       ...(spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
     });
-    return { ok: true, points };
+    return { ok: true, points: numbers.map((n) => (n < enqueued.length ? enqueued[n]! : asked[toAsk.indexOf(n)]!)) };
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
   }

@@ -280,7 +280,8 @@ export class Scheduler {
       const state = t.state === 'complete' || t.state === 'pruned' || t.state === 'failed' ? t.state : 'pending';
       // A pruned trial counts with its last report, a complete one with its best evaluation.
       const metric = t.state === 'pruned' ? lastReportValue(t) : t.metric;
-      return { number: t.number, point: t.params, state, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
+      // The curve lets the search observe a pruned trial at its predicted final metric.
+      return { number: t.number, point: t.params, state, reports: t.reports, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
     });
     const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
     let points: SearchPoint[];

@@ -26,6 +26,8 @@ export interface StudySpec {
   algorithm: { name: SamplerName; seed: number };
   objectives: { maxTrainablePercent?: number; referencePoint?: [number, number] };
   pruner: PrunerConfig;
+  /** Configurations evaluated first, in order (trial i is configuration i). */
+  warmStart?: { configurations: SearchPoint[] };
   budget: { maxTrials: number; maxParallel: number };
   /** Training settings shared by every trial (the search may override `learningRate`). */
   training: Omit<TrainingConfig, 'seed' | 'dataSeed'>;
