@@ -83,7 +83,7 @@ export const studySpecSchema = z.strictObject({
     .default({}),
   pruner: prunerSchema.default({ type: 'paretoCurve' }),
   /** Configurations evaluated first, in order, before the algorithm proposes any. */
-  warmStart: z.strictObject({ configurations: z.array(z.record(z.string(), paramValue)).min(1) }).optional(),
+  warmStart: z.union([z.strictObject({ configurations: z.array(z.record(z.string(), paramValue)).min(1) }), z.strictObject({ fromStudy: z.string().min(1) })]).optional(),
   budget: z.strictObject({
     maxTrials: z.number().int().min(1).max(10_000),
     maxParallel: z.number().int().min(1).max(256).default(1),
@@ -117,6 +117,8 @@ export interface SpecContext {
    * largest configuration needs more is refused. @defaultValue DEFAULT_TRIAL_MAX_MEMORY (3 GiB)
    */
   trialMaxMemoryBytes?: number;
+  /** Whether a study of that id exists (checks `warmStart.fromStudy` at submit when given). */
+  studyExists?: (id: string) => Promise<boolean>;
 }
 
 /** A checked spec, the facts of its dataset and the shape of its base model. */
@@ -164,7 +166,11 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
     }
     throw error;
   }
-  const configurations = spec.warmStart?.configurations ?? [];
+  const warmStart = spec.warmStart;
+  if (warmStart && 'fromStudy' in warmStart && context.studyExists && !(await context.studyExists(warmStart.fromStudy))) {
+    throw new InvalidSpecError('warmStart.fromStudy', `no study "${warmStart.fromStudy}"`);
+  }
+  const configurations = warmStart && 'configurations' in warmStart ? warmStart.configurations : [];
   if (configurations.length > spec.budget.maxTrials) {
     throw new InvalidSpecError('warmStart.configurations', `${configurations.length} configurations exceed budget.maxTrials (${spec.budget.maxTrials})`);
   }

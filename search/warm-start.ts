@@ -46,3 +46,34 @@ export function priorObservations(trials: readonly Pick<TrialObservation, 'point
   const finished = trials.filter((t) => (t.state === 'complete' || t.state === 'pruned') && t.values);
   return finished.map((t, i) => ({ ...t, number: i - finished.length }));
 }
+
+/** A finished study as a warm start sees it. */
+export interface WarmStartSource {
+  space: SearchSpace;
+  baseModel: string;
+  /** Its trials with values [metric (maximised), trainable parameters (minimised)]. */
+  trials: readonly Pick<TrialObservation, 'point' | 'state' | 'values' | 'reports'>[];
+}
+
+/**
+ * What another study gives a new one: when both search the same space on the same base model,
+ * its finished trials as prior observations; otherwise (another task or space) its Pareto
+ * configurations (complete trials no other complete trial dominates in metric and parameters,
+ * in trial order) that are valid points of the new space, to be re-run first.
+ */
+export function warmStartFrom(source: WarmStartSource, target: { space: SearchSpace; baseModel: string; isValid: (point: SearchPoint) => boolean }): { priors: TrialObservation[]; configurations: SearchPoint[] } {
+  const canonical = (space: SearchSpace): string => JSON.stringify(Object.keys(space).sort().map((k) => [k, space[k]]));
+  if (source.baseModel === target.baseModel && canonical(source.space) === canonical(target.space)) return { priors: priorObservations(source.trials), configurations: [] };
+  const complete = source.trials.filter((t) => t.state === 'complete' && t.values && t.values.length >= 2);
+  const dominated = (a: number[], b: number[]): boolean => b[0]! >= a[0]! && b[1]! <= a[1]! && (b[0]! > a[0]! || b[1]! < a[1]!);
+  const front = complete.filter((t) => !complete.some((o) => dominated(t.values!, o.values!)));
+  const configurations: SearchPoint[] = [];
+  const seen = new Set<string>();
+  for (const t of front) {
+    const key = JSON.stringify(Object.keys(t.point).sort().map((k) => [k, t.point[k]]));
+    if (seen.has(key) || pointProblem(target.space, t.point) || !target.isValid(t.point)) continue;
+    seen.add(key);
+    configurations.push(t.point);
+  }
+  return { priors: [], configurations };
+}

@@ -68,4 +68,41 @@ describe('warm start with enqueued configurations', () => {
     expect(await refusal([good, { ...good, 'lora.rank': 1 }, { ...good, 'lora.rank': 4 }, { ...good, 'lora.rank': 8 }])).toMatchObject({ field: 'warmStart.configurations' });
     expect(await refusal([])).toMatchObject({ field: expect.stringContaining('warmStart.configurations') });
   });
+
+  const run = async (body: unknown): Promise<StudyView> => {
+    const response = await stack.api('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    return waitFor(async () => {
+      const view = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
+      return view.state === 'completed' || view.state === 'failed' ? view : undefined;
+    }, 240_000, `study ${id} to finish`);
+  };
+
+  it('warm-starts from another study: its trials as priors on the same task, its Pareto configurations re-run on another', async () => {
+    const first = await run(spec([{ 'lora.rank': 8, 'lora.targets': 'query,key,value' }, { 'lora.rank': 1, 'lora.targets': 'query,value' }]));
+    expect(first.state).toBe('completed');
+    const firstPoints = first.trials.map((t) => t.params);
+    const base = spec([]) as Record<string, unknown>;
+    // Same space and base model: the earlier trials are observations, never re-run.
+    const same = await run({ ...base, warmStart: { fromStudy: first.id } });
+    expect(same.state).toBe('completed');
+    for (const t of same.trials) expect(firstPoints).not.toContainEqual(t.params);
+    // Another space: the earlier study's Pareto configurations that fit it come first.
+    const complete = first.trials.filter((t) => t.state === 'complete');
+    const pareto = complete.filter((t) => !complete.some((o) => o.metric! >= t.metric! && o.trainableParams <= t.trainableParams && (o.metric! > t.metric! || o.trainableParams < t.trainableParams)));
+    const other = await run({
+      ...base,
+      searchSpace: { 'lora.rank': { type: 'categorical', choices: [1, 2, 4, 8, 16] }, 'lora.targets': { type: 'categorical', choices: ['query,value', 'query,key,value'] } },
+      warmStart: { fromStudy: first.id },
+    });
+    const ordered = [...other.trials].sort((a, b) => a.number - b.number);
+    expect(ordered.slice(0, pareto.length).map((t) => t.params)).toEqual([...pareto].sort((a, b) => a.number - b.number).map((t) => t.params));
+  });
+
+  it('fails a study warm-started from a study that does not exist, naming the field', async () => {
+    const study = await run({ ...(spec([]) as Record<string, unknown>), warmStart: { fromStudy: 'no-such-study' } });
+    expect(study.state).toBe('failed');
+    expect(study.error).toContain('warmStart.fromStudy');
+  });
 });

@@ -7,7 +7,7 @@ import { autopeftPreset, presetObjectives } from '../search/presets.js';
 import type { TrialObservation } from '../search/sampler.js';
 import { MoboSampler } from '../search/sampler.js';
 import type { EncoderShape, SearchPoint } from '../search/types.js';
-import { configurationsProblem, priorObservations } from '../search/warm-start.js';
+import { configurationsProblem, priorObservations, warmStartFrom } from '../search/warm-start.js';
 
 const tiny: EncoderShape = { vocabSize: 100, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32, typeVocabSize: 2 };
 const space = autopeftPreset.space(tiny);
@@ -53,5 +53,34 @@ describe('prior observations', () => {
     expect(warm).not.toEqual(cold);
     // And it never re-proposes a prior configuration.
     expect(history.some((t) => JSON.stringify(t.point) === JSON.stringify(warm))).toBe(false);
+  });
+});
+
+describe('warm start from another study', () => {
+  const point = (size: number, top: boolean): SearchPoint => ({ ...good, 'serialAdapter.size': size, 'layer.1': top });
+  // [metric, params]: (8, both) is best; (1, lower) cheapest; (4, lower) is dominated by (2, lower).
+  const trials: TrialObservation[] = [
+    { number: 0, point: point(8, true), state: 'complete', values: [0.9, 400] },
+    { number: 1, point: point(1, false), state: 'complete', values: [0.6, 10] },
+    { number: 2, point: point(4, false), state: 'complete', values: [0.65, 100] },
+    { number: 3, point: point(2, false), state: 'complete', values: [0.7, 40] },
+    { number: 4, point: point(16, true), state: 'pruned', values: [0.95, 800] },
+    { number: 5, point: point(16, false), state: 'failed' },
+  ];
+  const target = { space, baseModel: 'tiny-random', isValid: autopeftPreset.isValid };
+
+  it('gives the trials as priors when the space and base model match', () => {
+    const { priors, configurations } = warmStartFrom({ space, baseModel: 'tiny-random', trials }, target);
+    expect(configurations).toEqual([]);
+    expect(priors.map((t) => t.point)).toEqual(trials.slice(0, 5).map((t) => t.point));
+  });
+
+  it('gives the Pareto configurations of the complete trials, in order, when the task differs', () => {
+    const { priors, configurations } = warmStartFrom({ space, baseModel: 'brown-bert-small', trials }, target);
+    expect(priors).toEqual([]);
+    expect(configurations).toEqual([point(8, true), point(1, false), point(2, false)]);
+    // Only those that are points of the new space.
+    const narrow = { ...space, 'serialAdapter.size': { type: 'categorical' as const, choices: [0, 1, 2] } };
+    expect(warmStartFrom({ space, baseModel: 'tiny-random', trials }, { ...target, space: narrow }).configurations).toEqual([point(1, false), point(2, false)]);
   });
 });
