@@ -16,21 +16,28 @@ export interface ProposalRequest {
   study: StudyRecord;
   history: TrialObservation[];
   numbers: number[];
+  /** Configurations trained first, in order (a warm start); trial i is configuration i. */
+  configurations?: SearchPoint[];
 }
 
 /** The proposed points, or the sampler's message when it cannot propose. */
 export type ProposalOutcome = { ok: true; points: SearchPoint[] } | { ok: false; message: string };
 
 /** The study's sampler's next points for `numbers`. */
-export function proposePoints({ study, history, numbers }: ProposalRequest): ProposalOutcome {
+export function proposePoints({ study, history, numbers, configurations }: ProposalRequest): ProposalOutcome {
   const { baseShape: shape, headOutputs: numLabels, spec } = study;
   const preset = getPreset(spec.preset);
+  // Enqueued configurations (warmStart) come first, in order; the sampler sees them as pending.
+  const enqueued = configurations ?? (spec.warmStart && 'configurations' in spec.warmStart ? spec.warmStart.configurations : []);
+  const toAsk = numbers.filter((n) => n >= enqueued.length);
+  const queued: TrialObservation[] = numbers.filter((n) => n < enqueued.length).map((n) => ({ number: n, point: enqueued[n]!, state: 'pending' }));
+  if (toAsk.length === 0) return { ok: true, points: numbers.map((n) => enqueued[n]!) };
   try {
-    const points = createSampler(spec.algorithm.name).ask({
+    const asked = createSampler(spec.algorithm.name).ask({
       space: spec.searchSpace,
       seed: spec.algorithm.seed,
-      history,
-      numbers,
+      history: [...history, ...queued],
+      numbers: toAsk,
       objectives: presetObjectives(preset, shape, {
         extraParams: countHeadParams(shape, numLabels),
         ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
@@ -39,7 +46,7 @@ export function proposePoints({ study, history, numbers }: ProposalRequest): Pro
       budget: spec.budget.maxTrials,
       ...(spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
     });
-    return { ok: true, points };
+    return { ok: true, points: numbers.map((n) => (n < enqueued.length ? enqueued[n]! : asked[toAsk.indexOf(n)]!)) };
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
   }

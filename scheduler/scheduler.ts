@@ -13,6 +13,7 @@ import { lastReportValue, shouldPrune } from '../search/pruners.js';
 import type { TrialReports } from '../search/pruners.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import type { TrialObservation } from '../search/sampler.js';
+import { warmStartFrom } from '../search/warm-start.js';
 import { trialTrainingProblem } from '../search/training-schema.js';
 import type { SearchPoint } from '../search/types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
@@ -280,12 +281,14 @@ export class Scheduler {
       const state = t.state === 'complete' || t.state === 'pruned' || t.state === 'failed' ? t.state : 'pending';
       // A pruned trial counts with its last report, a complete one with its best evaluation.
       const metric = t.state === 'pruned' ? lastReportValue(t) : t.metric;
-      return { number: t.number, point: t.params, state, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
+      // The curve lets the search observe a pruned trial at its predicted final metric.
+      return { number: t.number, point: t.params, state, reports: t.reports, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
     });
     const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
+    const warm = await this.warmStart(study);
     let points: SearchPoint[];
     try {
-      const outcome = await this.proposer({ study, history, numbers });
+      const outcome = await this.proposer({ study, history: [...warm.priors, ...history], numbers, configurations: warm.configurations });
       if (!outcome.ok) throw new Error(outcome.message);
       points = outcome.points;
     } catch (error) {
@@ -332,6 +335,30 @@ export class Scheduler {
   }
 
   /** The sampler's points for trials `numbers`, given the history. */
+  /** The study's warm start: enqueued configurations, or what another study gives (warmStartFrom). */
+  private async warmStart(study: StudyRecord): Promise<{ priors: TrialObservation[]; configurations: SearchPoint[] }> {
+    const warm = study.spec.warmStart;
+    if (!warm) return { priors: [], configurations: [] };
+    if ('configurations' in warm) return { priors: [], configurations: warm.configurations };
+    const { store } = this.options;
+    const source = await store.getStudy(warm.fromStudy);
+    if (!source) throw new ProposalError(`warmStart.fromStudy: no study "${warm.fromStudy}"`);
+    const trials = await store.getTrials(warm.fromStudy);
+    const preset = getPreset(study.spec.preset);
+    return warmStartFrom(
+      {
+        space: source.spec.searchSpace,
+        baseModel: source.spec.task.baseModel,
+        trials: trials.map((t) => {
+          const metric = t.state === 'pruned' ? lastReportValue(t) : t.metric;
+          const state = t.state === 'complete' || t.state === 'pruned' ? t.state : 'failed';
+          return { point: t.params, state, reports: t.reports, ...(metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
+        }),
+      },
+      { space: study.spec.searchSpace, baseModel: study.spec.task.baseModel, isValid: (point) => preset.isValid(point) },
+    );
+  }
+
   private async enqueue(study: StudyRecord, trial: TrialRecord): Promise<void> {
     const data: TrialJobData = {
       studyId: study.id,

@@ -9,6 +9,7 @@ import { admitSearchSpace, InadmissibleSpecError } from '../search/admission.js'
 import { getPreset, PRESET_NAMES } from '../search/presets.js';
 import type { PresetName } from '../search/presets.js';
 import { InvalidPrunerError, validatePruner } from '../search/pruners.js';
+import { configurationsProblem } from '../search/warm-start.js';
 import type { PrunerConfig } from '../search/pruners.js';
 import { SAMPLER_NAMES } from '../search/sampler.js';
 import type { SamplerName } from '../search/sampler.js';
@@ -54,6 +55,7 @@ const prunerSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('successiveHalving'), ...rungFields, bracketSize: z.number().int().min(2), minEarlyStoppingRate: z.number().int().min(0).optional() }),
   z.strictObject({ type: z.literal('asha'), ...rungFields, minEarlyStoppingRate: z.number().int().min(0).optional(), bootstrapCount: z.number().int().min(0).optional() }),
   z.strictObject({ type: z.literal('hyperband'), ...rungFields, maxResource: z.number().int().min(1) }),
+  z.strictObject({ type: z.literal('paretoCurve'), direction, minResource: z.number().int().min(0).optional(), minTrials: z.number().int().min(3).optional(), optimism: z.number().min(0).optional() }),
 ]);
 
 /** The schema of a submitted study spec (before the checks that need the installation). */
@@ -79,7 +81,9 @@ export const studySpecSchema = z.strictObject({
       referencePoint: z.tuple([z.number(), z.number().min(0)]).optional(),
     })
     .default({}),
-  pruner: prunerSchema.default({ type: 'none' }),
+  pruner: prunerSchema.default({ type: 'paretoCurve' }),
+  /** Configurations evaluated first, in order, before the algorithm proposes any. */
+  warmStart: z.union([z.strictObject({ configurations: z.array(z.record(z.string(), paramValue)).min(1) }), z.strictObject({ fromStudy: z.string().min(1) })]).optional(),
   budget: z.strictObject({
     maxTrials: z.number().int().min(1).max(10_000),
     maxParallel: z.number().int().min(1).max(256).default(1),
@@ -113,6 +117,8 @@ export interface SpecContext {
    * largest configuration needs more is refused. @defaultValue DEFAULT_TRIAL_MAX_MEMORY (3 GiB)
    */
   trialMaxMemoryBytes?: number;
+  /** Whether a study of that id exists (checks `warmStart.fromStudy` at submit when given). */
+  studyExists?: (id: string) => Promise<boolean>;
 }
 
 /** A checked spec, the facts of its dataset and the shape of its base model. */
@@ -159,6 +165,19 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
       throw new InvalidSpecError(error.parameter ? `searchSpace.${error.parameter}` : 'searchSpace', error.problem);
     }
     throw error;
+  }
+  const warmStart = spec.warmStart;
+  if (warmStart && 'fromStudy' in warmStart && context.studyExists && !(await context.studyExists(warmStart.fromStudy))) {
+    throw new InvalidSpecError('warmStart.fromStudy', `no study "${warmStart.fromStudy}"`);
+  }
+  const configurations = warmStart && 'configurations' in warmStart ? warmStart.configurations : [];
+  if (configurations.length > spec.budget.maxTrials) {
+    throw new InvalidSpecError('warmStart.configurations', `${configurations.length} configurations exceed budget.maxTrials (${spec.budget.maxTrials})`);
+  }
+  const configurationProblem = configurationsProblem(searchSpace, configurations, (point) => preset.isValid(point));
+  if (configurationProblem) {
+    const { index, parameter, message } = configurationProblem;
+    throw new InvalidSpecError(`warmStart.configurations.${index}${parameter ? `.${parameter}` : ''}`, message);
   }
   try {
     validatePruner(spec.pruner as PrunerConfig);

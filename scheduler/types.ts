@@ -26,6 +26,12 @@ export interface StudySpec {
   algorithm: { name: SamplerName; seed: number };
   objectives: { maxTrainablePercent?: number; referencePoint?: [number, number] };
   pruner: PrunerConfig;
+  /**
+   * Configurations evaluated first, in order (trial i is configuration i), or another study
+   * whose trials are prior observations (same space and base model) or whose Pareto
+   * configurations are re-run first (otherwise).
+   */
+  warmStart?: { configurations: SearchPoint[] } | { fromStudy: string };
   budget: { maxTrials: number; maxParallel: number };
   /** Training settings shared by every trial (the search may override `learningRate`). */
   training: Omit<TrainingConfig, 'seed' | 'dataSeed'>;

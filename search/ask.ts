@@ -7,7 +7,8 @@ import type { Direction } from './pareto.js';
 import { deriveRandom } from './random.js';
 import type { SearchSpace } from './space.js';
 import { pointKey, samplePoint } from './space.js';
-import type { SearchPoint } from './types.js';
+import { predictFinal } from './pruners.js';
+import type { IntermediateReport, SearchPoint } from './types.js';
 
 /** One trial as the search sees it. */
 export interface TrialObservation {
@@ -17,6 +18,13 @@ export interface TrialObservation {
   state: 'pending' | 'complete' | 'pruned' | 'failed';
   /** Raw objective values when complete or pruned (e.g. [metric, trainable params]). */
   values?: number[];
+  /**
+   * The intermediate reports of the metric (the first objective that is not computed). With
+   * them, a pruned trial's metric is its final value predicted from its curve and those of the
+   * complete trials (pruners.ts predictFinal) rather than its last report, which understates
+   * every trial stopped early.
+   */
+  reports?: IntermediateReport[];
 }
 
 /** One objective of the study. */
@@ -76,11 +84,18 @@ export class AskContext {
 
   constructor(readonly request: AskRequest) {
     this.objectives = request.objectives ?? DEFAULT_OBJECTIVES;
+    const metric = this.objectives.findIndex((o) => !o.compute);
+    const curves = request.history.filter((t) => t.state === 'complete' && t.reports && t.reports.length > 0).map((t) => ({ reports: t.reports! }));
     for (const trial of [...request.history].sort((a, b) => a.number - b.number)) {
       this.seen.add(pointKey(trial.point));
       if (trial.state === 'pending') this.pending.push(trial);
       else if (trial.state !== 'failed') {
-        const y = this.objectiveVector(trial.point, trial.values);
+        let values = trial.values;
+        if (trial.state === 'pruned' && metric >= 0 && values && trial.reports?.length) {
+          const prediction = predictFinal({ reports: trial.reports }, curves, this.objectives[metric]!.direction === 'maximize' ? 1 : -1);
+          if (prediction) values = values.map((v, i) => (i === metric ? prediction.mean : v));
+        }
+        const y = this.objectiveVector(trial.point, values);
         if (y) this.observed.push({ number: trial.number, point: trial.point, y, pruned: trial.state === 'pruned' });
       }
     }

@@ -36,6 +36,20 @@ export function expectedShortfall(t: number, mean: number, sd: number): number {
   return (t - mean) * normalCdf(z) + sd * normalPdf(z);
 }
 
+/**
+ * log ψ(t), stable far in the tail: ψ = sd · (zΦ(z) + φ(z)) with z = (t − mean) / sd, and for
+ * z < −20 the asymptotic zΦ(z) + φ(z) = φ(z) (1/z² − 3/z⁴ + 15/z⁶ − …). −Infinity when
+ * ψ is exactly 0 (a known value at or beyond t).
+ */
+export function logExpectedShortfall(t: number, mean: number, sd: number): number {
+  if (t === -Infinity) return -Infinity;
+  if (sd <= 0) return t > mean ? Math.log(t - mean) : -Infinity;
+  const z = (t - mean) / sd;
+  if (z > -20) return Math.log(sd * (z * normalCdf(z) + normalPdf(z)));
+  const w = 1 / (z * z);
+  return Math.log(sd) - 0.5 * z * z - 0.5 * Math.log(2 * Math.PI) + Math.log(w * (1 - 3 * w + 15 * w * w));
+}
+
 /** Boxes of a front indexed by the distinct coordinates per objective, to evaluate many candidates fast. */
 export class HypervolumeImprovement {
   private readonly coordinates: number[][];
@@ -74,6 +88,27 @@ export class HypervolumeImprovement {
       total += product;
     }
     return Math.max(0, total);
+  }
+
+  /**
+   * Whether some point of the front lies inside the reference box. When none does, the
+   * region to improve is the whole box, the improvement is Π_d ψ_d(reference_d), and far
+   * from the box it underflows to 0 for every candidate: use `logExpected` to rank them.
+   */
+  get boxEntered(): boolean {
+    return !(this.boxes.length === 1 && this.boxes[0]!.lo.every((v) => v === -Infinity));
+  }
+
+  /**
+   * log of the expected improvement while no point is inside the box: Σ_d log ψ_d(reference_d),
+   * the log of the expected volume of the box the candidate dominates, which still ranks
+   * candidates (toward the box) where the improvement itself underflows.
+   */
+  logExpected(mean: readonly number[], sd: readonly number[]): number {
+    if (this.boxEntered) return Math.log(this.expected(mean, sd));
+    let total = 0;
+    for (let d = 0; d < this.reference.length; d++) total += logExpectedShortfall(this.reference[d]!, mean[d]!, sd[d]!);
+    return total;
   }
 
   /** Exact improvement of a known point (all sd 0). */

@@ -36,26 +36,8 @@ function matern(r: number): number {
   return (1 + SQRT5 * r + (5 / 3) * r * r) * Math.exp(-SQRT5 * r);
 }
 
-/** In-place Cholesky of a symmetric matrix given as rows (lower triangle read). Returns false if not positive definite. */
-function choleskyRows(rows: Float64Array[]): boolean {
-  const n = rows.length;
-  for (let i = 0; i < n; i++) {
-    const ri = rows[i]!;
-    for (let j = 0; j <= i; j++) {
-      const rj = rows[j]!;
-      let sum = ri[j]!;
-      for (let k = 0; k < j; k++) sum -= ri[k]! * rj[k]!;
-      if (i === j) {
-        if (!(sum > 0)) return false;
-        ri[i] = Math.sqrt(sum);
-      } else ri[j] = sum / rj[j]!;
-    }
-  }
-  return true;
-}
-
 /** Solves L z = b for lower-triangular L stored as rows. */
-function forward(rows: Float64Array[], b: ArrayLike<number>, n = rows.length): Float64Array {
+function forward(rows: readonly Float64Array[], b: ArrayLike<number>, n = rows.length): Float64Array {
   const z = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const ri = rows[i]!;
@@ -67,7 +49,7 @@ function forward(rows: Float64Array[], b: ArrayLike<number>, n = rows.length): F
 }
 
 /** Solves Lᵀ x = z for lower-triangular L stored as rows. */
-function backward(rows: Float64Array[], z: Float64Array): Float64Array {
+function backward(rows: readonly Float64Array[], z: Float64Array): Float64Array {
   const n = z.length;
   const x = Float64Array.from(z);
   for (let i = n - 1; i >= 0; i--) {
@@ -79,14 +61,88 @@ function backward(rows: Float64Array[], z: Float64Array): Float64Array {
   return x;
 }
 
-/** A GP conditioned on data; `addObservation` extends it (e.g. with fantasies) in O(n²). */
+/**
+ * One factorised conditioning set: inputs scaled by the lengthscales, the rows of the lower
+ * Cholesky factor of K + diag(noise), and the noise actually on each diagonal entry. Row i
+ * depends only on points 0..i, so a factor of a prefix is the prefix of the factor: rows are
+ * written once and then shared between a factor and its extensions, never modified.
+ */
+interface Factor {
+  keys: string[];
+  scaled: Float64Array[];
+  rows: Float64Array[];
+  diagonalNoise: number[];
+}
+
+/**
+ * A memo of Cholesky factors by hyperparameters and conditioning points. A study's history
+ * grows by a few points between asks while its hyperparameters are refitted only every so
+ * often, so the next ask extends the longest matching prefix in O(n²) per new point instead
+ * of refactorising in O(n³). It holds derived data only: a miss gives the same factor, slower.
+ */
+export class FactorCache {
+  private readonly entries: { hyperKey: string; factor: Factor }[] = [];
+
+  /** @param maxEntries factors kept (least recently used dropped). @defaultValue 8 */
+  constructor(private readonly maxEntries = 8) {}
+
+  /** The cached factor with this hyperparameter key sharing the longest prefix with `keys`, and that prefix's length. */
+  lookup(hyperKey: string, keys: readonly string[]): { factor: Factor; prefix: number } | undefined {
+    let best: { index: number; prefix: number } | undefined;
+    for (const [index, entry] of this.entries.entries()) {
+      if (entry.hyperKey !== hyperKey) continue;
+      const other = entry.factor.keys;
+      const limit = Math.min(other.length, keys.length);
+      let prefix = 0;
+      while (prefix < limit && other[prefix] === keys[prefix]) prefix++;
+      if (!best || prefix > best.prefix) best = { index, prefix };
+    }
+    if (!best || best.prefix === 0) return undefined;
+    const [entry] = this.entries.splice(best.index, 1);
+    this.entries.push(entry!);
+    return { factor: entry!.factor, prefix: best.prefix };
+  }
+
+  /** Stores a factor, replacing any entry it extends. */
+  store(hyperKey: string, factor: Factor): void {
+    const index = this.entries.findIndex((e) => e.hyperKey === hyperKey && e.factor.keys.length <= factor.keys.length && e.factor.keys.every((k, i) => factor.keys[i] === k));
+    if (index >= 0) this.entries.splice(index, 1);
+    this.entries.push({ hyperKey, factor: { keys: [...factor.keys], scaled: [...factor.scaled], rows: [...factor.rows], diagonalNoise: [...factor.diagonalNoise] } });
+    while (this.entries.length > this.maxEntries) this.entries.shift();
+  }
+
+  /** Drops every entry. */
+  clear(): void {
+    this.entries.length = 0;
+  }
+}
+
+/** The process-wide factor memo the samplers share. */
+export const sharedFactorCache = new FactorCache();
+
+/** Options of conditioning a GP. */
+export interface GpConditionOptions {
+  /** Extra noise variance per observation (standardised units), e.g. for pruned trials. */
+  extraNoise?: readonly number[];
+  /** Factor memo; `null` factorises from scratch. @defaultValue sharedFactorCache */
+  cache?: FactorCache | null;
+}
+
+/**
+ * A GP conditioned on data; `addObservation` extends it (e.g. with fantasies) in O(n²).
+ * `predict` is exact in O(n²); `predictMean` is O(n); `predictLocal` has the exact mean and
+ * the variance given the k nearest conditioning points only, an upper bound of the exact one
+ * (conditioning on fewer points never lowers the variance) at O(n + k³) cost.
+ */
 export class GaussianProcess {
-  private readonly scaled: Float64Array[] = [];
+  private readonly keys: string[];
+  private readonly scaled: Float64Array[];
+  private readonly rows: Float64Array[];
+  private readonly diagonalNoise: number[];
   private readonly ys: number[] = [];
-  private readonly extra: number[] = [];
-  private chol: Float64Array[] = [];
   private alpha: Float64Array | undefined;
   private readonly inverseLengthscales: number[];
+  private scratch: { nearest: Int32Array; nearestR2: Float64Array; local: Float64Array; kx: Float64Array; z: Float64Array } | undefined;
 
   constructor(
     inputs: readonly (readonly number[])[],
@@ -94,20 +150,26 @@ export class GaussianProcess {
     readonly hyper: GpHyperparameters,
     private readonly yMean: number,
     private readonly yStd: number,
-    extraNoise?: readonly number[],
+    options: GpConditionOptions = {},
   ) {
+    const { extraNoise, cache = sharedFactorCache } = options;
     this.inverseLengthscales = hyper.lengthscales.map((l) => 1 / l);
-    for (const [i, x] of inputs.entries()) {
-      this.scaled.push(this.scale(x));
-      this.ys.push((outputs[i]! - yMean) / yStd);
-      this.extra.push(extraNoise?.[i] ?? 0);
-    }
-    this.factorise();
+    for (const y of outputs) this.ys.push((y - yMean) / yStd);
+    const keys = inputs.map((x, i) => `${x.join(',')}|${extraNoise?.[i] ?? 0}`);
+    const hyperKey = `${hyper.lengthscales.join(',')}|${hyper.signal}|${hyper.noise}`;
+    const hit = cache?.lookup(hyperKey, keys);
+    const prefix = hit?.prefix ?? 0;
+    this.keys = keys.slice(0, prefix);
+    this.scaled = hit ? hit.factor.scaled.slice(0, prefix) : [];
+    this.rows = hit ? hit.factor.rows.slice(0, prefix) : [];
+    this.diagonalNoise = hit ? hit.factor.diagonalNoise.slice(0, prefix) : [];
+    for (let i = prefix; i < inputs.length; i++) this.extend(keys[i]!, this.scale(inputs[i]!), extraNoise?.[i] ?? 0);
+    if (cache && prefix < inputs.length) cache.store(hyperKey, { keys: this.keys, scaled: this.scaled, rows: this.rows, diagonalNoise: this.diagonalNoise });
   }
 
   /** Number of conditioning points. */
   get size(): number {
-    return this.ys.length;
+    return this.rows.length;
   }
 
   private scale(x: readonly number[]): Float64Array {
@@ -123,56 +185,136 @@ export class GaussianProcess {
     return this.hyper.signal * matern(Math.sqrt(r2));
   }
 
-  private factorise(): void {
-    const n = this.ys.length;
-    for (let jitter = 0; jitter < 6; jitter++) {
-      const extra = jitter === 0 ? 0 : 1e-8 * 10 ** jitter;
-      const rows = Array.from({ length: n }, (_, i) => {
-        const row = new Float64Array(i + 1);
-        for (let j = 0; j < i; j++) row[j] = this.kernel(this.scaled[i]!, this.scaled[j]!);
-        row[i] = this.hyper.signal + this.hyper.noise + 1e-10 + extra + this.extra[i]!;
-        return row;
-      });
-      if (choleskyRows(rows)) {
-        this.chol = rows;
-        this.alpha = undefined;
-        return;
-      }
+  /**
+   * Appends one point: a new factor row from one triangular solve. A pivot that rounding made
+   * (nearly) non-positive, e.g. for a repeated input, is raised by adding jitter to that
+   * diagonal entry alone, so earlier rows stay valid and shared.
+   */
+  private extend(key: string, xs: Float64Array, extra: number): void {
+    const k = new Float64Array(this.rows.length);
+    for (let j = 0; j < k.length; j++) k[j] = this.kernel(xs, this.scaled[j]!);
+    const l = forward(this.rows, k);
+    let noise = this.hyper.noise + 1e-10 + extra;
+    let pivot = this.hyper.signal + noise;
+    for (const v of l) pivot -= v * v;
+    const floor = 1e-8 * (this.hyper.signal + this.hyper.noise);
+    if (!(pivot > floor)) {
+      noise += floor - (Number.isFinite(pivot) ? pivot : 0);
+      pivot = floor;
     }
-    throw new RangeError('the kernel matrix is not positive definite even with jitter');
+    const row = new Float64Array(l.length + 1);
+    row.set(l);
+    row[l.length] = Math.sqrt(pivot);
+    this.rows.push(row);
+    this.scaled.push(xs);
+    this.keys.push(key);
+    this.diagonalNoise.push(noise);
   }
 
   /** Conditions on one more observation (raw output units). */
   addObservation(x: readonly number[], y: number): void {
-    const xs = this.scale(x);
-    const k = this.scaled.map((s) => this.kernel(xs, s));
-    const l = forward(this.chol, k);
-    let d = this.hyper.signal + this.hyper.noise + 1e-10;
-    for (const v of l) d -= v * v;
-    const row = new Float64Array(l.length + 1);
-    row.set(l);
-    row[l.length] = Math.sqrt(Math.max(d, 1e-12));
-    this.chol.push(row);
-    this.scaled.push(xs);
+    this.extend(`${x.join(',')}|0`, this.scale(x), 0);
     this.ys.push((y - this.yMean) / this.yStd);
-    this.extra.push(0);
     this.alpha = undefined;
   }
 
-  /** Posterior mean and variance of the latent function at x. */
-  predict(x: readonly number[]): Prediction {
-    this.alpha ??= backward(this.chol, forward(this.chol, this.ys));
+  private weights(): Float64Array {
+    this.alpha ??= backward(this.rows, forward(this.rows, this.ys));
+    return this.alpha;
+  }
+
+  /** Posterior mean at conditioning point i: y_i − σ²_i α_i, since (K + Σ) α = y. */
+  meanAt(i: number): number {
+    return this.yMean + this.yStd * (this.ys[i]! - this.diagonalNoise[i]! * this.weights()[i]!);
+  }
+
+  /** Posterior mean of the latent function at x (O(n)). */
+  predictMean(x: readonly number[]): number {
+    const alpha = this.weights();
     const xs = this.scale(x);
-    const n = this.ys.length;
+    let mean = 0;
+    for (let i = 0; i < alpha.length; i++) mean += this.kernel(xs, this.scaled[i]!) * alpha[i]!;
+    return this.yMean + this.yStd * mean;
+  }
+
+  /** Posterior mean and variance of the latent function at x (exact, O(n²)). */
+  predict(x: readonly number[]): Prediction {
+    const alpha = this.weights();
+    const xs = this.scale(x);
+    const n = alpha.length;
     const k = new Float64Array(n);
     let mean = 0;
     for (let i = 0; i < n; i++) {
       k[i] = this.kernel(xs, this.scaled[i]!);
-      mean += k[i]! * this.alpha[i]!;
+      mean += k[i]! * alpha[i]!;
     }
-    const v = forward(this.chol, k);
+    const v = forward(this.rows, k);
     let variance = this.hyper.signal;
     for (let i = 0; i < n; i++) variance -= v[i]! * v[i]!;
+    return { mean: this.yMean + this.yStd * mean, variance: Math.max(variance, 1e-12) * this.yStd * this.yStd };
+  }
+
+  /**
+   * Exact posterior mean; variance given only the `neighbours` conditioning points nearest to x
+   * in lengthscale units (an upper bound of the exact variance, close to it where the
+   * nearest points carry most of the information, as for the Matérn kernel).
+   */
+  predictLocal(x: readonly number[], neighbours: number): Prediction {
+    const n = this.rows.length;
+    if (n <= neighbours) return this.predict(x);
+    const alpha = this.weights();
+    const xs = this.scale(x);
+    const dims = xs.length;
+    // Keep the k smallest distances in a sorted buffer (k is small: insertion is cheap).
+    if (this.scratch?.nearest.length !== neighbours) {
+      this.scratch = { nearest: new Int32Array(neighbours), nearestR2: new Float64Array(neighbours), local: new Float64Array(neighbours * neighbours), kx: new Float64Array(neighbours), z: new Float64Array(neighbours) };
+    }
+    const { nearest, nearestR2, local, kx, z } = this.scratch;
+    nearestR2.fill(Infinity);
+    const signal = this.hyper.signal;
+    let mean = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.scaled[i]!;
+      let r2 = 0;
+      for (let d = 0; d < dims; d++) {
+        const diff = xs[d]! - s[d]!;
+        r2 += diff * diff;
+      }
+      // matern() inlined: this loop is the acquisition's hot path.
+      const r = Math.sqrt(r2);
+      mean += signal * (1 + SQRT5 * r + (5 / 3) * r2) * Math.exp(-SQRT5 * r) * alpha[i]!;
+      if (r2 < nearestR2[neighbours - 1]!) {
+        let p = neighbours - 1;
+        while (p > 0 && nearestR2[p - 1]! > r2) {
+          nearestR2[p] = nearestR2[p - 1]!;
+          nearest[p] = nearest[p - 1]!;
+          p--;
+        }
+        nearestR2[p] = r2;
+        nearest[p] = i;
+      }
+    }
+    // Local factor of the neighbours' kernel matrix (with their noise), then one solve.
+    const m = neighbours;
+    for (let a = 0; a < m; a++) {
+      const sa = this.scaled[nearest[a]!]!;
+      kx[a] = this.hyper.signal * matern(Math.sqrt(nearestR2[a]!));
+      for (let b = 0; b < a; b++) local[a * m + b] = this.kernel(sa, this.scaled[nearest[b]!]!);
+      local[a * m + a] = this.hyper.signal + this.diagonalNoise[nearest[a]!]!;
+    }
+    let variance = this.hyper.signal;
+    for (let a = 0; a < m; a++) {
+      for (let b = 0; b <= a; b++) {
+        let sum = local[a * m + b]!;
+        for (let c = 0; c < b; c++) sum -= local[a * m + c]! * local[b * m + c]!;
+        if (a === b) local[a * m + a] = Math.sqrt(Math.max(sum, 1e-12));
+        else local[a * m + b] = sum / local[b * m + b]!;
+      }
+      let sum = kx[a]!;
+      for (let c = 0; c < a; c++) sum -= local[a * m + c]! * z[c]!;
+      z[a] = sum / local[a * m + a]!;
+      variance -= z[a]! * z[a]!;
+    }
     return { mean: this.yMean + this.yStd * mean, variance: Math.max(variance, 1e-12) * this.yStd * this.yStd };
   }
 }
@@ -343,19 +485,25 @@ class AdamRun {
   }
 }
 
+/** Memo of hyperparameter fits by their exact inputs (a pure cache: a miss refits to the same result). */
+const fitMemo = new Map<string, GpHyperparameters>();
+const FIT_MEMO_ENTRIES = 64;
+
 /**
- * Fits hyperparameters by maximum a posteriori and conditions a GP on all the data.
- * `extraNoise[i]` (standardised variance) marks observation i as less reliable (e.g. a pruned
- * trial's last report).
+ * Fits hyperparameters by maximum a posteriori on a deterministic subset of at most
+ * `maxFitPoints` observations. `extraNoise[i]` (standardised variance) marks observation i as
+ * less reliable (e.g. a pruned trial's last report).
  */
-export function fitGaussianProcess(x: readonly (readonly number[])[], y: readonly number[], options: GpFitOptions = {}, extraNoise?: readonly number[]): GaussianProcess {
+export function fitHyperparameters(x: readonly (readonly number[])[], y: readonly number[], options: GpFitOptions = {}, extraNoise?: readonly number[]): GpHyperparameters {
   const { maxFitPoints = 64, iterations = 60, minNoise = 1e-6 } = options;
   const dims = x[0]?.length ?? 0;
-  const all = standardise(y);
-  const subset = fitSubset(x.length, all.z, maxFitPoints);
+  const subset = fitSubset(x.length, standardise(y).z, maxFitPoints);
   const fx = subset.map((i) => x[i]!);
   const fz = standardise(subset.map((i) => y[i]!)).z;
   const fe = extraNoise ? subset.map((i) => extraNoise[i]!) : undefined;
+  const key = JSON.stringify([iterations, minNoise, fx, fz, fe]);
+  const known = fitMemo.get(key);
+  if (known) return known;
   const lower = [...new Array<number>(dims).fill(Math.log(0.01)), Math.log(0.05), Math.log(minNoise)];
   const upper = [...new Array<number>(dims).fill(Math.log(100)), Math.log(20), Math.log(1)];
   const scale = Math.sqrt(Math.max(1, dims));
@@ -375,5 +523,30 @@ export function fitGaussianProcess(x: readonly (readonly number[])[], y: readonl
     signal: Math.exp(best.theta[dims]!),
     noise: Math.exp(best.theta[dims + 1]!),
   };
-  return new GaussianProcess(x, y, hyper, all.mean, all.std, extraNoise);
+  fitMemo.set(key, hyper);
+  if (fitMemo.size > FIT_MEMO_ENTRIES) fitMemo.delete(fitMemo.keys().next().value!);
+  return hyper;
+}
+
+/** Empties the process-wide memos (for cold-start measurements). */
+export function clearGpMemos(): void {
+  fitMemo.clear();
+  sharedFactorCache.clear();
+}
+
+/** Standardisation constants of outputs (mean, standard deviation; 1 when constant). */
+export function outputScale(y: readonly number[]): { mean: number; std: number } {
+  const { mean, std } = standardise(y);
+  return { mean, std };
+}
+
+/**
+ * Fits hyperparameters by maximum a posteriori and conditions a GP on all the data.
+ * `extraNoise[i]` (standardised variance) marks observation i as less reliable (e.g. a pruned
+ * trial's last report).
+ */
+export function fitGaussianProcess(x: readonly (readonly number[])[], y: readonly number[], options: GpFitOptions = {}, extraNoise?: readonly number[], cache?: FactorCache | null): GaussianProcess {
+  const hyper = fitHyperparameters(x, y, options, extraNoise);
+  const { mean, std } = outputScale(y);
+  return new GaussianProcess(x, y, hyper, mean, std, { ...(extraNoise ? { extraNoise } : {}), ...(cache !== undefined ? { cache } : {}) });
 }

@@ -7,6 +7,12 @@
  * minimum early-stopping rate s, rung k sits at step r·η^(s+k). A trial reaches rung k with
  * its first report at a step ≥ that; its value there is its rung-k value. A trial is judged
  * against the rung-k values of the other trials (running, complete or pruned).
+ *
+ * Curve dominance (`paretoCurve`): the complete trials' curves give a regression of the final
+ * (best) value on a partial curve (its value at the step, and its last rise); a trial stops
+ * when even an optimistic prediction of its final value, paired with its known cost, is
+ * dominated by a complete trial (as good or better, at no more cost). It never stops a trial
+ * that could still extend the front, which is what the search keeps; ranking rungs do.
  */
 import { nonDominatedSort } from './pareto.js';
 import type { IntermediateReport } from './types.js';
@@ -69,6 +75,20 @@ export type PrunerConfig =
       /** No pruning at a rung before this many trials have reached it. @defaultValue 0 */
       bootstrapCount?: number;
     })
+  | (Common & {
+      /**
+       * Curve dominance: stop a trial once (predicted final + optimism · sd, cost) is dominated
+       * by a complete trial's (final, cost). Costs missing count as equal (then it is "cannot
+       * beat the best complete trial").
+       */
+      type: 'paretoCurve';
+      /** Reports before this step never prune. @defaultValue 0 */
+      minResource?: number;
+      /** Complete trials with curves needed before pruning (at least 3). @defaultValue 4 */
+      minTrials?: number;
+      /** Standard deviations of the prediction added before comparing. @defaultValue 2 */
+      optimism?: number;
+    })
   | (RungCommon & {
       /**
        * Hyperband: brackets s = 0..⌊log_η(maxResource / minResource)⌋, each ASHA with early-
@@ -95,6 +115,12 @@ export class InvalidPrunerError extends Error {
 
 /** Checks a pruner config; throws InvalidPrunerError naming the first problem. */
 export function validatePruner(config: PrunerConfig): void {
+  if (config.type === 'paretoCurve') {
+    if (config.minTrials !== undefined && !(config.minTrials >= 3)) throw new InvalidPrunerError('minTrials', `must be >= 3, but got ${config.minTrials}`);
+    if (config.optimism !== undefined && !(config.optimism >= 0)) throw new InvalidPrunerError('optimism', `must be >= 0, but got ${config.optimism}`);
+    if (config.minResource !== undefined && !(config.minResource >= 0)) throw new InvalidPrunerError('minResource', `must be >= 0, but got ${config.minResource}`);
+    return;
+  }
   if (config.type === 'none' || config.type === 'median') {
     if (config.type === 'median' && config.minTrials !== undefined && !(config.minTrials >= 1)) throw new InvalidPrunerError('minTrials', `must be >= 1, but got ${config.minTrials}`);
     return;
@@ -128,6 +154,8 @@ export function shouldPrune(trial: TrialReports, trials: readonly TrialReports[]
       return asha(trial, others, config, config.minEarlyStoppingRate ?? 0, sign);
     case 'successiveHalving':
       return successiveHalving(trial, others, config, sign);
+    case 'paretoCurve':
+      return curveDominated(trial, others, config, sign);
     case 'hyperband': {
       const bracket = hyperbandBracket(trial.number, config);
       const peers = others.filter((t) => hyperbandBracket(t.number, config) === bracket);
@@ -237,4 +265,98 @@ export function hyperbandBracket(number: number, config: RungCommon & { maxResou
     slot -= size;
   }
   return 0;
+}
+
+/** A prediction of a trial's final (best) value from its partial curve, in the reports' units. */
+export interface FinalPrediction {
+  mean: number;
+  /** Residual standard deviation of the regression (a floor of 1e-3 of the values' spread). */
+  sd: number;
+}
+
+/** Value of the first report at or after `step`, and of the one before it. */
+function at(trial: Pick<TrialReports, 'reports'>, step: number, sign: number): { value: number; rise: number } | undefined {
+  const i = trial.reports.findIndex((r) => r.step >= step);
+  if (i < 0) return undefined;
+  const value = sign * trial.reports[i]!.value;
+  return { value, rise: i > 0 ? value - sign * trial.reports[i - 1]!.value : 0 };
+}
+
+function bestValue(trial: Pick<TrialReports, 'reports'>, sign: number): number {
+  return Math.max(...trial.reports.map((r) => sign * r.value));
+}
+
+/** Solves a small symmetric positive definite system by Gaussian elimination. */
+function solve(a: number[][], b: number[]): number[] | undefined {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let pivot = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[pivot]![c]!)) pivot = r;
+    [m[c], m[pivot]] = [m[pivot]!, m[c]!];
+    if (Math.abs(m[c]![c]!) < 1e-14) return undefined;
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = m[r]![c]! / m[c]![c]!;
+      for (let k = c; k <= n; k++) m[r]![k] = m[r]![k]! - f * m[c]![k]!;
+    }
+  }
+  return m.map((row, i) => row[n]! / row[i]!);
+}
+
+/**
+ * Predicts the final (best) value of `trial` from its curve so far, by least squares over the
+ * complete trials: final ≈ a + b · value(t) (+ c · rise(t) with at least 6 of them), where t is
+ * the trial's last report step and rise the change since the report before. The mean is never
+ * below the trial's best so far. Undefined with fewer than 3 complete trials reaching t.
+ * `sign` −1 for minimised metrics (the result is then in the reports' units too).
+ */
+export function predictFinal(trial: Pick<TrialReports, 'reports'>, complete: readonly Pick<TrialReports, 'reports'>[], sign = 1): FinalPrediction | undefined {
+  const last = trial.reports[trial.reports.length - 1];
+  if (!last) return undefined;
+  const mine = at(trial, last.step, sign)!;
+  const rows: { value: number; rise: number; final: number }[] = [];
+  for (const c of complete) {
+    const point = at(c, last.step, sign);
+    if (point) rows.push({ ...point, final: bestValue(c, sign) });
+  }
+  if (rows.length < 3) return undefined;
+  const features = (r: { value: number; rise: number }): number[] => (rows.length >= 6 ? [1, r.value, r.rise] : [1, r.value]);
+  const p = features(rows[0]!).length;
+  const xtx = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+  const xty = new Array<number>(p).fill(0);
+  for (const r of rows) {
+    const f = features(r);
+    for (let i = 0; i < p; i++) {
+      xty[i] = xty[i]! + f[i]! * r.final;
+      for (let j = 0; j < p; j++) xtx[i]![j] = xtx[i]![j]! + f[i]! * f[j]!;
+    }
+  }
+  // A little ridge on the slopes keeps near-identical curves solvable.
+  for (let i = 1; i < p; i++) xtx[i]![i] = xtx[i]![i]! + 1e-6 * rows.length;
+  const beta = solve(xtx, xty);
+  const finals = rows.map((r) => r.final);
+  const spread = Math.max(...finals) - Math.min(...finals);
+  const floor = Math.max(1e-3 * spread, 1e-9);
+  if (!beta) {
+    const mean = finals.reduce((a, b) => a + b, 0) / finals.length;
+    return { mean: sign * Math.max(mean, bestValue(trial, sign)), sd: Math.max(spread, floor) };
+  }
+  const predict = (r: { value: number; rise: number }): number => features(r).reduce((s, f, i) => s + f * beta[i]!, 0);
+  const residuals = rows.reduce((s, r) => s + (r.final - predict(r)) ** 2, 0);
+  // Residual sd with its small-sample inflation: fewer trials, wider.
+  const sd = Math.max(floor, Math.sqrt(residuals / Math.max(1, rows.length - p)) * Math.sqrt(1 + p / rows.length));
+  return { mean: sign * Math.max(predict(mine), bestValue(trial, sign)), sd };
+}
+
+function curveDominated(trial: TrialReports, others: readonly TrialReports[], config: Extract<PrunerConfig, { type: 'paretoCurve' }>, sign: number): boolean {
+  const step = trial.reports[trial.reports.length - 1]!.step;
+  if (step < (config.minResource ?? 0)) return false;
+  const complete = others.filter((t) => t.state === 'complete' && t.reports.length > 0);
+  if (complete.length < (config.minTrials ?? 4)) return false;
+  const prediction = predictFinal(trial, complete, sign);
+  if (!prediction) return false;
+  const optimistic = sign * prediction.mean + (config.optimism ?? 2) * prediction.sd;
+  const cost = trial.cost ?? 0;
+  return complete.some((c) => (c.cost ?? 0) <= cost && bestValue(c, sign) >= optimistic);
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { TrialObservation } from '../search/ask.js';
+import { AskContext } from '../search/ask.js';
 import type { PrunerConfig, TrialReports } from '../search/pruners.js';
-import { hyperbandBracket, InvalidPrunerError, lastReportValue, shouldPrune, validatePruner } from '../search/pruners.js';
+import { hyperbandBracket, InvalidPrunerError, lastReportValue, predictFinal, shouldPrune, validatePruner } from '../search/pruners.js';
 
 /** A trial whose curve has the given values at steps 10, 20, 30, ... */
 function trial(number: number, values: number[], state: TrialReports['state'] = 'complete', cost?: number): TrialReports {
@@ -109,5 +111,82 @@ describe('pruner configs', () => {
     expect(shouldPrune(trial(0, [0], 'running'), [trial(1, [1])], { type: 'none' })).toBe(false);
     expect(shouldPrune(trial(0, [], 'running'), [], { type: 'asha', minResource: 1 })).toBe(false);
     expect(lastReportValue(trial(0, [0.2, 0.4]))).toBe(0.4);
+  });
+});
+
+describe('curve dominance (paretoCurve)', () => {
+  // Curves 0.5 + (A − 0.5)(1 − exp(−t / 30)) reported at steps 10, 20, ..., 100.
+  const curve = (a: number, upTo = 10, tau = 30): number[] => Array.from({ length: upTo }, (_, i) => 0.5 + (a - 0.5) * (1 - Math.exp(-(10 * (i + 1)) / tau)));
+  const finalOf = (a: number, tau = 30): number => curve(a, 10, tau)[9]!;
+  const complete = [
+    trial(0, curve(0.9), 'complete', 100),
+    trial(1, curve(0.8, 10, 40), 'complete', 50),
+    trial(2, curve(0.7, 10, 25), 'complete', 10),
+    trial(3, curve(0.6), 'complete', 5),
+    trial(4, curve(0.85, 10, 35), 'complete', 80),
+    trial(5, curve(0.65), 'complete', 20),
+  ];
+  const config: PrunerConfig = { type: 'paretoCurve' };
+
+  it('predicts the final value of a curve from its start and the complete curves', () => {
+    const prediction = predictFinal(trial(9, curve(0.75, 3), 'running'), complete)!;
+    expect(prediction.mean).toBeCloseTo(finalOf(0.75), 1);
+    expect(Math.abs(prediction.mean - finalOf(0.75))).toBeLessThan(2 * prediction.sd + 0.01);
+    // Never below what the trial already reached.
+    expect(predictFinal(trial(9, [0.99], 'running'), complete)!.mean).toBeGreaterThanOrEqual(0.99);
+    expect(predictFinal(trial(9, curve(0.75, 3), 'running'), complete.slice(0, 2))).toBeUndefined();
+  });
+
+  it('stops a costly trial whose curve cannot catch a cheaper complete one', () => {
+    // Heading for 0.6 at cost 100: the complete 0.9 at cost 100 dominates it.
+    expect(shouldPrune(trial(9, curve(0.6, 3), 'running', 100), complete, config)).toBe(true);
+    // Heading for 0.95: nothing dominates it.
+    expect(shouldPrune(trial(9, curve(0.95, 3), 'running', 100), complete, config)).toBe(false);
+  });
+
+  it('keeps a cheap trial with a low metric that no cheaper trial beats', () => {
+    expect(shouldPrune(trial(9, curve(0.6, 3), 'running', 1), complete, config)).toBe(false);
+    // At cost 30 the complete 0.7 (cost 10) dominates a trial heading for 0.6.
+    expect(shouldPrune(trial(9, curve(0.6, 3), 'running', 30), complete, config)).toBe(true);
+  });
+
+  it('is more patient with more optimism, and waits for minResource and minTrials', () => {
+    // Heading for 0.87 at cost 100: below the 0.9 trial, but within the prediction's spread.
+    const close = trial(9, curve(0.87, 2), 'running', 100);
+    expect(shouldPrune(close, complete, { type: 'paretoCurve', optimism: 0 })).toBe(true);
+    expect(shouldPrune(close, complete, { type: 'paretoCurve', optimism: 50 })).toBe(false);
+    expect(shouldPrune(trial(9, curve(0.6, 3), 'running', 100), complete, { ...config, minResource: 40 })).toBe(false);
+    expect(shouldPrune(trial(9, curve(0.6, 3), 'running', 100), complete.slice(0, 3), config)).toBe(false);
+    // Pruned and running trials are not evidence of what a finished curve reaches.
+    expect(shouldPrune(trial(9, curve(0.6, 3), 'running', 100), complete.map((t) => ({ ...t, state: 'pruned' as const })), config)).toBe(false);
+  });
+
+  it('flips for minimised metrics', () => {
+    const losses = complete.map((t) => ({ ...t, reports: t.reports.map((r) => ({ step: r.step, value: 1 - r.value })) }));
+    expect(shouldPrune(trial(9, curve(0.6, 3).map((v) => 1 - v), 'running', 100), losses, { ...config, direction: 'minimize' })).toBe(true);
+    expect(shouldPrune(trial(9, curve(0.95, 3).map((v) => 1 - v), 'running', 100), losses, { ...config, direction: 'minimize' })).toBe(false);
+  });
+
+  it('refuses settings that cannot work, naming the field', () => {
+    expect(() => validatePruner({ type: 'paretoCurve', minTrials: 2 })).toThrow(InvalidPrunerError);
+    expect(() => validatePruner({ type: 'paretoCurve', optimism: -1 })).toThrow('optimism: must be >= 0, but got -1');
+    expect(() => validatePruner({ type: 'paretoCurve', optimism: 1 })).not.toThrow();
+  });
+});
+
+describe('pruned trials as the search sees them', () => {
+  const curve = (a: number, upTo = 10): { step: number; value: number }[] => Array.from({ length: upTo }, (_, i) => ({ step: 10 * (i + 1), value: 0.5 + (a - 0.5) * (1 - Math.exp(-(10 * (i + 1)) / 30)) }));
+  const space = { x: { type: 'float' as const, low: 0, high: 1 } };
+  const history: TrialObservation[] = [0.9, 0.8, 0.7, 0.6].map((a, number) => ({ number, point: { x: a }, state: 'complete', values: [curve(a)[9]!.value, 1], reports: curve(a) }));
+
+  it('observes a pruned trial at its predicted final value when the history carries curves', () => {
+    const pruned = curve(0.85, 2);
+    const context = new AskContext({ space, seed: 0, numbers: [5], history: [...history, { number: 4, point: { x: 0.85 }, state: 'pruned', values: [pruned[1]!.value, 1], reports: pruned }] });
+    const observed = context.observed.find((o) => o.number === 4)!;
+    // Minimisation form: −metric. Its last report was about 0.62; its curve heads for 0.85.
+    expect(-observed.y[0]!).toBeCloseTo(curve(0.85)[9]!.value, 1);
+    expect(observed.pruned).toBe(true);
+    const without = new AskContext({ space, seed: 0, numbers: [5], history: [...history, { number: 4, point: { x: 0.85 }, state: 'pruned', values: [pruned[1]!.value, 1] }] });
+    expect(-without.observed.find((o) => o.number === 4)!.y[0]!).toBeCloseTo(pruned[1]!.value, 12);
   });
 });

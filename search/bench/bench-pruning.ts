@@ -1,14 +1,17 @@
 /**
- * `npm run bench:pruning`: training steps spent to reach a hypervolume with and without ASHA,
+ * `npm run bench:pruning`: training steps spent to reach a hypervolume with and without pruners,
  * on the PEFT-shaped problem with synthetic learning curves. Each trial trains up to 900 steps
  * and reports every 30; its dev accuracy follows
  *   a(t) = 0.5 + (A − 0.5)(1 − exp(−t / τ)),  τ = 120 (1 + 0.5 c_PR) + 60 u,
  * with A the problem's noiseless accuracy, c_PR the prefix capacity (prefixes learn slower) and
  * u ∈ [0, 1) a per-configuration hash (curves cross), plus N(0, 0.005²) noise per report.
- * Trials run one after another, proposed by BO (the default) or random search; a pruned
- * trial's last report is its observed metric. The unpruned search runs 60 trials; the pruned searches run
- * until they have spent half of its steps. Hypervolume counts each trial at its last
- * noiseless curve value. Options: --seeds N (default 5).
+ * Trials run one after another, proposed by BO (the default) or random search; the history
+ * carries each trial's reports, so a pruned trial's observed metric is its final value
+ * predicted from its curve (search/ask.ts). The unpruned search runs 60 trials; the pruned
+ * searches run until they have spent a third of its steps (`--fraction`). Hypervolume counts
+ * each trial at its last noiseless curve value. Options: --seeds N (default 10), --fraction F
+ * (default 1/3), --samplers bo,random, --pruners NAME-PREFIX,... (rows to run), --last-report
+ * (pruned trials observed at their last report, without curves, as before).
  */
 import type { TrialObservation } from '../ask.js';
 import { hypervolume } from '../pareto.js';
@@ -22,7 +25,11 @@ import { gaussian } from '../mutation.js';
 import { peftMetric, peftProblem } from './problems.js';
 
 const args = process.argv.slice(2);
-const seeds = args.includes('--seeds') ? Number(args[args.indexOf('--seeds') + 1]) : 5;
+const option = (name: string): string | undefined => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+const seeds = Number(option('seeds') ?? 10);
+const fraction = Number(option('fraction') ?? 1 / 3);
+const samplerNames = (option('samplers') ?? 'bo,random').split(',') as ('bo' | 'random')[];
+const withCurves = !args.includes('--last-report');
 const MAX_STEPS = 900;
 const EVERY = 30;
 const TRIALS = 60;
@@ -67,7 +74,8 @@ function search(seed: number, samplerName: 'bo' | 'random', pruner: PrunerConfig
     }
     if (trial.state === 'running') trial.state = 'complete';
     spent += step;
-    history.push({ number, point: point!, state: trial.state === 'pruned' ? 'pruned' : 'complete', values: [trial.reports[trial.reports.length - 1]!.value, cost] });
+    const final = trial.state === 'pruned' ? trial.reports[trial.reports.length - 1]!.value : Math.max(...trial.reports.map((r) => r.value));
+    history.push({ number, point: point!, state: trial.state === 'pruned' ? 'pruned' : 'complete', values: [final, cost], ...(withCurves ? { reports: [...trial.reports] } : {}) });
     scored.push([-curve(point!, step), cost]);
     trace.steps.push(spent);
     trace.hypervolumes.push(hypervolume(scored, reference));
@@ -77,30 +85,52 @@ function search(seed: number, samplerName: 'bo' | 'random', pruner: PrunerConfig
   return trace;
 }
 
+/** Hypervolume of the trials finished within `steps` (the last trial may overrun the budget: not counted). */
+function hvWithin(trace: Trace, steps: number): number {
+  let hv = 0;
+  for (let i = 0; i < trace.steps.length && trace.steps[i]! <= steps; i++) hv = trace.hypervolumes[i]!;
+  return hv;
+}
+
 function stepsToReach(trace: Trace, target: number): number | undefined {
   const i = trace.hypervolumes.findIndex((hv) => hv >= target);
   return i >= 0 ? trace.steps[i] : undefined;
 }
 
-const pruners: [string, PrunerConfig][] = [
+const allPruners: [string, PrunerConfig][] = [
   ['ASHA η=3', { type: 'asha', minResource: 30, reductionFactor: 3 }],
-  ['ASHA η=2', { type: 'asha', minResource: 30, reductionFactor: 2 }],
+  ['ASHA η=3, Pareto ranks', { type: 'asha', minResource: 30, reductionFactor: 3, rank: 'pareto' }],
+  ['curve dominance κ=2', { type: 'paretoCurve' }],
+  ['curve dominance κ=1.5', { type: 'paretoCurve', optimism: 1.5 }],
+  ['curve dominance κ=1', { type: 'paretoCurve', optimism: 1 }],
+  ['curve dominance κ=0.5', { type: 'paretoCurve', optimism: 0.5 }],
 ];
+const prefixes = option('pruners')?.split(',');
+const pruners = allPruners.filter(([name]) => !prefixes || prefixes.some((p) => name.startsWith(p)));
 const full = TRIALS * MAX_STEPS;
-console.log(`## Early stopping: ASHA on the PEFT problem with learning curves (${seeds} seeds)\n`);
-console.log(`Unpruned: ${TRIALS} trials × ${MAX_STEPS} steps = ${full} steps. Pruned searches stop at ${full / 2} steps (half). Target = 98 % of the same sampler's unpruned final hypervolume. ASHA: first rung at step 30, rank by metric.\n`);
-console.log('| sampler | seed | unpruned final HV | pruner | trials (pruned) | HV at half the steps | % of unpruned final | steps to reach target | steps / unpruned total |');
+const allowed = Math.round(full * fraction);
+console.log(`## Early stopping on the PEFT problem with learning curves (${seeds} seeds)\n`);
+console.log(
+  `Unpruned: ${TRIALS} trials × ${MAX_STEPS} steps = ${full} steps. Pruned searches stop at ${allowed} steps (${(100 * fraction).toFixed(0)} %). Target = 98 % of the same sampler's unpruned final hypervolume. ASHA: first rung at step 30. Pruned trials observed ${withCurves ? 'at their predicted final value (curves in the history)' : 'at their last report'}.\n`,
+);
+console.log(`| sampler | seed | unpruned final HV | unpruned HV at ${allowed} steps | pruner | trials (pruned) | HV at ${allowed} steps | % of unpruned final | steps to reach target |`);
 console.log('|---|---|---|---|---|---|---|---|---|');
 const summary = new Map<string, { ratios: number[]; met: number; steps: number[] }>();
 const started = Date.now();
-for (const samplerName of ['bo', 'random'] as const) {
+for (const samplerName of samplerNames) {
   for (let seed = 0; seed < seeds; seed++) {
     const base = search(seed, samplerName, { type: 'none' }, Infinity, TRIALS);
     const final = base.hypervolumes[base.hypervolumes.length - 1]!;
     const target = 0.98 * final;
+    const baseAt = hvWithin(base, allowed);
+    const baseKey = `${samplerName}, no pruner (fewer trials)`;
+    const baseEntry = summary.get(baseKey) ?? { ratios: [], met: 0, steps: [] };
+    baseEntry.ratios.push(baseAt / final);
+    if (baseAt >= target) baseEntry.met++;
+    summary.set(baseKey, baseEntry);
     for (const [name, pruner] of pruners) {
-      const trace = search(seed, samplerName, pruner, full / 2, 10_000);
-      const last = trace.hypervolumes[trace.hypervolumes.length - 1]!;
+      const trace = search(seed, samplerName, pruner, allowed, 10_000);
+      const last = hvWithin(trace, allowed);
       const reach = stepsToReach(trace, target);
       const key = `${samplerName} + ${name}`;
       const entry = summary.get(key) ?? { ratios: [], met: 0, steps: [] };
@@ -110,9 +140,7 @@ for (const samplerName of ['bo', 'random'] as const) {
         entry.steps.push(reach / full);
       }
       summary.set(key, entry);
-      console.log(
-        `| ${samplerName} | ${seed} | ${final.toFixed(3)} | ${name} | ${trace.trials} (${trace.pruned}) | ${last.toFixed(3)} | ${((100 * last) / final).toFixed(1)} % | ${reach ?? '> ' + full / 2} | ${reach ? (reach / full).toFixed(2) : '–'} |`,
-      );
+      console.log(`| ${samplerName} | ${seed} | ${final.toFixed(3)} | ${baseAt.toFixed(3)} | ${name} | ${trace.trials} (${trace.pruned}) | ${last.toFixed(3)} | ${((100 * last) / final).toFixed(1)} % | ${reach ?? '> ' + allowed} |`);
     }
     process.stderr.write(`${samplerName} seed ${seed} done, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   }
@@ -122,7 +150,7 @@ const median = (values: number[]): number => {
   if (sorted.length === 0) return NaN;
   return sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
 };
-console.log('\n| sampler + pruner | median HV at half the steps (% of unpruned final) | seeds reaching 98 % within half the steps | median steps to reach it (fraction of unpruned) |');
+console.log(`\n| sampler + pruner | median HV at ${allowed} steps (% of unpruned final) | seeds reaching 98 % within ${allowed} steps | median steps to reach it (fraction of unpruned) |`);
 console.log('|---|---|---|---|');
 for (const [name, { ratios, met, steps }] of summary) {
   console.log(`| ${name} | ${(100 * median(ratios)).toFixed(1)} % | ${met} / ${seeds} | ${steps.length ? median(steps).toFixed(2) : '–'} |`);

@@ -98,6 +98,25 @@ export const dtlz2 = deterministic(
   1.1 ** 3 - Math.PI / 6,
 );
 
+/**
+ * A DTLZ2-style 2-objective problem far from its reference box: 6 inputs, f = (1 + 4g)(cos, sin)
+ * of x₀π/2 with g = Σ_{i≥1} (x_i − 0.5)². The front is the unit quarter circle, but the
+ * distance term is four times DTLZ2's, so only 0.7 % of random points fall inside the
+ * reference box [1.1, 1.1] (DTLZ2 with 2 objectives: 19 %).
+ */
+export const dtlz2Far = deterministic(
+  'DTLZ2-far',
+  CONTINUOUS_DIMS,
+  minimise2,
+  (x) => {
+    const g = 4 * x.slice(1).reduce((s, v) => s + (v - 0.5) ** 2, 0);
+    const a = (x[0]! * Math.PI) / 2;
+    return [(1 + g) * Math.cos(a), (1 + g) * Math.sin(a)];
+  },
+  [1.1, 1.1],
+  1.1 ** 2 - Math.PI / 4,
+);
+
 /** bert-base-uncased's shape. */
 export const BERT_BASE: EncoderShape = { vocabSize: 30522, hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072, maxPositions: 512, typeVocabSize: 2 };
 
