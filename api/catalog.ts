@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { DatasetFacts, SpecContext } from '../scheduler/spec.js';
+import { STUDY_ID_PATTERN, StudyStore } from '../scheduler/store.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { outputCount } from '../workers/data/dataset.js';
 import { loadDataset, parseDatasetRef } from '../workers/data/registry.js';
@@ -50,6 +51,7 @@ export function createSpecContext(sources: DatasetSources): SpecContext {
   return {
     describeDataset: (ref) => describeDataset(ref, sources),
     baseModelShape: async (name) => (await resolveBaseModel(name, sources.modelRoot)).shape,
+    studyExists: async (id) => STUDY_ID_PATTERN.test(id) && (await new StudyStore(sources.redis, sources.keyPrefix).getStudy(id)) !== undefined,
     ...(sources.trialMaxMemoryBytes !== undefined ? { trialMaxMemoryBytes: sources.trialMaxMemoryBytes } : {}),
   };
 }

@@ -100,9 +100,11 @@ describe('warm start with enqueued configurations', () => {
     expect(ordered.slice(0, pareto.length).map((t) => t.params)).toEqual([...pareto].sort((a, b) => a.number - b.number).map((t) => t.params));
   });
 
-  it('fails a study warm-started from a study that does not exist, naming the field', async () => {
-    const study = await run({ ...(spec([]) as Record<string, unknown>), warmStart: { fromStudy: 'no-such-study' } });
-    expect(study.state).toBe('failed');
-    expect(study.error).toContain('warmStart.fromStudy');
+  it('refuses a warm start from a study that does not exist, naming the field', async () => {
+    for (const fromStudy of ['no-such-study', '00000000-0000-4000-8000-000000000000']) {
+      const response = await stack.api('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...(spec([]) as Record<string, unknown>), warmStart: { fromStudy } }) });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: { field: string } }).error.field).toBe('warmStart.fromStudy');
+    }
   });
 });
