@@ -1,19 +1,16 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.js';
 import { createSpecContext } from '../api/catalog.js';
-import { TokenStore } from '../api/tokens.js';
-import { StudyStore } from '../scheduler/store.js';
 import { trialTrainingProblem } from '../search/training-schema.js';
 import type { TrainingConfig } from '../search/types.js';
 import { selectBackend } from '../workers/backend.js';
 import type { SelectedBackend } from '../workers/backend.js';
 import { InvalidTrialError } from '../workers/errors.js';
 import { optimizerSettings, trainTrial } from '../workers/train/train-trial.js';
-import { deleteUnder, keysUnder, testRedis, uniquePrefix } from './helpers/redis.js';
+import { startInProcessApp } from './helpers/app.js';
+import type { InProcessApp } from './helpers/app.js';
+import { keysUnder, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const demoSpec = JSON.parse(readFileSync(new URL('../api/demo-study.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 const task = { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'f1' };
@@ -25,28 +22,21 @@ const choices = (...values: (number | boolean | string)[]) => ({ type: 'categori
 const poison = autopeft({ 'serialAdapter.size': choices(2_000_000), 'layer.0': choices(true) });
 
 describe('admission control at POST /api/studies', () => {
+  let app: InProcessApp;
   let redis: Redis;
-  let server: Server;
   let url: string;
   let auth: { authorization: string };
-  const prefix = uniquePrefix();
+  let prefix: string;
 
   beforeAll(async () => {
-    redis = testRedis();
-    const tokens = new TokenStore(redis, prefix);
-    // Admin: these tests are about admission, not about quotas.
-    auth = { authorization: `Bearer ${(await tokens.create('admission-tester', 'admin')).secret}` };
-    // The default AUTOPEFT_TRIAL_MAX_MEMORY (3 GiB): the context leaves it out.
-    const app = createApp({ store: new StudyStore(redis, prefix), tokens, specContext: createSpecContext({ redis, keyPrefix: prefix }), events: { subscribe: () => () => {} } });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Admin: these tests are about admission, not about quotas. The default
+    // AUTOPEFT_TRIAL_MAX_MEMORY (3 GiB): the context leaves it out.
+    app = await startInProcessApp('admission-tester', 'admin');
+    ({ redis, url, auth, prefix } = app);
   });
 
   afterAll(async () => {
-    server.close();
-    await deleteUnder(redis, prefix);
-    await redis.quit();
+    await app?.close();
   });
 
   const post = (body: unknown) => fetch(`${url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body) });

@@ -1,15 +1,11 @@
-import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.js';
-import { createSpecContext } from '../api/catalog.js';
 import { countBaseParams, countHeadParams } from '../search/param-count.js';
 import type { EncoderShape } from '../search/types.js';
-import { TokenStore } from '../api/tokens.js';
-import { StudyStore } from '../scheduler/store.js';
-import { deleteUnder, keysUnder, testRedis, uniquePrefix } from './helpers/redis.js';
+import { startInProcessApp } from './helpers/app.js';
+import type { InProcessApp } from './helpers/app.js';
+import { keysUnder } from './helpers/redis.js';
 
 const validSpec = {
   name: 'spec test',
@@ -19,31 +15,19 @@ const validSpec = {
 const { metric: _metric, ...taskWithoutMetric } = validSpec.task;
 
 describe('POST /api/studies', () => {
+  let app: InProcessApp;
   let redis: Redis;
-  let server: Server;
   let url: string;
   let auth: { authorization: string };
-  const prefix = uniquePrefix();
+  let prefix: string;
 
   beforeAll(async () => {
-    redis = testRedis();
-    const tokens = new TokenStore(redis, prefix);
-    auth = { authorization: `Bearer ${(await tokens.create('spec-tester', 'submit')).secret}` };
-    const app = createApp({
-      store: new StudyStore(redis, prefix),
-      tokens,
-      specContext: createSpecContext({ redis, keyPrefix: prefix, modelRoot: fileURLToPath(new URL('./fixtures/hf/', import.meta.url)) }),
-      events: { subscribe: () => () => {} },
-    });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    app = await startInProcessApp('spec-tester', 'submit', fileURLToPath(new URL('./fixtures/hf/', import.meta.url)));
+    ({ redis, url, auth, prefix } = app);
   });
 
   afterAll(async () => {
-    server.close();
-    await deleteUnder(redis, prefix);
-    await redis.quit();
+    await app?.close();
   });
 
   const post = (body: unknown, contentType = 'application/json') =>
