@@ -6,7 +6,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TRIAL_MAX_MEMORY } from '../search/trial-memory.js';
-import { DEFAULT_WORKER_MAX_RSS } from '../workers/trial-worker.js';
+import { DEFAULT_WORKER_MAX_RSS } from '../workers/memory-limit.js';
 
 const configSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),

@@ -19,6 +19,7 @@ import { toNamedArrays } from './export/weights.js';
 import { artifactKey } from './job-types.js';
 import { resolveBaseModel } from './models/resolve.js';
 import { trainTrial } from './train/train-trial.js';
+import { DEFAULT_WORKER_MAX_RSS } from './memory-limit.js';
 
 /** What a trial worker needs. */
 export interface TrialWorkerOptions {
@@ -63,8 +64,6 @@ export interface TrialWorkerOptions {
   log?: (message: string) => void;
 }
 
-/** Default of {@link TrialWorkerOptions.maxRssBytes}: 2 GiB. */
-export const DEFAULT_WORKER_MAX_RSS = 2 * 2 ** 30;
 
 /**
  * How often one trial may be handed back by failing workers before it fails like any other

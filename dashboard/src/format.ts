@@ -87,7 +87,12 @@ export function fmtDuration(startIso: string | undefined, endIso: string | undef
   if (!startIso || !endIso) return DASH;
   const ms = new Date(endIso).getTime() - new Date(startIso).getTime();
   if (!Number.isFinite(ms) || ms < 0) return DASH;
-  const total = Math.round(ms / 1000);
+  return fmtElapsed(ms);
+}
+
+/** A duration in milliseconds for people: `42s`, `3m 05s`, `1h 02m`. */
+export function fmtElapsed(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const sec = total % 60;
