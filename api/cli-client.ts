@@ -119,6 +119,7 @@ export async function status(client: Client, out: Output, id: string): Promise<n
     const progress = watchProgress(study.summary, Date.now());
     console.log(progressLine(progress));
     console.log(`task: ${study.spec.task.dataset} on ${study.spec.task.baseModel}, metric ${study.spec.task.metric}`);
+    printWarnings(study);
     console.log(['trial', 'state', 'params', '% base', `best ${study.spec.task.metric}`, 'peft'].join('\t'));
     for (const t of study.trials) {
       const modules = peftModules(t.peft).map((m) => m.label);
@@ -126,6 +127,11 @@ export async function status(client: Client, out: Output, id: string): Promise<n
     }
   });
   return 0;
+}
+
+/** The study's warnings (scheduler/study-warnings.ts), a line each, on stderr so a pipe of the table stays clean. */
+function printWarnings(study: StudyView): void {
+  for (const w of study.warnings ?? []) console.error(`warning: ${w.message}. What usually helps: ${w.advice}.`);
 }
 
 /** Whether two snapshots differ in anything but the clock. */
@@ -179,6 +185,7 @@ export async function watch(client: Client, out: Output, id: string, intervalMs:
     last = progress;
     if (progress.finished) {
       stopBar();
+      if (!out.json) printWarnings(view);
       return progress.state === 'completed' ? 0 : 1;
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

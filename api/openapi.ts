@@ -98,6 +98,10 @@ const studyView = z
     updatedAt: z.string(),
     finishedAt: z.string().optional(),
     error: z.string().optional(),
+    warnings: z
+      .array(z.object({ code: z.enum(['no-learning', 'equal-metrics']), message: z.string(), advice: z.string() }))
+      .optional()
+      .describe('what the results do not support: every trial within noise of the majority-class baseline, or all equal'),
     baseShape: shape,
     baseParams: z.number(),
     headOutputs: z.number(),

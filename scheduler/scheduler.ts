@@ -18,6 +18,7 @@ import { trialTrainingProblem } from '../search/training-schema.js';
 import type { SearchPoint } from '../search/types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import { ProposalThread } from './propose.js';
+import { studyWarnings } from './study-warnings.js';
 import type { ProposalOutcome, ProposalRequest } from './propose.js';
 import { trialJobIdOf } from './store.js';
 import type { StudyStore } from './store.js';
@@ -167,6 +168,8 @@ export class Scheduler {
       if (!FINISHED.has(trial.state)) await this.reconcile(study, trial, trials);
     }
 
+    await this.updateWarnings(study, trials);
+
     const failing = failureStreak(trials);
     if (failing) {
       await this.end(study, trials, 'failed', failing);
@@ -190,10 +193,21 @@ export class Scheduler {
       study.state = anyComplete ? 'completed' : 'failed';
       if (!anyComplete) study.error = `every trial failed; the last: ${lastFailure(trials) ?? 'unknown'}`;
       study.finishedAt = new Date().toISOString();
+      const warnings = studyWarnings(trials, study.spec.task.metric, true);
+      if (warnings.length > 0) study.warnings = warnings;
       await store.saveStudy(study);
       await store.releaseLock(study.id, this.owner);
-      this.log(`study ${study.id} ${study.state}`);
+      this.log(`study ${study.id} ${study.state}${warnings.length > 0 ? ` (warning: ${warnings.map((w) => w.code).join(', ')})` : ''}`);
     }
+  }
+
+  /** Stores the warnings the trials call for, when they changed. */
+  private async updateWarnings(study: StudyRecord, trials: TrialRecord[]): Promise<void> {
+    const warnings = studyWarnings(trials, study.spec.task.metric, false);
+    if (JSON.stringify(warnings) === JSON.stringify(study.warnings ?? [])) return;
+    if (warnings.length > 0) study.warnings = warnings;
+    else delete study.warnings;
+    await this.options.store.saveStudy(study);
   }
 
   /** Stops every unfinished trial and marks the study cancelled. */

@@ -48,6 +48,8 @@ export interface StudyRecord {
   updatedAt: string;
   finishedAt?: string;
   error?: string;
+  /** What the results do not support (see scheduler/study-warnings.ts); absent when there is nothing to say. */
+  warnings?: StudyWarning[];
   /**
    * The base encoder's shape, read when the study was submitted: the scheduler and the API work
    * from it, so they need no access to the model itself (a model under a worker's model root,
@@ -58,6 +60,14 @@ export interface StudyRecord {
   baseParams: number;
   /** Outputs of the task head (classes, or 1 for regression), for parameter counts. */
   headOutputs: number;
+}
+
+/** A warning about a study's results, with what usually helps. */
+export interface StudyWarning {
+  /** `no-learning`: every trial within noise of the majority-class baseline; `equal-metrics`: every trial scored the same. */
+  code: 'no-learning' | 'equal-metrics';
+  message: string;
+  advice: string;
 }
 
 /** A stored trial. */

@@ -21,11 +21,11 @@ const bin = fileURLToPath(new URL('../api/bin/autopeft.js', import.meta.url));
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 const training = { steps: 2, batchSize: 4, evalEvery: 1, maxSeqLength: 16, trainExamples: 8, devExamples: 4 };
-const spec = (name: string, maxTrials: number, steps = training.steps) => ({
+const spec = (name: string, maxTrials: number, trainingChanges: Partial<typeof training> & { learningRate?: number } = {}, metric = 'f1') => ({
   name,
-  task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'f1' },
+  task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric },
   budget: { maxTrials, maxParallel: 1 },
-  training: { ...training, steps },
+  training: { ...training, ...trainingChanges },
 });
 
 interface Run {
@@ -95,8 +95,9 @@ describe('the autopeft command line', () => {
     stack = await startStack(1);
     dir = mkdtempSync(join(tmpdir(), 'autopeft-cli-'));
     specFile = join(dir, 'spec.json');
-    // Trials long enough (40 steps) that the terminal shows the bar before the study ends.
-    writeFileSync(specFile, JSON.stringify(spec('cli watch', 2, 40)));
+    // Trials long enough (40 steps) that the terminal shows the bar before the study ends, at a
+    // learning rate too small to learn anything: the study ends with the no-learning warning.
+    writeFileSync(specFile, JSON.stringify(spec('cli watch', 2, { steps: 40, learningRate: 1e-7, devExamples: 64 }, 'accuracy')));
     api = ['--url', `${stack.url}/`, '--token', stack.token];
     prefixEnv = { REDIS_URL: TEST_REDIS_URL, AUTOPEFT_KEY_PREFIX: stack.prefix };
   });
@@ -136,11 +137,10 @@ describe('the autopeft command line', () => {
       90_000,
       'watch to end',
     );
-    const lines = screen.split('\n').filter((line) => line.trim() !== '');
-    // The bar redraws in place: one line of progress, then the exit code.
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^cli watch \[█+\] 2\/2 trials \| 0 running \| best f1 \d\.\d{4} \(trial \d\) \| \d+s elapsed \| completed$/);
-    expect(lines[1]).toBe('EXIT:0');
+    // The pane wraps long lines: join them back (160 columns each).
+    const text = screen.split('\n').map((line) => line.padEnd(160)).join('').replace(/\s+/g, ' ');
+    // The bar redraws in place: one line of progress, the warning, then the exit code.
+    expect(text).toMatch(/^cli watch \[█+\] 2\/2 trials \| 0 running \| best accuracy \d\.\d{4} \(trial \d\) \| \d+s elapsed \| completed warning: every complete trial \(2\) scored within noise of the majority-class baseline: .* What usually helps: more training steps .*\. EXIT:0 $/);
     // Frames seen while it ran: the bar went through the study's progress, not only its end.
     expect([...frames].some((f) => /\[[░█]*░[░█]*\] [01]\/2 trials/.test(f)), [...frames].join('\n')).toBe(true);
   });
@@ -151,6 +151,9 @@ describe('the autopeft command line', () => {
     expect(view.summary.trialsDone).toBe(done);
     const text = await run(['status', studyId, ...api]);
     expect(text.code).toBe(0);
+    // The study learned nothing (see above): the API and status say so, the same words.
+    expect(view.warnings?.map((w) => w.code)).toContain('no-learning');
+    expect(text.stderr.trim().split('\n')).toEqual(view.warnings!.map((w) => `warning: ${w.message}. What usually helps: ${w.advice}.`));
     expect(text.stdout).toContain(`${done}/2 trials done | 0 running`);
     const trialLines = text.stdout.split('\n').filter((line) => /^\d+\t/.test(line));
     expect(trialLines).toHaveLength(view.trials.length);
