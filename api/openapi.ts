@@ -98,6 +98,10 @@ const studyView = z
     updatedAt: z.string(),
     finishedAt: z.string().optional(),
     error: z.string().optional(),
+    reference: z
+      .object({ point: z.tuple([z.number(), z.number()]), source: z.enum(['spec', 'default']) })
+      .optional()
+      .describe('the hypervolume reference point (metric, trainable parameters): the spec\'s, else the majority-class level and the largest configuration'),
     warnings: z
       .array(z.object({ code: z.enum(['no-learning', 'equal-metrics']), message: z.string(), advice: z.string() }))
       .optional()

@@ -44,7 +44,7 @@ export function proposePoints({ study, history, numbers, configurations }: Propo
       }),
       isValid: (point) => preset.isValid(point),
       budget: spec.budget.maxTrials,
-      ...(spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
+      ...(study.reference ? { referencePoint: study.reference.point } : spec.objectives.referencePoint ? { referencePoint: spec.objectives.referencePoint } : {}),
     });
     return { ok: true, points: numbers.map((n) => (n < enqueued.length ? enqueued[n]! : asked[toAsk.indexOf(n)]!)) };
   } catch (error) {

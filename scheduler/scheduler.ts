@@ -13,6 +13,7 @@ import { lastReportValue, shouldPrune } from '../search/pruners.js';
 import type { TrialReports } from '../search/pruners.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import type { TrialObservation } from '../search/sampler.js';
+import { defaultReference, largestConfiguration } from '../search/reference-point.js';
 import { warmStartFrom } from '../search/warm-start.js';
 import { trialTrainingProblem } from '../search/training-schema.js';
 import type { SearchPoint } from '../search/types.js';
@@ -298,6 +299,7 @@ export class Scheduler {
       // The curve lets the search observe a pruned trial at its predicted final metric.
       return { number: t.number, point: t.params, state, reports: t.reports, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
     });
+    await this.settleReference(study, trials);
     const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
     const warm = await this.warmStart(study);
     let points: SearchPoint[];
@@ -348,7 +350,28 @@ export class Scheduler {
     return created;
   }
 
-  /** The sampler's points for trials `numbers`, given the history. */
+  /**
+   * Fixes the study's reference point once it is known: the spec's, else the majority-class
+   * level the first finished trial reported and the largest configuration of the space.
+   */
+  private async settleReference(study: StudyRecord, trials: TrialRecord[]): Promise<void> {
+    if (study.reference) return;
+    const { spec } = study;
+    if (spec.objectives.referencePoint) {
+      study.reference = { point: spec.objectives.referencePoint, source: 'spec' };
+    } else {
+      const majority = trials.find((t) => t.majorityBaseline !== undefined)?.majorityBaseline;
+      if (majority === undefined) return;
+      const preset = getPreset(spec.preset);
+      const extra = countHeadParams(study.baseShape, study.headOutputs);
+      const size = (point: SearchPoint): number => countPeftParams(preset.toConfig(point, study.baseShape).peft, study.baseShape) + extra;
+      const reference = defaultReference(majority, largestConfiguration(spec.searchSpace, size, (point) => preset.isValid(point), spec.algorithm.seed));
+      if (!reference) return;
+      study.reference = reference;
+    }
+    await this.options.store.saveStudy(study);
+  }
+
   /** The study's warm start: enqueued configurations, or what another study gives (warmStartFrom). */
   private async warmStart(study: StudyRecord): Promise<{ priors: TrialObservation[]; configurations: SearchPoint[] }> {
     const warm = study.spec.warmStart;

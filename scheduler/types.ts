@@ -8,6 +8,7 @@ import type { SearchSpace } from '../search/space.js';
 import type { PresetName } from '../search/presets.js';
 import type { PrunerConfig } from '../search/pruners.js';
 import type { SamplerName } from '../search/sampler.js';
+import type { StudyReference } from '../search/reference-point.js';
 
 /** Life cycle of a study. */
 export type StudyState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -48,6 +49,12 @@ export interface StudyRecord {
   updatedAt: string;
   finishedAt?: string;
   error?: string;
+  /**
+   * The hypervolume reference point the search uses (metric, trainable parameters): the spec's
+   * objectives.referencePoint, else the majority-class level and the largest configuration of
+   * the space (search/reference-point.ts), set once the first trial has finished.
+   */
+  reference?: StudyReference;
   /** What the results do not support (see scheduler/study-warnings.ts); absent when there is nothing to say. */
   warnings?: StudyWarning[];
   /**

@@ -151,6 +151,10 @@ describe('the autopeft command line', () => {
     expect(view.summary.trialsDone).toBe(done);
     const text = await run(['status', studyId, ...api]);
     expect(text.code).toBe(0);
+    // No reference point in the spec: the majority-class level and the largest configuration.
+    expect(view.reference?.source).toBe('default');
+    expect(view.reference!.point[0]).toBe(view.trials[0]!.majorityBaseline);
+    expect(view.reference!.point[1]).toBeGreaterThanOrEqual(Math.max(...view.trials.map((t) => t.trainableParams)));
     // The study learned nothing (see above): the API and status say so, the same words.
     expect(view.warnings?.map((w) => w.code)).toContain('no-learning');
     expect(text.stderr.trim().split('\n')).toEqual(view.warnings!.map((w) => `warning: ${w.message}. What usually helps: ${w.advice}.`));
