@@ -8,7 +8,8 @@
  * go to 100 evaluations, default 5; the others stop at 50), --problem NAME-PREFIX,
  * --algorithms a,b (prefixes of the names of the rows to run; random always runs), --variants (adds BO rows: a full refit at every
  * ask, and the other acquisitions outside the reference box), --no-reference (BO is not given
- * the reference point; hypervolume is still scored with it), --no-timing, --quick.
+ * the reference point; hypervolume is still scored with it), --both-references (adds the row
+ * "bo, no reference", so both are measured in one run), --no-timing, --quick.
  */
 import type { TrialObservation } from '../ask.js';
 import { hypervolume, toMinimization } from '../pareto.js';
@@ -29,14 +30,16 @@ const boLongSeeds = option('bo-long-seeds', quick ? 1 : 5);
 const checkpoints = [25, 50, 100, 200];
 const budget = 100;
 const noReference = args.includes('--no-reference');
+const bothReferences = args.includes('--both-references');
 
 /** NSGA-II and evolution get a population of 10, their best setting at these budgets. */
-const algorithms: { name: string; make: () => Sampler; evaluations: (seed: number) => number }[] = [
+const algorithms: { name: string; make: () => Sampler; evaluations: (seed: number) => number; noReference?: boolean }[] = [
   { name: 'random', make: () => new RandomSampler(), evaluations: () => 200 },
   { name: 'lhs', make: () => new LatinHypercubeSampler({ blockSize: 25 }), evaluations: () => 100 },
   { name: 'nsga2', make: () => new Nsga2Sampler({ populationSize: 10 }), evaluations: () => 100 },
   { name: 'evolution', make: () => new RegularizedEvolutionSampler({ populationSize: 10 }), evaluations: () => 100 },
   { name: 'bo', make: () => new MoboSampler(), evaluations: (seed: number) => (seed < boLongSeeds ? 100 : 50) },
+  ...(bothReferences ? [{ name: 'bo, no reference', make: () => new MoboSampler(), evaluations: (seed: number) => (seed < boLongSeeds ? 100 : 50), noReference: true }] : []),
   ...(args.includes('--variants')
     ? [
         { name: 'bo, full refit', make: () => new MoboSampler({ refitFraction: 0, exactVarianceLimit: Infinity, factorCache: null }), evaluations: (seed: number) => (seed < boLongSeeds ? 100 : 50) },
@@ -61,13 +64,13 @@ function summary(values: number[], digits: number): string {
 }
 
 /** Runs one algorithm on one problem for one seed, one trial at a time; returns the hypervolume at each checkpoint. */
-function run(problem: BenchProblem, sampler: Sampler, seed: number, evaluations: number): Map<number, number> {
+function run(problem: BenchProblem, sampler: Sampler, seed: number, evaluations: number, withoutReference: boolean): Map<number, number> {
   const directions = problem.objectives.map((o) => o.direction);
   const reference = toMinimization(problem.reference, directions);
   const history: TrialObservation[] = [];
   const result = new Map<number, number>();
   for (let number = 0; number < evaluations; number++) {
-    const [point] = sampler.ask({ space: problem.space, seed, history, numbers: [number], objectives: problem.objectives, ...(noReference ? {} : { referencePoint: problem.reference }), isValid: problem.isValid, budget });
+    const [point] = sampler.ask({ space: problem.space, seed, history, numbers: [number], objectives: problem.objectives, ...(withoutReference ? {} : { referencePoint: problem.reference }), isValid: problem.isValid, budget });
     history.push({ number, point: point!, state: 'complete', values: problem.evaluate(point!, deriveRandom(seed, 'noise', number)) });
     if (checkpoints.includes(number + 1)) {
       result.set(number + 1, hypervolume(history.map((h) => toMinimization(problem.truth(h.point), directions)), reference));
@@ -82,6 +85,7 @@ const started = Date.now();
 console.log(`## Hypervolume after 25 / 50 / 100 / 200 evaluations (median [IQR] over ${seeds} seeds; BO's 100-evaluation column over ${boLongSeeds} seeds; only random search runs to 200)${noReference ? '; BO not given the reference point' : ''}\n`);
 const wins: string[] = [];
 const early: string[] = [];
+const atFifty: string[] = [];
 for (const problem of problems) {
   const known = problem.maxHypervolume;
   console.log(`### ${problem.name}${known ? ` (max HV ${known.toFixed(4)}, reference [${problem.reference.join(', ')}])` : ` (reference [${problem.reference.join(', ')}])`}\n`);
@@ -94,7 +98,7 @@ for (const problem of problems) {
     const perCheckpoint = new Map<number, number[]>(checkpoints.map((c) => [c, []]));
     const t = Date.now();
     for (let seed = 0; seed < seeds; seed++) {
-      const hv = run(problem, algorithm.make(), seed, algorithm.evaluations(seed));
+      const hv = run(problem, algorithm.make(), seed, algorithm.evaluations(seed), noReference || algorithm.noReference === true);
       for (const [c, v] of hv) perCheckpoint.get(c)!.push(v);
     }
     const digits = known && known < 10 ? 4 : 3;
@@ -114,6 +118,13 @@ for (const problem of problems) {
     const beaten = at25.filter((v) => v >= randomAt200).length;
     early.push(`| ${problem.name} | ${name} | ${medians.get(`${name}@25`)!.toFixed(4)} | ${randomAt200.toFixed(4)} | ${beaten} / ${at25.length} | ${medians.get(`${name}@25`)! >= randomAt200 ? 'yes' : 'NO'} |`);
   }
+  const randomAt50 = medians.get('random')!;
+  for (const name of perCheckpoints.keys()) {
+    if (!name.startsWith('bo')) continue;
+    const at50 = perCheckpoints.get(name)!.get(50)!;
+    const beating = at50.filter((v) => v > randomAt50).length;
+    atFifty.push(`| ${problem.name} | ${name}${noReference ? ' (no reference)' : ''} | ${medians.get(name)!.toFixed(4)} | ${randomAt50.toFixed(4)} | ${beating} / ${at50.length} | ${medians.get(name)! > randomAt50 ? 'yes' : 'NO'} |`);
+  }
   const bo = medians.get('bo')!;
   if (medians.has('nsga2')) wins.push(`| ${problem.name} | ${bo.toFixed(4)} | ${medians.get('random')!.toFixed(4)} | ${medians.get('nsga2')!.toFixed(4)} | ${bo > medians.get('random')! && bo > medians.get('nsga2')! ? 'yes' : 'NO'} |`);
   console.log('');
@@ -122,6 +133,11 @@ console.log('### Acceptance: the default algorithm (auto = bo at these budgets) 
 console.log('| problem | algorithm | median HV @25 | random median HV @200 | seeds with HV @25 ≥ random median @200 | median ≥ random @200 |');
 console.log('|---|---|---|---|---|---|');
 for (const line of early) console.log(line);
+console.log('');
+console.log('### BO at 50 evaluations against random search at 50 (with `--both-references`: given the reference point and not)\n');
+console.log('| problem | algorithm | median HV @50 | random median HV @50 | seeds with HV @50 > random median @50 | median > random @50 |');
+console.log('|---|---|---|---|---|---|');
+for (const line of atFifty) console.log(line);
 console.log('');
 console.log('### Median hypervolume at 50 evaluations\n');
 console.log('| problem | BO | random | NSGA-II | BO beats both |');
