@@ -12,7 +12,8 @@ import { parseStudySpec } from '../scheduler/spec.js';
 import type { SpecContext } from '../scheduler/spec.js';
 import { MAX_PAGE, STUDY_ID_PATTERN } from '../scheduler/store.js';
 import type { StudyEvent, StudyStore } from '../scheduler/store.js';
-import type { StudyRecord, TrialRecord } from '../scheduler/types.js';
+import type { StudyRecord, TrialFile, TrialFiles, TrialRecord } from '../scheduler/types.js';
+import { PRESETS } from '../search/presets.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../workers/data/json-depth.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
@@ -120,7 +121,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/catalog', read, (_req, res) => {
     // Shapes and descriptions only: a model's directory is a server path, not the client's business.
     const baseModels = Object.fromEntries(Object.entries(BASE_MODELS).map(([name, entry]) => [name, { description: entry.description, shape: entry.shape }]));
-    res.json({ datasets: DATASET_INFO, baseModels });
+    const presets = Object.fromEntries(Object.entries(PRESETS).map(([name, preset]) => [name, { description: preset.description }]));
+    res.json({ datasets: DATASET_INFO, baseModels, presets });
   });
 
   app.get('/api/studies', read, async (req, res) => {
@@ -219,10 +221,36 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(content);
   };
 
+  /** The study and trial a `/trials/:number` route names (404 for either missing). */
+  const trialOf = async (req: Request): Promise<{ study: StudyRecord; trial: TrialRecord }> => {
+    const id = studyIdOf(req);
+    const number = trialNumberOf(req);
+    const [study, trial] = await Promise.all([deps.store.getStudy(id), deps.store.getTrial(id, number)]);
+    if (!study) throw notFound(id);
+    if (!trial) throw new NotFoundError(`study "${id}" has no trial ${number}`);
+    return { study, trial };
+  };
+
+  app.get('/api/studies/:id/trials/:number/files', read, async (req, res) => {
+    // What the trial offers for download, so a client need not know the file layout.
+    const { study, trial } = await trialOf(req);
+    const base = `/api/studies/${study.id}/trials/${trial.number}`;
+    const artifactFiles = trial.artifact?.files ?? [];
+    const sizes = await deps.store.artifactFileSizes(study.id, trial.number, artifactFiles);
+    const files: TrialFile[] = artifactFiles.map((name, i) => ({ name, kind: 'artifact', path: `${base}/files/${name}`, bytes: sizes[i] ?? 0 }));
+    if (trial.state === 'complete') files.unshift({ name: 'configuration.json', kind: 'configuration', path: `${base}/config` });
+    res.json({ trial: trial.number, state: trial.state, files, notes: trial.artifact?.notes ?? [] } satisfies TrialFiles);
+  });
+
+  app.get('/api/studies/:id/trials/:number/config', read, async (req, res) => {
+    const { study, trial } = await trialOf(req);
+    if (trial.state !== 'complete') throw new ConflictError(`trial ${trial.number} is ${trial.state}; only a complete trial has a configuration to download`);
+    res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.json`);
+    res.type('application/json').send(JSON.stringify(buildTrialConfig(study, trial, study.baseShape), null, 2));
+  });
+
   app.get('/api/studies/:id/trials/:number/files/*file', read, async (req, res) => {
-    const number = String(req.params.number);
-    if (!/^\d{1,6}$/.test(number)) throw new NotFoundError(`study "${req.params.id}" has no trial "${number.slice(0, 20)}"`);
-    await sendArtifactFile(res, studyIdOf(req), Number(number), filePath(req.params.file));
+    await sendArtifactFile(res, studyIdOf(req), trialNumberOf(req), filePath(req.params.file));
   });
 
   app.get('/api/studies/:id/best/files/*file', read, async (req, res) => {
@@ -290,6 +318,13 @@ function studyIdOf(req: Request): string {
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError(`no study with id "${id.slice(0, 80)}"`);
+}
+
+/** The `:number` of a trial route (a 404 naming it when it is not a trial number). */
+function trialNumberOf(req: Request): number {
+  const number = String(req.params['number']);
+  if (!/^\d{1,6}$/.test(number)) throw new NotFoundError(`study "${studyIdOf(req)}" has no trial "${number.slice(0, 20)}"`);
+  return Number(number);
 }
 
 /** A query parameter given once, or undefined. */
