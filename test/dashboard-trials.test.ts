@@ -254,6 +254,9 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     expect(problems).toContain(failed.error);
     expect(problems).toContain('out of memory');
     expect(await detail.getByTestId('detail-files').textContent()).toMatch(/No files yet/);
+    // A point clicked in the Pareto plot opens in the panel too (the focus is shared).
+    await page.locator('[data-testid="pareto-plot"] [data-trial="5"]').first().click();
+    await expect.poll(() => page.getByTestId('detail-title').textContent()).toBe('Trial #5');
     // Escape closes the panel and clears the focus.
     await page.keyboard.press('Escape');
     await expect.poll(() => detail.isHidden()).toBe(true);
@@ -371,6 +374,14 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     await expect.poll(() => page.locator('[data-error-for="budget.maxTrials"]').textContent()).toBe(tooFew.message);
     expect(await modelError.isHidden()).toBe(true);
     await page.locator('[data-field="budget.maxTrials"]').fill('2');
+
+    // A file the API refuses: its message beside the upload field.
+    const broken = Buffer.from('text,label\n"never closed,spam\nfine,ham\n');
+    await page.locator('[data-field="upload"]').setInputFiles({ name: 'broken.csv', mimeType: 'text/csv', buffer: broken });
+    await page.getByTestId('upload-button').click();
+    const refused = (await (await stack.api('/api/datasets?name=broken', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: broken })).json()) as { error: { message: string } };
+    expect(refused.error.message).toMatch(/^broken, line 2/);
+    await expect.poll(() => page.locator('[data-error-for="upload"]').textContent(), { timeout: 15_000 }).toBe(refused.error.message);
 
     // Upload a dataset from the page; it becomes the study's dataset.
     const lines = ['text,label'];

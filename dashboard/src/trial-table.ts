@@ -76,6 +76,7 @@ function trialRow(trial: TrialRecord, input: TrialTableInput, axis: ReturnType<t
     {
       class: `clickable trial-row${input.marks.pareto.has(trial.number) ? ' is-pareto' : ''}`,
       'data-testid': 'trial-row',
+      tabindex: 0,
       'data-trial-number': trial.number,
       'data-state': trial.state,
     },
@@ -274,6 +275,13 @@ export function createTrialTable(selection: Selection): TrialTable {
   body.addEventListener('click', (event) => {
     const row = (event.target as Element).closest<HTMLTableRowElement>('tr[data-trial-number]');
     if (row && !window.getSelection()?.toString()) selection.toggleFocus(Number(row.dataset['trialNumber']));
+  });
+  body.addEventListener('keydown', (event) => {
+    const row = (event.target as Element).closest<HTMLTableRowElement>('tr[data-trial-number]');
+    if (row && (event.key === 'Enter' || event.key === ' ')) {
+      event.preventDefault();
+      selection.toggleFocus(Number(row.dataset['trialNumber']));
+    }
   });
   let lastFocus: number | undefined;
   let lastStates = selection.current.states;
