@@ -20,6 +20,7 @@ import { BASE_MODELS } from '../workers/models/catalog.js';
 import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, UnavailableError, errorHandler } from './errors.js';
 import type { ServiceMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { zipArchive, type ZipEntry } from './zip.js';
 import { allowedHosts, authenticate, callerOf, hostCheck, originPolicy, requireScope } from './security.js';
 import { DEFAULT_QUOTAS, quotasOf, tokenRequestSchema, TokenNameTakenError, TOKEN_NAME_PATTERN } from './tokens.js';
 import type { DefaultQuotas, TokenStore } from './tokens.js';
@@ -238,15 +239,38 @@ export function createApp(deps: AppDeps): express.Express {
     const artifactFiles = trial.artifact?.files ?? [];
     const sizes = await deps.store.artifactFileSizes(study.id, trial.number, artifactFiles);
     const files: TrialFile[] = artifactFiles.map((name, i) => ({ name, kind: 'artifact', path: `${base}/files/${name}`, bytes: sizes[i] ?? 0 }));
-    if (trial.state === 'complete') files.unshift({ name: 'configuration.json', kind: 'configuration', path: `${base}/config` });
+    if (trial.state === 'complete') {
+      files.unshift({ name: 'configuration.json', kind: 'configuration', path: `${base}/config` });
+      files.push({ name: 'bundle.zip', kind: 'bundle', path: `${base}/bundle` });
+    }
     res.json({ trial: trial.number, state: trial.state, files, notes: trial.artifact?.notes ?? [] } satisfies TrialFiles);
   });
 
+  /** A complete trial's configuration JSON (409 for a trial that is not complete). */
+  const configOf = (study: StudyRecord, trial: TrialRecord, what: string): string => {
+    if (trial.state !== 'complete') throw new ConflictError(`trial ${trial.number} is ${trial.state}; only a complete trial has ${what} to download`);
+    return JSON.stringify(buildTrialConfig(study, trial, study.baseShape), null, 2);
+  };
+
   app.get('/api/studies/:id/trials/:number/config', read, async (req, res) => {
     const { study, trial } = await trialOf(req);
-    if (trial.state !== 'complete') throw new ConflictError(`trial ${trial.number} is ${trial.state}; only a complete trial has a configuration to download`);
+    const json = configOf(study, trial, 'a configuration');
     res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.json`);
-    res.type('application/json').send(JSON.stringify(buildTrialConfig(study, trial, study.baseShape), null, 2));
+    res.type('application/json').send(json);
+  });
+
+  app.get('/api/studies/:id/trials/:number/bundle', read, async (req, res) => {
+    // Everything the trial offers in one download: its configuration and its adapter's files.
+    const { study, trial } = await trialOf(req);
+    const entries: ZipEntry[] = [{ name: 'configuration.json', data: Buffer.from(configOf(study, trial, 'a bundle'), 'utf8') }];
+    for (const file of trial.artifact?.files ?? []) {
+      const content = await deps.store.getArtifactFile(study.id, trial.number, file);
+      if (!content) throw new NotFoundError(`the stored files of trial ${trial.number} are gone`);
+      entries.push({ name: file, data: content });
+    }
+    res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.zip`);
+    // Dated by the trial, so the same trial always gives the same archive.
+    res.type('application/zip').send(zipArchive(entries, new Date(trial.finishedAt ?? trial.createdAt)));
   });
 
   app.get('/api/studies/:id/trials/:number/files/*file', read, async (req, res) => {

@@ -121,7 +121,7 @@ const trialPage = z.object({ trials: z.array(trialRecord), cursor: z.number(), h
 const trialFiles = z.object({
   trial: z.number().int(),
   state: trialState,
-  files: z.array(z.object({ name: z.string(), kind: z.enum(['configuration', 'artifact']), path: z.string(), bytes: z.number().optional() })),
+  files: z.array(z.object({ name: z.string(), kind: z.enum(['configuration', 'artifact', 'bundle']), path: z.string(), bytes: z.number().optional() })),
   notes: z.array(z.string()),
 });
 
@@ -230,8 +230,9 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/api/studies/{id}/cancel', summary: 'Cancel a study (creator or admin)', scope: 'submit', responses: { 202: cancelling, 403: null, 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/best', summary: "The best trial's configuration (attachment)", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/best/files/{file}', summary: "A file of the best trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null, 409: null } },
-  { method: 'get', path: '/api/studies/{id}/trials/{number}/files', summary: "The files a trial offers for download: its configuration (complete trials) and its trained adapter's files, each with its API path", scope: 'read', responses: { 200: trialFiles, 404: null } },
+  { method: 'get', path: '/api/studies/{id}/trials/{number}/files', summary: "The files a trial offers for download: its configuration and a ZIP of everything (complete trials) and its trained adapter's files, each with its API path", scope: 'read', responses: { 200: trialFiles, 404: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/config', summary: "A complete trial's configuration (attachment), in the format of /best", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/trials/{number}/bundle', summary: "A complete trial's configuration and trained adapter files as one ZIP (attachment)", scope: 'read', responses: { 200: 'application/zip', 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/files/{file}', summary: "A file of a complete trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null } },
   { method: 'get', path: '/api/events', summary: 'Server-sent change notices `{studyId, type}`', scope: 'read', responses: { 200: 'text/event-stream' } },
   {

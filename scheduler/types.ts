@@ -167,8 +167,11 @@ export interface StudyPage {
 export interface TrialFile {
   /** The file's name: a path inside the trained adapter, or `configuration.json`. */
   name: string;
-  /** `configuration`: the trial's configuration JSON; `artifact`: a file of the trained adapter. */
-  kind: 'configuration' | 'artifact';
+  /**
+   * `configuration`: the trial's configuration JSON; `artifact`: a file of the trained adapter;
+   * `bundle`: a ZIP of the configuration and every adapter file.
+   */
+  kind: 'configuration' | 'artifact' | 'bundle';
   /** The API path that serves it (it needs the bearer token). */
   path: string;
   /** Its size, for stored artifact files (the configuration is built on request). */

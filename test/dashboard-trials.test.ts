@@ -236,7 +236,7 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
 
     // The configuration download is the API's configuration of that trial.
     const listing = (await (await stack.api(`/api/studies/${study.id}/trials/5/files`)).json()) as TrialFiles;
-    expect(listing.files.map((f) => f.name)).toEqual(['configuration.json']);
+    expect(listing.files.map((f) => f.name)).toEqual(['configuration.json', 'bundle.zip']);
     const config = await downloadText(page, () => detail.locator('[data-file="configuration.json"]').click());
     expect(config.name).toBe('autopeft-detail-test-trial-5.json');
     const parsed = JSON.parse(config.text) as { trial: number; peft: unknown; metric: { value: number } };
@@ -415,6 +415,10 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
       expect(got.bytes.length).toBe(file.bytes);
       expect(got.bytes.equals(expected)).toBe(true);
     }
+    // The bundle: the API's ZIP, byte for byte.
+    const bundle = await downloadText(page, () => detail.locator('[data-file="bundle.zip"]').click());
+    expect(bundle.name).toMatch(/-trial-0\.zip$/);
+    expect(bundle.bytes.equals(Buffer.from(await (await stack.api(`/api/studies/${id}/trials/0/bundle`)).arrayBuffer()))).toBe(true);
     const weights = listing.files.find((f) => f.name === 'adapter_weights.safetensors')!;
     expect(weights.bytes).toBeGreaterThan(100);
     await page.screenshot({ path: shot('created-study-detail.png'), fullPage: true });

@@ -1,7 +1,11 @@
 /**
- * The per-trial download endpoints (`GET .../trials/:n/files`, `.../trials/:n/config`) and the
+ * The per-trial download endpoints (`GET .../trials/:n/files`, `/config`, `/bundle`) and the
  * dashboard's pure table and grid rules (filters, sort order, CSV, Pareto summary).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configGrid, median, summaryGrid } from '../dashboard/src/config-grid.js';
 import { columnFilter, parseNumberFilter, queryTrials, trialColumns, trialsCsv } from '../dashboard/src/trial-query.js';
@@ -47,6 +51,7 @@ describe('GET /api/studies/:id/trials/:n/files and /config', () => {
         { name: 'configuration.json', kind: 'configuration', path: `/api/studies/${studyId}/trials/0/config` },
         { name: 'autopeft_config.json', kind: 'artifact', path: `/api/studies/${studyId}/trials/0/files/autopeft_config.json`, bytes: 7 },
         { name: 'hf-peft/adapter_model.safetensors', kind: 'artifact', path: `/api/studies/${studyId}/trials/0/files/hf-peft/adapter_model.safetensors`, bytes: 1234 },
+        { name: 'bundle.zip', kind: 'bundle', path: `/api/studies/${studyId}/trials/0/bundle` },
       ],
     });
     const weights = await get(listing.files[2]!.path);
@@ -57,12 +62,37 @@ describe('GET /api/studies/:id/trials/:n/files and /config', () => {
     expect(config.peft).toEqual(trials[0]!.peft);
   });
 
+  it('bundles the configuration and every file into a ZIP that unzip reads back byte for byte', async () => {
+    const response = await get(`/api/studies/${studyId}/trials/0/bundle`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/zip');
+    expect(response.headers.get('content-disposition')).toContain('trial-0.zip');
+    const zip = Buffer.from(await response.arrayBuffer());
+    const again = Buffer.from(await (await get(`/api/studies/${studyId}/trials/0/bundle`)).arrayBuffer());
+    expect(again.equals(zip)).toBe(true);
+    const dir = mkdtempSync(path.join(tmpdir(), 'autopeft-bundle-'));
+    try {
+      const file = path.join(dir, 'bundle.zip');
+      writeFileSync(file, zip);
+      expect(execFileSync('unzip', ['-t', file], { encoding: 'utf8' })).toMatch(/No errors detected/);
+      // Info-ZIP's unzip, an independent reader: the names in order, then each entry's bytes.
+      expect(execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n')).toEqual(['configuration.json', 'autopeft_config.json', 'hf-peft/adapter_model.safetensors']);
+      const bytesOf = (name: string): Buffer => execFileSync('unzip', ['-p', file, name]);
+      expect(bytesOf('configuration.json').toString('utf8')).toBe(await (await get(`/api/studies/${studyId}/trials/0/config`)).text());
+      expect(bytesOf('autopeft_config.json').toString('utf8')).toBe('{"a":1}');
+      expect(bytesOf('hf-peft/adapter_model.safetensors').equals(Buffer.alloc(1234, 7))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('offers nothing for a trial that is not complete, and answers 409 / 404 naming what is missing', async () => {
     const failed = trials.find((t) => t.state === 'failed')!;
     const listing = (await (await get(`/api/studies/${studyId}/trials/${failed.number}/files`)).json()) as TrialFiles;
     expect(listing.files).toEqual([]);
     const config = await get(`/api/studies/${studyId}/trials/${failed.number}/config`);
     expect(config.status).toBe(409);
+    expect((await get(`/api/studies/${studyId}/trials/${failed.number}/bundle`)).status).toBe(409);
     expect(((await config.json()) as { error: { message: string } }).error.message).toMatch(`trial ${failed.number} is failed`);
     const missing = await get(`/api/studies/${studyId}/trials/999/files`);
     expect(missing.status).toBe(404);

@@ -70,7 +70,7 @@ export function createTrialDetail(studyId: string, selection: Selection, onProbl
         button.addEventListener('click', () => {
           downloadFile(file.path).catch((error: unknown) => onProblem(problemText(error)));
         });
-        return h('li', null, button, h('span', { class: 'muted small' }, ` ${file.kind === 'configuration' ? 'configuration JSON' : fmtBytes(file.bytes)}`));
+        return h('li', null, button, h('span', { class: 'muted small' }, ` ${file.kind === 'configuration' ? 'configuration JSON' : file.kind === 'bundle' ? 'ZIP of the configuration and every file' : fmtBytes(file.bytes)}`));
       }),
     );
     setChildren(filesHost, list, files.notes.length > 0 ? h('ul', { class: 'notes muted small' }, ...files.notes.map((n) => h('li', null, n))) : null);
