@@ -12,13 +12,15 @@ import { parseStudySpec } from '../scheduler/spec.js';
 import type { SpecContext } from '../scheduler/spec.js';
 import { MAX_PAGE, STUDY_ID_PATTERN } from '../scheduler/store.js';
 import type { StudyEvent, StudyStore } from '../scheduler/store.js';
-import type { StudyRecord, TrialRecord } from '../scheduler/types.js';
+import type { StudyRecord, TrialFile, TrialFiles, TrialRecord } from '../scheduler/types.js';
+import { PRESETS } from '../search/presets.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../workers/data/json-depth.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
 import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, UnavailableError, errorHandler } from './errors.js';
 import type { ServiceMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { zipArchive, type ZipEntry } from './zip.js';
 import { allowedHosts, authenticate, callerOf, hostCheck, originPolicy, requireScope } from './security.js';
 import { DEFAULT_QUOTAS, quotasOf, tokenRequestSchema, TokenNameTakenError, TOKEN_NAME_PATTERN } from './tokens.js';
 import type { DefaultQuotas, TokenStore } from './tokens.js';
@@ -120,7 +122,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/catalog', read, (_req, res) => {
     // Shapes and descriptions only: a model's directory is a server path, not the client's business.
     const baseModels = Object.fromEntries(Object.entries(BASE_MODELS).map(([name, entry]) => [name, { description: entry.description, shape: entry.shape }]));
-    res.json({ datasets: DATASET_INFO, baseModels });
+    const presets = Object.fromEntries(Object.entries(PRESETS).map(([name, preset]) => [name, { description: preset.description }]));
+    res.json({ datasets: DATASET_INFO, baseModels, presets });
   });
 
   app.get('/api/studies', read, async (req, res) => {
@@ -219,10 +222,59 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(content);
   };
 
+  /** The study and trial a `/trials/:number` route names (404 for either missing). */
+  const trialOf = async (req: Request): Promise<{ study: StudyRecord; trial: TrialRecord }> => {
+    const id = studyIdOf(req);
+    const number = trialNumberOf(req);
+    const [study, trial] = await Promise.all([deps.store.getStudy(id), deps.store.getTrial(id, number)]);
+    if (!study) throw notFound(id);
+    if (!trial) throw new NotFoundError(`study "${id}" has no trial ${number}`);
+    return { study, trial };
+  };
+
+  app.get('/api/studies/:id/trials/:number/files', read, async (req, res) => {
+    // What the trial offers for download, so a client need not know the file layout.
+    const { study, trial } = await trialOf(req);
+    const base = `/api/studies/${study.id}/trials/${trial.number}`;
+    const artifactFiles = trial.artifact?.files ?? [];
+    const sizes = await deps.store.artifactFileSizes(study.id, trial.number, artifactFiles);
+    const files: TrialFile[] = artifactFiles.map((name, i) => ({ name, kind: 'artifact', path: `${base}/files/${name}`, bytes: sizes[i] ?? 0 }));
+    if (trial.state === 'complete') {
+      files.unshift({ name: 'configuration.json', kind: 'configuration', path: `${base}/config` });
+      files.push({ name: 'bundle.zip', kind: 'bundle', path: `${base}/bundle` });
+    }
+    res.json({ trial: trial.number, state: trial.state, files, notes: trial.artifact?.notes ?? [] } satisfies TrialFiles);
+  });
+
+  /** A complete trial's configuration JSON (409 for a trial that is not complete). */
+  const configOf = (study: StudyRecord, trial: TrialRecord, what: string): string => {
+    if (trial.state !== 'complete') throw new ConflictError(`trial ${trial.number} is ${trial.state}; only a complete trial has ${what} to download`);
+    return JSON.stringify(buildTrialConfig(study, trial, study.baseShape), null, 2);
+  };
+
+  app.get('/api/studies/:id/trials/:number/config', read, async (req, res) => {
+    const { study, trial } = await trialOf(req);
+    const json = configOf(study, trial, 'a configuration');
+    res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.json`);
+    res.type('application/json').send(json);
+  });
+
+  app.get('/api/studies/:id/trials/:number/bundle', read, async (req, res) => {
+    // Everything the trial offers in one download: its configuration and its adapter's files.
+    const { study, trial } = await trialOf(req);
+    const entries: ZipEntry[] = [{ name: 'configuration.json', data: Buffer.from(configOf(study, trial, 'a bundle'), 'utf8') }];
+    for (const file of trial.artifact?.files ?? []) {
+      const content = await deps.store.getArtifactFile(study.id, trial.number, file);
+      if (!content) throw new NotFoundError(`the stored files of trial ${trial.number} are gone`);
+      entries.push({ name: file, data: content });
+    }
+    res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.zip`);
+    // Dated by the trial, so the same trial always gives the same archive.
+    res.type('application/zip').send(zipArchive(entries, new Date(trial.finishedAt ?? trial.createdAt)));
+  });
+
   app.get('/api/studies/:id/trials/:number/files/*file', read, async (req, res) => {
-    const number = String(req.params.number);
-    if (!/^\d{1,6}$/.test(number)) throw new NotFoundError(`study "${req.params.id}" has no trial "${number.slice(0, 20)}"`);
-    await sendArtifactFile(res, studyIdOf(req), Number(number), filePath(req.params.file));
+    await sendArtifactFile(res, studyIdOf(req), trialNumberOf(req), filePath(req.params.file));
   });
 
   app.get('/api/studies/:id/best/files/*file', read, async (req, res) => {
@@ -290,6 +342,13 @@ function studyIdOf(req: Request): string {
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError(`no study with id "${id.slice(0, 80)}"`);
+}
+
+/** The `:number` of a trial route (a 404 naming it when it is not a trial number). */
+function trialNumberOf(req: Request): number {
+  const number = String(req.params['number']);
+  if (!/^\d{1,6}$/.test(number)) throw new NotFoundError(`study "${studyIdOf(req)}" has no trial "${number.slice(0, 20)}"`);
+  return Number(number);
 }
 
 /** A query parameter given once, or undefined. */

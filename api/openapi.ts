@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { studySpecSchema } from '../scheduler/spec.js';
 import type { PeftConfig, TrainingConfig } from '../search/types.js';
-import type { StudyPage, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from '../scheduler/types.js';
+import type { StudyPage, StudySpec, StudySummary, StudyView, TrialFiles, TrialPage, TrialRecord } from '../scheduler/types.js';
 import type { UploadSummary } from '../workers/data/stored.js';
 import type { StoppedWorker } from '../workers/job-types.js';
 import { quotasSchema, SCOPES, tokenRequestSchema } from './tokens.js';
@@ -118,6 +118,12 @@ const studyView = z
 
 const studyPage = z.object({ studies: z.array(studySummary), nextCursor: z.string().optional() });
 const trialPage = z.object({ trials: z.array(trialRecord), cursor: z.number(), hasMore: z.boolean() });
+const trialFiles = z.object({
+  trial: z.number().int(),
+  state: trialState,
+  files: z.array(z.object({ name: z.string(), kind: z.enum(['configuration', 'artifact', 'bundle']), path: z.string(), bytes: z.number().optional() })),
+  notes: z.array(z.string()),
+});
 
 const uploadSummary = z
   .object({
@@ -147,7 +153,11 @@ const tokenRecord = z
 const stoppedWorker = z.object({ name: z.string(), reason: z.string(), at: z.string() });
 const health = z.object({ ok: z.boolean(), stoppedWorkers: z.array(stoppedWorker) });
 const whoami = z.object({ name: z.string(), scope: z.enum(SCOPES), quotas: quotasSchema.nullable() });
-const catalog = z.object({ datasets: z.record(z.string(), z.unknown()), baseModels: z.record(z.string(), z.object({ description: z.string(), shape })) });
+const catalog = z.object({
+  datasets: z.record(z.string(), z.unknown()),
+  baseModels: z.record(z.string(), z.object({ description: z.string(), shape })),
+  presets: z.record(z.string(), z.object({ description: z.string() })),
+});
 const created = z.object({ id: z.string(), state: studyState });
 const cancelling = z.object({ id: z.string(), state: z.literal('cancelling') });
 const createdToken = tokenRecord.extend({ token: z.string().describe('the secret: shown once, stored only as a hash') });
@@ -160,6 +170,7 @@ export type AnswerSchemasCheck = [
   Describes<typeof studyView, StudyView>,
   Describes<typeof studyPage, StudyPage>,
   Describes<typeof trialPage, TrialPage>,
+  Describes<typeof trialFiles, TrialFiles>,
   Describes<typeof studySummary, StudySummary>,
   Describes<typeof uploadSummary, UploadSummary>,
   Describes<typeof tokenRecord, TokenRecord>,
@@ -197,7 +208,7 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/health', summary: 'Liveness and workers that stopped taking trials', responses: { 200: health } },
   { method: 'get', path: '/api/whoami', summary: 'The calling token', scope: 'read', responses: { 200: whoami } },
   { method: 'get', path: '/api/openapi.json', summary: 'This document', scope: 'read', responses: { 200: z.record(z.string(), z.unknown()) } },
-  { method: 'get', path: '/api/catalog', summary: 'Built-in datasets and base models', scope: 'read', responses: { 200: catalog } },
+  { method: 'get', path: '/api/catalog', summary: 'Built-in datasets, base models and search presets', scope: 'read', responses: { 200: catalog } },
   { method: 'get', path: '/api/studies', summary: 'A page of study summaries, newest first (`?limit=` 1-200, default 50; `?cursor=` the nextCursor of the page before)', scope: 'read', responses: { 200: studyPage, 400: null } },
   {
     method: 'post',
@@ -219,6 +230,9 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/api/studies/{id}/cancel', summary: 'Cancel a study (creator or admin)', scope: 'submit', responses: { 202: cancelling, 403: null, 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/best', summary: "The best trial's configuration (attachment)", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/best/files/{file}', summary: "A file of the best trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/trials/{number}/files', summary: "The files a trial offers for download: its configuration and a ZIP of everything (complete trials) and its trained adapter's files, each with its API path", scope: 'read', responses: { 200: trialFiles, 404: null } },
+  { method: 'get', path: '/api/studies/{id}/trials/{number}/config', summary: "A complete trial's configuration (attachment), in the format of /best", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/trials/{number}/bundle', summary: "A complete trial's configuration and trained adapter files as one ZIP (attachment)", scope: 'read', responses: { 200: 'application/zip', 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/files/{file}', summary: "A file of a complete trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null } },
   { method: 'get', path: '/api/events', summary: 'Server-sent change notices `{studyId, type}`', scope: 'read', responses: { 200: 'text/event-stream' } },
   {

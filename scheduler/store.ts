@@ -313,6 +313,15 @@ export class StudyStore {
     return (await this.redis.hgetBuffer(artifactKey(this.prefix, trialJobIdOf(studyId, trialNumber)), file)) ?? undefined;
   }
 
+  /** The size in bytes of each named file of a trial's stored artifact (0 for a file that is gone). */
+  async artifactFileSizes(studyId: string, trialNumber: number, files: readonly string[]): Promise<number[]> {
+    if (files.length === 0) return [];
+    const key = artifactKey(this.prefix, trialJobIdOf(studyId, trialNumber));
+    const pipeline = this.redis.pipeline();
+    for (const file of files) pipeline.hstrlen(key, file);
+    return ((await pipeline.exec()) ?? []).map(([, n]) => (typeof n === 'number' ? n : 0));
+  }
+
   /** How many of the studies a scheduler still has to drive were created by `owner`. */
   async activeStudiesOf(owner: string): Promise<number> {
     const ids = await this.activeStudyIds();

@@ -162,3 +162,27 @@ export interface StudyPage {
   /** Pass as `cursor` for the next page; absent on the last page. */
   nextCursor?: string;
 }
+
+/** One file a trial offers for download (`GET /api/studies/:id/trials/:n/files`). */
+export interface TrialFile {
+  /** The file's name: a path inside the trained adapter, or `configuration.json`. */
+  name: string;
+  /**
+   * `configuration`: the trial's configuration JSON; `artifact`: a file of the trained adapter;
+   * `bundle`: a ZIP of the configuration and every adapter file.
+   */
+  kind: 'configuration' | 'artifact' | 'bundle';
+  /** The API path that serves it (it needs the bearer token). */
+  path: string;
+  /** Its size, for stored artifact files (the configuration is built on request). */
+  bytes?: number;
+}
+
+/** The downloadable files of one trial. */
+export interface TrialFiles {
+  trial: number;
+  state: TrialState;
+  files: TrialFile[];
+  /** Export formats left out or approximated, and why. */
+  notes: string[];
+}

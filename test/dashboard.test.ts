@@ -1,18 +1,15 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchBrowser, runBrowserTests } from './helpers/browser.js';
 import { startStack } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 // Outside CI a machine without Debian's chromium skips this file; in CI its absence is a failure.
-const runBrowserTests = haveChromium || process.env.CI === 'true';
 if (!runBrowserTests) console.warn(`dashboard browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
 
 const artifacts = new URL('./artifacts/', import.meta.url);
@@ -27,10 +24,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     const modelRoot = fileURLToPath(new URL('./fixtures/hf/', import.meta.url));
     const workerEnv = (i: number): Record<string, string> => (i === 1 ? { AUTOPEFT_MODEL_ROOT: emptyModelRoot } : {});
     stack = await startStack(2, { AUTOPEFT_MODEL_ROOT: modelRoot, AUTOPEFT_WORKER_MAX_FAILURES: '1' }, workerEnv);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchBrowser();
     await mkdir(artifacts, { recursive: true });
   });
 

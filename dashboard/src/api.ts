@@ -1,6 +1,7 @@
 /** Typed access to the AutoPEFT REST API from the browser. */
 
-import type { StudyPage, StudySummary, StudyView, TrialPage } from '../../scheduler/types.js';
+import type { StudyPage, StudySummary, StudyView, TrialFiles, TrialPage } from '../../scheduler/types.js';
+import type { UploadSummary } from '../../workers/data/stored.js';
 import type { StoppedWorker } from '../../workers/job-types.js';
 import { authHeaders, tokenRefused } from './auth.js';
 
@@ -9,6 +10,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** The dotted path of the field the API named (an invalid spec), if it named one. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -18,6 +21,14 @@ export class ApiError extends Error {
   get isOutage(): boolean {
     return this.status === 0 || this.status >= 500;
   }
+}
+
+/** The `field` of an error body `{error: {field}}` (an invalid spec names the offending field). */
+function fieldOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const error = (body as Record<string, unknown>)['error'];
+  const field = typeof error === 'object' && error !== null ? (error as Record<string, unknown>)['field'] : undefined;
+  return typeof field === 'string' ? field : undefined;
 }
 
 /** The message of an error body, whatever its exact shape (`{error}`, `{error: {message}}`, `{message}`). */
@@ -55,14 +66,17 @@ async function request(path: string, init: RequestInit): Promise<Response> {
   }
   if (!response.ok) {
     let detail: string | undefined;
+    let field: string | undefined;
     try {
-      detail = messageOf(await response.json());
+      const body: unknown = await response.json();
+      detail = messageOf(body);
+      field = fieldOf(body);
     } catch {
       detail = undefined;
     }
     const message = detail ?? `The API answered ${response.status} ${response.statusText}`.trim();
     if (response.status === 401) tokenRefused(message);
-    throw new ApiError(message, response.status);
+    throw new ApiError(message, response.status, field);
   }
   return response;
 }
@@ -128,6 +142,45 @@ export async function downloadFile(path: string): Promise<void> {
   link.click();
   link.remove();
   window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** `GET /api/studies/:id/trials/:n/files`: what a trial offers for download. */
+export function fetchTrialFiles(id: string, trial: number, signal?: AbortSignal): Promise<TrialFiles> {
+  return getJson<TrialFiles>(`${studyPath(id)}/trials/${trial}/files`, signal);
+}
+
+/** What `GET /api/catalog` lists: built-in datasets, base models and search presets. */
+export interface Catalog {
+  datasets: Record<string, { kind: string; description: string; defaultMetric: string; metrics: string[] }>;
+  baseModels: Record<string, { description: string }>;
+  presets: Record<string, { description: string }>;
+}
+
+/** `GET /api/catalog`. */
+export function fetchCatalog(signal?: AbortSignal): Promise<Catalog> {
+  return getJson<Catalog>('/api/catalog', signal);
+}
+
+/** `GET /api/datasets`: the uploaded datasets, oldest first. */
+export function fetchUploads(signal?: AbortSignal): Promise<UploadSummary[]> {
+  return getJson<UploadSummary[]>('/api/datasets', signal);
+}
+
+/**
+ * `POST /api/datasets`: uploads a file as the raw body, its Content-Type from its name
+ * (`.tsv`, `.jsonl`/`.ndjson`, else CSV). The API reads and checks all of it.
+ */
+export async function uploadDataset(file: File, name: string): Promise<UploadSummary> {
+  const lower = file.name.toLowerCase();
+  const type = lower.endsWith('.tsv') ? 'text/tab-separated-values' : lower.endsWith('.jsonl') || lower.endsWith('.ndjson') ? 'application/x-ndjson' : 'text/csv';
+  const response = await request(`/api/datasets?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { 'content-type': type }, body: file });
+  return (await response.json()) as UploadSummary;
+}
+
+/** `POST /api/studies`: submits a spec; an invalid one is an ApiError whose `field` names the field. */
+export async function submitStudy(spec: object): Promise<{ id: string; state: string }> {
+  const response = await request('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+  return (await response.json()) as { id: string; state: string };
 }
 
 /** `GET /api/whoami`: the token's name and scope. */

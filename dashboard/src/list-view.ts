@@ -66,7 +66,7 @@ export function createListView(ctx: ViewContext): View {
   const root = h(
     'section',
     { class: 'page' },
-    h('div', { class: 'page-head' }, h('h1', null, 'Studies'), count),
+    h('div', { class: 'page-head' }, h('h1', null, 'Studies'), count, h('a', { class: 'button page-action', href: '#/new', 'data-testid': 'new-study' }, 'New study')),
     h('div', { class: 'card table-card' }, h('div', { class: 'table-wrap' }, table)),
   );
   ctx.setTitle('Studies');
@@ -84,7 +84,7 @@ export function createListView(ctx: ViewContext): View {
     const sorted = [...studies].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
     syncRows(body, sorted, (st) => st.id, (st) => JSON.stringify(st), studyRow);
     emptyBody.hidden = sorted.length > 0;
-    setText(message, 'No studies yet. Submit one with POST /api/studies and it will appear here.');
+    setText(message, 'No studies yet. Create one with New study (or POST /api/studies) and it will appear here.');
     setText(count, sorted.length === 1 ? '1 study' : `${sorted.length} studies`);
   };
 

@@ -1,21 +1,23 @@
 /**
- * The AutoPEFT dashboard: hash routing between the studies list (`#/`) and a study
- * (`#/studies/<id>`), a problem banner, and live refresh from server-sent events.
+ * The AutoPEFT dashboard: hash routing between the studies list (`#/`), the new-study form
+ * (`#/new`) and a study (`#/studies/<id>`), a problem banner, and live refresh from server-sent events.
  */
 
 import { fetchHealth } from './api.js';
 import { adoptTokenFromUrl, getToken, onTokenRefused, setToken } from './auth.js';
 import { h, setText } from './dom.js';
+import { createStudyForm } from './create-study.js';
 import { createListView } from './list-view.js';
 import { connectLive, POLL_MS, type LiveStatus } from './live.js';
 import { createStudyView } from './study-view.js';
 import type { View, ViewContext } from './ui.js';
 
-type Route = { page: 'list' } | { page: 'study'; id: string } | { page: 'unknown'; path: string };
+type Route = { page: 'list' } | { page: 'new' } | { page: 'study'; id: string } | { page: 'unknown'; path: string };
 
 function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
   if (path === '/') return { page: 'list' };
+  if (path === '/new' || path === '/new/') return { page: 'new' };
   const match = /^\/studies\/([^/]+)\/?$/.exec(path);
   if (match?.[1]) {
     try {
@@ -155,9 +157,11 @@ function start(): void {
     view =
       route.page === 'list'
         ? createListView(ctx)
-        : route.page === 'study'
-          ? createStudyView(ctx, route.id)
-          : unknownView(ctx, route.path);
+        : route.page === 'new'
+          ? createStudyForm(ctx)
+          : route.page === 'study'
+            ? createStudyView(ctx, route.id)
+            : unknownView(ctx, route.path);
     app.replaceChildren(view.root);
     window.scrollTo(0, 0);
     view.refresh();

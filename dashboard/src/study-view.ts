@@ -1,58 +1,20 @@
-/** One study (`#/studies/<id>`): header, Pareto scatter, learning curves and the trial table. */
+/** One study (`#/studies/<id>`): header, Pareto scatter, learning curves, the trial table and detail, the Pareto module grid. */
 
-import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
+import type { StudyView, TrialRecord } from '../../scheduler/types.js';
 import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy, fetchTrialsAfter } from './api.js';
-import { curvesPlot, reportAxis, scatterPlot, sparkline, type Highlights } from './charts.js';
-import { h, setAttr, setChildren, setText, syncRows, type Child } from './dom.js';
-import {
-  fmtCount,
-  fmtCountFull,
-  fmtDateTime,
-  fmtDuration,
-  fmtLayers,
-  fmtLearningRate,
-  fmtMetric,
-  fmtPercent,
-  peftLayers,
-  peftModules,
-} from './format.js';
+import { curvesPlot, scatterPlot, type Highlights } from './charts.js';
+import { summaryGridView } from './config-grid.js';
+import { h, setAttr, setChildren, setText, type Child } from './dom.js';
+import { fmtCount, fmtCountFull, fmtDateTime, fmtDuration, fmtLearningRate, fmtMetric, fmtPercent } from './format.js';
 import { Coalescer, type LiveEvent } from './live.js';
 import { bestNumber, paretoNumbers, scoredTrials } from './pareto.js';
+import { Selection } from './selection.js';
+import { createTrialDetail } from './trial-detail.js';
+import { createTrialTable } from './trial-table.js';
 import { problemText, progressBar, stateBadge, type View, type ViewContext } from './ui.js';
 
 /** One parameter distribution of the study's search space. */
 type Distribution = StudyView['spec']['searchSpace'][string];
-
-type SortKey = 'number' | 'params' | 'metric';
-
-interface Column {
-  label: string;
-  title?: string;
-  sort?: SortKey;
-  numeric?: boolean;
-}
-
-const COLUMNS: Column[] = [
-  { label: '#', sort: 'number', numeric: true, title: 'Trial number' },
-  { label: 'State' },
-  { label: 'Modules', title: 'PEFT modules and their sizes; LoRA targets: Q, K, V, O (attention output), FFN-in, FFN-out' },
-  { label: 'Layers', title: 'Layers carrying a module (zero-based)' },
-  { label: 'LR', numeric: true, title: 'Learning rate' },
-  { label: 'Trainable', sort: 'params', numeric: true, title: 'Trainable parameters (PEFT modules and task head)' },
-  { label: '% base', sort: 'params', numeric: true, title: 'Trainable parameters as % of the base model' },
-  { label: 'Metric', sort: 'metric', numeric: true, title: 'Best dev value of the study metric' },
-  { label: 'Last report', title: 'Latest intermediate evaluation: value @ step' },
-  { label: 'Curve', title: 'Intermediate evaluations, on the same scale for every trial' },
-  { label: 'Worker' },
-];
-
-const TRIAL_STATES: TrialState[] = ['running', 'waiting', 'complete', 'pruned', 'failed'];
-
-function lastReport(trial: TrialRecord): TrialRecord['reports'][number] | undefined {
-  let last: TrialRecord['reports'][number] | undefined;
-  for (const r of trial.reports) if (!last || r.step >= last.step) last = r;
-  return last;
-}
 
 function describeDistribution(d: Distribution): string {
   switch (d.type) {
@@ -68,82 +30,16 @@ function card(title: string, ...body: Child[]): HTMLElement {
   return h('div', { class: 'card stat' }, h('div', { class: 'stat-title' }, title), ...body);
 }
 
-interface TrialRowContext {
-  marks: Highlights;
-  axis: ReturnType<typeof reportAxis>;
-  maxSteps: number;
-}
-
-function trialRow(trial: TrialRecord, rc: TrialRowContext): HTMLTableRowElement {
-  const modules = peftModules(trial.peft);
-  const layers = peftLayers(trial.peft);
-  const last = lastReport(trial);
-  const onFront = rc.marks.pareto.has(trial.number);
-  const isBest = rc.marks.best === trial.number;
-  const timing =
-    trial.finishedAt !== undefined
-      ? `ran ${fmtDuration(trial.startedAt, trial.finishedAt)}`
-      : trial.startedAt !== undefined
-        ? `started ${fmtDateTime(trial.startedAt)}`
-        : `created ${fmtDateTime(trial.createdAt)}`;
-  const stateTitle = [timing, trial.attempts > 1 ? `${trial.attempts} attempts` : '', trial.error ?? '']
-    .filter(Boolean)
-    .join(' · ');
-
-  let metricCell: HTMLTableCellElement;
-  if (trial.metric !== undefined) {
-    metricCell = h(
-      'td',
-      { class: 'num strong' },
-      fmtMetric(trial.metric),
-      isBest ? h('span', { class: 'tag tag-best', title: 'Best trial' }, 'best') : null,
-      onFront && !isBest ? h('span', { class: 'tag tag-pareto', title: 'Pareto-optimal' }, 'pareto') : null,
-    );
-  } else if (trial.state === 'failed' && trial.error) {
-    metricCell = h('td', { class: 'error-text', title: trial.error }, trial.error);
-  } else {
-    metricCell = h('td', { class: 'num muted' }, '—');
-  }
-
-  const classes = ['clickable'];
-  if (onFront) classes.push('is-pareto');
-  return h(
-    'tr',
-    {
-      class: classes.join(' '),
-      'data-testid': 'trial-row',
-      'data-trial-number': trial.number,
-      'data-state': trial.state,
-    },
-    h('td', { class: 'num' }, String(trial.number)),
-    h('td', { title: stateTitle || null }, stateBadge(trial.state)),
-    h(
-      'td',
-      { class: 'nowrap' },
-      modules.length > 0 ? h('span', { class: 'chips' }, ...modules.map((m) => h('span', { class: 'chip', title: m.title }, m.label))) : 'head only',
-    ),
-    h('td', { class: 'nowrap', title: `${layers.length} layers` }, fmtLayers(layers)),
-    h('td', { class: 'num' }, fmtLearningRate(trial.training.learningRate)),
-    h('td', { class: 'num' }, fmtCountFull(trial.trainableParams)),
-    h('td', { class: 'num' }, fmtPercent(trial.trainablePercent)),
-    metricCell,
-    h(
-      'td',
-      { class: 'nowrap' },
-      last ? h('span', { title: `${fmtMetric(last.value)} at step ${last.step}` }, fmtMetric(last.value), h('span', { class: 'muted small' }, ` @${last.step}`)) : h('span', { class: 'muted' }, '—'),
-    ),
-    h('td', { class: 'cell-spark' }, sparkline(trial, rc.axis, rc.maxSteps)),
-    h('td', { class: 'mono small truncate', title: [trial.worker, trial.backend].filter(Boolean).join(' · ') || null }, trial.worker ?? '—'),
-  );
-}
-
 /** Builds the page of the study `id`. */
 export function createStudyView(ctx: ViewContext, id: string): View {
   const abort = new AbortController();
   let study: StudyView | undefined;
-  let selected: number | undefined;
-  let sortKey: SortKey = 'number';
-  let sortAsc = true;
+  // Which trial is focused (the detail panel shows it), shared by the table, the plots and the panel.
+  const selection = new Selection();
+  const trialTable = createTrialTable(selection);
+  const detail = createTrialDetail(id, selection, (message) => ctx.setProblem(message));
+  const paretoGridHost = h('div', { class: 'plot-host' });
+  const paretoGridNote = h('p', { class: 'panel-note' });
 
   // ---- skeleton, built once and updated in place ----
   const title = h('h1', { class: 'study-name' }, 'Loading study…');
@@ -194,17 +90,6 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   const scatterNote = h('p', { class: 'panel-note' });
   const curvesHost = h('div', { class: 'plot-host' });
 
-  const trialCount = h('span', { class: 'panel-note' });
-  const headRow = h('tr');
-  const body = h('tbody');
-  const emptyMessage = h(
-    'td',
-    { colspan: COLUMNS.length, class: 'empty' },
-    'No trials yet. They appear here as soon as the scheduler starts them.',
-  );
-  const emptyBody = h('tbody', { class: 'empty-body', hidden: true }, h('tr', null, emptyMessage));
-  const table = h('table', { class: 'data-table trials', 'data-testid': 'trials-table' }, h('thead', null, headRow), body, emptyBody);
-
   const legendItem = (cls: string, label: string): HTMLElement =>
     h('span', { class: 'legend-item' }, h('span', { class: `swatch ${cls}` }), label);
 
@@ -247,11 +132,13 @@ export function createStudyView(ctx: ViewContext, id: string): View {
         ),
       ),
     ),
+    trialTable.root,
+    detail.root,
     h(
       'section',
-      { class: 'card panel table-panel' },
-      h('div', { class: 'panel-head' }, h('h2', null, 'Trials'), trialCount),
-      h('div', { class: 'table-wrap' }, table),
+      { class: 'card panel', 'data-testid': 'pareto-grid-panel' },
+      h('div', { class: 'panel-head' }, h('h2', null, 'Modules × layers on the Pareto front'), paretoGridNote),
+      paretoGridHost,
     ),
   );
   content.hidden = true;
@@ -272,66 +159,19 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   );
   ctx.setTitle('Study');
 
-  // ---- sorting ----
-  const headers = COLUMNS.map((col) => {
-    const th = h('th', { scope: 'col', class: col.numeric ? 'num' : null, title: col.title ?? null });
-    if (col.sort) {
-      const key = col.sort;
-      const button = h('button', { type: 'button', class: 'sort' }, col.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }));
-      button.addEventListener('click', () => {
-        if (sortKey === key) sortAsc = !sortAsc;
-        else {
-          sortKey = key;
-          sortAsc = key !== 'metric';
-        }
-        renderTrials();
-      });
-      th.append(button);
-    } else {
-      th.append(col.label);
-    }
-    return { th, col };
-  });
-  headRow.append(...headers.map((x) => x.th));
-
-  const updateSortMarks = (): void => {
-    for (const { th, col } of headers) {
-      if (!col.sort) continue;
-      const active = col.sort === sortKey;
-      setAttr(th, 'aria-sort', active ? (sortAsc ? 'ascending' : 'descending') : null);
-      const mark = th.querySelector('.sort-mark');
-      if (mark) setText(mark, active ? (sortAsc ? ' ▲' : ' ▼') : '');
-    }
-  };
-
-  // ---- selection: click a row or a point ----
-  const select = (n: number | undefined): void => {
-    selected = selected === n ? undefined : n;
-    renderCharts();
-    markSelectedRow();
-  };
-  body.addEventListener('click', (event) => {
-    const row = (event.target as Element).closest<HTMLTableRowElement>('tr[data-trial-number]');
-    if (row && !window.getSelection()?.toString()) select(Number(row.dataset['trialNumber']));
-  });
+  // ---- selection: click a point (the table sets the focus itself) ----
   const onPlotClick = (event: Event): void => {
     const hit = (event.target as Element).closest('[data-trial]');
-    if (!hit) return;
-    const n = Number(hit.getAttribute('data-trial'));
-    select(n);
-    body.querySelector(`tr[data-trial-number="${n}"]`)?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    if (hit) selection.toggleFocus(Number(hit.getAttribute('data-trial')));
   };
   scatterHost.addEventListener('click', onPlotClick);
   curvesHost.addEventListener('click', onPlotClick);
-
-  const markSelectedRow = (): void => {
-    for (const row of Array.from(body.rows)) row.classList.toggle('is-selected', Number(row.dataset['trialNumber']) === selected);
-  };
+  selection.subscribe(() => renderCharts());
 
   // ---- derived data ----
   const derive = (s: StudyView): { marks: Highlights; scored: ReturnType<typeof scoredTrials> } => {
     const scored = scoredTrials(s.trials);
-    return { scored, marks: { pareto: paretoNumbers(scored), best: bestNumber(scored, s.bestTrial), selected } };
+    return { scored, marks: { pareto: paretoNumbers(scored), best: bestNumber(scored, s.bestTrial), selected: selection.current.focused } };
   };
 
   const renderCharts = (): void => {
@@ -353,30 +193,18 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   const renderTrials = (): void => {
     if (!study) return;
     const { marks } = derive(study);
-    const rc: TrialRowContext = { marks, axis: reportAxis(study.trials), maxSteps: study.spec.training.steps };
-    const dir = sortAsc ? 1 : -1;
-    const missingLast = (v: number | undefined): number => (v === undefined ? Number.POSITIVE_INFINITY * dir : v);
-    const sorted = [...study.trials].sort((a, b) => {
-      let d = 0;
-      if (sortKey === 'params') d = a.trainablePercent - b.trainablePercent;
-      else if (sortKey === 'metric') d = missingLast(a.metric) - missingLast(b.metric);
-      return (d === 0 || Number.isNaN(d) ? a.number - b.number : d) * dir;
+    trialTable.update({
+      trials: study.trials,
+      marks,
+      metric: study.spec.task.metric,
+      maxSteps: study.spec.training.steps,
+      paramNames: Object.keys(study.spec.searchSpace),
+      fileStem: (study.spec.name || 'study').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60),
     });
-    const axisKey = rc.axis ? `${rc.axis.lo},${rc.axis.hi}` : '';
-    syncRows(
-      body,
-      sorted,
-      (t) => String(t.number),
-      (t) => `${JSON.stringify(t)}|${marks.pareto.has(t.number)}|${marks.best === t.number}|${axisKey}|${rc.maxSteps}`,
-      (t) => trialRow(t, rc),
-    );
-    markSelectedRow();
-    updateSortMarks();
-    emptyBody.hidden = sorted.length > 0;
-    const byState = new Map<TrialState, number>();
-    for (const t of study.trials) byState.set(t.state, (byState.get(t.state) ?? 0) + 1);
-    const parts = TRIAL_STATES.filter((st) => (byState.get(st) ?? 0) > 0).map((st) => `${byState.get(st)} ${st}`);
-    setText(trialCount, parts.length > 0 ? parts.join(' · ') : 'none yet');
+    detail.update(study);
+    const front = study.trials.filter((t) => marks.pareto.has(t.number));
+    paretoGridHost.replaceChildren(summaryGridView(front, study.baseShape.numLayers));
+    setText(paretoGridNote, front.length > 0 ? `share of the ${front.length} Pareto-optimal trials with each module in each layer, and their median size` : '');
   };
 
   const renderHeader = (s: StudyView): void => {
