@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StudyView } from '../scheduler/types.js';
+import { fmtCount, fmtMetric } from '../dashboard/src/format.js';
 import { CHROMIUM, launchBrowser, runBrowserTests } from './helpers/browser.js';
 import { startStack } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
@@ -70,6 +72,15 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
       expect(text.replace(/[,\s\u202f]/g, '')).toContain(String(trial.trainableParams));
       expect(text).toContain(trial.metric.toFixed(3));
     }
+    // Six steps teach this model nothing: the page says so in the API's words, and shows the
+    // reference point the search used (majority class, largest configuration).
+    const full = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
+    expect(full.warnings?.map((w) => w.code)).toContain('no-learning');
+    await expect.poll(() => page.getByTestId('study-warnings').isVisible()).toBe(true);
+    const shown = await page.getByTestId('study-warnings').locator('p').allTextContents();
+    expect(shown).toEqual(full.warnings!.map((w) => `Warning: ${w.message}. What usually helps: ${w.advice}.`));
+    expect(full.reference?.source).toBe('default');
+    expect(await page.getByTestId('reference-point').textContent()).toBe(`reference: f1 ${fmtMetric(full.reference!.point[0])} (majority class) · ${fmtCount(full.reference!.point[1])} params (largest)`);
     await expect.poll(() => page.getByTestId('download-best').getAttribute('href')).toBe(`/api/studies/${id}/best`);
     await page.getByTestId('pareto-plot').waitFor();
 

@@ -83,6 +83,8 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     );
   });
   const errorBox = h('div', { class: 'callout callout-error', role: 'status', hidden: true });
+  // What the results do not support (scheduler/study-warnings.ts): said above everything else.
+  const warningBox = h('div', { class: 'callout callout-warning', role: 'status', 'data-testid': 'study-warnings', hidden: true });
   const cards = h('div', { class: 'cards' });
   const spaceBox = h('details', { class: 'space', hidden: true });
 
@@ -97,6 +99,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     'div',
     { class: 'study-content' },
     errorBox,
+    warningBox,
     cards,
     spaceBox,
     h(
@@ -237,6 +240,9 @@ export function createStudyView(ctx: ViewContext, id: string): View {
 
     errorBox.hidden = !s.error;
     setText(errorBox, s.error ? `Study error: ${s.error}` : '');
+    const warnings = s.warnings ?? [];
+    warningBox.hidden = warnings.length === 0;
+    warningBox.replaceChildren(...warnings.map((w) => h('p', { 'data-code': w.code }, h('strong', null, 'Warning: '), `${w.message}. `, h('span', { class: 'muted' }, `What usually helps: ${w.advice}.`))));
 
     const done = s.trials.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length;
     const running = s.trials.filter((t) => t.state === 'running').length;
@@ -269,6 +275,17 @@ export function createStudyView(ctx: ViewContext, id: string): View {
             : 'no complete trial yet',
         ),
         h('div', { class: 'stat-sub' }, `${marks.pareto.size} Pareto-optimal`),
+        s.reference
+          ? h(
+              'div',
+              {
+                class: 'stat-sub',
+                'data-testid': 'reference-point',
+                title: s.reference.source === 'default' ? 'Hypervolume reference: the majority-class level of the dataset and the largest configuration of the space' : 'Hypervolume reference from the spec (objectives.referencePoint)',
+              },
+              `reference: ${s.spec.task.metric} ${fmtMetric(s.reference.point[0])}${s.reference.source === 'default' ? ' (majority class)' : ''} · ${fmtCount(s.reference.point[1])} params${s.reference.source === 'default' ? ' (largest)' : ''}`,
+            )
+          : null,
       ),
       card(
         'Training',
