@@ -21,7 +21,7 @@ import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/jo
 import { ProposalThread } from './propose.js';
 import { studyWarnings } from './study-warnings.js';
 import type { ProposalOutcome, ProposalRequest } from './propose.js';
-import { trialJobIdOf } from './store.js';
+import { LockLostError, trialJobIdOf } from './store.js';
 import type { StudyStore } from './store.js';
 import type { StudyRecord, TrialRecord } from './types.js';
 
@@ -140,11 +140,17 @@ export class Scheduler {
     for (const id of await store.activeStudyIds()) {
       if (!(await store.acquireLock(id, this.owner, this.lockTtlMs))) continue;
       const endTimer = SCHEDULER_STEP_SECONDS.startTimer();
+      // A step can outlast the lock (a slow proposal): it is renewed while the step runs. If this
+      // process pauses past the expiry anyway, another scheduler takes over and every write of
+      // this step is refused (the writes are fenced by the lock's owner).
+      const renewal = setInterval(() => void store.acquireLock(id, this.owner, this.lockTtlMs).catch(() => {}), Math.max(50, this.lockTtlMs / 3));
       try {
         await this.step(id);
       } catch (error) {
-        this.log(`study ${id}: ${String(error)}`);
+        if (error instanceof LockLostError) this.log(`study ${id}: another scheduler took it over while this one paused; this step's writes were refused`);
+        else this.log(`study ${id}: ${String(error)}`);
       } finally {
+        clearInterval(renewal);
         endTimer();
       }
     }
@@ -161,7 +167,7 @@ export class Scheduler {
     }
     if (study.state === 'queued') {
       study.state = 'running';
-      await store.saveStudy(study);
+      await store.saveStudy(study, this.owner);
       this.log(`study ${study.id} (${study.spec.name}) started`);
     }
 
@@ -196,7 +202,7 @@ export class Scheduler {
       study.finishedAt = new Date().toISOString();
       const warnings = studyWarnings(trials, study.spec.task.metric, true);
       if (warnings.length > 0) study.warnings = warnings;
-      await store.saveStudy(study);
+      await store.saveStudy(study, this.owner);
       await store.releaseLock(study.id, this.owner);
       this.log(`study ${study.id} ${study.state}${warnings.length > 0 ? ` (warning: ${warnings.map((w) => w.code).join(', ')})` : ''}`);
     }
@@ -208,7 +214,7 @@ export class Scheduler {
     if (JSON.stringify(warnings) === JSON.stringify(study.warnings ?? [])) return;
     if (warnings.length > 0) study.warnings = warnings;
     else delete study.warnings;
-    await this.options.store.saveStudy(study);
+    await this.options.store.saveStudy(study, this.owner);
   }
 
   /** Stops every unfinished trial and marks the study cancelled. */
@@ -228,12 +234,12 @@ export class Scheduler {
       trial.state = 'failed';
       trial.error = state === 'cancelled' ? 'study cancelled' : 'study failed';
       trial.finishedAt = new Date().toISOString();
-      await store.saveTrial(study.id, trial);
+      await store.saveTrial(study.id, trial, this.owner);
     }
     study.state = state;
     if (reason !== undefined) study.error = reason;
     study.finishedAt = new Date().toISOString();
-    await store.saveStudy(study);
+    await store.saveStudy(study, this.owner);
     await store.releaseLock(study.id, this.owner);
     this.log(`study ${study.id} ${state}${reason !== undefined ? `: ${reason}` : ''}`);
   }
@@ -283,7 +289,7 @@ export class Scheduler {
       trial.error = job.failedReason;
       trial.finishedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
     }
-    if (JSON.stringify(trial) !== before) await store.saveTrial(study.id, trial);
+    if (JSON.stringify(trial) !== before) await store.saveTrial(study.id, trial, this.owner);
   }
 
   private async createTrials(study: StudyRecord, trials: TrialRecord[], count: number): Promise<TrialRecord[]> {
@@ -338,12 +344,12 @@ export class Scheduler {
         trial.state = 'failed';
         trial.error = `Invalid training configuration: ${problem.field}: ${problem.message}`;
         trial.finishedAt = new Date().toISOString();
-        await store.saveTrial(study.id, trial);
+        await store.saveTrial(study.id, trial, this.owner);
         created.push(trial);
         continue;
       }
       // Stored before it is enqueued: a crash in between is repaired by reconcile().
-      await store.saveTrial(study.id, trial);
+      await store.saveTrial(study.id, trial, this.owner);
       await this.enqueue(study, trial);
       created.push(trial);
     }
@@ -369,7 +375,7 @@ export class Scheduler {
       if (!reference) return;
       study.reference = reference;
     }
-    await this.options.store.saveStudy(study);
+    await this.options.store.saveStudy(study, this.owner);
   }
 
   /** The study's warm start: enqueued configurations, or what another study gives (warmStartFrom). */

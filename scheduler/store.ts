@@ -49,10 +49,12 @@ export interface StudyCounts {
  * Writes a trial and keeps the study's summary in the same atomic step: counts by state, the
  * change cursor and change set, the best complete trial (highest metric, ties to fewer
  * parameters) and the Pareto front of complete trials (maximise metric, minimise parameters).
- * KEYS: trials, summary, front, changes. ARGV: number, trial JSON, state, metric ('' if none),
- * trainable parameters, time. Returns the new seq.
+ * KEYS: trials, summary, front, changes, the study's lock. ARGV: number, trial JSON, state, metric
+ * ('' if none), trainable parameters, time, the fence (the lock owner the write needs, '' for
+ * none). Returns the new seq, or -1 when the fence's owner no longer holds the lock.
  */
 const SAVE_TRIAL_SCRIPT = `
+if ARGV[7] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[7] then return -1 end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then
   local previous = cjson.decode(old)['state']
@@ -90,6 +92,29 @@ if ARGV[3] == 'complete' and ARGV[4] ~= '' then
   end
 end
 return seq`;
+
+/**
+ * Writes a study record; with a fence (ARGV[4]), only while that owner holds the study's lock.
+ * KEYS: study, active set, lock. ARGV: study JSON, '1' if it finished, event JSON, fence ('' for
+ * none), events channel, study id. Returns 1, or 0 when the fence's owner no longer holds the lock.
+ */
+const SAVE_STUDY_SCRIPT = `
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then redis.call('SREM', KEYS[2], ARGV[6]) end
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+return 1`;
+
+/**
+ * A fenced write was refused: the scheduler that tried it no longer holds the study's lock
+ * (it paused past the lock's expiry and another scheduler took the study over).
+ */
+export class LockLostError extends Error {
+  override readonly name = 'LockLostError';
+  constructor(readonly studyId: string) {
+    super(`the lock of study ${studyId} is held by another scheduler: the write was refused`);
+  }
+}
 
 /** Largest page of studies or trials one request returns. */
 export const MAX_PAGE = 1000;
@@ -179,14 +204,28 @@ export class StudyStore {
     return json === null ? undefined : (JSON.parse(json) as StudyRecord);
   }
 
-  /** Replaces a study's record (the caller holds the study's lock) and notifies. */
-  async saveStudy(study: StudyRecord): Promise<void> {
+  /**
+   * Replaces a study's record and notifies. With `fence` (a scheduler's lock owner), the write
+   * happens only while that owner holds the study's lock, else it throws {@link LockLostError}:
+   * a scheduler that paused past its lock cannot overwrite what its successor wrote.
+   */
+  async saveStudy(study: StudyRecord, fence = ''): Promise<void> {
     study.updatedAt = new Date().toISOString();
-    const multi = this.redis.multi().set(this.studyKey(study.id), JSON.stringify(study));
-    if (study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled') {
-      multi.srem(`${this.prefix}:active`, study.id);
-    }
-    await multi.publish(this.eventsChannel, JSON.stringify({ studyId: study.id, type: 'study-updated' } satisfies StudyEvent)).exec();
+    const finished = study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled';
+    const written = await this.redis.eval(
+      SAVE_STUDY_SCRIPT,
+      3,
+      this.studyKey(study.id),
+      `${this.prefix}:active`,
+      this.lockKey(study.id),
+      JSON.stringify(study),
+      finished ? '1' : '0',
+      JSON.stringify({ studyId: study.id, type: 'study-updated' } satisfies StudyEvent),
+      fence,
+      this.eventsChannel,
+      study.id,
+    );
+    if (written !== 1) throw new LockLostError(study.id);
   }
 
   /** The study's trials, ordered by number. */
@@ -195,24 +234,30 @@ export class StudyStore {
     return all.map((json) => JSON.parse(json) as TrialRecord).sort((a, b) => a.number - b.number);
   }
 
-  /** Writes one trial (new or changed) with the study's summary, in one atomic step, and notifies. */
-  async saveTrial(studyId: string, trial: TrialRecord): Promise<void> {
+  /**
+   * Writes one trial (new or changed) with the study's summary, in one atomic step, and notifies.
+   * With `fence`, only while that scheduler holds the study's lock (see {@link saveStudy}).
+   */
+  async saveTrial(studyId: string, trial: TrialRecord, fence = ''): Promise<void> {
     const seq = Number(
       await this.redis.eval(
         SAVE_TRIAL_SCRIPT,
-        4,
+        5,
         this.trialsKey(studyId),
         this.summaryKey(studyId),
         this.frontKey(studyId),
         this.changesKey(studyId),
+        this.lockKey(studyId),
         String(trial.number),
         JSON.stringify(trial),
         trial.state,
         trial.state === 'complete' && trial.metric !== undefined ? String(trial.metric) : '',
         String(trial.trainableParams),
         new Date().toISOString(),
+        fence,
       ),
     );
+    if (seq === -1) throw new LockLostError(studyId);
     const event: StudyEvent = { studyId, type: 'trial-updated', trial: trial.number, seq };
     if (trial.finishedAt && (trial.state === 'complete' || trial.state === 'pruned' || trial.state === 'failed')) {
       const ms = (a?: string, b?: string): number | undefined => (a && b ? Math.max(0, Date.parse(b) - Date.parse(a)) : undefined);
