@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { countBaseParams } from '../search/param-count.js';
 import type { EncoderShape } from '../search/types.js';
-import { artifactKey, stopRequestKey, stoppedWorkersKey } from '../workers/job-types.js';
+import { artifactKey, resultKey, stopRequestKey, stoppedWorkersKey } from '../workers/job-types.js';
 import type { StopReason, StoppedWorker } from '../workers/job-types.js';
 import type { StudyPage, StudyRecord, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from './types.js';
 
@@ -330,7 +330,7 @@ export class StudyStore {
     const numbers = (await this.redis.hkeys(this.trialsKey(id))).map(Number);
     const perTrial = numbers.flatMap((n) => {
       const jobId = trialJobIdOf(id, n);
-      return [artifactKey(this.prefix, jobId), stopRequestKey(this.prefix, jobId)];
+      return [artifactKey(this.prefix, jobId), stopRequestKey(this.prefix, jobId), resultKey(this.prefix, jobId)];
     });
     await this.redis
       .multi()

@@ -57,6 +57,19 @@ export function stopRequestKey(prefix: string, jobId: string): string {
 }
 
 /**
+ * Redis string holding a trial's outcome (JSON of {@link TrialJobOutcome}), written by the worker
+ * before it completes the job. If completing the job fails (Redis restarted, the job's lock was
+ * lost), the trial comes back, and the next attempt returns this outcome instead of training the
+ * trial again.
+ */
+export function resultKey(prefix: string, jobId: string): string {
+  return `${prefix}:result:${jobId}`;
+}
+
+/** How long a stored outcome is kept (as long as BullMQ keeps finished jobs): 7 days. */
+export const RESULT_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
  * Redis hash holding a trained trial's downloadable files (field: relative path, value: bytes),
  * written by the worker that trained it so that any API replica can serve them.
  */

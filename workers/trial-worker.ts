@@ -16,7 +16,7 @@ import { uploadKey } from './data/stored.js';
 import { exportTrainedAdapter } from './export/index.js';
 import type { ExportInput } from './export/index.js';
 import { toNamedArrays } from './export/weights.js';
-import { artifactKey } from './job-types.js';
+import { artifactKey, RESULT_TTL_SECONDS, resultKey } from './job-types.js';
 import { resolveBaseModel } from './models/resolve.js';
 import { trainTrial } from './train/train-trial.js';
 import { DEFAULT_WORKER_MAX_RSS } from './memory-limit.js';
@@ -93,6 +93,14 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
   const processor = async (job: Job<TrialJobData, TrialJobOutcome>, token?: string): Promise<TrialJobOutcome> => {
     const { studyId, trialNumber } = job.data;
     const label = `trial ${trialNumber} of study ${studyId}`;
+    const storedKey = resultKey(options.prefix, job.id ?? '');
+    const stored = await redis.get(storedKey);
+    if (stored !== null) {
+      // An earlier attempt trained it, but the job did not complete (Redis restarted, its lock
+      // was lost): its outcome is returned, not trained again.
+      log(`${label}: already trained by an earlier attempt; its stored result is returned`);
+      return JSON.parse(stored) as TrialJobOutcome;
+    }
     log(`${label}: training (attempt ${job.attemptsMade + 1})`);
     const stopKey = stopRequestKey(options.prefix, job.id ?? '');
     const controller = new AbortController();
@@ -135,16 +143,23 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
       });
       consecutiveFailures = 0;
       log(`${label}: ${job.data.task.metric} ${result.metric.toFixed(4)} in ${result.trainSeconds.toFixed(1)} s`);
-      if (!trained) return result;
+      if (!trained) {
+        await redis.set(storedKey, JSON.stringify(result), 'EX', RESULT_TTL_SECONDS);
+        return result;
+      }
       const bundle = exportTrainedAdapter({ ...trained, metrics: result.metrics });
       const key = artifactKey(options.prefix, job.id ?? '');
       const fields = Object.entries(bundle.files).flatMap(([file, content]) => [file, typeof content === 'string' ? content : Buffer.from(content)]);
-      await redis.multi().del(key).hset(key, ...fields).exec();
-      return { ...result, artifact: { files: Object.keys(bundle.files).sort(), notes: bundle.notes } };
+      const outcome: TrialJobOutcome = { ...result, artifact: { files: Object.keys(bundle.files).sort(), notes: bundle.notes } };
+      // The files and the outcome in one step, before the job completes (see resultKey).
+      await redis.multi().del(key).hset(key, ...fields).set(storedKey, JSON.stringify(outcome), 'EX', RESULT_TTL_SECONDS).exec();
+      return outcome;
     } catch (error) {
       if (error instanceof TrialAbortedError && controller.signal.reason === 'pruned') {
         log(`${label}: pruned after ${reports.length} evaluation(s)`);
-        return { stopped: 'pruned', reports, worker: name };
+        const pruned: TrialJobOutcome = { stopped: 'pruned', reports, worker: name };
+        await redis.set(storedKey, JSON.stringify(pruned), 'EX', RESULT_TTL_SECONDS);
+        return pruned;
       }
       const message = error instanceof Error ? error.message : String(error);
       const kind = failureKind(error);
