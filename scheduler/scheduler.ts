@@ -96,7 +96,8 @@ export class Scheduler {
 
   /** Starts polling, and reacts at once to job events from the queue. */
   async start(): Promise<void> {
-    const { queue } = this.options;
+    const { queue, store } = this.options;
+    for (const id of await store.rebuildMissingSummaries()) this.log(`study ${id}: its summary was rebuilt from its trials (stored before summaries existed)`);
     this.queueEvents = new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
     for (const event of ['completed', 'failed', 'progress', 'active'] as const) {
       this.queueEvents.on(event, () => this.kick());

@@ -51,12 +51,13 @@ export interface StudyCounts {
  * parameters) and the Pareto front of complete trials (maximise metric, minimise parameters).
  * KEYS: trials, summary, front, changes, the study's lock. ARGV: number, trial JSON, state, metric
  * ('' if none), trainable parameters, time, the fence (the lock owner the write needs, '' for
- * none). Returns the new seq, or -1 when the fence's owner no longer holds the lock.
+ * none), '1' when the summary is being rebuilt (the stored copy of the trial is not counted yet).
+ * Returns the new seq, or -1 when the fence's owner no longer holds the lock.
  */
 const SAVE_TRIAL_SCRIPT = `
 if ARGV[7] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[7] then return -1 end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then
+if old and ARGV[8] ~= '1' then
   local previous = cjson.decode(old)['state']
   redis.call('HINCRBY', KEYS[2], 'count:' .. previous, -1)
 end
@@ -198,6 +199,26 @@ export class StudyStore {
     return records.map((json) => JSON.parse(json) as StoppedWorker).sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /**
+   * Builds the summary, Pareto front and change set of every study stored before they existed
+   * (a study with trials but no summary), by writing its trials again through the same atomic
+   * step as any trial write. Returns the ids of the studies rebuilt. Run by the scheduler at start.
+   */
+  async rebuildMissingSummaries(): Promise<string[]> {
+    const ids = await this.redis.zrange(`${this.prefix}:studies`, '0', '-1');
+    const rebuilt: string[] = [];
+    for (const id of ids) {
+      const [summary, trialCount] = await Promise.all([this.redis.hgetall(this.summaryKey(id)), this.redis.hlen(this.trialsKey(id))]);
+      // A rebuild cut short (a crash) left its mark: it starts over.
+      if ((Object.keys(summary).length > 0 && summary['rebuilding'] === undefined) || trialCount === 0) continue;
+      await this.redis.multi().del(this.summaryKey(id), this.frontKey(id), this.changesKey(id)).hset(this.summaryKey(id), 'rebuilding', '1').exec();
+      for (const trial of await this.getTrials(id)) await this.writeTrial(id, trial, '', true);
+      await this.redis.hdel(this.summaryKey(id), 'rebuilding');
+      rebuilt.push(id);
+    }
+    return rebuilt;
+  }
+
   /** The study, or undefined if there is none with that id. */
   async getStudy(id: string): Promise<StudyRecord | undefined> {
     const json = await this.redis.get(this.studyKey(id));
@@ -239,6 +260,10 @@ export class StudyStore {
    * With `fence`, only while that scheduler holds the study's lock (see {@link saveStudy}).
    */
   async saveTrial(studyId: string, trial: TrialRecord, fence = ''): Promise<void> {
+    await this.writeTrial(studyId, trial, fence, false);
+  }
+
+  private async writeTrial(studyId: string, trial: TrialRecord, fence: string, rebuilding: boolean): Promise<void> {
     const seq = Number(
       await this.redis.eval(
         SAVE_TRIAL_SCRIPT,
@@ -255,6 +280,7 @@ export class StudyStore {
         String(trial.trainableParams),
         new Date().toISOString(),
         fence,
+        rebuilding ? '1' : '0',
       ),
     );
     if (seq === -1) throw new LockLostError(studyId);
