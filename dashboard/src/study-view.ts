@@ -1,6 +1,6 @@
 /** One study (`#/studies/<id>`): header, Pareto scatter, learning curves, the trial table and detail, the Pareto module grid. */
 
-import type { StudyView, TrialRecord } from '../../scheduler/types.js';
+import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
 import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy, fetchTrialsAfter } from './api.js';
 import { curvesPlot, scatterPlot, type Highlights } from './charts.js';
 import { summaryGridView } from './config-grid.js';
@@ -11,6 +11,7 @@ import { bestNumber, paretoNumbers, scoredTrials } from './pareto.js';
 import { Selection } from './selection.js';
 import { createTrialDetail } from './trial-detail.js';
 import { createTrialTable } from './trial-table.js';
+import { createSearchViews } from './views/search-views.js';
 import { problemText, progressBar, stateBadge, type View, type ViewContext } from './ui.js';
 
 /** One parameter distribution of the study's search space. */
@@ -37,6 +38,8 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   // Which trial is focused (the detail panel shows it), shared by the table, the plots and the panel.
   const selection = new Selection();
   const trialTable = createTrialTable(selection);
+  // The search views (history, distribution, importance, parallel coordinates, slices) and the state filter.
+  const searchViews = createSearchViews(selection);
   const detail = createTrialDetail(id, selection, (message) => ctx.setProblem(message));
   const paretoGridHost = h('div', { class: 'plot-host' });
   const paretoGridNote = h('p', { class: 'panel-note' });
@@ -102,6 +105,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     warningBox,
     cards,
     spaceBox,
+    searchViews.filterBar,
     h(
       'div',
       { class: 'panels' },
@@ -135,6 +139,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
         ),
       ),
     ),
+    searchViews.root,
     trialTable.root,
     detail.root,
     h(
@@ -169,7 +174,11 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   };
   scatterHost.addEventListener('click', onPlotClick);
   curvesHost.addEventListener('click', onPlotClick);
-  selection.subscribe(() => renderCharts());
+  selection.subscribe(({ focused, states }) => {
+    // A pick only restyles the plots' points; a new focus or state filter redraws them.
+    if (focused !== charted.focused || states !== charted.states) renderCharts();
+    else markPicked();
+  });
 
   // ---- derived data ----
   const derive = (s: StudyView): { marks: Highlights; scored: ReturnType<typeof scoredTrials> } => {
@@ -179,9 +188,12 @@ export function createStudyView(ctx: ViewContext, id: string): View {
 
   const renderCharts = (): void => {
     if (!study) return;
-    const { scored, marks } = derive(study);
+    const { scored: all, marks } = derive(study);
+    const { states } = selection.current;
+    const shown = study.trials.filter((t) => states.has(t.state));
+    const scored = all.filter((p) => states.has(p.trial.state));
     const metric = study.spec.task.metric;
-    const scatter = scatterPlot(scored, study.trials, metric, marks);
+    const scatter = scatterPlot(scored, shown, metric, marks);
     scatterHost.replaceChildren(
       scatter ?? h('div', { class: 'plot-empty' }, 'No finished trials yet. Points appear here as trials complete.'),
     );
@@ -189,8 +201,21 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       scatterNote,
       scored.length > 0 ? `${marks.pareto.size} of ${scored.length} complete trials on the front` : 'maximize metric, minimize parameters',
     );
-    const curves = curvesPlot(study.trials, metric, study.spec.training.steps, marks);
+    const curves = curvesPlot(shown, metric, study.spec.training.steps, marks);
     curvesHost.replaceChildren(curves ?? h('div', { class: 'plot-empty' }, 'No evaluations reported yet.'));
+    charted = { focused: selection.current.focused, states };
+    markPicked();
+  };
+
+  let charted: { focused: number | undefined; states: ReadonlySet<TrialState> } = { focused: undefined, states: selection.current.states };
+  /** Marks the picked trials' points in the Pareto and curves plots and dims the others. */
+  const markPicked = (): void => {
+    const { picked } = selection.current;
+    for (const el of [...scatterHost.querySelectorAll('[data-trial]'), ...curvesHost.querySelectorAll('[data-trial]')]) {
+      const n = Number(el.getAttribute('data-trial'));
+      el.classList.toggle('is-picked', picked.has(n));
+      el.classList.toggle('is-dimmed', picked.size > 0 && !picked.has(n));
+    }
   };
 
   const renderTrials = (): void => {
@@ -319,9 +344,17 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     study = s;
     notFound.hidden = true;
     content.hidden = false;
+    const t0 = performance.now();
     renderHeader(s);
     renderCharts();
+    const t1 = performance.now();
+    // The search views draw once the layout has sized their plots (a resize observer), so this only hands them the trials.
+    searchViews.update(s);
+    const t2 = performance.now();
     renderTrials();
+    // User timings of each part, read by the browser benchmark (test/bench/bench-dashboard.ts).
+    performance.measure('study:header-pareto-curves', { start: t0, end: t1 });
+    performance.measure('study:table', { start: t2, end: performance.now() });
   };
 
   // Trials as read so far, and the change cursor: after the first load only what changed is fetched.
