@@ -23,15 +23,22 @@ export function scoredTrials(trials: readonly TrialRecord[]): ScoredTrial[] {
 /**
  * Numbers of the Pareto-optimal trials: no other trial has a metric at least as high with at most
  * as many trainable parameters while being strictly better in one of the two. Equal points are
- * all kept.
+ * all kept. One sort and one sweep (n log n: a 10,000-trial study is redrawn often): in order of
+ * parameters, a trial is on the front when it has the highest metric of its parameter count and
+ * beats every smaller trial's metric.
  */
 export function paretoNumbers(scored: readonly ScoredTrial[]): Set<number> {
   const front = new Set<number>();
-  for (const a of scored) {
-    const dominated = scored.some(
-      (b) => b !== a && b.metric >= a.metric && b.percent <= a.percent && (b.metric > a.metric || b.percent < a.percent),
-    );
-    if (!dominated) front.add(a.trial.number);
+  const order = [...scored].sort((a, b) => a.percent - b.percent || b.metric - a.metric);
+  let bestSmaller = -Infinity;
+  for (let i = 0; i < order.length; ) {
+    const groupMax = order[i]!.metric;
+    let j = i;
+    for (; j < order.length && order[j]!.percent === order[i]!.percent; j++) {
+      if (order[j]!.metric === groupMax && groupMax > bestSmaller) front.add(order[j]!.trial.number);
+    }
+    bestSmaller = Math.max(bestSmaller, groupMax);
+    i = j;
   }
   return front;
 }
