@@ -31,6 +31,19 @@ function card(title: string, ...body: Child[]): HTMLElement {
   return h('div', { class: 'card stat' }, h('div', { class: 'stat-title' }, title), ...body);
 }
 
+/** Most learning curves drawn at once: thousands of overlapping lines say nothing and cost seconds. */
+const MAX_CURVES = 300;
+
+/**
+ * The trials whose learning curves are drawn: all of them up to {@link MAX_CURVES}, else the
+ * focused trial, the running ones, the Pareto front and then the best by metric.
+ */
+function curvesWorthDrawing(trials: readonly TrialRecord[], marks: Highlights): TrialRecord[] {
+  if (trials.length <= MAX_CURVES) return [...trials];
+  const rank = (t: TrialRecord): number => (t.number === marks.selected ? 0 : t.state === 'running' ? 1 : marks.pareto.has(t.number) ? 2 : 3);
+  return [...trials].sort((a, b) => rank(a) - rank(b) || (b.metric ?? -Infinity) - (a.metric ?? -Infinity)).slice(0, MAX_CURVES);
+}
+
 /** Builds the page of the study `id`. */
 export function createStudyView(ctx: ViewContext, id: string): View {
   const abort = new AbortController();
@@ -94,6 +107,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   const scatterHost = h('div', { class: 'plot-host', 'data-testid': 'pareto-plot' });
   const scatterNote = h('p', { class: 'panel-note' });
   const curvesHost = h('div', { class: 'plot-host' });
+  const curvesNote = h('p', { class: 'panel-note' }, 'dev metric at each evaluation');
 
   const legendItem = (cls: string, label: string): HTMLElement =>
     h('span', { class: 'legend-item' }, h('span', { class: `swatch ${cls}` }), label);
@@ -126,7 +140,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       h(
         'section',
         { class: 'card panel' },
-        h('div', { class: 'panel-head' }, h('h2', null, 'Learning curves'), h('p', { class: 'panel-note' }, 'dev metric at each evaluation')),
+        h('div', { class: 'panel-head' }, h('h2', null, 'Learning curves'), curvesNote),
         curvesHost,
         h(
           'div',
@@ -201,7 +215,9 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       scatterNote,
       scored.length > 0 ? `${marks.pareto.size} of ${scored.length} complete trials on the front` : 'maximize metric, minimize parameters',
     );
-    const curves = curvesPlot(shown, metric, study.spec.training.steps, marks);
+    const curveTrials = curvesWorthDrawing(shown, marks);
+    setText(curvesNote, curveTrials.length < shown.length ? `dev metric at each evaluation · ${curveTrials.length} of ${shown.length} trials: the focused, the running, the front and the best` : 'dev metric at each evaluation');
+    const curves = curvesPlot(curveTrials, metric, study.spec.training.steps, marks);
     curvesHost.replaceChildren(curves ?? h('div', { class: 'plot-empty' }, 'No evaluations reported yet.'));
     charted = { focused: selection.current.focused, states };
     markPicked();
