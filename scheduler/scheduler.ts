@@ -470,8 +470,9 @@ function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>
   trial.majorityBaseline = result.majorityBaseline;
   trial.backend = result.backend;
   if (result.artifact) trial.artifact = result.artifact;
-  if (result.trainableParams !== trial.trainableParams) {
-    // The closed form and the live count must agree; a mismatch is a bug worth surfacing.
-    trial.error = `live trainable parameters ${result.trainableParams} differ from the closed form ${trial.trainableParams}`;
+  // The closed form counts what is stored, so it is compared with the live stored count (the
+  // worker has compared what trained with the training form). A mismatch is a bug worth surfacing.
+  if (result.storedParams !== undefined && result.storedParams !== trial.trainableParams) {
+    trial.error = `live stored parameters ${result.storedParams} differ from the closed form ${trial.trainableParams}`;
   }
 }

@@ -86,7 +86,10 @@ export interface TrialRecord {
   /** The PEFT configuration the point maps to. */
   peft: PeftConfig;
   training: TrainingConfig;
-  /** Closed-form count of trainable parameters (PEFT modules plus task head). */
+  /**
+   * Closed-form count of the parameters the trained adapter stores (PEFT modules plus task head;
+   * the `stored` count of the method registry, the search's objective).
+   */
   trainableParams: number;
   /** trainableParams as a percentage of the base encoder's parameters. */
   trainablePercent: number;

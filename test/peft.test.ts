@@ -1,25 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import { countPeftParams } from '../search/param-count.js';
-import type { EncoderShape, PeftConfig } from '../search/types.js';
+import type { PeftConfig } from '../search/types.js';
 import type { SelectedBackend, Tf } from '../workers/backend.js';
 import { selectBackend } from '../workers/backend.js';
-import type { EncoderInput } from '../workers/model/encoder.js';
-import { BertEncoder } from '../workers/model/encoder.js';
-import { inferenceContext, trainingContext } from '../workers/model/forward-context.js';
+import type { BertEncoder, EncoderInput } from '../workers/model/encoder.js';
+import { inferenceContext } from '../workers/model/forward-context.js';
 import { SequenceClassificationHead } from '../workers/model/head.js';
 import { parseSafetensors, writeSafetensors } from '../workers/model/safetensors.js';
-import type { EncoderWeights, LinearWeights } from '../workers/model/weights.js';
-import { createRandomWeights, disposeWeights, namedWeights } from '../workers/model/weights.js';
+import type { EncoderWeights } from '../workers/model/weights.js';
+import { namedWeights } from '../workers/model/weights.js';
 import { buildPeftModules, loadPeftWeights, storedPeftWeights } from '../workers/peft/build.js';
 import { mergePeftModules } from '../workers/peft/merge.js';
 import type { PeftModule } from '../workers/peft/peft-module.js';
 import { countModuleParams } from '../workers/peft/peft-module.js';
-import { AdamW } from '../workers/train/adamw.js';
+import type { PeftBench } from './helpers/peft-bench.js';
+import { BATCH, SEQ, SHAPE, createPeftBench, maxDiff, snapshot } from './helpers/peft-bench.js';
 
-const SHAPE: EncoderShape = { vocabSize: 50, hiddenSize: 16, numLayers: 3, numHeads: 2, intermediateSize: 32, maxPositions: 40, typeVocabSize: 2 };
-const BATCH = 4;
-const SEQ = 6;
 const all = [0, 1, 2];
 
 const CASES: [string, PeftConfig][] = [
@@ -69,105 +66,23 @@ const IDENTITY_AT_START = new Set(['LoRA with a per-target rank', 'Pfeiffer adap
 
 let backend: SelectedBackend;
 let tf: Tf;
+let bench: PeftBench;
 let weights: EncoderWeights;
 let encoder: BertEncoder;
 
 beforeAll(async () => {
   backend = await selectBackend({ prefer: 'wasm', log: () => {} });
   tf = backend.tf;
-  // Kernels 8x BERT's initial scale: with N(0, 0.02^2) weights a tiny model's outputs hardly
-  // depend on the input, and nothing (prompts especially) could show that it learns.
-  const random = createRandomWeights(tf, SHAPE, 99);
-  const scaled = (w: LinearWeights): LinearWeights => ({ kernel: tf.mul<Tensor2D>(w.kernel, 8), bias: w.bias });
-  weights = {
-    ...random,
-    layers: random.layers.map((l) => ({
-      ...l,
-      query: scaled(l.query),
-      key: scaled(l.key),
-      value: scaled(l.value),
-      attentionOutput: scaled(l.attentionOutput),
-      ffnIn: scaled(l.ffnIn),
-      ffnOut: scaled(l.ffnOut),
-    })),
-  };
-  for (const l of random.layers) tf.dispose([l.query.kernel, l.key.kernel, l.value.kernel, l.attentionOutput.kernel, l.ffnIn.kernel, l.ffnOut.kernel]);
-  encoder = new BertEncoder(tf, SHAPE, weights);
+  bench = createPeftBench(tf);
+  ({ weights, encoder } = bench);
 });
 
-afterAll(() => {
-  encoder.dispose();
-  disposeWeights(weights);
-});
+afterAll(() => bench.dispose());
 
-function makeInput(seed: number): EncoderInput {
-  const ids = new Int32Array(BATCH * SEQ);
-  const mask = new Float32Array(BATCH * SEQ);
-  const types = new Int32Array(BATCH * SEQ);
-  for (let b = 0; b < BATCH; b++) {
-    const length = SEQ - (b % 3);
-    for (let s = 0; s < SEQ; s++) {
-      const real = s < length;
-      ids[b * SEQ + s] = real ? 3 + ((b * 7 + s * 13 + seed) % (SHAPE.vocabSize - 3)) : 0;
-      mask[b * SEQ + s] = real ? 1 : 0;
-      types[b * SEQ + s] = real && s >= 3 ? 1 : 0;
-    }
-  }
-  return { ids: tf.tensor2d(ids, [BATCH, SEQ], 'int32'), mask: tf.tensor2d(mask, [BATCH, SEQ]), typeIds: tf.tensor2d(types, [BATCH, SEQ], 'int32') };
-}
-
-function disposeInput(input: EncoderInput): void {
-  tf.dispose([input.ids, input.mask, input.typeIds!]);
-}
-
-/** Last hidden states of the text positions (prompt positions left out), as a flat array. */
-function hiddenOf(enc: BertEncoder, modules: readonly PeftModule[], input: EncoderInput): Float32Array {
-  return tf
-    .tidy(() => {
-      const out = enc.encode(input, modules, inferenceContext());
-      const prompt = out.seqLength - SEQ;
-      return tf.slice(tf.reshape(out.hidden, [BATCH, out.seqLength, -1]), [0, prompt, 0], [-1, SEQ, -1]);
-    })
-    .dataSync() as Float32Array;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function snapshot(tensors: Iterable<[string, Tensor]>): Map<string, Float32Array> {
-  return new Map([...tensors].map(([name, t]) => [name, t.dataSync() as Float32Array]));
-}
-
-const LABELS = [0, 1, 1, 0];
-
-/** A few AdamW steps fitting fixed labels; returns the losses. */
-function train(modules: readonly PeftModule[], head: SequenceClassificationHead, input: EncoderInput, steps: number): number[] {
-  const variables = [...modules.flatMap((m) => [...m.variables.values()]), ...head.variables.values()];
-  const optimizer = new AdamW(tf, variables, { weightDecay: 0.01 });
-  const targets = tf.tidy(() => tf.oneHot(tf.tensor1d(LABELS, 'int32'), 2));
-  const losses: number[] = [];
-  try {
-    for (let step = 0; step < steps; step++) {
-      // Dropout off: a tiny random model's loss moves little, and dropout noise would hide it.
-      const ctx = step < 0 ? trainingContext(tf, step) : { training: true, dropout: <T,>(x: T): T => x };
-      const loss = optimizer.minimize(
-        () => tf.losses.softmaxCrossEntropy(targets, head.forward(encoder, encoder.encode(input, modules, ctx), ctx)) as Scalar,
-        2e-2,
-        true,
-      )!;
-      losses.push(loss.dataSync()[0]!);
-      loss.dispose();
-    }
-  } finally {
-    optimizer.dispose();
-    targets.dispose();
-  }
-  return losses;
-}
+const makeInput = (seed: number): EncoderInput => bench.makeInput(seed);
+const disposeInput = (input: EncoderInput): void => bench.disposeInput(input);
+const hiddenOf = (enc: BertEncoder, modules: readonly PeftModule[], input: EncoderInput): Float32Array => bench.hiddenOf(enc, modules, input);
+const train = (modules: readonly PeftModule[], head: SequenceClassificationHead, input: EncoderInput, steps: number): number[] => bench.train(modules, head, input, steps);
 
 describe.each(CASES)('%s', (name, peft) => {
   let modules: PeftModule[];

@@ -121,6 +121,12 @@ export interface TrialJobResult {
   reports: IntermediateReport[];
   /** Parameters that trained, counted from the live tensors (PEFT modules and task head). */
   trainableParams: number;
+  /**
+   * Parameters the trained adapter stores, counted from its stored tensors (PEFT modules and task
+   * head): what the scheduler's closed form (`TrialRecord.trainableParams`) counts. It differs
+   * from `trainableParams` where a method trains another form than it keeps (prefix-tuning's MLP).
+   */
+  storedParams: number;
   /** Parameters of the frozen base encoder. */
   baseParams: number;
   /** Dev-set score of always predicting the majority training class, for comparison. */

@@ -1,5 +1,7 @@
 /** Formatting of numbers, dates and configurations for display. */
 
+import { TARGET_LABELS } from '../../methods/lora.js';
+import { methodChips, methodLayers } from '../../methods/registry.js';
 import type { TrialRecord } from '../../scheduler/types.js';
 
 /** A LoRA target projection, as the trial configuration names it. */
@@ -60,15 +62,6 @@ export function fmtLayers(layers: readonly number[] | undefined): string {
   return parts.join(', ');
 }
 
-const TARGET_LABELS: Record<LoraTarget, string> = {
-  query: 'Q',
-  key: 'K',
-  value: 'V',
-  attentionOutput: 'O',
-  ffnIn: 'FFN-in',
-  ffnOut: 'FFN-out',
-};
-
 /** A short label of a LoRA target projection (the full name goes into a tooltip). */
 export function targetLabel(target: LoraTarget): string {
   return TARGET_LABELS[target] ?? String(target);
@@ -105,31 +98,12 @@ function trimZeros(text: string): string {
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }
 
-/** One short label per PEFT module of a configuration, with a longer description for a tooltip. */
+/** One short label per PEFT module of a configuration, with a longer description for a tooltip (from the method registry). */
 export function peftModules(peft: TrialRecord['peft']): { label: string; title: string }[] {
-  const modules: { label: string; title: string }[] = [];
-  const { lora, serialAdapter, parallelAdapter, prefix, ia3, bitfit, promptTuning, gates } = peft;
-  if (lora) {
-    const targets = lora.targets.map((t) => targetLabel(t)).join(' ');
-    modules.push({ label: `LoRA r${lora.rank} ${targets}`, title: `LoRA rank ${lora.rank}, alpha ${lora.alpha} on ${lora.targets.join(', ')}` });
-  }
-  if (serialAdapter) {
-    modules.push({ label: `${serialAdapter.placement === 'houlsby' ? 'Houlsby' : 'Serial'} ${serialAdapter.size}`, title: `serial adapter (${serialAdapter.placement}), bottleneck ${serialAdapter.size}, ${serialAdapter.activation}` });
-  }
-  if (parallelAdapter) modules.push({ label: `Parallel ${parallelAdapter.size}`, title: `parallel adapter, bottleneck ${parallelAdapter.size}, scaling ${parallelAdapter.scaling}` });
-  if (prefix) modules.push({ label: `Prefix ${prefix.length}`, title: `prefix-tuning, ${prefix.length} vectors per layer${prefix.reparamSize ? `, MLP ${prefix.reparamSize} while training` : ''}` });
-  if (ia3) modules.push({ label: '(IA)³', title: '(IA)3 scaling vectors on key, value and FFN' });
-  if (bitfit) modules.push({ label: 'BitFit', title: 'base biases train' });
-  if (promptTuning) modules.push({ label: `Prompt ${promptTuning.length}`, title: `prompt tuning, ${promptTuning.length} virtual tokens` });
-  if (gates && (gates.lora || gates.serialAdapter || gates.prefix)) modules.push({ label: 'gates', title: 'UniPELT gates' });
-  return modules;
+  return methodChips(peft);
 }
 
 /** Every layer some module of the configuration sits in. */
 export function peftLayers(peft: TrialRecord['peft']): number[] {
-  const layers = new Set<number>();
-  for (const module of [peft.lora, peft.serialAdapter, peft.parallelAdapter, peft.prefix, peft.ia3, peft.bitfit]) {
-    for (const layer of module?.layers ?? []) layers.add(layer);
-  }
-  return [...layers];
+  return methodLayers(peft);
 }

@@ -2,7 +2,9 @@
  * AdapterHub (`adapters` library) `adapter_config.json`: one child configuration per module, a
  * `union` of them for hybrids, `leave_out` listing the layers without the module.
  */
-import type { EncoderShape, LoraTarget, PeftConfig } from '../../search/types.js';
+import { isRefusal } from '../../methods/method.js';
+import { presentMethods } from '../../methods/registry.js';
+import type { EncoderShape, PeftConfig } from '../../search/types.js';
 import { ExportError } from './errors.js';
 
 /** Who the adapter is for. */
@@ -24,126 +26,21 @@ export interface AdapterHubExport {
 /** The `adapters` version whose configuration keys this writes. */
 export const ADAPTERS_VERSION = 'adapters.1.2.0';
 
-const leaveOut = (layers: readonly number[], shape: EncoderShape): number[] =>
-  Array.from({ length: shape.numLayers }, (_, i) => i).filter((i) => !layers.includes(i));
-
-/** `d / m`, the reduction factor AdapterHub derives the bottleneck from (`m = d // rf`). */
-function reductionFactor(hidden: number, size: number, warnings: string[], what: string): number {
-  const rf = hidden / size;
-  if (Math.floor(hidden / rf) !== size) warnings.push(`${what}: bottleneck ${size} is not hidden_size // reduction_factor; adapters would build ${Math.floor(hidden / rf)}`);
-  return rf;
-}
-
-const ATTN_MATRIX: Partial<Record<LoraTarget, string>> = { query: 'q', key: 'k', value: 'v' };
-
-/** The `config` object(s) of the configuration, before wrapping. */
+/**
+ * The `config` object(s) of the configuration, before wrapping, in the methods' union positions.
+ * A method `adapters` does not have adds a warning (its weights stay in the project export); a
+ * configuration `adapters` would misread throws {@link ExportError} from the method's writer.
+ */
 function childConfigs(peft: PeftConfig, shape: EncoderShape, warnings: string[]): Record<string, unknown>[] {
-  const d = shape.hiddenSize;
-  const gates = peft.gates ?? {};
-  const children: Record<string, unknown>[] = [];
-  if (peft.prefix) {
-    const p = peft.prefix;
-    children.push({
-      architecture: 'prefix_tuning',
-      encoder_prefix: true,
-      cross_prefix: true,
-      leave_out: leaveOut(p.layers, shape),
-      flat: p.reparamSize === 0,
-      prefix_length: p.length,
-      bottleneck_size: p.reparamSize === 0 ? 512 : p.reparamSize,
-      non_linearity: 'tanh',
-      dropout: 0.0,
-      use_gating: gates.prefix === true,
-      shared_gating: true,
-    });
-  }
-  const bottleneck = (
-    what: string,
-    fields: { mh: boolean; lnBefore: boolean; parallel: boolean; scaling: number },
-    size: number,
-    layers: number[],
-    activation: string,
-    gated: boolean,
-  ): Record<string, unknown> => ({
-    mh_adapter: fields.mh,
-    output_adapter: true,
-    reduction_factor: reductionFactor(d, size, warnings, what),
-    non_linearity: activation,
-    original_ln_before: fields.lnBefore,
-    original_ln_after: true,
-    ln_before: false,
-    ln_after: false,
-    residual_before_ln: true,
-    adapter_residual_before_ln: false,
-    is_parallel: fields.parallel,
-    scaling: fields.scaling,
-    init_weights: 'mam_adapter',
-    leave_out: leaveOut(layers, shape),
-    use_gating: gated,
-    dropout: 0.0,
-    phm_layer: false,
-    inv_adapter: null,
-    stochastic_depth: 0.0,
+  const ctx = { shape, gates: peft.gates ?? {}, warnings };
+  // Refusals are noted after every child, so a union's warnings read in its children's order.
+  const steps = presentMethods(peft).map(({ method, config }) => {
+    const hub = method.adapterHub;
+    return isRefusal(hub)
+      ? { position: Number.POSITIVE_INFINITY, run: (): Record<string, unknown>[] => (warnings.push(hub.refusal), []) }
+      : { position: hub.position, run: (): Record<string, unknown>[] => hub.children(config, ctx) };
   });
-  if (peft.serialAdapter) {
-    const s = peft.serialAdapter;
-    const houlsby = s.placement === 'houlsby';
-    children.push(
-      bottleneck(houlsby ? 'Houlsby adapter' : 'Pfeiffer adapter', { mh: houlsby, lnBefore: !houlsby, parallel: false, scaling: 1.0 }, s.size, s.layers, s.activation, gates.serialAdapter === true),
-    );
-  }
-  if (peft.parallelAdapter) {
-    const a = peft.parallelAdapter;
-    children.push(bottleneck('parallel adapter', { mh: false, lnBefore: false, parallel: true, scaling: a.scaling }, a.size, a.layers, a.activation, false));
-  }
-  if (peft.lora) {
-    const l = peft.lora;
-    if (l.targets.includes('attentionOutput')) {
-      throw new ExportError('AdapterHub LoRA cannot target the attention output projection (it adapts q/k/v, intermediate and output only)');
-    }
-    const ranks = new Set(l.targets.map((t) => l.rankPerTarget?.[t] ?? l.rank));
-    if (ranks.size > 1) throw new ExportError(`AdapterHub LoRA has one rank for all matrices; this configuration uses ranks ${[...ranks].join(', ')}`);
-    const gated = gates.lora === true;
-    children.push({
-      architecture: 'lora',
-      selfattn_lora: l.targets.some((t) => ATTN_MATRIX[t] !== undefined),
-      intermediate_lora: l.targets.includes('ffnIn'),
-      output_lora: l.targets.includes('ffnOut'),
-      leave_out: leaveOut(l.layers, shape),
-      r: [...ranks][0]!,
-      alpha: l.alpha,
-      dropout: l.dropout,
-      attn_matrices: l.targets.map((t) => ATTN_MATRIX[t]).filter((m): m is string => m !== undefined),
-      composition_mode: 'add',
-      init_weights: 'lora',
-      use_gating: gated,
-    });
-    if (gated) warnings.push('gated LoRA: adapters scales the update by both the gate and alpha / r; this model uses the gate alone');
-  }
-  if (peft.ia3) {
-    children.push({
-      architecture: 'lora',
-      selfattn_lora: true,
-      intermediate_lora: true,
-      output_lora: false,
-      leave_out: leaveOut(peft.ia3.layers, shape),
-      r: 1,
-      alpha: 1,
-      dropout: 0.0,
-      attn_matrices: ['k', 'v'],
-      composition_mode: 'scale',
-      init_weights: 'ia3',
-      use_gating: false,
-    });
-    warnings.push('(IA)3: adapters scales the output of intermediate.dense (before GELU); this model scales the activation after GELU');
-  }
-  if (peft.promptTuning) {
-    children.push({ architecture: 'prompt_tuning', prompt_length: peft.promptTuning.length, prompt_init: 'random_uniform', prompt_init_text: null, combine: 'prefix' });
-  }
-  if (peft.bitfit) {
-    warnings.push('BitFit has no adapters configuration; its trained biases are only in the project export');
-  }
-  return children;
+  return steps.sort((x, y) => x.position - y.position).flatMap((step) => step.run());
 }
 
 /** Conflicts `adapters`' ConfigUnion.validate would raise (it checks only children without `leave_out`). */

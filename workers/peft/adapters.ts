@@ -66,11 +66,25 @@ function validateBottleneck(what: string, config: { size: number; layers: number
   return fail;
 }
 
+/** Throws naming the field when a serial adapter configuration cannot be built. */
+export function validateSerialAdapter(config: SerialAdapterConfig, shape: EncoderShape): void {
+  const fail = validateBottleneck('serial adapter', config, shape);
+  if (config.placement !== 'pfeiffer' && config.placement !== 'houlsby') {
+    fail(`placement must be "pfeiffer" or "houlsby", got "${String(config.placement)}"`);
+  }
+}
+
+/** Throws naming the field when a parallel adapter configuration cannot be built. */
+export function validateParallelAdapter(config: ParallelAdapterConfig, shape: EncoderShape): void {
+  const fail = validateBottleneck('parallel adapter', config, shape);
+  if (!Number.isFinite(config.scaling)) fail(`scaling must be a finite number, got ${config.scaling}`);
+}
+
 const key = (layer: number, sublayer: Sublayer): string => `${layer}/${sublayer}`;
 
 /** Serial bottleneck adapters in Pfeiffer or Houlsby placement. */
 export class SerialAdapterModule implements PeftModule {
-  readonly kind = 'serialAdapter';
+  readonly kind = 'serialAdapter' as const;
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly insertions = new Map<string, Bottleneck>();
 
@@ -81,10 +95,7 @@ export class SerialAdapterModule implements PeftModule {
     seed: number,
     gated = false,
   ) {
-    const fail = validateBottleneck('serial adapter', config, shape);
-    if (config.placement !== 'pfeiffer' && config.placement !== 'houlsby') {
-      fail(`placement must be "pfeiffer" or "houlsby", got "${String(config.placement)}"`);
-    }
+    validateSerialAdapter(config, shape);
     const sublayers: Sublayer[] = config.placement === 'houlsby' ? ['attention', 'ffn'] : ['ffn'];
     const variables = new Map<string, Variable>();
     for (const layer of config.layers) {
@@ -119,7 +130,7 @@ export class SerialAdapterModule implements PeftModule {
 
 /** Parallel bottleneck adapters on the FFN, scaled by a constant. */
 export class ParallelAdapterModule implements PeftModule {
-  readonly kind = 'parallelAdapter';
+  readonly kind = 'parallelAdapter' as const;
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly insertions = new Map<number, Bottleneck>();
 
@@ -129,8 +140,7 @@ export class ParallelAdapterModule implements PeftModule {
     shape: EncoderShape,
     seed: number,
   ) {
-    const fail = validateBottleneck('parallel adapter', config, shape);
-    if (!Number.isFinite(config.scaling)) fail(`scaling must be a finite number, got ${config.scaling}`);
+    validateParallelAdapter(config, shape);
     const variables = new Map<string, Variable>();
     for (const layer of config.layers) {
       const bottleneck = new Bottleneck(tf, shape.hiddenSize, config.size, deriveSeed(seed, layer), false);

@@ -11,21 +11,26 @@ import type { Tf } from '../backend.js';
 import type { EncoderWeights } from '../model/weights.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { checkLayers, failer } from './common.js';
-import type { LayerNormSite, PeftModule } from './peft-module.js';
+import type { LayerNormSite, MergedLayerNorm, MergedLinear, PeftModule } from './peft-module.js';
 
 const LAYER_NORM_PATHS: Readonly<Record<LayerNormSite, string>> = {
   attentionLayerNorm: 'attention.output.LayerNorm',
   outputLayerNorm: 'output.LayerNorm',
 };
 
+/** Throws naming the field when a BitFit configuration cannot be built. */
+export function validateBitFit(config: BitFitConfig, shape: EncoderShape): void {
+  checkLayers(failer('BitFit'), config.layers, shape);
+}
+
 /** BitFit on the configured layers. */
 export class BitFitModule implements PeftModule {
-  readonly kind = 'bitfit';
+  readonly kind = 'bitfit' as const;
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly biases = new Map<string, Variable>();
 
   constructor(tf: Tf, readonly config: BitFitConfig, shape: EncoderShape, weights: EncoderWeights) {
-    checkLayers(failer('BitFit'), config.layers, shape);
+    validateBitFit(config, shape);
     const variables = new Map<string, Variable>();
     const copy = (name: string, key: string, base: Tensor1D): void => {
       // clone: the variable must own its value, never alias the shared base tensor.
@@ -51,6 +56,16 @@ export class BitFitModule implements PeftModule {
 
   layerNormBias(layer: number, site: LayerNormSite): Tensor1D | undefined {
     return this.biases.get(`${layer}/${site}`) as Tensor1D | undefined;
+  }
+
+  mergeProjection(_tf: Tf, layer: number, projection: LoraTarget, linear: MergedLinear): MergedLinear {
+    const bias = this.biasOverride(layer, projection);
+    return bias ? { ...linear, bias } : linear;
+  }
+
+  mergeLayerNorm(layer: number, site: LayerNormSite, norm: MergedLayerNorm): MergedLayerNorm {
+    const beta = this.layerNormBias(layer, site);
+    return beta ? { ...norm, beta } : norm;
   }
 
   dispose(): void {

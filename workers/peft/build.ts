@@ -3,24 +3,16 @@
  * weights in and out (the stored form an exported adapter keeps).
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import { presentMethods } from '../../methods/registry.js';
 import type { EncoderShape, PeftConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import { InvalidTrialError } from '../errors.js';
 import type { EncoderWeights } from '../model/weights.js';
 import { deriveSeed } from '../random.js';
-import { ParallelAdapterModule, SerialAdapterModule } from './adapters.js';
-import { BitFitModule } from './bitfit.js';
-import { Ia3Module } from './ia3.js';
-import { LoraModule } from './lora.js';
 import type { PeftModule } from './peft-module.js';
 import type { BuildMode } from './prefix.js';
-import { PrefixTuningModule } from './prefix.js';
-import { PromptTuningModule } from './prompt.js';
 
 export type { BuildMode } from './prefix.js';
-
-// Per-method salts keep the methods' random streams apart for the same trial seed.
-const SALT = { lora: 0x10ca, serial: 0x5e7a, parallel: 0x9a7a, prefix: 0x9ef1, prompt: 0x9707 } as const;
 
 /** Options of {@link buildPeftModules}. */
 export interface BuildPeftOptions {
@@ -34,31 +26,20 @@ export interface BuildPeftOptions {
 }
 
 /**
- * Builds (and validates) every module of the configuration, in the order the encoder applies
- * them: BitFit, LoRA, (IA)3, prefix-tuning, parallel adapter, serial adapter, prompt tuning.
- * An empty configuration gives no modules (only the task head trains). Throws
- * `InvalidTrialError` for a configuration that cannot be built.
+ * Builds (and validates) every module of the configuration, in registry order, the order the
+ * encoder applies them (see methods/registry.ts). Each method's random stream is the trial seed
+ * salted with the method's own salt. An empty configuration gives no modules (only the task
+ * head trains). Throws `InvalidTrialError` for a configuration that cannot be built.
  */
 export function buildPeftModules(tf: Tf, peft: PeftConfig, shape: EncoderShape, seed: number, options: BuildPeftOptions = {}): PeftModule[] {
   const modules: PeftModule[] = [];
-  const gates = peft.gates ?? {};
+  const ctx = { tf, shape, weights: options.weights, mode: options.mode ?? 'training', gates: peft.gates ?? {} } as const;
   try {
-    if (peft.bitfit) {
-      if (!options.weights) throw new InvalidTrialError('BitFit needs the base weights to copy its biases from');
-      modules.push(new BitFitModule(tf, peft.bitfit, shape, options.weights));
+    for (const { method, config } of presentMethods(peft)) {
+      if (config === null || typeof config !== 'object') throw new InvalidTrialError(`Invalid ${method.title} configuration: it must be an object`);
+      const module = method.build(config, { ...ctx, seed: deriveSeed(seed, method.salt) });
+      if (module) modules.push(module);
     }
-    if (peft.lora) modules.push(new LoraModule(tf, peft.lora, shape, deriveSeed(seed, SALT.lora), gates.lora === true));
-    if (peft.ia3) modules.push(new Ia3Module(tf, peft.ia3, shape));
-    if (peft.prefix) {
-      modules.push(
-        new PrefixTuningModule(tf, peft.prefix, shape, deriveSeed(seed, SALT.prefix), { mode: options.mode, gated: gates.prefix === true }),
-      );
-    }
-    if (peft.parallelAdapter) modules.push(new ParallelAdapterModule(tf, peft.parallelAdapter, shape, deriveSeed(seed, SALT.parallel)));
-    if (peft.serialAdapter) {
-      modules.push(new SerialAdapterModule(tf, peft.serialAdapter, shape, deriveSeed(seed, SALT.serial), gates.serialAdapter === true));
-    }
-    if (peft.promptTuning) modules.push(new PromptTuningModule(tf, peft.promptTuning, shape, deriveSeed(seed, SALT.prompt)));
   } catch (error) {
     // A later module failing validation must not leak the variables of earlier ones.
     for (const module of modules) module.dispose();

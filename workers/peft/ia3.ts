@@ -4,12 +4,12 @@
  * Hugging Face PEFT's feed-forward targets do) in the chosen layers.
  */
 import type { Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
-import type { EncoderShape, Ia3Config } from '../../search/types.js';
+import type { EncoderShape, Ia3Config, LoraTarget } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { checkLayers, failer, onesVariable } from './common.js';
-import type { PeftModule, ProjectionSite } from './peft-module.js';
+import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
 
 /** The scaling vectors of one layer. */
 interface Ia3Vectors {
@@ -18,9 +18,14 @@ interface Ia3Vectors {
   ffn: Variable;
 }
 
+/** Throws naming the field when an (IA)3 configuration cannot be built. */
+export function validateIa3(config: Ia3Config, shape: EncoderShape): void {
+  checkLayers(failer('(IA)3'), config.layers, shape);
+}
+
 /** (IA)3 on the configured layers. */
 export class Ia3Module implements PeftModule {
-  readonly kind = 'ia3';
+  readonly kind = 'ia3' as const;
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly vectors = new Map<number, Ia3Vectors>();
 
@@ -29,7 +34,7 @@ export class Ia3Module implements PeftModule {
     readonly config: Ia3Config,
     shape: EncoderShape,
   ) {
-    checkLayers(failer('(IA)3'), config.layers, shape);
+    validateIa3(config, shape);
     const variables = new Map<string, Variable>();
     for (const layer of config.layers) {
       const vectors: Ia3Vectors = {
@@ -68,6 +73,16 @@ export class Ia3Module implements PeftModule {
   adjustProjection(site: ProjectionSite, _input: Tensor2D, output: Tensor2D, _ctx: ForwardContext): Tensor2D {
     const scale = this.outputScale(site.layer, site.projection);
     return scale ? this.tf.mul(output, scale) : output;
+  }
+
+  /** Output scaling scales the kernel's columns and the bias; input scaling joins `inputScale`. */
+  mergeProjection(tf: Tf, layer: number, projection: LoraTarget, linear: MergedLinear): MergedLinear {
+    let result = linear;
+    const scale = this.outputScale(layer, projection);
+    if (scale) result = { ...result, kernel: tf.mul<Tensor2D>(result.kernel, scale), bias: tf.mul<Tensor1D>(result.bias, scale) };
+    const input = this.inputScale(layer, projection);
+    if (input) result = { ...result, inputScale: result.inputScale ? tf.mul<Tensor1D>(result.inputScale, input) : input };
+    return result;
   }
 
   dispose(): void {

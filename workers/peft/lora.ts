@@ -7,14 +7,14 @@
 import type { Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../../search/types.js';
 import { LORA_TARGETS } from '../../search/types.js';
-import { loraTargetDims } from '../../search/param-count.js';
+import { loraTargetDims } from '../../search/target-dims.js';
 import type { Tf } from '../backend.js';
 import { InvalidTrialError } from '../errors.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { createRng, deriveSeed, uniformArray } from '../random.js';
 import { Gate } from './common.js';
-import type { PeftModule, ProjectionSite } from './peft-module.js';
+import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
 
 /** The two factors on one projection. */
 interface LoraPair {
@@ -59,7 +59,7 @@ export function validateLoraConfig(config: LoraModuleConfig, shape: EncoderShape
 
 /** LoRA on the configured projections of the configured layers. */
 export class LoraModule implements PeftModule {
-  readonly kind = 'lora';
+  readonly kind = 'lora' as const;
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly pairs: ReadonlyMap<string, LoraPair>;
 
@@ -116,6 +116,15 @@ export class LoraModule implements PeftModule {
     const update = tf.matMul(tf.matMul(x, pair.a as Tensor2D), pair.b as Tensor2D);
     if (pair.gate) return tf.add<Tensor2D>(output, pair.gate.scale(tf, update as Tensor2D, site.blockInput, site));
     return tf.add<Tensor2D>(output, tf.mul(update, pair.scale));
+  }
+
+  mergeRefusal(): string | undefined {
+    return this.isGated ? 'gated LoRA cannot merge into the base weights: its gate depends on the input' : undefined;
+  }
+
+  mergeProjection(tf: Tf, layer: number, projection: LoraTarget, linear: MergedLinear): MergedLinear {
+    const delta = this.mergedDelta(layer, projection);
+    return delta ? { ...linear, kernel: tf.add<Tensor2D>(linear.kernel, delta) } : linear;
   }
 
   /** The update `scale * A B` (`[dIn, dOut]`) of an ungated site, for merging; undefined elsewhere. */

@@ -1,18 +1,17 @@
 /**
- * Folding linear PEFT modules into the base weights: LoRA (`W + (alpha/r) A B`), (IA)3 (output
- * scaling scales the kernel's columns and the bias; input scaling its rows) and BitFit (the
- * trained biases replace the base ones). The merged model computes the same function with no
- * extra work per token. Gated LoRA depends on the input and is left unmerged.
+ * Folding linear PEFT modules into the base weights. Each module says how through its
+ * `mergeProjection` / `mergeLayerNorm` hooks (LoRA adds `(alpha/r) A B`, (IA)3 scales the
+ * kernel's columns and the bias or its rows, BitFit replaces biases, ...), applied in module
+ * order, the order the forward hooks run in. The merged model computes the same function with
+ * no extra work per token. A module without merge hooks, or one that refuses (gated LoRA, whose
+ * gate depends on the input), stays unmerged.
  */
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { LORA_TARGETS } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import { BertEncoder } from '../model/encoder.js';
 import type { EncoderLayerWeights, EncoderWeights } from '../model/weights.js';
-import { BitFitModule } from './bitfit.js';
-import { Ia3Module } from './ia3.js';
-import { LoraModule } from './lora.js';
-import type { PeftModule } from './peft-module.js';
+import type { MergedLayerNorm, MergedLinear, PeftModule } from './peft-module.js';
 
 /** An encoder with modules merged into its weights. */
 export interface MergedModel {
@@ -24,9 +23,9 @@ export interface MergedModel {
   dispose(): void;
 }
 
-function isMergeable(module: PeftModule): boolean {
-  if (module instanceof LoraModule) return !module.isGated;
-  return module instanceof Ia3Module || module instanceof BitFitModule;
+/** Whether a module folds into the base weights. */
+export function isMergeable(module: PeftModule): boolean {
+  return (module.mergeProjection !== undefined || module.mergeLayerNorm !== undefined) && module.mergeRefusal?.() === undefined;
 }
 
 /** Merges every mergeable module of `modules` into a copy of `encoder`'s weights. */
@@ -34,49 +33,28 @@ export function mergePeftModules(tf: Tf, encoder: BertEncoder, modules: readonly
   const mergeable = modules.filter(isMergeable);
   const remaining = modules.filter((m) => !isMergeable(m));
   const created: Tensor[] = [];
-  const keep = <T extends Tensor>(t: T): T => {
-    created.push(t);
-    return t;
-  };
   const base = encoder.weights;
+  // A merged tensor is kept past the tidy; a base tensor passed through is shared, not copied.
+  const keepIfNew = <T extends Tensor>(t: T, original: T): T => {
+    if (t === original) return t;
+    // A clone: the merged weights must outlive the modules whose variables they may be.
+    const kept = tf.keep(tf.clone(t));
+    created.push(kept);
+    return kept;
+  };
   const layers: EncoderLayerWeights[] = base.layers.map((w, layer) => {
     const merged: EncoderLayerWeights = { ...w };
-    // Intermediates are freed by the tidy; what the merged weights hold is kept explicitly.
     tf.tidy(() => {
       for (const projection of LORA_TARGETS) {
-        let kernel: Tensor2D = w[projection].kernel;
-        let bias: Tensor1D = w[projection].bias;
-        let inputScale: Tensor1D | undefined;
-        for (const module of mergeable) {
-          if (module instanceof BitFitModule) {
-            bias = module.biasOverride(layer, projection) ?? bias;
-          } else if (module instanceof LoraModule) {
-            const delta = module.mergedDelta(layer, projection);
-            if (delta) kernel = tf.add<Tensor2D>(kernel, delta);
-          } else if (module instanceof Ia3Module) {
-            const scale = module.outputScale(layer, projection);
-            if (scale) {
-              kernel = tf.mul<Tensor2D>(kernel, scale);
-              bias = tf.mul<Tensor1D>(bias, scale);
-            }
-            const input = module.inputScale(layer, projection);
-            if (input) inputScale = inputScale ? tf.mul<Tensor1D>(inputScale, input) : input;
-          }
-        }
-        // Input scaling acts before every other hook, so it scales the accumulated kernel's rows.
-        if (inputScale) kernel = tf.mul<Tensor2D>(kernel, tf.reshape(inputScale, [-1, 1]));
-        if (kernel !== w[projection].kernel || bias !== w[projection].bias) {
-          merged[projection] = {
-            kernel: kernel === w[projection].kernel ? kernel : keep(tf.keep(kernel)),
-            bias: bias === w[projection].bias ? bias : keep(tf.keep(tf.clone(bias))),
-          };
-        }
+        let linear: MergedLinear = { kernel: w[projection].kernel, bias: w[projection].bias };
+        for (const module of mergeable) if (module.mergeProjection) linear = module.mergeProjection(tf, layer, projection, linear);
+        const kernel = linear.inputScale ? tf.mul<Tensor2D>(linear.kernel, tf.reshape(linear.inputScale, [-1, 1])) : linear.kernel;
+        merged[projection] = { kernel: keepIfNew(kernel, w[projection].kernel), bias: keepIfNew<Tensor1D>(linear.bias, w[projection].bias) };
       }
       for (const site of ['attentionLayerNorm', 'outputLayerNorm'] as const) {
-        for (const module of mergeable) {
-          const beta = module instanceof BitFitModule ? module.layerNormBias(layer, site) : undefined;
-          if (beta) merged[site] = { gamma: w[site].gamma, beta: keep(tf.keep(tf.clone(beta))) };
-        }
+        let norm: MergedLayerNorm = { gamma: w[site].gamma, beta: w[site].beta };
+        for (const module of mergeable) if (module.mergeLayerNorm) norm = module.mergeLayerNorm(layer, site, norm);
+        merged[site] = { gamma: keepIfNew(norm.gamma, w[site].gamma), beta: keepIfNew(norm.beta, w[site].beta) };
       }
     });
     return merged;

@@ -11,7 +11,8 @@
  * adapters), then `LN(z + x)` with `layerNormBias` as the shift.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@tensorflow/tfjs';
-import type { LoraTarget } from '../../search/types.js';
+import type { LoraTarget, PeftConfig } from '../../search/types.js';
+import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 
 /** Shape of the current pass, which per-example operations (gates, prefixes) need. */
@@ -51,10 +52,26 @@ export interface AttentionPrefix {
   value: Tensor3D;
 }
 
+/**
+ * A projection's linear map while modules fold into it: `y = kernel^T (inputScale * x) + bias`.
+ * `inputScale` (from (IA)3 on the FFN activation) multiplies the kernel's rows at the end.
+ */
+export interface MergedLinear {
+  kernel: Tensor2D;
+  bias: Tensor1D;
+  inputScale?: Tensor1D;
+}
+
+/** A LayerNorm's affine parameters while modules fold into them. */
+export interface MergedLayerNorm {
+  gamma: Tensor1D;
+  beta: Tensor1D;
+}
+
 /** A PEFT module plugged into the encoder. */
 export interface PeftModule {
-  /** Method name, e.g. `lora`. */
-  readonly kind: string;
+  /** Its method's configuration key, e.g. `lora`. */
+  readonly kind: keyof PeftConfig;
   /**
    * Trainable variables by name. Names follow the Hugging Face module paths of the encoder
    * (e.g. `encoder.layer.0.attention.self.query.lora_A.kernel`), kernels `[in, out]`.
@@ -95,6 +112,17 @@ export interface PeftModule {
   ): Tensor2D;
   /** Learned input embeddings `[p, hidden]` prepended to every sequence (prompt tuning). */
   promptEmbeddings?(): Tensor2D | undefined;
+  /** Replaces a LayerNorm's base scale (LayerNorm tuning). */
+  layerNormGamma?(layer: number, site: LayerNormSite): Tensor1D | undefined;
+  /**
+   * Folds the module into one projection's linear map, in module order (the order the hooks
+   * run in). Returns `linear` itself at sites the module does not touch. Runs inside a tidy.
+   */
+  mergeProjection?(tf: Tf, layer: number, projection: LoraTarget, linear: MergedLinear): MergedLinear;
+  /** Folds the module into a LayerNorm's parameters (BitFit's shifts, LayerNorm tuning). */
+  mergeLayerNorm?(layer: number, site: LayerNormSite, norm: MergedLayerNorm): MergedLayerNorm;
+  /** Why this instance cannot merge although its method can (gated LoRA), or undefined. */
+  mergeRefusal?(): string | undefined;
   /** Frees the module's variables. */
   dispose(): void;
 }

@@ -22,9 +22,19 @@ export type BuildMode = 'training' | 'stored';
 
 const prefixPath = (layer: number): string => `encoder.layer.${layer}.attention.self`;
 
+/** Throws naming the field when a prefix-tuning configuration cannot be built. */
+export function validatePrefix(config: PrefixTuningConfig, shape: EncoderShape): void {
+  const fail = failer('prefix-tuning');
+  checkPositiveInt(fail, 'length', config.length);
+  checkLayers(fail, config.layers, shape);
+  if (!Number.isInteger(config.reparamSize) || config.reparamSize < 0) {
+    fail(`reparamSize must be a non-negative integer, got ${config.reparamSize}`);
+  }
+}
+
 /** Prefix-tuning on the configured layers. */
 export class PrefixTuningModule implements PeftModule {
-  readonly kind = 'prefix';
+  readonly kind = 'prefix' as const;
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly hidden: number;
   private readonly slot = new Map<number, number>();
@@ -41,12 +51,7 @@ export class PrefixTuningModule implements PeftModule {
     seed: number,
     options: { mode?: BuildMode; gated?: boolean } = {},
   ) {
-    const fail = failer('prefix-tuning');
-    checkPositiveInt(fail, 'length', config.length);
-    checkLayers(fail, config.layers, shape);
-    if (!Number.isInteger(config.reparamSize) || config.reparamSize < 0) {
-      fail(`reparamSize must be a non-negative integer, got ${config.reparamSize}`);
-    }
+    validatePrefix(config, shape);
     const d = shape.hiddenSize;
     const p = config.length;
     this.hidden = d;

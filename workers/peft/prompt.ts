@@ -10,14 +10,19 @@ import { createRng, normalArray } from '../random.js';
 import { checkPositiveInt, failer, trainable } from './common.js';
 import type { PeftModule } from './peft-module.js';
 
+/** Throws naming the field when a prompt-tuning configuration cannot be built. */
+export function validatePrompt(config: PromptTuningConfig): void {
+  checkPositiveInt(failer('prompt-tuning'), 'length', config.length);
+}
+
 /** Prompt tuning. */
 export class PromptTuningModule implements PeftModule {
-  readonly kind = 'promptTuning';
+  readonly kind = 'promptTuning' as const;
   readonly variables: ReadonlyMap<string, Variable>;
   private readonly embeddings: Variable;
 
   constructor(tf: Tf, readonly config: PromptTuningConfig, shape: EncoderShape, seed: number) {
-    checkPositiveInt(failer('prompt-tuning'), 'length', config.length);
+    validatePrompt(config);
     this.embeddings = trainable(tf, normalArray(createRng(seed), config.length * shape.hiddenSize, 0.02), [config.length, shape.hiddenSize]);
     this.variables = new Map([['prompt_embeddings', this.embeddings]]);
   }

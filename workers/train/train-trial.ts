@@ -220,19 +220,30 @@ function* batchIndices(count: number, batchSize: number, seed: number): Generato
 }
 
 /**
- * Compares live parameter counts with the closed forms the search ranks configurations by; a
- * mismatch is a bug in one of them, never a property of the trial, so it is a plain Error.
+ * Compares live parameter counts with the closed forms, each with its own: what trains with the
+ * `training` form, what the adapter stores with the `stored` form the search ranks
+ * configurations by. A mismatch is a bug in one of them, never a property of the trial, so it
+ * is a plain Error.
  */
-function checkParamCounts(label: string, data: TrialJobData, model: BaseModel, outputs: number, trainable: number): void {
-  const expected = countPeftParams(data.peft, model.shape, 'training') + headParamCount(model.headKind, model.shape.hiddenSize, outputs);
-  if (trainable !== expected) {
-    throw new Error(`${label}: live trainable parameters ${trainable} differ from the closed form ${expected}`);
+function checkParamCounts(label: string, data: TrialJobData, model: BaseModel, outputs: number, live: { training: number; stored: number }): void {
+  const head = headParamCount(model.headKind, model.shape.hiddenSize, outputs);
+  for (const mode of ['training', 'stored'] as const) {
+    const expected = countPeftParams(data.peft, model.shape, mode) + head;
+    if (live[mode] !== expected) throw new Error(`${label}: live ${mode} parameters ${live[mode]} differ from the closed form ${expected}`);
   }
   const d = model.shape.hiddenSize;
   const expectedBase = countBaseParams(model.shape) - (model.encoder.weights.pooler ? 0 : d * d + d);
   if (model.baseParams !== expectedBase) {
     throw new Error(`${label}: live base parameters ${model.baseParams} differ from the closed form ${expectedBase}`);
   }
+}
+
+/** Scalars of the stored form of the modules plus the head (what a download of the adapter holds). */
+function liveStoredCount(tf: Tf, modules: readonly PeftModule[], head: SequenceClassificationHead): number {
+  const stored = storedPeftWeights(tf, modules);
+  const count = [...stored.values()].reduce((sum, t) => sum + t.size, 0);
+  tf.dispose([...stored.values()]);
+  return count + [...head.variables.values()].reduce((sum, v) => sum + v.size, 0);
 }
 
 /** Dev predictions without dropout: class ids, or values for regression; `checkAbort` runs before each batch. */
@@ -319,7 +330,8 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
     );
     const trainable: Variable[] = [...modules.flatMap((m) => [...m.variables.values()]), ...head.variables.values()];
     const trainableParams = trainable.reduce((total, variable) => total + variable.size, 0);
-    checkParamCounts(label, data, model, outputs, trainableParams);
+    const storedParams = liveStoredCount(tf, modules, head);
+    checkParamCounts(label, data, model, outputs, { training: trainableParams, stored: storedParams });
 
     const evalBatch = evalBatchSize(training.maxSeqLength);
     for (let start = 0; start < devSet.length; start += evalBatch) {
@@ -394,6 +406,7 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
       metrics: best!.metrics,
       reports,
       trainableParams,
+      storedParams,
       baseParams: model.baseParams,
       majorityBaseline: majorityBaseline(trainLabels, devLabels, task.metric),
       backend: backend.name,

@@ -1,0 +1,51 @@
+/** What the serial and parallel bottleneck adapters share: their count and their AdapterHub child. */
+import type { EncoderShape } from '../search/types.js';
+import type { AdapterHubContext } from './method.js';
+import { leaveOut } from './lora.js';
+
+/** Parameters of one bottleneck adapter insertion of width m: `2dm + d + m`. */
+export function bottleneckParams(hiddenSize: number, size: number): number {
+  return 2 * hiddenSize * size + hiddenSize + size;
+}
+
+/** `d / m`, the reduction factor AdapterHub derives the bottleneck from (`m = d // rf`). */
+function reductionFactor(hidden: number, size: number, warnings: string[], what: string): number {
+  const rf = hidden / size;
+  if (Math.floor(hidden / rf) !== size) warnings.push(`${what}: bottleneck ${size} is not hidden_size // reduction_factor; adapters would build ${Math.floor(hidden / rf)}`);
+  return rf;
+}
+
+/** An `adapters` bottleneck configuration (no `architecture` key). */
+export function bottleneckChild(
+  what: string,
+  fields: { mh: boolean; lnBefore: boolean; parallel: boolean; scaling: number },
+  config: { size: number; layers: number[]; activation: string },
+  gated: boolean,
+  ctx: AdapterHubContext,
+): Record<string, unknown> {
+  const shape: EncoderShape = ctx.shape;
+  return {
+    mh_adapter: fields.mh,
+    output_adapter: true,
+    reduction_factor: reductionFactor(shape.hiddenSize, config.size, ctx.warnings, what),
+    non_linearity: config.activation,
+    original_ln_before: fields.lnBefore,
+    original_ln_after: true,
+    ln_before: false,
+    ln_after: false,
+    residual_before_ln: true,
+    adapter_residual_before_ln: false,
+    is_parallel: fields.parallel,
+    scaling: fields.scaling,
+    init_weights: 'mam_adapter',
+    leave_out: leaveOut(config.layers, shape),
+    use_gating: gated,
+    dropout: 0.0,
+    phm_layer: false,
+    inv_adapter: null,
+    stochastic_depth: 0.0,
+  };
+}
+
+/** PEFT's refusal for bottleneck adapters. */
+export const NO_PEFT_BOTTLENECK = { refusal: 'Hugging Face PEFT has no bottleneck adapters' } as const;

@@ -1,0 +1,142 @@
+/** LoRA (Hu et al. 2021): `W0 x + (alpha / r) B A x` on chosen projections of chosen layers. */
+import { loraTargetDims } from '../search/target-dims.js';
+import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../search/types.js';
+import { LORA_TARGETS } from '../search/types.js';
+import { escapeRegExp, modulePattern, peftModulePath, projectionPath, storedWeight, transpose } from '../workers/export/hf-peft-parts.js';
+import type { TensorToWrite } from '../workers/model/safetensors.js';
+import { PROJECTION_MODULE_PATHS } from '../workers/model/weights.js';
+import { ExportError } from '../workers/export/errors.js';
+import { LoraModule, validateLoraConfig } from '../workers/peft/lora.js';
+import type { HfPeftContext, PeftMethod } from './method.js';
+
+/** Short dashboard names of the targets. */
+export const TARGET_LABELS: Readonly<Record<LoraTarget, string>> = {
+  query: 'Q',
+  key: 'K',
+  value: 'V',
+  attentionOutput: 'O',
+  ffnIn: 'FFN-in',
+  ffnOut: 'FFN-out',
+};
+
+/** The targets a configuration adapts, in the model's order, with their ranks. */
+export function loraSites(config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget'>): { target: LoraTarget; rank: number }[] {
+  return LORA_TARGETS.filter((t) => config.targets.includes(t)).map((target) => ({ target, rank: config.rankPerTarget?.[target] ?? config.rank }));
+}
+
+/** `sum over targets of per-target size(dIn, dOut, rank)`, times the layers. */
+export function perSiteCount(
+  config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'layers'>,
+  shape: EncoderShape,
+  size: (dims: { dIn: number; dOut: number }, rank: number) => number,
+): number {
+  return loraSites(config).reduce((sum, { target, rank }) => sum + size(loraTargetDims(target, shape), rank), 0) * config.layers.length;
+}
+
+/** PEFT's `lora_A.weight` `[r, in]` and `lora_B.weight` `[out, r]` from our `[in, r]` and `[r, out]` kernels. */
+export function loraPeftTensors(ctx: HfPeftContext, layer: number, target: LoraTarget, a: { shape: number[]; data: Float32Array }, b: { shape: number[]; data: Float32Array }): TensorToWrite[] {
+  const [dIn, r] = a.shape as [number, number];
+  const dOut = b.shape[1]!;
+  const key = peftModulePath(ctx.backbone, layer, target);
+  return [
+    { name: `${key}.lora_A.weight`, shape: [r, dIn], data: transpose(a.data, dIn, r) },
+    { name: `${key}.lora_B.weight`, shape: [dOut, r], data: transpose(b.data, r, dOut) },
+  ];
+}
+
+/** A `LoraConfig` of PEFT for a LoRA-shaped configuration; `extra` overrides fields (e.g. `use_dora`). */
+export function loraPeftConfig(config: LoraModuleConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const rankPattern: Record<string, number> = {};
+  for (const [t, r] of Object.entries(config.rankPerTarget ?? {})) {
+    if (r !== config.rank) rankPattern[`encoder\\.layer\\.\\d+\\.${escapeRegExp(PROJECTION_MODULE_PATHS[t as LoraTarget])}`] = r;
+  }
+  return {
+    peft_type: 'LORA',
+    r: config.rank,
+    lora_alpha: config.alpha,
+    lora_dropout: config.dropout,
+    target_modules: modulePattern(config.targets, config.layers),
+    layers_to_transform: null,
+    layers_pattern: null,
+    rank_pattern: rankPattern,
+    alpha_pattern: Object.fromEntries(Object.keys(rankPattern).map((k) => [k, config.alpha])),
+    bias: 'none',
+    fan_in_fan_out: false,
+    modules_to_save: ['classifier', 'score'],
+    init_lora_weights: true,
+    use_rslora: false,
+    use_dora: false,
+    ...extra,
+  };
+}
+
+/** Stored LoRA factors of every site as PEFT tensors. */
+export function loraFactorTensors(config: LoraModuleConfig, ctx: HfPeftContext): TensorToWrite[] {
+  return config.layers.flatMap((layer) =>
+    loraSites(config).flatMap(({ target }) => {
+      const path = projectionPath(layer, target);
+      return loraPeftTensors(ctx, layer, target, storedWeight(ctx.weights, `${path}.lora_A.kernel`), storedWeight(ctx.weights, `${path}.lora_B.kernel`));
+    }),
+  );
+}
+
+const ATTN_MATRIX: Partial<Record<LoraTarget, string>> = { query: 'q', key: 'k', value: 'v' };
+
+/** The `adapters` LoRA child of a LoRA-shaped configuration; refuses what `adapters` cannot express. */
+export function loraAdapterHubChild(config: LoraModuleConfig, leaveOut: number[], gated: boolean): Record<string, unknown> {
+  if (config.targets.includes('attentionOutput')) {
+    throw new ExportError('AdapterHub LoRA cannot target the attention output projection (it adapts q/k/v, intermediate and output only)');
+  }
+  const ranks = new Set(loraSites(config).map((s) => s.rank));
+  if (ranks.size > 1) throw new ExportError(`AdapterHub LoRA has one rank for all matrices; this configuration uses ranks ${[...ranks].join(', ')}`);
+  return {
+    architecture: 'lora',
+    selfattn_lora: config.targets.some((t) => ATTN_MATRIX[t] !== undefined),
+    intermediate_lora: config.targets.includes('ffnIn'),
+    output_lora: config.targets.includes('ffnOut'),
+    leave_out: leaveOut,
+    r: [...ranks][0]!,
+    alpha: config.alpha,
+    dropout: config.dropout,
+    attn_matrices: config.targets.map((t) => ATTN_MATRIX[t]).filter((m): m is string => m !== undefined),
+    composition_mode: 'add',
+    init_weights: 'lora',
+    use_gating: gated,
+  };
+}
+
+/** The layers of the model a configuration leaves out (AdapterHub's `leave_out`). */
+export function leaveOut(layers: readonly number[], shape: EncoderShape): number[] {
+  return Array.from({ length: shape.numLayers }, (_, i) => i).filter((i) => !layers.includes(i));
+}
+
+/** Targets as a chip's label: `Q V FFN-out`. */
+export const targetList = (targets: readonly LoraTarget[]): string => targets.map((t) => TARGET_LABELS[t]).join(' ');
+
+export const loraMethod: PeftMethod<LoraModuleConfig> = {
+  title: 'LoRA',
+  paradigm: 'reparameterised',
+  salt: 0x10ca,
+  validate: validateLoraConfig,
+  count(config, shape) {
+    const n = perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut));
+    return { stored: n, training: n };
+  },
+  build: (config, ctx) => new LoraModule(ctx.tf, config, ctx.shape, ctx.seed, ctx.gates.lora === true),
+  merge: 'merges',
+  hfPeft: {
+    write: (config, ctx) => ({ config: loraPeftConfig(config), tensors: loraFactorTensors(config, ctx), headPrefix: 'base_model.model.' }),
+  },
+  adapterHub: {
+    position: 3,
+    children(config, ctx) {
+      const gated = ctx.gates.lora === true;
+      if (gated) ctx.warnings.push('gated LoRA: adapters scales the update by both the gate and alpha / r; this model uses the gate alone');
+      return [loraAdapterHubChild(config, leaveOut(config.layers, ctx.shape), gated)];
+    },
+  },
+  chips: (config) => [{ label: `LoRA r${config.rank} ${targetList(config.targets)}`, title: `LoRA rank ${config.rank}, alpha ${config.alpha} on ${config.targets.join(', ')}` }],
+  layers: (config) => config.layers,
+  startsAtBase: true,
+  example: () => ({ lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value', 'ffnOut'], layers: [0, 1] } }),
+};

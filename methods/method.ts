@@ -1,0 +1,137 @@
+/**
+ * What the project knows about one PEFT method, in one record: its configuration check, its
+ * closed-form parameter counts, how it builds into the encoder, whether it merges, its exports
+ * and its dashboard chips. `registry.ts` holds one such record per key of {@link PeftConfig};
+ * building, counting, merging, exporting, labelling and the per-method tests all read it.
+ */
+import type { EncoderShape, GatesConfig, PeftConfig } from '../search/types.js';
+import type { Tf } from '../workers/backend.js';
+import type { TensorToWrite } from '../workers/model/safetensors.js';
+import type { EncoderWeights } from '../workers/model/weights.js';
+import type { NamedArray } from '../workers/export/weights.js';
+import type { PeftModule } from '../workers/peft/peft-module.js';
+import type { BuildMode } from '../workers/peft/prefix.js';
+
+/** A configuration key of {@link PeftConfig}: one method each. */
+export type MethodKey = keyof PeftConfig;
+
+/** The configuration of method `K`. */
+export type MethodConfig<K extends MethodKey> = NonNullable<PeftConfig[K]>;
+
+/** The survey's four paradigms (its Table 1); `modifier` is UniPELT's gating of other methods. */
+export type Paradigm = 'additive' | 'selective' | 'reparameterised' | 'modifier';
+
+/**
+ * The two closed-form counts: `stored` is what a download keeps (the search's objective);
+ * `training` is what the optimiser updates (prefix-tuning's MLP, but not LoRA-FA's frozen A).
+ */
+export interface ParamCounts {
+  stored: number;
+  training: number;
+}
+
+export type { BuildMode } from '../workers/peft/prefix.js';
+
+/** What a method's `build` gets. */
+export interface BuildContext {
+  tf: Tf;
+  shape: EncoderShape;
+  /** The trial seed already salted with the method's own salt. */
+  seed: number;
+  /** The base weights (BitFit copies biases from them, DoRA reads the kernels). */
+  weights?: EncoderWeights;
+  mode: BuildMode;
+  /** UniPELT gates of the whole configuration. */
+  gates: GatesConfig;
+}
+
+/** A short dashboard label and its tooltip. */
+export interface Chip {
+  label: string;
+  title: string;
+}
+
+/** A reason a library or operation has no form of the method. */
+export interface Refusal {
+  refusal: string;
+}
+
+/** What a Hugging Face PEFT writer gets. */
+export interface HfPeftContext {
+  shape: EncoderShape;
+  /** `bert.` or `roberta.`: the backbone's attribute in PEFT's module paths. */
+  backbone: string;
+  /** Stored weights by the project's names (kernels `[in, out]`). */
+  weights: ReadonlyMap<string, NamedArray>;
+}
+
+/** One method's part of a PEFT adapter: config fields and tensors (the head is added by the exporter). */
+export interface HfPeftPart {
+  config: Record<string, unknown>;
+  tensors: TensorToWrite[];
+  /** Where PEFT keeps `modules_to_save` for this method: `base_model.model.` (tuners) or `base_model.` (prompt learning). */
+  headPrefix: string;
+}
+
+/** How a method exports to Hugging Face PEFT. */
+export interface HfPeftWriter<C> {
+  /** A reason this particular configuration has no PEFT form, or undefined. */
+  unsupported?(config: C, shape: EncoderShape): string | undefined;
+  write(config: C, ctx: HfPeftContext): HfPeftPart;
+}
+
+/** What an AdapterHub writer gets. */
+export interface AdapterHubContext {
+  shape: EncoderShape;
+  gates: GatesConfig;
+  /** Ways in which `adapters` would read the configuration differently; push to it. */
+  warnings: string[];
+}
+
+/** How a method exports to AdapterHub: child configurations of a union. */
+export interface AdapterHubWriter<C> {
+  /** Place among a union's children (prefix-tuning first, as `adapters`' named unions list it). */
+  position: number;
+  children(config: C, ctx: AdapterHubContext): Record<string, unknown>[];
+}
+
+/** Everything about one method whose configuration is `C`. */
+export interface PeftMethod<C> {
+  /** Its name in reports, e.g. `LoRA`. */
+  title: string;
+  paradigm: Paradigm;
+  /** Salt of the method's random stream, distinct per method, so methods never share draws. */
+  salt: number;
+  /** Throws `InvalidTrialError` naming the field when the configuration cannot be built. */
+  validate(config: C, shape: EncoderShape): void;
+  /** Closed-form counts; `peft` is the whole configuration (gates count per gated module). */
+  count(config: C, shape: EncoderShape, peft: PeftConfig): ParamCounts;
+  /** The module the encoder runs, or undefined when the method adds none of its own (gates). */
+  build(config: C, ctx: BuildContext): PeftModule | undefined;
+  /** `merges`: its modules fold into the base weights (see `PeftModule.mergeProjection`). */
+  merge: 'merges' | Refusal;
+  hfPeft: HfPeftWriter<C> | Refusal;
+  adapterHub: AdapterHubWriter<C> | Refusal;
+  /** Dashboard chips of a configuration. */
+  chips(config: C): Chip[];
+  /** The layers the method sits in (empty for whole-model methods such as prompt tuning). */
+  layers(config: C): number[];
+  /** Whether a fresh module leaves the base model's outputs exactly as they were. */
+  startsAtBase: boolean;
+  /**
+   * A small valid configuration using the method, for a model of at least two layers: the
+   * per-method tests build, count, train, merge and export it.
+   */
+  example(shape: EncoderShape): PeftConfig;
+}
+
+/**
+ * One method per configuration key of `P`. Typed so that a key of `P` without a method is a
+ * compile error where the registry is declared (see test/types/registry.type-test.ts).
+ */
+export type MethodRegistry<P = PeftConfig> = { readonly [K in keyof Required<P>]: PeftMethod<NonNullable<P[K]>> };
+
+/** Whether a writer or operation exists (not a refusal). */
+export function isRefusal<T extends object>(value: T | Refusal): value is Refusal {
+  return 'refusal' in value;
+}

@@ -1,0 +1,45 @@
+/** Prompt tuning (Lester et al. 2021): learned input embeddings prepended to every sequence. */
+import type { PromptTuningConfig } from '../search/types.js';
+import { storedWeight } from '../workers/export/hf-peft-parts.js';
+import { PromptTuningModule, validatePrompt } from '../workers/peft/prompt.js';
+import type { PeftMethod } from './method.js';
+import { PROMPT_HEAD_PREFIX, promptLearningFields } from './prompt-parts.js';
+
+export const promptTuningMethod: PeftMethod<PromptTuningConfig> = {
+  title: 'prompt tuning',
+  paradigm: 'additive',
+  salt: 0x9707,
+  validate: (config) => validatePrompt(config),
+  count(config, shape) {
+    const n = config.length * shape.hiddenSize;
+    return { stored: n, training: n };
+  },
+  build: (config, ctx) => new PromptTuningModule(ctx.tf, config, ctx.shape, ctx.seed),
+  merge: { refusal: 'prompt tokens lengthen the sequence, which no weight matrix expresses' },
+  hfPeft: {
+    write(config, { shape, weights }) {
+      const prompt = storedWeight(weights, 'prompt_embeddings');
+      return {
+        config: {
+          ...promptLearningFields(shape),
+          peft_type: 'PROMPT_TUNING',
+          num_virtual_tokens: config.length,
+          prompt_tuning_init: 'RANDOM',
+          prompt_tuning_init_text: null,
+          tokenizer_name_or_path: null,
+          tokenizer_kwargs: null,
+        },
+        tensors: [{ name: 'prompt_embeddings', shape: prompt.shape, data: prompt.data }],
+        headPrefix: PROMPT_HEAD_PREFIX,
+      };
+    },
+  },
+  adapterHub: {
+    position: 5,
+    children: (config) => [{ architecture: 'prompt_tuning', prompt_length: config.length, prompt_init: 'random_uniform', prompt_init_text: null, combine: 'prefix' }],
+  },
+  chips: (config) => [{ label: `Prompt ${config.length}`, title: `prompt tuning, ${config.length} virtual tokens` }],
+  layers: () => [],
+  startsAtBase: false,
+  example: () => ({ promptTuning: { length: 3 } }),
+};
