@@ -45,7 +45,7 @@ export function loraPeftTensors(ctx: HfPeftContext, layer: number, target: LoraT
 }
 
 /** A `LoraConfig` of PEFT for a LoRA-shaped configuration; `extra` overrides fields (e.g. `use_dora`). */
-export function loraPeftConfig(config: LoraModuleConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function loraPeftConfig(config: Omit<LoraModuleConfig, 'dropout'> & { dropout?: number }, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const rankPattern: Record<string, number> = {};
   for (const [t, r] of Object.entries(config.rankPerTarget ?? {})) {
     if (r !== config.rank) rankPattern[`encoder\\.layer\\.\\d+\\.${escapeRegExp(PROJECTION_MODULE_PATHS[t as LoraTarget])}`] = r;
@@ -54,7 +54,7 @@ export function loraPeftConfig(config: LoraModuleConfig, extra: Record<string, u
     peft_type: 'LORA',
     r: config.rank,
     lora_alpha: config.alpha,
-    lora_dropout: config.dropout,
+    lora_dropout: config.dropout ?? 0,
     target_modules: modulePattern(config.targets, config.layers),
     layers_to_transform: null,
     layers_pattern: null,
@@ -70,20 +70,31 @@ export function loraPeftConfig(config: LoraModuleConfig, extra: Record<string, u
   };
 }
 
-/** Stored LoRA factors of every site as PEFT tensors. */
-export function loraFactorTensors(config: LoraModuleConfig, ctx: HfPeftContext): TensorToWrite[] {
+/** Stored LoRA factors of every site (ours named `{stem}_A.kernel`, `{stem}_B.kernel`) as PEFT tensors. */
+export function loraFactorTensors(config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'layers'>, ctx: HfPeftContext, stem = 'lora'): TensorToWrite[] {
   return config.layers.flatMap((layer) =>
     loraSites(config).flatMap(({ target }) => {
       const path = projectionPath(layer, target);
-      return loraPeftTensors(ctx, layer, target, storedWeight(ctx.weights, `${path}.lora_A.kernel`), storedWeight(ctx.weights, `${path}.lora_B.kernel`));
+      return loraPeftTensors(ctx, layer, target, storedWeight(ctx.weights, `${path}.${stem}_A.kernel`), storedWeight(ctx.weights, `${path}.${stem}_B.kernel`));
     }),
   );
 }
 
+/** Why this export writes no AdapterHub form of a method. */
+export const noAdapterHub = (title: string): { refusal: string } => ({
+  refusal: `AdapterHub export covers bottleneck adapters, prefix and prompt tuning, LoRA and (IA)3; ${title} is kept in the project export only`,
+});
+
+/** Chips of a method on targets with a size: `DoRA r8 Q V`. */
+export const targetChip = (label: string, title: string, targets: readonly LoraTarget[]): { label: string; title: string } => ({
+  label: `${label} ${targetList(targets)}`,
+  title: `${title} on ${targets.join(', ')}`,
+});
+
 const ATTN_MATRIX: Partial<Record<LoraTarget, string>> = { query: 'q', key: 'k', value: 'v' };
 
 /** The `adapters` LoRA child of a LoRA-shaped configuration; refuses what `adapters` cannot express. */
-export function loraAdapterHubChild(config: LoraModuleConfig, leaveOut: number[], gated: boolean): Record<string, unknown> {
+export function loraAdapterHubChild(config: Omit<LoraModuleConfig, 'dropout'> & { dropout?: number }, leaveOut: number[], gated: boolean): Record<string, unknown> {
   if (config.targets.includes('attentionOutput')) {
     throw new ExportError('AdapterHub LoRA cannot target the attention output projection (it adapts q/k/v, intermediate and output only)');
   }
@@ -97,7 +108,7 @@ export function loraAdapterHubChild(config: LoraModuleConfig, leaveOut: number[]
     leave_out: leaveOut,
     r: [...ranks][0]!,
     alpha: config.alpha,
-    dropout: config.dropout,
+    dropout: config.dropout ?? 0,
     attn_matrices: config.targets.map((t) => ATTN_MATRIX[t]).filter((m): m is string => m !== undefined),
     composition_mode: 'add',
     init_weights: 'lora',
@@ -122,7 +133,7 @@ export const loraMethod: PeftMethod<LoraModuleConfig> = {
     const n = perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut));
     return { stored: n, training: n };
   },
-  build: (config, ctx) => new LoraModule(ctx.tf, config, ctx.shape, ctx.seed, ctx.gates.lora === true),
+  build: (config, ctx) => new LoraModule(ctx.tf, config, ctx.shape, ctx.seed, { gated: ctx.gates.lora === true }),
   merge: 'merges',
   hfPeft: {
     write: (config, ctx) => ({ config: loraPeftConfig(config), tensors: loraFactorTensors(config, ctx), headPrefix: 'base_model.model.' }),

@@ -6,6 +6,13 @@
  */
 import type { EncoderShape, PeftConfig } from '../search/types.js';
 import { bitfitMethod } from './bitfit.js';
+import { doraMethod } from './dora.js';
+import { fourierftMethod } from './fourierft.js';
+import { layerNormMethod } from './layer-norm.js';
+import { loraFaMethod } from './lora-fa.js';
+import { pissaMethod } from './pissa.js';
+import { rocoftMethod } from './rocoft.js';
+import { veraMethod } from './vera.js';
 import { gatesMethod } from './gates.js';
 import { ia3Method } from './ia3.js';
 import { loraMethod } from './lora.js';
@@ -23,6 +30,13 @@ export const PEFT_METHODS: MethodRegistry = {
   parallelAdapter: parallelAdapterMethod,
   serialAdapter: serialAdapterMethod,
   promptTuning: promptTuningMethod,
+  loraFa: loraFaMethod,
+  dora: doraMethod,
+  pissa: pissaMethod,
+  vera: veraMethod,
+  fourierft: fourierftMethod,
+  rocoft: rocoftMethod,
+  layerNorm: layerNormMethod,
   gates: gatesMethod,
 };
 

@@ -68,6 +68,71 @@ export interface PromptTuningConfig {
   length: number;
 }
 
+/**
+ * LoRA-FA (Zhang et al. 2023): LoRA whose A stays frozen at its random initialisation; only B
+ * trains (the optimiser state and gradients of A vanish). Stored: A and B.
+ */
+export type LoraFaConfig = Omit<LoraModuleConfig, 'rankPerTarget'>;
+
+/**
+ * DoRA (Liu et al. 2024): the weight split into magnitude and direction,
+ * `W' = m * (W0 + (alpha/r) B A) / ||W0 + (alpha/r) B A||` (norm per output unit), m starting at
+ * `||W0||` and B at zero.
+ */
+export type DoraConfig = Omit<LoraModuleConfig, 'rankPerTarget'>;
+
+/**
+ * PiSSA (Meng et al. 2024): LoRA initialised from the principal singular vectors of each
+ * adapted weight, `W0 = W_res + (alpha/r) B A`, with the residual `W_res` frozen.
+ */
+export type PissaConfig = Omit<LoraModuleConfig, 'rankPerTarget' | 'dropout'>;
+
+/**
+ * VeRA (Kopiczko et al. 2024): one pair of frozen random matrices A `[r, max d_in]`,
+ * B `[max d_out, r]` shared by every adapted projection (drawn from `projectionSeed`), and per
+ * projection trainable vectors: `h = W0 x + lambda_b * (B (lambda_d * (A x)))`.
+ */
+export interface VeraConfig {
+  rank: number;
+  targets: LoraTarget[];
+  layers: number[];
+  /** Seed of the shared projections (PEFT's `projection_prng_key`); stored instead of them. */
+  projectionSeed: number;
+  /** Initial value of lambda_d (lambda_b starts at zero). @defaultValue 0.1 */
+  dInitial?: number;
+}
+
+/**
+ * FourierFT (Gao et al. 2024): per projection, n trainable spectral coefficients at random
+ * frequency positions (drawn from `locationSeed`), `dW = scaling * Re(IDFT2(S))`.
+ */
+export interface FourierFtConfig {
+  /** Coefficients per projection (PEFT's `n_frequency`). */
+  frequencies: number;
+  scaling: number;
+  targets: LoraTarget[];
+  layers: number[];
+  /** Seed of the frequency positions (PEFT's `random_loc_seed`). */
+  locationSeed: number;
+}
+
+/**
+ * RoCoFT (Kowsher et al. 2024): the first k rows (output units) or columns (input features) of
+ * each chosen weight matrix train; the rest of the model is frozen.
+ */
+export interface RocoftConfig {
+  /** Rows or columns per matrix. */
+  k: number;
+  mode: 'row' | 'column';
+  targets: LoraTarget[];
+  layers: number[];
+}
+
+/** LayerNorm tuning (Zhao et al. 2023): both LayerNorms' scale and shift of the chosen layers train. */
+export interface LayerNormTuningConfig {
+  layers: number[];
+}
+
 /** UniPELT gates: a learned per-example scalar gate on each chosen module kind. */
 export interface GatesConfig {
   lora?: boolean;
@@ -89,6 +154,13 @@ export interface PeftConfig {
   ia3?: Ia3Config;
   bitfit?: BitFitConfig;
   promptTuning?: PromptTuningConfig;
+  loraFa?: LoraFaConfig;
+  dora?: DoraConfig;
+  pissa?: PissaConfig;
+  vera?: VeraConfig;
+  fourierft?: FourierFtConfig;
+  rocoft?: RocoftConfig;
+  layerNorm?: LayerNormTuningConfig;
   gates?: GatesConfig;
 }
 

@@ -244,8 +244,12 @@ export class BertEncoder {
     const lnSite: LayerNormSite = sublayer === 'attention' ? 'attentionLayerNorm' : 'outputLayerNorm';
     const lnWeights: LayerNormWeights = w[lnSite];
     let beta = lnWeights.beta;
-    for (const module of modules) beta = module.layerNormBias?.(layer, lnSite) ?? beta;
-    const layerNorm = (t: Tensor2D): Tensor2D => this.layerNorm(t, lnWeights.gamma, beta);
+    let gamma = lnWeights.gamma;
+    for (const module of modules) {
+      beta = module.layerNormBias?.(layer, lnSite) ?? beta;
+      gamma = module.layerNormGamma?.(layer, lnSite) ?? gamma;
+    }
+    const layerNorm = (t: Tensor2D): Tensor2D => this.layerNorm(t, gamma, beta);
     const site = { layer, sublayer, ...shape };
     let z = output;
     for (const module of modules) {

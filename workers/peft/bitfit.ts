@@ -11,12 +11,9 @@ import type { Tf } from '../backend.js';
 import type { EncoderWeights } from '../model/weights.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { checkLayers, failer } from './common.js';
+import { LAYER_NORM_PATHS, LAYER_NORM_SITES } from './layer-norm-tuning.js';
 import type { LayerNormSite, MergedLayerNorm, MergedLinear, PeftModule } from './peft-module.js';
 
-const LAYER_NORM_PATHS: Readonly<Record<LayerNormSite, string>> = {
-  attentionLayerNorm: 'attention.output.LayerNorm',
-  outputLayerNorm: 'output.LayerNorm',
-};
 
 /** Throws naming the field when a BitFit configuration cannot be built. */
 export function validateBitFit(config: BitFitConfig, shape: EncoderShape): void {
@@ -43,7 +40,7 @@ export class BitFitModule implements PeftModule {
       for (const projection of LORA_TARGETS) {
         copy(`encoder.layer.${layer}.${PROJECTION_MODULE_PATHS[projection]}.bias`, `${layer}/${projection}`, w[projection].bias);
       }
-      for (const site of ['attentionLayerNorm', 'outputLayerNorm'] as const) {
+      for (const site of LAYER_NORM_SITES) {
         copy(`encoder.layer.${layer}.${LAYER_NORM_PATHS[site]}.bias`, `${layer}/${site}`, w[site].beta);
       }
     }

@@ -1,6 +1,7 @@
 /** Helpers shared by the PEFT modules: validation, variable creation, activations and gates. */
 import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
-import type { AdapterActivation, EncoderShape } from '../../search/types.js';
+import type { AdapterActivation, EncoderShape, LoraTarget } from '../../search/types.js';
+import { LORA_TARGETS } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import { InvalidTrialError } from '../errors.js';
 import { createRng, normalArray } from '../random.js';
@@ -22,6 +23,15 @@ export function checkLayers(fail: (message: string) => never, layers: readonly n
     }
   }
   if (new Set(layers).size !== layers.length) fail(`layers repeat: ${layers.join(', ')}`);
+}
+
+/** Target projections must be known, distinct and at least one. */
+export function checkTargets(fail: (message: string) => never, targets: readonly LoraTarget[]): void {
+  if (!Array.isArray(targets) || targets.length === 0) fail('targets must not be empty');
+  for (const target of targets) {
+    if (!LORA_TARGETS.includes(target)) fail(`unknown target "${String(target)}"; known: ${LORA_TARGETS.join(', ')}`);
+  }
+  if (new Set(targets).size !== targets.length) fail(`targets repeat: ${targets.join(', ')}`);
 }
 
 /** A positive integer size, named in the error. */

@@ -1,0 +1,42 @@
+/** DoRA (Liu et al. 2024): magnitude times the column-normalised LoRA-updated weight. */
+import type { DoraConfig } from '../search/types.js';
+import { peftModulePath, projectionPath, storedWeight } from '../workers/export/hf-peft-parts.js';
+import { InvalidTrialError } from '../workers/errors.js';
+import { DoraModule } from '../workers/peft/dora.js';
+import { validateLoraConfig } from '../workers/peft/lora.js';
+import { loraFactorTensors, loraPeftConfig, loraSites, noAdapterHub, perSiteCount, targetChip } from './lora.js';
+import type { PeftMethod } from './method.js';
+
+export const doraMethod: PeftMethod<DoraConfig> = {
+  title: 'DoRA',
+  paradigm: 'reparameterised',
+  salt: 0xd02a,
+  validate: (config, shape) => validateLoraConfig(config, shape, 'DoRA'),
+  count(config, shape) {
+    // LoRA's factors plus one magnitude per output unit.
+    const n = perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut) + dOut);
+    return { stored: n, training: n };
+  },
+  build(config, ctx) {
+    if (!ctx.weights) throw new InvalidTrialError('DoRA needs the base weights to normalise them');
+    return new DoraModule(ctx.tf, config, ctx.shape, ctx.seed, ctx.weights, ctx.mode);
+  },
+  merge: 'merges',
+  hfPeft: {
+    write(config, ctx) {
+      const magnitudes = config.layers.flatMap((layer) =>
+        loraSites(config).map(({ target }) => {
+          const m = storedWeight(ctx.weights, `${projectionPath(layer, target)}.dora_magnitude`);
+          // PEFT saves the magnitude without its `.weight` suffix.
+          return { name: `${peftModulePath(ctx.backbone, layer, target)}.lora_magnitude_vector`, shape: [m.data.length], data: m.data };
+        }),
+      );
+      return { config: loraPeftConfig(config, { use_dora: true }), tensors: [...loraFactorTensors(config, ctx, 'dora'), ...magnitudes], headPrefix: 'base_model.model.' };
+    },
+  },
+  adapterHub: noAdapterHub('DoRA'),
+  chips: (config) => [targetChip(`DoRA r${config.rank}`, `DoRA rank ${config.rank}, alpha ${config.alpha}`, config.targets)],
+  layers: (config) => config.layers,
+  startsAtBase: true,
+  example: () => ({ dora: { rank: 2, alpha: 4, dropout: 0, targets: ['value', 'ffnOut'], layers: [1, 2] } }),
+};

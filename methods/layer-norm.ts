@@ -1,0 +1,48 @@
+/** LayerNorm tuning (Zhao et al. 2023): the LayerNorms' scale and shift of chosen layers train. */
+import type { LayerNormTuningConfig } from '../search/types.js';
+import { TUNER_PREFIX, escapeRegExp, storedWeight } from '../workers/export/hf-peft-parts.js';
+import { InvalidTrialError } from '../workers/errors.js';
+import { LAYER_NORM_PATHS, LAYER_NORM_SITES, LayerNormTuningModule, lnTuningName, validateLayerNormTuning } from '../workers/peft/layer-norm-tuning.js';
+import { noAdapterHub } from './lora.js';
+import type { PeftMethod } from './method.js';
+
+export const layerNormMethod: PeftMethod<LayerNormTuningConfig> = {
+  title: 'LayerNorm tuning',
+  paradigm: 'selective',
+  salt: 0x1a7e,
+  validate: validateLayerNormTuning,
+  count(config, shape) {
+    // Two LayerNorms per layer, each a scale and a shift of width d.
+    const n = 4 * shape.hiddenSize * config.layers.length;
+    return { stored: n, training: n };
+  },
+  build(config, ctx) {
+    if (!ctx.weights) throw new InvalidTrialError('LayerNorm tuning needs the base weights to copy the LayerNorms from');
+    return new LayerNormTuningModule(ctx.tf, config, ctx.shape, ctx.weights);
+  },
+  merge: 'merges',
+  hfPeft: {
+    write(config, { backbone, weights }) {
+      const tensors = config.layers.flatMap((layer) =>
+        LAYER_NORM_SITES.flatMap((site) =>
+          (['weight', 'bias'] as const).map((param) => {
+            const w = storedWeight(weights, lnTuningName(layer, site, param));
+            return { name: `${TUNER_PREFIX}${backbone}encoder.layer.${layer}.${LAYER_NORM_PATHS[site]}.ln_tuning_layers.${param}`, shape: [w.data.length], data: w.data };
+          }),
+        ),
+      );
+      const paths = LAYER_NORM_SITES.map((site) => escapeRegExp(LAYER_NORM_PATHS[site])).join('|');
+      const layers = [...config.layers].sort((a, b) => a - b).join('|');
+      return {
+        config: { peft_type: 'LN_TUNING', target_modules: `.*encoder\\.layer\\.(${layers})\\.(${paths})`, modules_to_save: ['classifier', 'score'] },
+        tensors,
+        headPrefix: TUNER_PREFIX,
+      };
+    },
+  },
+  adapterHub: noAdapterHub('LayerNorm tuning'),
+  chips: () => [{ label: 'LN', title: 'LayerNorm tuning: both LayerNorms train' }],
+  layers: (config) => config.layers,
+  startsAtBase: true,
+  example: () => ({ layerNorm: { layers: [0, 2] } }),
+};
