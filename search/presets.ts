@@ -9,13 +9,17 @@ import type { ObjectiveSpec } from './ask.js';
 import type { TrialConfiguration } from './lora-space.js';
 import { defaultLoraSpace, loraPointToConfig, validateLoraSpace } from './lora-space.js';
 import { countBaseParams, countPeftParams, loraTargetDims } from './param-count.js';
-import { checkSizeDistribution } from './size-rules.js';
 import type { SearchSpace } from './space.js';
 import { InvalidSearchSpaceError } from './space.js';
 import { LORA_TARGETS } from './types.js';
 import type { EncoderShape, LoraTarget, PeftConfig, SearchPoint } from './types.js';
 
 export type { TrialConfiguration } from './lora-space.js';
+import { surveyPreset } from './survey-preset.js';
+import type { ParameterRule } from './preset-parts.js';
+import { activeLayers, checkParameters, halvingSizes, layerParam, layerRule, layerSwitches, loraRanks, prefixReparamSize } from './preset-parts.js';
+
+export { halvingSizes, layerParam, prefixReparamSize } from './preset-parts.js';
 
 /** A named search space for a base model and its meaning. */
 export interface Preset {
@@ -33,36 +37,6 @@ export interface Preset {
   checkSpace?(space: SearchSpace, shape: EncoderShape): void;
 }
 
-/** Width of the prefix reparameterising MLP: AutoPEFT's 800, but at most 4d for small models. */
-export function prefixReparamSize(shape: EncoderShape): number {
-  return Math.min(800, 4 * shape.hiddenSize);
-}
-
-/** Bottleneck sizes d, d/2, ..., 1 (AutoPEFT: k = 0..⌊log2 d⌋, d / 2^k rounded down, at least 1). */
-export function halvingSizes(hiddenSize: number): number[] {
-  const sizes: number[] = [];
-  for (let k = 0; k <= Math.floor(Math.log2(hiddenSize)); k++) sizes.push(Math.max(1, Math.floor(hiddenSize / 2 ** k)));
-  return [...new Set(sizes)];
-}
-
-/** Parameter name of layer i's switch. */
-export function layerParam(i: number): string {
-  return `layer.${i}`;
-}
-
-function activeLayers(point: SearchPoint): number[] {
-  return Object.keys(point)
-    .filter((k) => k.startsWith('layer.') && point[k] === true)
-    .map((k) => Number(k.slice(6)))
-    .sort((a, b) => a - b);
-}
-
-function layerSwitches(shape: EncoderShape): SearchSpace {
-  const space: SearchSpace = {};
-  for (let i = 0; i < shape.numLayers; i++) space[layerParam(i)] = { type: 'categorical', choices: [true, false] };
-  return space;
-}
-
 const SERIAL = 'serialAdapter.size';
 const PARALLEL = 'parallelAdapter.size';
 const PREFIX = 'prefix.length';
@@ -77,38 +51,6 @@ function adapterModules(point: SearchPoint, shape: EncoderShape, layers: number[
   if (parallel > 0) peft.parallelAdapter = { size: parallel, layers, scaling: 4, activation: 'relu' };
   if (prefix > 0) peft.prefix = { length: prefix, layers, reparamSize: prefixReparamSize(shape) };
   return peft;
-}
-
-/** How a user-given parameter of a preset's space is checked: its kind and its bounds. */
-type ParameterRule = { kind: 'switch' } | { kind: 'size'; max: number; min: number; what: string };
-
-/**
- * Checks every parameter of a space against the preset's rules: a name the preset knows, a
- * switch with boolean choices, a size with integer values in [min, max]. Names the culprit.
- */
-function checkParameters(space: SearchSpace, rules: (name: string) => ParameterRule | undefined, known: string): void {
-  for (const [name, dist] of Object.entries(space)) {
-    const rule = rules(name);
-    if (!rule) throw new InvalidSearchSpaceError(name, `unknown parameter for this preset; known: ${known}`);
-    if (rule.kind === 'switch') {
-      if (dist.type !== 'categorical' || dist.choices.some((c) => typeof c !== 'boolean')) {
-        throw new InvalidSearchSpaceError(name, 'a switch must be categorical with choices true and/or false');
-      }
-      continue;
-    }
-    checkSizeDistribution(name, dist, rule.min, rule.max, rule.what);
-  }
-}
-
-/** The rule of a layer switch `layer.i`: only for layers the model has. */
-function layerRule(name: string, shape: EncoderShape): ParameterRule | undefined {
-  const match = /^layer\.(\d+)$/.exec(name);
-  if (!match) return undefined;
-  const index = Number(match[1]);
-  if (index >= shape.numLayers || String(index) !== match[1]) {
-    throw new InvalidSearchSpaceError(name, `the base model has layers 0..${shape.numLayers - 1}, so there is no layer ${match[1]}`);
-  }
-  return { kind: 'switch' };
 }
 
 /**
@@ -154,11 +96,6 @@ export const autopeftPreset: Preset = {
     checkParameters(space, (name) => sizes[name] ?? layerRule(name, shape), `${Object.keys(sizes).join(', ')}, layer.0..layer.${shape.numLayers - 1}`);
   },
 };
-
-/** LoRA ranks searched per target: 1..64, at most d/4. */
-function loraRanks(shape: EncoderShape): number[] {
-  return [1, 2, 4, 8, 16, 32, 64].filter((r) => r <= Math.max(1, shape.hiddenSize / 4));
-}
 
 /** Parameter name of a LoRA target's rank (0 = the target carries no LoRA). */
 export function loraRankParam(target: LoraTarget): string {
@@ -258,7 +195,7 @@ export const loraPreset: Preset = {
 };
 
 /** Every preset by name. */
-export const PRESETS = { lora: loraPreset, autopeft: autopeftPreset, 'autopeft-lora': autopeftLoraPreset } as const;
+export const PRESETS = { lora: loraPreset, autopeft: autopeftPreset, 'autopeft-lora': autopeftLoraPreset, survey: surveyPreset } as const;
 
 /** A preset name. */
 export type PresetName = keyof typeof PRESETS;
