@@ -17,6 +17,7 @@ import type { BuildMode } from '../workers/peft/build.js';
 import { buildPeftModules } from '../workers/peft/build.js';
 import { fourierPositions } from '../workers/peft/fourierft.js';
 import type { PeftModule } from '../workers/peft/peft-module.js';
+import { truncatedSvd } from '../workers/peft/svd.js';
 import { veraProjections } from '../workers/peft/vera.js';
 import { maxDiff } from './helpers/peft-bench.js';
 
@@ -139,5 +140,32 @@ describe('float64 references of the new methods (PyTorch, within 1e-4)', () => {
     const cols = cases.rocoftColumn!;
     const yCols = outputOf({ rocoft: { k, mode: 'column', ...SITE } }, 'training', { 'rocoft_columns.kernel': transposed(cols.params.D!, dOut, k) });
     expect(maxDiff(yCols, cols.expected)).toBeLessThan(1e-4);
+  });
+});
+
+describe('the truncated SVD behind PiSSA', () => {
+  it.each([
+    [9, 4],
+    [4, 9],
+  ])('a %i x %i matrix: full rank reconstructs it, the vectors are orthonormal, values descend', (rows, cols) => {
+    const k = Array.from({ length: rows * cols }, (_, i) => Math.sin(1.7 * i + 0.3) + (i % 5) * 0.1);
+    const rank = Math.min(rows, cols);
+    const { u, s, v } = truncatedSvd(k, rows, cols, rank);
+    const rebuilt = Array.from({ length: rows * cols }, (_, idx) => {
+      const i = Math.floor(idx / cols);
+      const j = idx % cols;
+      let sum = 0;
+      for (let t = 0; t < rank; t++) sum += u[i * rank + t]! * s[t]! * v[j * rank + t]!;
+      return sum;
+    });
+    expect(maxDiff(rebuilt, k)).toBeLessThan(1e-10);
+    for (let a = 0; a < rank; a++) {
+      for (let b = 0; b < rank; b++) {
+        let dot = 0;
+        for (let i = 0; i < rows; i++) dot += u[i * rank + a]! * u[i * rank + b]!;
+        expect(Math.abs(dot - (a === b ? 1 : 0))).toBeLessThan(1e-10);
+      }
+    }
+    for (let t = 1; t < rank; t++) expect(s[t]!).toBeLessThanOrEqual(s[t - 1]!);
   });
 });
