@@ -33,7 +33,7 @@ try {
     if (best) console.log(`| ${family} | ${best.number} | ${label(best)} | ${best.trainableParams} | ${best.metric!.toFixed(3)} |`);
   }
   const errors = study.trials.filter((t) => t.error);
-  console.log(`\ntrials with an error: ${errors.length}`);
+  console.log(`\ntrials with an error: ${errors.length}; majority-class baseline ${study.trials[0]?.majorityBaseline?.toFixed(3) ?? '?'}`);
 } finally {
   await stack.close();
 }
