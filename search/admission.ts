@@ -6,6 +6,7 @@
  * API calls it with the base model's shape and its configured limit.
  */
 import type { Preset } from './presets.js';
+import { validatePeft } from '../methods/registry.js';
 import { countBaseParams, countHeadParams, countPeftParams } from './param-count.js';
 import { deriveRandom } from './random.js';
 import type { ParamValue, SearchSpace } from './space.js';
@@ -69,6 +70,14 @@ export function admitSearchSpace(request: AdmissionRequest): Admission {
   const valid = drawn.filter((point) => preset.isValid(point));
   if (valid.length === 0) {
     throw new InadmissibleSpecError('searchSpace', `none of ${ADMISSION_DRAWS} random draws is a valid configuration of preset "${preset.name}", which needs ${preset.validity}`);
+  }
+  // The methods' own checks (the registry's), so a point no worker could build is refused here.
+  for (const point of valid) {
+    try {
+      validatePeft(preset.toConfig(point, shape).peft, shape);
+    } catch (error) {
+      throw new InadmissibleSpecError('searchSpace', `the point ${JSON.stringify(point)} maps to a configuration its method refuses: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   const headParams = countHeadParams(shape, request.headOutputs);
   const paramsOf = (point: SearchPoint): number => countPeftParams(preset.toConfig(point, shape).peft, shape) + headParams;

@@ -10,7 +10,10 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { isRefusal } from '../methods/method.js';
 import type { MethodKey } from '../methods/method.js';
 import { METHOD_KEYS, PEFT_METHODS, methodChips, validatePeft } from '../methods/registry.js';
+import { InadmissibleSpecError, admitSearchSpace } from '../search/admission.js';
 import { countPeftParams } from '../search/param-count.js';
+import type { Preset } from '../search/presets.js';
+import { surveyPreset } from '../search/survey-preset.js';
 import type { PeftConfig } from '../search/types.js';
 import type { Tf } from '../workers/backend.js';
 import { selectBackend } from '../workers/backend.js';
@@ -173,6 +176,21 @@ describe.each(METHOD_KEYS.map((key) => [key] as [MethodKey]))('%s', (key) => {
 });
 
 describe('the registry as a whole', () => {
+  it("drives the presets' admission: a point whose configuration a method refuses is a 400 naming the space", () => {
+    const preset: Preset = {
+      ...surveyPreset,
+      name: 'broken',
+      // VeRA's projection seed must be a 32-bit unsigned integer: the worker could never build this.
+      toConfig: (point) => ({ peft: { vera: { rank: 2, targets: ['query'], layers: [0], projectionSeed: Number(point.seed) } } }),
+      isValid: () => true,
+    };
+    const training = { batchSize: 4, maxSeqLength: 8, trainExamples: 8, devExamples: 8 };
+    const request = { preset, space: { seed: { type: 'categorical' as const, choices: [-1] } }, shape: SHAPE, headOutputs: 2, training, maxMemoryBytes: 2 ** 30 };
+    expect(() => admitSearchSpace(request)).toThrow(InadmissibleSpecError);
+    expect(() => admitSearchSpace(request)).toThrow(/searchSpace: the point \{"seed":-1\} maps to a configuration its method refuses: Invalid VeRA configuration: projectionSeed/);
+    expect(admitSearchSpace({ ...request, space: { seed: { type: 'categorical' as const, choices: [7] } } }).validDraws).toBeGreaterThan(0);
+  });
+
   it('gives every method a distinct salt, so no two methods share a random stream', () => {
     const salts = METHOD_KEYS.map((k) => PEFT_METHODS[k].salt);
     expect(new Set(salts).size).toBe(salts.length);
