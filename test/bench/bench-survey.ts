@@ -3,7 +3,7 @@
  * family first, then the `auto` algorithm's proposals; prints every trial and the best per
  * family. Figures go to BENCHMARKS.md.
  *
- * Usage: `npx tsx test/bench/bench-survey.ts [maxTrials] [steps]`. Needs Redis at REDIS_URL
+ * Usage: `npm run bench:survey [-- maxTrials steps]`. Needs Redis at REDIS_URL
  * (default 127.0.0.1:6379); starts one worker process.
  */
 import { cpus } from 'node:os';
