@@ -1,14 +1,16 @@
 /**
  * The seam between the encoder and PEFT modules. The encoder calls each hook at its place in a
  * layer; a module implements the hooks it needs and owns its trainable variables. Every method
- * (LoRA, adapters, prefix-tuning, (IA)3, BitFit, prompt tuning, UniPELT gates) is a module
- * implementing some of these hooks, so any mix of them runs in one model.
+ * of the registry (methods/registry.ts) builds a module implementing some of these hooks, so any
+ * mix of them runs in one model.
  *
  * Hook order inside one layer (post-LN BERT/RoBERTa), for sublayer `s` with input `x`:
  * `biasOverride` -> `adjustProjectionInput` -> dense -> `adjustProjection` (per projection);
  * `attentionPrefix` extends keys and values; after the sublayer's output dense and dropout give
  * `z`: `z += sublayerBranch(x)` (parallel adapters), `z = adaptSublayerOutput(z, x)` (serial
- * adapters), then `LN(z + x)` with `layerNormBias` as the shift.
+ * adapters), then `LN(z + x)` with `layerNormGamma` and `layerNormBias` as scale and shift.
+ * The merge hooks (`mergeProjection`, `mergeLayerNorm`) fold a module into the base weights in
+ * the same module order.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@tensorflow/tfjs';
 import type { LoraTarget, PeftConfig } from '../../search/types.js';
