@@ -354,5 +354,8 @@ describe('trainTrial training loop', { timeout: 60_000 }, () => {
     });
     expect(result.trainableParams).toBe(countPeftParams(peft, SHAPE, 'training') + countHeadParams(SHAPE, 2));
     expect(storedSize).toBe(countPeftParams(peft, SHAPE, 'stored'));
+    // What the scheduler compares with its closed form: the stored count, not what trained.
+    expect(result.storedParams).toBe(countPeftParams(peft, SHAPE, 'stored') + countHeadParams(SHAPE, 2));
+    expect(result.storedParams).toBeLessThan(result.trainableParams);
   });
 });
