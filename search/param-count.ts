@@ -3,7 +3,7 @@
  * building a model; the workers' live counts must agree with them exactly. Each PEFT method's
  * own counts live in its registry record (methods/); this module sums them.
  */
-import { countMethods } from '../methods/registry.js';
+import { countMethods } from '../workers/methods/registry.js';
 import type { EncoderShape, HeadKind, PeftConfig } from './types.js';
 
 export { loraTargetDims } from './target-dims.js';

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
-import { isRefusal } from '../methods/method.js';
-import type { MethodKey } from '../methods/method.js';
-import { METHOD_KEYS, PEFT_METHODS, methodChips, validatePeft } from '../methods/registry.js';
+import { isRefusal } from '../workers/methods/method.js';
+import type { MethodKey } from '../workers/methods/method.js';
+import { METHOD_KEYS, PEFT_METHODS, methodChips, validatePeft } from '../workers/methods/registry.js';
 import { InadmissibleSpecError, admitSearchSpace } from '../search/admission.js';
 import { countPeftParams } from '../search/param-count.js';
 import type { Preset } from '../search/presets.js';

@@ -2,8 +2,8 @@
  * Type test, checked by `tsc --noEmit` (npm run typecheck): a configuration key without a
  * method in the registry does not compile. Nothing here runs.
  */
-import type { MethodRegistry } from '../../methods/method.js';
-import { PEFT_METHODS } from '../../methods/registry.js';
+import type { MethodRegistry } from '../../workers/methods/method.js';
+import { PEFT_METHODS } from '../../workers/methods/registry.js';
 import type { PeftConfig } from '../../search/types.js';
 
 /** The registry covers every key of PeftConfig. */

@@ -2,8 +2,8 @@
  * AdapterHub (`adapters` library) `adapter_config.json`: one child configuration per module, a
  * `union` of them for hybrids, `leave_out` listing the layers without the module.
  */
-import { isRefusal } from '../../methods/method.js';
-import { presentMethods } from '../../methods/registry.js';
+import { isRefusal } from '../methods/method.js';
+import { presentMethods } from '../methods/registry.js';
 import type { EncoderShape, PeftConfig } from '../../search/types.js';
 import { ExportError } from './errors.js';
 

@@ -4,8 +4,8 @@
  * layouts), for configurations that are a single method PEFT has. Each method's writer (or its
  * reason for having none) is in its registry record (methods/).
  */
-import { presentMethods } from '../../methods/registry.js';
-import { isRefusal } from '../../methods/method.js';
+import { presentMethods } from '../methods/registry.js';
+import { isRefusal } from '../methods/method.js';
 import type { EncoderShape, PeftConfig } from '../../search/types.js';
 import type { HeadKind } from '../model/head.js';
 import type { TensorToWrite } from '../model/safetensors.js';

@@ -3,7 +3,7 @@
  * weights in and out (the stored form an exported adapter keeps).
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import { presentMethods } from '../../methods/registry.js';
+import { presentMethods } from '../methods/registry.js';
 import type { EncoderShape, PeftConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import { InvalidTrialError } from '../errors.js';

@@ -1,12 +1,12 @@
 /** LoRA (Hu et al. 2021): `W0 x + (alpha / r) B A x` on chosen projections of chosen layers. */
-import { loraTargetDims } from '../search/target-dims.js';
-import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../search/types.js';
-import { LORA_TARGETS } from '../search/types.js';
-import { escapeRegExp, modulePattern, peftModulePath, projectionPath, storedWeight, transpose } from '../workers/export/hf-peft-parts.js';
-import type { TensorToWrite } from '../workers/model/safetensors.js';
-import { PROJECTION_MODULE_PATHS } from '../workers/model/weights.js';
-import { ExportError } from '../workers/export/errors.js';
-import { LoraModule, validateLoraConfig } from '../workers/peft/lora.js';
+import { loraTargetDims } from '../../search/target-dims.js';
+import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../../search/types.js';
+import { LORA_TARGETS } from '../../search/types.js';
+import { escapeRegExp, modulePattern, peftModulePath, projectionPath, storedWeight, transpose } from '../export/hf-peft-parts.js';
+import type { TensorToWrite } from '../model/safetensors.js';
+import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
+import { ExportError } from '../export/errors.js';
+import { LoraModule, validateLoraConfig } from '../peft/lora.js';
 import type { HfPeftContext, PeftMethod } from './method.js';
 
 /** Short dashboard names of the targets. */

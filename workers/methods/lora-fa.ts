@@ -1,6 +1,6 @@
 /** LoRA-FA (Zhang et al. 2023): LoRA with A frozen at its random initialisation; only B trains. */
-import type { LoraFaConfig } from '../search/types.js';
-import { LoraModule, validateLoraConfig } from '../workers/peft/lora.js';
+import type { LoraFaConfig } from '../../search/types.js';
+import { LoraModule, validateLoraConfig } from '../peft/lora.js';
 import { leaveOut, loraAdapterHubChild, loraFactorTensors, loraPeftConfig, perSiteCount, targetChip } from './lora.js';
 import type { PeftMethod } from './method.js';
 

@@ -1,5 +1,5 @@
 /** Fields every Hugging Face PEFT prompt-learning configuration (prefix, prompt tuning) has. */
-import type { EncoderShape } from '../search/types.js';
+import type { EncoderShape } from '../../search/types.js';
 
 /** The prompt-learning fields of an encoder of this shape. */
 export function promptLearningFields(shape: EncoderShape): Record<string, unknown> {

@@ -1,7 +1,7 @@
 /** RoCoFT (Kowsher et al. 2024): k trainable rows or columns of chosen weight matrices. */
-import { loraTargetDims } from '../search/target-dims.js';
-import type { RocoftConfig } from '../search/types.js';
-import { RocoftModule, validateRocoft } from '../workers/peft/rocoft.js';
+import { loraTargetDims } from '../../search/target-dims.js';
+import type { RocoftConfig } from '../../search/types.js';
+import { RocoftModule, validateRocoft } from '../peft/rocoft.js';
 import { noAdapterHub, targetChip } from './lora.js';
 import type { PeftMethod } from './method.js';
 

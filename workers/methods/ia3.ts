@@ -1,9 +1,9 @@
 /** (IA)3 (Liu et al. 2022): learned vectors scaling keys, values and the FFN activation. */
-import type { Ia3Config } from '../search/types.js';
-import { TUNER_PREFIX, modulePattern, storedWeight } from '../workers/export/hf-peft-parts.js';
-import type { TensorToWrite } from '../workers/model/safetensors.js';
-import { PROJECTION_MODULE_PATHS } from '../workers/model/weights.js';
-import { Ia3Module, validateIa3 } from '../workers/peft/ia3.js';
+import type { Ia3Config } from '../../search/types.js';
+import { TUNER_PREFIX, modulePattern, storedWeight } from '../export/hf-peft-parts.js';
+import type { TensorToWrite } from '../model/safetensors.js';
+import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
+import { Ia3Module, validateIa3 } from '../peft/ia3.js';
 import { leaveOut } from './lora.js';
 import type { PeftMethod } from './method.js';
 

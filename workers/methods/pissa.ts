@@ -1,7 +1,7 @@
 /** PiSSA (Meng et al. 2024): LoRA initialised from the principal singular vectors, residual frozen. */
-import type { PissaConfig } from '../search/types.js';
-import { InvalidTrialError } from '../workers/errors.js';
-import { PissaModule, validatePissa } from '../workers/peft/pissa.js';
+import type { PissaConfig } from '../../search/types.js';
+import { InvalidTrialError } from '../errors.js';
+import { PissaModule, validatePissa } from '../peft/pissa.js';
 import { leaveOut, loraAdapterHubChild, loraFactorTensors, loraPeftConfig, perSiteCount, targetChip } from './lora.js';
 import type { PeftMethod } from './method.js';
 

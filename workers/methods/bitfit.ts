@@ -1,7 +1,7 @@
 /** BitFit (Ben Zaken et al. 2022): the base model's biases of chosen layers train. */
-import type { BitFitConfig } from '../search/types.js';
-import { InvalidTrialError } from '../workers/errors.js';
-import { BitFitModule, validateBitFit } from '../workers/peft/bitfit.js';
+import type { BitFitConfig } from '../../search/types.js';
+import { InvalidTrialError } from '../errors.js';
+import { BitFitModule, validateBitFit } from '../peft/bitfit.js';
 import type { PeftMethod } from './method.js';
 
 export const bitfitMethod: PeftMethod<BitFitConfig> = {

@@ -1,8 +1,8 @@
 /** LayerNorm tuning (Zhao et al. 2023): the LayerNorms' scale and shift of chosen layers train. */
-import type { LayerNormTuningConfig } from '../search/types.js';
-import { TUNER_PREFIX, escapeRegExp, storedWeight } from '../workers/export/hf-peft-parts.js';
-import { InvalidTrialError } from '../workers/errors.js';
-import { LAYER_NORM_PATHS, LAYER_NORM_SITES, LayerNormTuningModule, lnTuningName, validateLayerNormTuning } from '../workers/peft/layer-norm-tuning.js';
+import type { LayerNormTuningConfig } from '../../search/types.js';
+import { TUNER_PREFIX, escapeRegExp, storedWeight } from '../export/hf-peft-parts.js';
+import { InvalidTrialError } from '../errors.js';
+import { LAYER_NORM_PATHS, LAYER_NORM_SITES, LayerNormTuningModule, lnTuningName, validateLayerNormTuning } from '../peft/layer-norm-tuning.js';
 import { noAdapterHub } from './lora.js';
 import type { PeftMethod } from './method.js';
 

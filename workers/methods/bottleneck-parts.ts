@@ -1,5 +1,5 @@
 /** What the serial and parallel bottleneck adapters share: their count and their AdapterHub child. */
-import type { EncoderShape } from '../search/types.js';
+import type { EncoderShape } from '../../search/types.js';
 import type { AdapterHubContext } from './method.js';
 import { leaveOut } from './lora.js';
 

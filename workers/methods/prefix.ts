@@ -1,7 +1,7 @@
 /** Prefix-tuning (Li & Liang 2021): learned keys and values prepended in chosen layers. */
-import type { PrefixTuningConfig } from '../search/types.js';
-import { storedWeight } from '../workers/export/hf-peft-parts.js';
-import { PrefixTuningModule, validatePrefix } from '../workers/peft/prefix.js';
+import type { PrefixTuningConfig } from '../../search/types.js';
+import { storedWeight } from '../export/hf-peft-parts.js';
+import { PrefixTuningModule, validatePrefix } from '../peft/prefix.js';
 import { leaveOut } from './lora.js';
 import type { PeftMethod } from './method.js';
 import { PROMPT_HEAD_PREFIX, promptLearningFields } from './prompt-parts.js';

@@ -4,7 +4,7 @@
  * file plus one line here; `MethodRegistry` makes a configuration key without a method a
  * compile error.
  */
-import type { EncoderShape, PeftConfig } from '../search/types.js';
+import type { EncoderShape, PeftConfig } from '../../search/types.js';
 import { bitfitMethod } from './bitfit.js';
 import { doraMethod } from './dora.js';
 import { fourierftMethod } from './fourierft.js';

@@ -1,6 +1,6 @@
 /** The parallel bottleneck adapter on the FFN (He et al. 2021), scaled by a constant. */
-import type { ParallelAdapterConfig } from '../search/types.js';
-import { ParallelAdapterModule, validateParallelAdapter } from '../workers/peft/adapters.js';
+import type { ParallelAdapterConfig } from '../../search/types.js';
+import { ParallelAdapterModule, validateParallelAdapter } from '../peft/adapters.js';
 import { NO_PEFT_BOTTLENECK, bottleneckChild, bottleneckParams } from './bottleneck-parts.js';
 import type { PeftMethod } from './method.js';
 

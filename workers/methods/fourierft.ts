@@ -1,7 +1,7 @@
 /** FourierFT (Gao et al. 2024): trainable coefficients at random spectral positions, inverse 2-D DFT. */
-import type { FourierFtConfig } from '../search/types.js';
-import { TUNER_PREFIX, modulePattern, peftModulePath, projectionPath, storedWeight } from '../workers/export/hf-peft-parts.js';
-import { FourierFtModule, validateFourierFt } from '../workers/peft/fourierft.js';
+import type { FourierFtConfig } from '../../search/types.js';
+import { TUNER_PREFIX, modulePattern, peftModulePath, projectionPath, storedWeight } from '../export/hf-peft-parts.js';
+import { FourierFtModule, validateFourierFt } from '../peft/fourierft.js';
 import { noAdapterHub, targetChip } from './lora.js';
 import type { PeftMethod } from './method.js';
 

@@ -1,6 +1,6 @@
 /** The serial bottleneck adapter, Pfeiffer (one per layer) or Houlsby (two per layer) placement. */
-import type { SerialAdapterConfig } from '../search/types.js';
-import { SerialAdapterModule, validateSerialAdapter } from '../workers/peft/adapters.js';
+import type { SerialAdapterConfig } from '../../search/types.js';
+import { SerialAdapterModule, validateSerialAdapter } from '../peft/adapters.js';
 import { NO_PEFT_BOTTLENECK, bottleneckChild, bottleneckParams } from './bottleneck-parts.js';
 import type { PeftMethod } from './method.js';
 

@@ -1,7 +1,7 @@
 /** Prompt tuning (Lester et al. 2021): learned input embeddings prepended to every sequence. */
-import type { PromptTuningConfig } from '../search/types.js';
-import { storedWeight } from '../workers/export/hf-peft-parts.js';
-import { PromptTuningModule, validatePrompt } from '../workers/peft/prompt.js';
+import type { PromptTuningConfig } from '../../search/types.js';
+import { storedWeight } from '../export/hf-peft-parts.js';
+import { PromptTuningModule, validatePrompt } from '../peft/prompt.js';
 import type { PeftMethod } from './method.js';
 import { PROMPT_HEAD_PREFIX, promptLearningFields } from './prompt-parts.js';
 

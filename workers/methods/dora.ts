@@ -1,9 +1,9 @@
 /** DoRA (Liu et al. 2024): magnitude times the column-normalised LoRA-updated weight. */
-import type { DoraConfig } from '../search/types.js';
-import { peftModulePath, projectionPath, storedWeight } from '../workers/export/hf-peft-parts.js';
-import { InvalidTrialError } from '../workers/errors.js';
-import { DoraModule } from '../workers/peft/dora.js';
-import { validateLoraConfig } from '../workers/peft/lora.js';
+import type { DoraConfig } from '../../search/types.js';
+import { peftModulePath, projectionPath, storedWeight } from '../export/hf-peft-parts.js';
+import { InvalidTrialError } from '../errors.js';
+import { DoraModule } from '../peft/dora.js';
+import { validateLoraConfig } from '../peft/lora.js';
 import { loraFactorTensors, loraPeftConfig, loraSites, noAdapterHub, perSiteCount, targetChip } from './lora.js';
 import type { PeftMethod } from './method.js';
 

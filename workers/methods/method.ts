@@ -4,13 +4,13 @@
  * and its dashboard chips. `registry.ts` holds one such record per key of {@link PeftConfig};
  * building, counting, merging, exporting, labelling and the per-method tests all read it.
  */
-import type { EncoderShape, GatesConfig, PeftConfig } from '../search/types.js';
-import type { Tf } from '../workers/backend.js';
-import type { TensorToWrite } from '../workers/model/safetensors.js';
-import type { EncoderWeights } from '../workers/model/weights.js';
-import type { NamedArray } from '../workers/export/weights.js';
-import type { PeftModule } from '../workers/peft/peft-module.js';
-import type { BuildMode } from '../workers/peft/prefix.js';
+import type { EncoderShape, GatesConfig, PeftConfig } from '../../search/types.js';
+import type { Tf } from '../backend.js';
+import type { TensorToWrite } from '../model/safetensors.js';
+import type { EncoderWeights } from '../model/weights.js';
+import type { NamedArray } from '../export/weights.js';
+import type { PeftModule } from '../peft/peft-module.js';
+import type { BuildMode } from '../peft/prefix.js';
 
 /** A configuration key of {@link PeftConfig}: one method each. */
 export type MethodKey = keyof PeftConfig;
@@ -30,7 +30,7 @@ export interface ParamCounts {
   training: number;
 }
 
-export type { BuildMode } from '../workers/peft/prefix.js';
+export type { BuildMode } from '../peft/prefix.js';
 
 /** What a method's `build` gets. */
 export interface BuildContext {

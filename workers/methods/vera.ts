@@ -1,8 +1,8 @@
 /** VeRA (Kopiczko et al. 2024): shared frozen random projections, trainable scaling vectors. */
-import { loraTargetDims } from '../search/target-dims.js';
-import type { VeraConfig } from '../search/types.js';
-import { TUNER_PREFIX, modulePattern, peftModulePath, projectionPath, storedWeight } from '../workers/export/hf-peft-parts.js';
-import { VeraModule, validateVera, veraProjections } from '../workers/peft/vera.js';
+import { loraTargetDims } from '../../search/target-dims.js';
+import type { VeraConfig } from '../../search/types.js';
+import { TUNER_PREFIX, modulePattern, peftModulePath, projectionPath, storedWeight } from '../export/hf-peft-parts.js';
+import { VeraModule, validateVera, veraProjections } from '../peft/vera.js';
 import { loraSites, noAdapterHub, targetChip } from './lora.js';
 import type { PeftMethod } from './method.js';
 

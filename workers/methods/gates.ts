@@ -3,7 +3,7 @@
  * instance. Not a module of its own: LoRA, the serial adapter and prefix-tuning build their
  * gates when the configuration asks for them; this record counts, labels and refuses for them.
  */
-import type { GatesConfig, PeftConfig } from '../search/types.js';
+import type { GatesConfig, PeftConfig } from '../../search/types.js';
 import { serialInsertions } from './serial-adapter.js';
 import type { PeftMethod } from './method.js';
 
