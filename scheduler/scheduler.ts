@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { Histogram } from 'prom-client';
 import type { Job, Queue } from 'bullmq';
-import { getPreset } from '../search/presets.js';
+import { getPreset, presetObjectives } from '../search/presets.js';
 import { lastReportValue, shouldPrune } from '../search/pruners.js';
 import type { TrialReports } from '../search/pruners.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
@@ -370,8 +370,8 @@ export class Scheduler {
       const majority = trials.find((t) => t.majorityBaseline !== undefined)?.majorityBaseline;
       if (majority === undefined) return;
       const preset = getPreset(spec.preset);
-      const extra = countHeadParams(study.baseShape, study.headOutputs);
-      const size = (point: SearchPoint): number => countPeftParams(preset.toConfig(point, study.baseShape).peft, study.baseShape) + extra;
+      // The search's own parameter objective (PEFT modules and head), so the two never disagree.
+      const size = presetObjectives(preset, study.baseShape, { extraParams: countHeadParams(study.baseShape, study.headOutputs) })[1]!.compute!;
       const reference = defaultReference(majority, largestConfiguration(spec.searchSpace, size, (point) => preset.isValid(point), spec.algorithm.seed));
       if (!reference) return;
       study.reference = reference;

@@ -207,10 +207,16 @@ export class StudyStore {
   async rebuildMissingSummaries(): Promise<string[]> {
     const ids = await this.redis.zrange(`${this.prefix}:studies`, '0', '-1');
     const rebuilt: string[] = [];
-    for (const id of ids) {
-      const [summary, trialCount] = await Promise.all([this.redis.hgetall(this.summaryKey(id)), this.redis.hlen(this.trialsKey(id))]);
+    // One round trip for every study's marks, not two per study: this runs at every scheduler start.
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.exists(this.summaryKey(id)).hexists(this.summaryKey(id), 'rebuilding').hlen(this.trialsKey(id));
+    const answers = (await pipeline.exec()) ?? [];
+    const failed = answers.find(([error]) => error);
+    if (failed) throw failed[0]!;
+    for (const [i, id] of ids.entries()) {
+      const [hasSummary, rebuilding, trialCount] = answers.slice(3 * i, 3 * i + 3).map(([, value]) => Number(value));
       // A rebuild cut short (a crash) left its mark: it starts over.
-      if ((Object.keys(summary).length > 0 && summary['rebuilding'] === undefined) || trialCount === 0) continue;
+      if ((hasSummary === 1 && rebuilding === 0) || trialCount === 0) continue;
       await this.redis.multi().del(this.summaryKey(id), this.frontKey(id), this.changesKey(id)).hset(this.summaryKey(id), 'rebuilding', '1').exec();
       for (const trial of await this.getTrials(id)) await this.writeTrial(id, trial, '', true);
       await this.redis.hdel(this.summaryKey(id), 'rebuilding');
