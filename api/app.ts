@@ -20,6 +20,7 @@ import { BASE_MODELS } from '../workers/models/catalog.js';
 import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, UnavailableError, errorHandler } from './errors.js';
 import type { ServiceMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { StudyReads, type ReadAnswer } from './study-reads.js';
 import { zipArchive, type ZipEntry } from './zip.js';
 import { allowedHosts, authenticate, callerOf, hostCheck, originPolicy, requireScope } from './security.js';
 import { DEFAULT_QUOTAS, quotasOf, tokenRequestSchema, TokenNameTakenError, TOKEN_NAME_PATTERN } from './tokens.js';
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps): express.Express {
       },
     }),
   );
+  const reads = new StudyReads(deps.store);
   const read = requireScope('read');
   const submit = requireScope('submit');
   const admin = requireScope('admin');
@@ -130,7 +132,7 @@ export function createApp(deps: AppDeps): express.Express {
     const limit = intParam(req, 'limit', 50, 1, 200);
     const cursor = stringParam(req, 'cursor');
     if (cursor !== undefined && !/^\d{1,16}_[0-9a-f-]{36}$/.test(cursor)) throw new BadRequestError('cursor: not a cursor this API gave out (use nextCursor of the page before)');
-    res.json(await deps.store.listStudies(limit, cursor));
+    sendJson(res, await reads.list(limit, cursor));
   });
 
   app.post('/api/studies', submit, async (req, res) => {
@@ -153,18 +155,18 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/studies/:id', read, async (req, res) => {
-    const view = await deps.store.getStudyView(studyIdOf(req), intParam(req, 'trials', 100, 0, MAX_PAGE));
-    if (!view) throw notFound(studyIdOf(req));
-    res.json(view);
+    const view = await reads.view(studyIdOf(req), intParam(req, 'trials', 100, 0, MAX_PAGE));
+    if (view === undefined) throw notFound(studyIdOf(req));
+    sendJson(res, view);
   });
 
   app.get('/api/studies/:id/trials', read, async (req, res) => {
     const id = studyIdOf(req);
     const after = intParam(req, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(req, 'limit', 500, 1, MAX_PAGE);
-    const [study, page] = await Promise.all([deps.store.getStudy(id), deps.store.trialsChangedAfter(id, after, limit)]);
-    if (!study) throw notFound(id);
-    res.json(page);
+    const page = await reads.trialsAfter(id, after, limit);
+    if (page === undefined) throw notFound(id);
+    sendJson(res, page);
   });
 
   /** The study, if the caller may change it: its creator (scope submit) or an admin. */
@@ -366,6 +368,16 @@ function intParam(req: Request, name: string, fallback: number, min: number, max
   const n = Number(value);
   if (!/^\d{1,16}$/.test(value) || n < min || n > max) throw new BadRequestError(`${name}: expected an integer from ${min} to ${max}, got "${value.slice(0, 40)}"`);
   return n;
+}
+
+/**
+ * Sends an answer that is already JSON text. Its version's entity tag, when known, spares
+ * hashing the text (express does that for every answer without one) and lets `send` answer a
+ * matching If-None-Match with 304.
+ */
+function sendJson(res: Response, answer: ReadAnswer): void {
+  if (answer.etag !== undefined) res.set('ETag', answer.etag);
+  res.type('application/json').send(answer.text);
 }
 
 /** Refuses a body that is not a JSON object (415 for another content type). */

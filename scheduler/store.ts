@@ -7,9 +7,10 @@
  *   P:active             set of study ids a scheduler still has to drive
  *   P:study:<id>         JSON of the StudyRecord
  *   P:study:<id>:trials  hash: trial number -> JSON of the TrialRecord
- *   P:study:<id>:summary hash: count:<state>, seq, bestTrial, bestMetric, bestParams, updatedAt
+ *   P:study:<id>:summary hash: count:<state>, seq, rev, bestTrial, bestMetric, bestParams, updatedAt
  *   P:study:<id>:front   hash: trial number -> "metric params" of the complete Pareto-optimal trials
  *   P:study:<id>:changes sorted set: trial number by the `seq` of its latest change
+ *   P:listrev            counter bumped after every study or trial write (the version of the list)
  *   P:events             pub/sub channel of `{ studyId, type }` change notices
  */
 import { randomUUID } from 'node:crypto';
@@ -21,6 +22,16 @@ import type { StopReason, StoppedWorker } from '../workers/job-types.js';
 import type { StudyPage, StudyRecord, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from './types.js';
 
 export type { StudyPage, TrialPage } from './types.js';
+
+/** A page of changed trials as their stored JSON texts (see {@link StudyStore.rawTrialsChangedAfter}). */
+export interface RawTrialPage {
+  /** The trial numbers, in the order of `json`. */
+  numbers: number[];
+  /** Each trial's stored record, a JSON object text. */
+  json: string[];
+  cursor: number;
+  hasMore: boolean;
+}
 
 /** A change notice published after every write, for live views. */
 export interface StudyEvent {
@@ -95,13 +106,15 @@ end
 return seq`;
 
 /**
- * Writes a study record; with a fence (ARGV[4]), only while that owner holds the study's lock.
- * KEYS: study, active set, lock. ARGV: study JSON, '1' if it finished, event JSON, fence ('' for
+ * Writes a study record; with a fence (ARGV[4]), only while that owner holds the study's lock,
+ * and counts the change in the summary's `rev` (see {@link StudyStore.studyVersions}).
+ * KEYS: study, active set, lock, summary. ARGV: study JSON, '1' if it finished, event JSON, fence ('' for
  * none), events channel, study id. Returns 1, or 0 when the fence's owner no longer holds the lock.
  */
 const SAVE_STUDY_SCRIPT = `
 if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[4], 'rev', 1)
 if ARGV[2] == '1' then redis.call('SREM', KEYS[2], ARGV[6]) end
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return 1`;
@@ -136,6 +149,19 @@ export class StudyStore {
   /** The pub/sub channel of change notices. */
   get eventsChannel(): string {
     return `${this.prefix}:events`;
+  }
+
+  /** See {@link listVersion}. */
+  private get listRevKey(): string {
+    return `${this.prefix}:listrev`;
+  }
+
+  /**
+   * The version of the study list: it changes after every write of any study or trial (bumped
+   * after the write, so an answer built after reading version v holds at least what v saw).
+   */
+  async listVersion(): Promise<string> {
+    return (await this.redis.get(this.listRevKey)) ?? '0';
   }
 
   private studyKey(id: string): string {
@@ -186,8 +212,10 @@ export class StudyStore {
     await this.redis
       .multi()
       .set(this.studyKey(study.id), JSON.stringify(study))
+      .hset(this.summaryKey(study.id), 'rev', 1)
       .zadd(`${this.prefix}:studies`, now.getTime(), study.id)
       .sadd(`${this.prefix}:active`, study.id)
+      .incr(this.listRevKey)
       .publish(this.eventsChannel, JSON.stringify({ studyId: study.id, type: 'study-created' } satisfies StudyEvent))
       .exec();
     return study;
@@ -209,7 +237,8 @@ export class StudyStore {
     const rebuilt: string[] = [];
     // One round trip for every study's marks, not two per study: this runs at every scheduler start.
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.exists(this.summaryKey(id)).hexists(this.summaryKey(id), 'rebuilding').hlen(this.trialsKey(id));
+    // A summary counts once it has a trial cursor (`seq`): a study write alone leaves only `rev`.
+    for (const id of ids) pipeline.hexists(this.summaryKey(id), 'seq').hexists(this.summaryKey(id), 'rebuilding').hlen(this.trialsKey(id));
     const answers = (await pipeline.exec()) ?? [];
     const failed = answers.find(([error]) => error);
     if (failed) throw failed[0]!;
@@ -217,7 +246,9 @@ export class StudyStore {
       const [hasSummary, rebuilding, trialCount] = answers.slice(3 * i, 3 * i + 3).map(([, value]) => Number(value));
       // A rebuild cut short (a crash) left its mark: it starts over.
       if ((hasSummary === 1 && rebuilding === 0) || trialCount === 0) continue;
-      await this.redis.multi().del(this.summaryKey(id), this.frontKey(id), this.changesKey(id)).hset(this.summaryKey(id), 'rebuilding', '1').exec();
+      // `rev` goes on counting: a version served before the rebuild must not come back after it.
+      const rev = Number((await this.redis.hget(this.summaryKey(id), 'rev')) ?? 0) + 1;
+      await this.redis.multi().del(this.summaryKey(id), this.frontKey(id), this.changesKey(id)).hset(this.summaryKey(id), 'rebuilding', '1', 'rev', rev).exec();
       for (const trial of await this.getTrials(id)) await this.writeTrial(id, trial, '', true);
       await this.redis.hdel(this.summaryKey(id), 'rebuilding');
       rebuilt.push(id);
@@ -241,10 +272,11 @@ export class StudyStore {
     const finished = study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled';
     const written = await this.redis.eval(
       SAVE_STUDY_SCRIPT,
-      3,
+      4,
       this.studyKey(study.id),
       `${this.prefix}:active`,
       this.lockKey(study.id),
+      this.summaryKey(study.id),
       JSON.stringify(study),
       finished ? '1' : '0',
       JSON.stringify({ studyId: study.id, type: 'study-updated' } satisfies StudyEvent),
@@ -253,6 +285,7 @@ export class StudyStore {
       study.id,
     );
     if (written !== 1) throw new LockLostError(study.id);
+    await this.redis.incr(this.listRevKey);
   }
 
   /** The study's trials, ordered by number. */
@@ -297,7 +330,7 @@ export class StudyStore {
       const queueWaitMs = ms(trial.createdAt, trial.startedAt);
       event.finished = { state: trial.state, ...(durationMs !== undefined ? { durationMs } : {}), ...(queueWaitMs !== undefined ? { queueWaitMs } : {}) };
     }
-    await this.redis.publish(this.eventsChannel, JSON.stringify(event));
+    await this.redis.pipeline().incr(this.listRevKey).publish(this.eventsChannel, JSON.stringify(event)).exec();
   }
 
   /** One trial, or undefined. */
@@ -330,6 +363,15 @@ export class StudyStore {
    * at most `limit`, in the order of their changes.
    */
   async trialsChangedAfter(studyId: string, after: number, limit: number): Promise<TrialPage> {
+    const page = await this.rawTrialsChangedAfter(studyId, after, limit);
+    return { trials: page.json.map((json) => JSON.parse(json) as TrialRecord), cursor: page.cursor, hasMore: page.hasMore };
+  }
+
+  /**
+   * {@link trialsChangedAfter} as the stored JSON texts, unparsed, with their trial numbers: for
+   * answers that pass the records through as they are.
+   */
+  async rawTrialsChangedAfter(studyId: string, after: number, limit: number): Promise<RawTrialPage> {
     const entries = await this.redis.zrangebyscore(this.changesKey(studyId), `(${after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1);
     const numbers: string[] = [];
     let cursor = after;
@@ -339,8 +381,35 @@ export class StudyStore {
     }
     const hasMore = entries.length / 2 > limit;
     const records = numbers.length > 0 ? await this.redis.hmget(this.trialsKey(studyId), ...numbers) : [];
-    const trials = records.filter((json): json is string => json !== null).map((json) => JSON.parse(json) as TrialRecord);
-    return { trials, cursor, hasMore };
+    const page: RawTrialPage = { numbers: [], json: [], cursor, hasMore };
+    records.forEach((json, i) => {
+      if (json === null) return;
+      page.numbers.push(Number(numbers[i]));
+      page.json.push(json);
+    });
+    return page;
+  }
+
+  /** The stored JSON text of a study's record, unparsed, or undefined. */
+  async rawStudy(id: string): Promise<string | undefined> {
+    return (await this.redis.get(this.studyKey(id))) ?? undefined;
+  }
+
+  /**
+   * A version of each study's stored state: it changes with every write of the study or any of
+   * its trials (the summary's trial cursor `seq` and study write count `rev`), so an answer
+   * built after reading version v is current for as long as the version stays v. Undefined for
+   * a study without a summary (deleted, or stored before summaries existed).
+   */
+  async studyVersions(ids: readonly string[]): Promise<(string | undefined)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.summaryKey(id), 'seq', 'rev');
+    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
+      if (error) throw error;
+      const [seq, rev] = value as (string | null)[];
+      return seq === null && rev === null ? undefined : `${seq ?? 0}.${rev ?? 0}`;
+    });
   }
 
   /** Asks the schedulers to cancel a study; false if it is already finished or unknown. */
@@ -369,6 +438,7 @@ export class StudyStore {
       .del(this.studyKey(id), this.trialsKey(id), this.summaryKey(id), this.frontKey(id), this.changesKey(id), this.cancelKey(id), this.lockKey(id), ...perTrial)
       .zrem(`${this.prefix}:studies`, id)
       .srem(`${this.prefix}:active`, id)
+      .incr(this.listRevKey)
       .publish(this.eventsChannel, JSON.stringify({ studyId: id, type: 'study-deleted' } satisfies StudyEvent))
       .exec();
     return true;
@@ -440,6 +510,13 @@ export class StudyStore {
    * `nextCursor` of the page before.
    */
   async listStudies(limit = 50, cursor?: string): Promise<StudyPage> {
+    const { ids, nextCursor } = await this.studyPageIds(limit, cursor);
+    const studies = (await this.summariesOf(ids)).filter((s): s is StudySummary => s !== undefined);
+    return { studies, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** The ids of one page of studies, newest first, and the cursor of the next page if any. */
+  async studyPageIds(limit = 50, cursor?: string): Promise<{ ids: string[]; nextCursor?: string }> {
     const [scoreText, afterId] = cursor ? cursor.split('_') : [];
     const top = scoreText !== undefined && Number.isFinite(Number(scoreText)) ? scoreText : '+inf';
     // Ties (same creation millisecond) come in reverse id order; skip those already served.
@@ -451,21 +528,26 @@ export class StudyStore {
       entries.push(entry);
     }
     const pageEntries = entries.slice(0, limit);
-    if (pageEntries.length === 0) return { studies: [] };
-    const pipeline = this.redis.pipeline();
-    for (const { id } of pageEntries) pipeline.get(this.studyKey(id)).hgetall(this.summaryKey(id)).hlen(this.frontKey(id));
-    const results = (await pipeline.exec()) ?? [];
-    const studies: StudySummary[] = [];
-    pageEntries.forEach((_entry, i) => {
-      const json = results[3 * i]?.[1] as string | null;
-      if (!json) return;
-      const study = JSON.parse(json) as StudyRecord;
-      studies.push(summaryOf(study, countsFromHash(results[3 * i + 1]?.[1] as Record<string, string>, Number(results[3 * i + 2]?.[1] ?? 0))));
-    });
+    if (pageEntries.length === 0) return { ids: [] };
     const last = pageEntries.at(-1)!;
     const more = entries.length > limit || raw.length / 2 >= limit + 64;
-    return { studies, ...(more ? { nextCursor: `${last.score}_${last.id}` } : {}) };
+    return { ids: pageEntries.map((entry) => entry.id), ...(more ? { nextCursor: `${last.score}_${last.id}` } : {}) };
   }
+
+  /** The list line of each study, read from its record and summary (undefined where it is gone). */
+  async summariesOf(ids: readonly string[]): Promise<(StudySummary | undefined)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.get(this.studyKey(id)).hgetall(this.summaryKey(id)).hlen(this.frontKey(id));
+    const results = (await pipeline.exec()) ?? [];
+    return ids.map((_id, i) => {
+      const json = results[3 * i]?.[1] as string | null;
+      if (!json) return undefined;
+      const study = JSON.parse(json) as StudyRecord;
+      return summaryOf(study, countsFromHash(results[3 * i + 1]?.[1] as Record<string, string>, Number(results[3 * i + 2]?.[1] ?? 0)));
+    });
+  }
+
 
   /**
    * Takes or renews the study's lock for `owner`; true if `owner` holds it afterwards.
@@ -536,8 +618,8 @@ function countsFromHash(hash: Record<string, string>, frontSize: number): StudyC
   };
 }
 
-/** The list line of a study. */
-function summaryOf(study: StudyRecord, counts: StudyCounts): StudySummary {
+/** The list line of a study, from its record and its summary's counts. */
+export function summaryOf(study: StudyRecord, counts: StudyCounts): StudySummary {
   const done = (counts.byState.complete ?? 0) + (counts.byState.pruned ?? 0) + (counts.byState.failed ?? 0);
   return {
     id: study.id,

@@ -9,7 +9,8 @@
  * Usage: `npm run bench:scale [-- --studies 100 --trials 100000 --big 10000 --clients 50 --seconds 10]`.
  * Needs Redis at REDIS_URL (a key prefix of its own, deleted afterwards).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -117,6 +118,7 @@ function wrkMs(text: string): number {
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
+const run = promisify(execFile);
 const haveWrk = spawnSync('wrk', ['--version']).error === undefined;
 
 /**
@@ -127,8 +129,9 @@ const haveWrk = spawnSync('wrk', ['--version']).error === undefined;
 async function load(read: string, url: string, path: () => string, clients: number, seconds: number): Promise<Result> {
   if (!haveWrk) return loadWithFetch(read, url, path, clients, seconds);
   const args = ['-t1', `-c${clients}`, '--latency', '-H', `authorization: Bearer ${token}`, `${url}${path()}`];
-  spawnSync('wrk', ['-d2s', ...args]); // warm-up
-  const out = spawnSync('wrk', [`-d${seconds}s`, ...args], { encoding: 'utf8' }).stdout;
+  // Not spawnSync: a writer may run on this event loop meanwhile.
+  await run('wrk', ['-d2s', ...args]); // warm-up
+  const out = (await run('wrk', [`-d${seconds}s`, ...args])).stdout;
   if (/Non-2xx/.test(out)) throw new Error(`${read}: wrk saw errors:\n${out}`);
   const size = await (await fetch(`${url}${path()}`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
   return {
@@ -169,15 +172,37 @@ try {
   const before = (await store.getCounts(bigId)).seq;
   for (let n = 0; n < 100; n++) await store.saveTrial(bigId, { ...trial(n * 97), state: 'complete', metric: 0.99 });
   const mid = ids[Math.floor(ids.length / 2)]!;
+  /** Rewrites trials of the big study at `perSecond` (as a busy study's workers would) until stopped. */
+  const writeWhileReading = (perSecond: number): (() => void) => {
+    let n = 0;
+    const timer = setInterval(() => void store.saveTrial(bigId, { ...trial((n++ * 31) % BIG), attempts: 2 }), 1000 / perSecond);
+    return () => clearInterval(timer);
+  };
   const results = [
+    // What every request costs before its own work: the token check (whoami) and no token at all (health).
+    await load('GET /api/health (no token; the floor)', api.url, () => '/api/health', CLIENTS, SECONDS),
+    await load('GET /api/whoami (the token check only)', api.url, () => '/api/whoami', CLIENTS, SECONDS),
     await load(`GET /api/studies (${STUDIES} studies, ${TRIALS} trials)`, api.url, () => '/api/studies', CLIENTS, SECONDS),
     await load(`GET /api/studies/:id (${BIG} trials)`, api.url, () => `/api/studies/${bigId}`, CLIENTS, SECONDS),
     await load(`GET /api/studies/:id (${Math.floor((TRIALS - BIG) / (STUDIES - 1))} trials)`, api.url, () => `/api/studies/${mid}`, CLIENTS, SECONDS),
     await load(`GET /api/studies/:id/trials?after= (100 changed of ${BIG})`, api.url, () => `/api/studies/${bigId}/trials?after=${before}`, CLIENTS, SECONDS),
   ];
+  // A new answer (this cursor was never asked for): nothing cached.
   const single = performance.now();
-  const incremental = (await (await fetch(`${api.url}/api/studies/${bigId}/trials?after=${before}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { trials: unknown[] };
+  const incremental = (await (await fetch(`${api.url}/api/studies/${bigId}/trials?after=${before}&limit=101`, { headers: { authorization: `Bearer ${token}` } })).json()) as { trials: unknown[] };
   const singleMs = performance.now() - single;
+  // The same reads while the big study's trials change 20 times a second: answers are rebuilt.
+  for (const [read, path] of [
+    ['GET /api/studies', () => '/api/studies'],
+    [`GET /api/studies/:id (${BIG} trials)`, () => `/api/studies/${bigId}`],
+  ] as const) {
+    const stop = writeWhileReading(20);
+    try {
+      results.push(await load(`${read}, 20 trial writes/s`, api.url, path, CLIENTS, SECONDS));
+    } finally {
+      stop();
+    }
+  }
   console.log(`\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores); API in its own process, ${CLIENTS} concurrent clients (${haveWrk ? 'wrk' : 'fetch loops; install wrk for a lighter client'}), ${SECONDS} s per read`);
   console.log('| read | p50 ms | p99 ms | req/s | largest response |');
   console.log('|---|---|---|---|---|');
