@@ -1,8 +1,15 @@
 /**
  * The scheduler drives each active study: it reconciles trials with their BullMQ jobs, asks
  * the search for new trials while slots are free, and finishes the study when the budget is
- * spent. Everything it needs is read back from Redis on each step, so a restarted (or a second)
- * scheduler continues where another left off; a per-study lock keeps one acting at a time.
+ * spent. Everything it needs is in Redis, so a restarted scheduler continues where another
+ * left off.
+ *
+ * Several schedulers share the studies: each holds the locks of its own share (the active
+ * studies divided by the schedulers alive, see {@link StudyStore.heartbeatScheduler}), renews
+ * them on a timer at half their lifetime and gives back what exceeds its share when another
+ * scheduler joins. Every write carries the lock's owner as a fencing token, so a scheduler that
+ * lost a lock cannot write. A job event marks its study for a step at once; a sweep every
+ * `pollMs` steps every held study. Up to `concurrency` studies step at once, each one at a time.
  */
 import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
@@ -43,6 +50,8 @@ export interface SchedulerOptions {
   pollMs?: number;
   /** How long a study lock lasts without renewal, in ms. @defaultValue 15000 */
   lockTtlMs?: number;
+  /** Most studies stepped at once. @defaultValue 8 */
+  concurrency?: number;
   /**
    * Where the search proposes points. @defaultValue a background thread of the scheduler's own
    * ({@link ProposalThread}), so that a GP fit does not block the API's event loop under `serve`
@@ -68,15 +77,39 @@ class ProposalError extends Error {
   override readonly name = 'ProposalError';
 }
 
+/** Time of one pass of a scheduler over the studies it looks at. */
+const SCHEDULER_PASS_SECONDS = new Histogram({
+  name: 'autopeft_scheduler_pass_seconds',
+  help: 'Time of one scheduler pass over the studies it looks at (a sweep or the studies an event named)',
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+});
+
+/** A study's trials as this scheduler last read them, and the change cursor they are current to. */
+interface TrialCache {
+  seq: number;
+  byNumber: Map<number, TrialRecord>;
+}
+
 /** Drives studies from Redis state; start() begins the loop, stop() ends it. */
 export class Scheduler {
   private readonly owner = `scheduler-${randomUUID()}`;
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private rerun = false;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+  private sweepPending = false;
+  /** Studies a job event named since the last pass. */
+  private readonly pending = new Set<string>();
+  /** Studies whose lock this scheduler holds. */
+  private readonly held = new Set<string>();
+  /** Studies being stepped now (a study never steps twice at once). */
+  private readonly stepping = new Set<string>();
+  private readonly trialCache = new Map<string, TrialCache>();
+  /** This scheduler's share of the active studies, from the last sweep. */
+  private share = Number.POSITIVE_INFINITY;
   private queueEvents: QueueEvents | undefined;
   private readonly pollMs: number;
   private readonly lockTtlMs: number;
+  private readonly concurrency: number;
   private readonly log: (message: string) => void;
 
   private readonly proposals: ProposalThread | undefined;
@@ -91,7 +124,13 @@ export class Scheduler {
     }
     this.pollMs = options.pollMs ?? 1000;
     this.lockTtlMs = options.lockTtlMs ?? 15_000;
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.log = options.log ?? (() => {});
+  }
+
+  /** This scheduler's id: the owner its locks name. */
+  get id(): string {
+    return this.owner;
   }
 
   /** Starts polling, and reacts at once to job events from the queue. */
@@ -100,7 +139,8 @@ export class Scheduler {
     for (const id of await store.rebuildMissingSummaries()) this.log(`study ${id}: its summary was rebuilt from its trials (stored before summaries existed)`);
     this.queueEvents = new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
     for (const event of ['completed', 'failed', 'progress', 'active'] as const) {
-      this.queueEvents.on(event, () => this.kick());
+      // A trial's job id starts with its study's id: only that study needs a step.
+      this.queueEvents.on(event, ({ jobId }: { jobId: string }) => this.kick(studyIdOfJob(jobId)));
     }
     await this.queueEvents.waitUntilReady();
     this.timer = setInterval(() => this.kick(), this.pollMs);
@@ -112,56 +152,178 @@ export class Scheduler {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.queueEvents?.close();
-    while (this.running) await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const id of await this.options.store.activeStudyIds()) await this.options.store.releaseLock(id, this.owner);
+    while (this.draining || this.stepping.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    const { store } = this.options;
+    await Promise.all([...this.held].map((id) => store.releaseLock(id, this.owner)));
+    this.held.clear();
+    await store.leaveSchedulers(this.owner);
     await this.proposals?.close();
   }
 
-  /** Runs one pass soon; passes never overlap. */
-  kick(): void {
-    if (this.running) {
-      this.rerun = true;
-      return;
-    }
-    this.running = true;
-    void this.tick()
+  /**
+   * Steps `studyId` soon, or with no id sweeps every active study soon. Passes run one after
+   * another; what is asked for during a pass runs in the next.
+   */
+  kick(studyId?: string): void {
+    if (studyId === undefined) this.sweepPending = true;
+    else this.pending.add(studyId);
+    if (this.draining) return;
+    this.draining = true;
+    void this.drain()
       .catch((error: unknown) => this.log(`scheduler pass failed: ${String(error)}`))
       .finally(() => {
-        this.running = false;
-        if (this.rerun && this.timer) {
-          this.rerun = false;
-          this.kick();
-        }
+        this.draining = false;
+        // Asked for while the last pass was finishing.
+        if (this.timer && (this.sweepPending || this.pending.size > 0)) this.kick();
       });
   }
 
-  /** One pass over every active study. */
+  private async drain(): Promise<void> {
+    while (this.sweepPending || this.pending.size > 0) {
+      if (this.sweepPending) {
+        this.sweepPending = false;
+        this.pending.clear();
+        await this.tick();
+      } else {
+        const ids = [...this.pending];
+        this.pending.clear();
+        await this.pass(ids);
+      }
+    }
+  }
+
+  /**
+   * One sweep: renews this scheduler's membership, works out its share of the active studies,
+   * steps every active study it holds or can take within its share, and gives back what
+   * exceeds the share (a scheduler joined).
+   */
   async tick(): Promise<void> {
     const { store } = this.options;
-    for (const id of await store.activeStudyIds()) {
-      if (!(await store.acquireLock(id, this.owner, this.lockTtlMs))) continue;
+    const [ids, alive] = await Promise.all([store.activeStudyIds(), store.heartbeatScheduler(this.owner, this.lockTtlMs)]);
+    this.share = Math.ceil(ids.length / Math.max(1, alive));
+    const active = new Set(ids);
+    // Finished or deleted elsewhere: nothing left to hold.
+    for (const id of this.held) {
+      if (!active.has(id) && !this.stepping.has(id)) await this.letGo(id);
+    }
+    // Studies already held first, so that a full share never blocks its own studies.
+    await this.pass([...ids.filter((id) => this.held.has(id)), ...ids.filter((id) => !this.held.has(id))]);
+    let excess = this.held.size - this.share;
+    for (const id of [...this.held]) {
+      if (excess <= 0) break;
+      if (this.stepping.has(id)) continue;
+      await this.letGo(id);
+      excess--;
+    }
+  }
+
+  /** Steps each of `ids` this scheduler holds or can take, `concurrency` at a time. */
+  private async pass(ids: readonly string[]): Promise<void> {
+    const endTimer = SCHEDULER_PASS_SECONDS.startTimer();
+    this.startRenewals();
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < ids.length) await this.visit(ids[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, lane));
+    endTimer();
+  }
+
+  /** Steps one study if this scheduler holds its lock or can take it within its share. */
+  private async visit(id: string): Promise<void> {
+    const { store } = this.options;
+    if (this.stepping.has(id)) {
+      this.pending.add(id); // it changed again while stepping: once more afterwards
+      return;
+    }
+    this.stepping.add(id);
+    try {
+      if (!this.held.has(id)) {
+        if (this.held.size >= this.share || !(await store.acquireLock(id, this.owner, this.lockTtlMs))) return;
+        this.held.add(id);
+        this.trialCache.delete(id); // another scheduler may have written since
+      }
       const endTimer = SCHEDULER_STEP_SECONDS.startTimer();
-      // A step can outlast the lock (a slow proposal): it is renewed while the step runs. If this
-      // process pauses past the expiry anyway, another scheduler takes over and every write of
-      // this step is refused (the writes are fenced by the lock's owner).
-      const renewal = setInterval(() => void store.acquireLock(id, this.owner, this.lockTtlMs).catch(() => {}), Math.max(50, this.lockTtlMs / 3));
       try {
         await this.step(id);
       } catch (error) {
-        if (error instanceof LockLostError) this.log(`study ${id}: another scheduler took it over while this one paused; this step's writes were refused`);
-        else this.log(`study ${id}: ${String(error)}`);
+        this.trialCache.delete(id);
+        if (error instanceof LockLostError) {
+          this.held.delete(id);
+          this.log(`study ${id}: another scheduler took it over while this one paused; this step's writes were refused`);
+        } else this.log(`study ${id}: ${String(error)}`);
       } finally {
-        clearInterval(renewal);
         endTimer();
       }
+    } finally {
+      this.stepping.delete(id);
     }
+  }
+
+  /**
+   * Renews every held lock at half its lifetime, during steps too (a slow proposal). A lock
+   * found lost is dropped; if this process paused past an expiry, another scheduler has taken
+   * the study and every write this one still tries is refused by the fence.
+   */
+  private startRenewals(): void {
+    if (this.renewTimer) return;
+    const { store } = this.options;
+    this.renewTimer = setInterval(() => {
+      for (const id of this.held) {
+        store.acquireLock(id, this.owner, this.lockTtlMs).then(
+          (kept) => {
+            if (!kept) {
+              this.held.delete(id);
+              this.trialCache.delete(id);
+            }
+          },
+          () => {},
+        );
+      }
+    }, Math.max(25, this.lockTtlMs / 2));
+  }
+
+  /** Gives up a study's lock (its study finished, or it is beyond this scheduler's share). */
+  private async letGo(id: string): Promise<void> {
+    this.held.delete(id);
+    this.trialCache.delete(id);
+    await this.options.store.releaseLock(id, this.owner);
+  }
+
+  /**
+   * The study's trials by number, read incrementally: after the first read only the trials
+   * changed since the cursor (this scheduler's own writes included) come from Redis.
+   */
+  private async trialsOf(studyId: string): Promise<TrialRecord[]> {
+    const { store } = this.options;
+    let cache = this.trialCache.get(studyId);
+    if (!cache) {
+      // The cursor first: a write between the two reads then comes again as a change.
+      const seq = (await store.getCounts(studyId)).seq;
+      cache = { seq, byNumber: new Map((await store.getTrials(studyId)).map((t) => [t.number, t])) };
+      this.trialCache.set(studyId, cache);
+    }
+    for (let more = true; more; ) {
+      const page = await store.trialsChangedAfter(studyId, cache.seq, 1000);
+      for (const trial of page.trials) cache.byNumber.set(trial.number, trial);
+      cache.seq = page.cursor;
+      more = page.hasMore;
+    }
+    // Unfinished trials are copies: a step changes them before writing, and a refused write must
+    // not stay in the cache. Finished trials are never changed by a step, so they are shared.
+    const trials = [...cache.byNumber.values()].map((t) => (FINISHED.has(t.state) ? t : structuredClone(t)));
+    // Numbers are dense (0, 1, ...) and mostly in order already: a cheap check before sorting.
+    if (trials.some((t, i) => t.number !== i)) trials.sort((a, b) => a.number - b.number);
+    return trials;
   }
 
   private async step(studyId: string): Promise<void> {
     const { store } = this.options;
     const study = await store.getStudy(studyId);
     if (!study) return;
-    const trials = await store.getTrials(studyId);
+    const trials = await this.trialsOf(studyId);
     if (await store.cancelRequested(studyId)) {
       await this.cancel(study, trials);
       return;
@@ -204,7 +366,7 @@ export class Scheduler {
       const warnings = studyWarnings(trials, study.spec.task.metric, true);
       if (warnings.length > 0) study.warnings = warnings;
       await store.saveStudy(study, this.owner);
-      await store.releaseLock(study.id, this.owner);
+      await this.letGo(study.id);
       this.log(`study ${study.id} ${study.state}${warnings.length > 0 ? ` (warning: ${warnings.map((w) => w.code).join(', ')})` : ''}`);
     }
   }
@@ -241,7 +403,7 @@ export class Scheduler {
     if (reason !== undefined) study.error = reason;
     study.finishedAt = new Date().toISOString();
     await store.saveStudy(study, this.owner);
-    await store.releaseLock(study.id, this.owner);
+    await this.letGo(study.id);
     this.log(`study ${study.id} ${state}${reason !== undefined ? `: ${reason}` : ''}`);
   }
 
@@ -421,6 +583,11 @@ export class Scheduler {
   }
 }
 
+/** The study of a trial's job id (`<study id>-<trial number>`, see {@link trialJobIdOf}). */
+function studyIdOfJob(jobId: string): string {
+  return jobId.slice(0, jobId.lastIndexOf('-'));
+}
+
 /** Whether the study's pruner stops `trial` after its latest report. */
 function prunes(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): boolean {
   const asReports = (t: TrialRecord): TrialReports => ({
@@ -437,19 +604,38 @@ function prunes(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): 
  * all failed, or undefined.
  */
 function failureStreak(trials: TrialRecord[]): string | undefined {
-  const finished = trials
-    .filter((t) => FINISHED.has(t.state))
-    .sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? '') || a.number - b.number);
-  const last = finished.slice(-STUDY_MAX_CONSECUTIVE_FAILURES);
+  const last = lastFinished(trials.filter((t) => FINISHED.has(t.state)), STUDY_MAX_CONSECUTIVE_FAILURES);
   if (last.length < STUDY_MAX_CONSECUTIVE_FAILURES || last.some((t) => t.state !== 'failed')) return undefined;
   return `${STUDY_MAX_CONSECUTIVE_FAILURES} trials in a row failed; the last (trial ${last.at(-1)!.number}): ${last.at(-1)!.error ?? 'unknown'}`;
 }
 
 /** The error of the failed trial that finished last. */
 function lastFailure(trials: TrialRecord[]): string | undefined {
-  const failed = trials.filter((t) => t.state === 'failed').sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? '') || a.number - b.number);
-  const last = failed.at(-1);
+  const last = lastFinished(trials.filter((t) => t.state === 'failed'), 1).at(-1);
   return last ? `trial ${last.number}: ${last.error ?? 'unknown'}` : undefined;
+}
+
+/** Whether `a` finished before `b` (ISO times compare as text; ties by number). */
+function finishedBefore(a: TrialRecord, b: TrialRecord): boolean {
+  const at = a.finishedAt ?? '';
+  const bt = b.finishedAt ?? '';
+  return at < bt || (at === bt && a.number < b.number);
+}
+
+/**
+ * The `count` trials of `trials` that finished last, in the order they finished: one pass,
+ * not a sort, since every step of every study asks and a study may have thousands of trials.
+ */
+function lastFinished(trials: readonly TrialRecord[], count: number): TrialRecord[] {
+  const last: TrialRecord[] = [];
+  for (const trial of trials) {
+    if (last.length === count && !finishedBefore(last[0]!, trial)) continue;
+    let i = last.length;
+    while (i > 0 && finishedBefore(trial, last[i - 1]!)) i--;
+    last.splice(i, 0, trial);
+    if (last.length > count) last.shift();
+  }
+  return last;
 }
 
 function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>): void {

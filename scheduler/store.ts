@@ -10,6 +10,7 @@
  *   P:study:<id>:summary hash: count:<state>, seq, rev, bestTrial, bestMetric, bestParams, updatedAt
  *   P:study:<id>:front   hash: trial number -> "metric params" of the complete Pareto-optimal trials
  *   P:study:<id>:changes sorted set: trial number by the `seq` of its latest change
+ *   P:schedulers         sorted set: scheduler id by the time of its last heartbeat
  *   P:listrev            counter bumped after every study or trial write (the version of the list)
  *   P:events             pub/sub channel of `{ studyId, type }` change notices
  */
@@ -567,6 +568,24 @@ export class StudyStore {
       String(ttlMs),
     );
     return result === 1;
+  }
+
+  /**
+   * Records that scheduler `owner` is alive now, forgets schedulers silent for longer than
+   * `ttlMs`, and returns how many are alive: each takes that fraction of the active studies.
+   */
+  async heartbeatScheduler(owner: string, ttlMs: number): Promise<number> {
+    const now = Date.now();
+    const key = `${this.prefix}:schedulers`;
+    const answers = (await this.redis.multi().zadd(key, now, owner).zremrangebyscore(key, '-inf', now - ttlMs).zcard(key).exec()) ?? [];
+    const failed = answers.find(([error]) => error);
+    if (failed) throw failed[0]!;
+    return Number(answers[2]?.[1] ?? 1);
+  }
+
+  /** Removes a stopping scheduler from the living, so that the others take its share at once. */
+  async leaveSchedulers(owner: string): Promise<void> {
+    await this.redis.zrem(`${this.prefix}:schedulers`, owner);
   }
 
   /** Gives up the study's lock if `owner` holds it. */

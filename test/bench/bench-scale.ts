@@ -14,8 +14,12 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { StudyStore } from '../../scheduler/store.js';
+import { Scheduler } from '../../scheduler/scheduler.js';
+import { StudyStore, trialJobIdOf } from '../../scheduler/store.js';
+import { DEFAULT_QUEUE_NAME } from '../../workers/job-types.js';
+import type { TrialJobData, TrialJobOutcome } from '../../workers/job-types.js';
 import type { StudySpec, TrialRecord } from '../../scheduler/types.js';
 import { BASE_MODELS } from '../../workers/models/catalog.js';
 import { startServiceProcess } from '../helpers/api-process.js';
@@ -27,6 +31,8 @@ const { values } = parseArgs({
     big: { type: 'string', default: '10000' },
     clients: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '10' },
+    /** Only the scheduler passes (no API reads, no ask()). */
+    'scheduler-only': { type: 'boolean', default: false },
   },
 });
 const STUDIES = Number(values.studies);
@@ -84,6 +90,9 @@ function trial(number: number): TrialRecord {
   };
 }
 
+/** Trials written per study (for the scheduler passes). */
+const trialCounts = new Map<string, number>();
+
 async function writeStudies(): Promise<{ ids: string[]; bigId: string }> {
   const started = performance.now();
   const ids: string[] = [];
@@ -93,6 +102,7 @@ async function writeStudies(): Promise<{ ids: string[]; bigId: string }> {
     const count = i === 0 ? BIG : perSmall;
     const study = await store.createStudy(spec(i, count + 10), shape, 2, 'bench');
     ids.push(study.id);
+    trialCounts.set(study.id, count);
     for (let n = 0; n < count; n += 500) {
       await Promise.all(Array.from({ length: Math.min(500, count - n) }, (_, k) => store.saveTrial(study.id, trial(n + k))));
     }
@@ -165,7 +175,56 @@ async function loadWithFetch(read: string, url: string, path: () => string, clie
   return { read, p50: at(0.5), p99: at(0.99), perSecond: latencies.length / seconds, bytes };
 }
 
+/**
+ * Scheduler passes over every study, each at full parallelism (4 trials waiting for a worker,
+ * their jobs in a queue of no worker) with its finished history behind it: the steady state of
+ * a busy service. The first pass takes the locks and reads every trial; later passes read only
+ * what changed and reconcile the 4 waiting trials with their jobs.
+ */
+async function schedulerPasses(ids: string[], counts: Map<string, number>): Promise<{ first: number; median: number; max: number }> {
+  const queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: redis, prefix });
+  for (const id of ids) {
+    const study = (await store.getStudy(id))!;
+    await store.saveStudy({ ...study, state: 'running', spec: { ...study.spec, budget: { maxTrials: counts.get(id)! + 10, maxParallel: 4 } } });
+    for (let k = 0; k < 4; k++) {
+      const number = counts.get(id)! + k;
+      const waiting: TrialRecord = { ...trial(number), state: 'waiting', reports: [] };
+      delete waiting.metric;
+      delete waiting.metrics;
+      delete waiting.artifact;
+      delete waiting.finishedAt;
+      await store.saveTrial(id, waiting);
+      await queue.add('bench', { studyId: id, trialNumber: number, task: study.spec.task, peft: waiting.peft, training: waiting.training }, { jobId: trialJobIdOf(id, number) });
+    }
+  }
+  const scheduler = new Scheduler({
+    store,
+    queue,
+    pollMs: 3_600_000,
+    lockTtlMs: 60_000,
+    propose: () => Promise.reject(new Error('every study is at its parallelism: nothing to propose')),
+    log: (message) => console.log(`scheduler: ${message}`),
+  });
+  const times: number[] = [];
+  for (let pass = 0; pass < 11; pass++) {
+    const started = performance.now();
+    await scheduler.tick();
+    times.push(performance.now() - started);
+  }
+  await scheduler.stop();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  const later = times.slice(1).sort((a, b) => a - b);
+  return { first: times[0]!, median: later[Math.floor(later.length / 2)]!, max: later.at(-1)! };
+}
+
 const { ids, bigId } = await writeStudies();
+if (values['scheduler-only']) {
+  const passes = await schedulerPasses(ids, trialCounts);
+  console.log(`scheduler pass over ${ids.length} active studies: first ${passes.first.toFixed(0)} ms, then median ${passes.median.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms`);
+  await deleteBenchKeys();
+  process.exit(0);
+}
 const api = await startServiceProcess('api', { REDIS_URL: redisUrl, AUTOPEFT_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', AUTOPEFT_ADMIN_TOKEN: token });
 try {
   // The change cursor of the big study, then 100 of its trials change (as a running study's would).
@@ -208,8 +267,22 @@ try {
   console.log('|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.read} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSecond.toFixed(0)} | ${(r.bytes / 1024).toFixed(1)} KiB |`);
   console.log(`\nincremental read alone: ${incremental.trials.length} changed trials in ${singleMs.toFixed(1)} ms`);
+
+  await api.close();
+  const passes = await schedulerPasses(ids, trialCounts);
+  console.log(`\nscheduler pass over ${ids.length} active studies (4 waiting trials each, ${TRIALS} finished trials behind them):`);
+  console.log(`first ${passes.first.toFixed(0)} ms (takes the locks, reads every trial); then median ${passes.median.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms over 10 passes`);
+
+  // ask() at 300 and 1,000 observations: bench:ask's own measurement, at those sizes only.
+  console.log('');
+  const ask = spawnSync(process.execPath, ['--import', 'tsx', 'search/bench/bench-ask.ts', '--sizes', '300,1000', '--asks', '5', '--no-full'], { encoding: 'utf8' });
+  console.log(ask.stdout.split('\n## ')[0]!.trim());
 } finally {
   await api.close();
+  await deleteBenchKeys();
+}
+
+async function deleteBenchKeys(): Promise<void> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
