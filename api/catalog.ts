@@ -2,7 +2,7 @@
  * What this installation offers (built-in datasets, uploads, files under the data root, base
  * models) in the form the API and the scheduler need to check a spec, without training anything.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../workers/redis-connection.js';
 import type { DatasetFacts, SpecContext } from '../scheduler/spec.js';
 import { STUDY_ID_PATTERN, StudyStore } from '../scheduler/store.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
@@ -14,7 +14,7 @@ import { resolveBaseModel } from '../workers/models/resolve.js';
 
 /** Where datasets other than the built-ins come from. */
 export interface DatasetSources {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** Root of `file:` datasets; without it they are refused. */
   dataRoot?: string;

@@ -8,7 +8,6 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { cancel, deleteStudy, download, normaliseApiUrl, status, submit, watch } from './cli-client.js';
 import type { Client } from './cli-client.js';
 import { CliError, createOutput, EXIT, reportError, UnreachableError, UsageError } from './cli-output.js';
@@ -16,6 +15,7 @@ import type { Output } from './cli-output.js';
 import { loadConfig } from './config.js';
 import type { Config } from './config.js';
 import { ensureRedis, RedisUnavailableError } from './local-redis.js';
+import { createRedisClient, describeTarget } from '../workers/redis-connection.js';
 import { ensureLocalToken, readLocalToken } from './local-token.js';
 import { TokenNameTakenError, TokenStore, tokenRequestSchema } from './tokens.js';
 import type { Quotas } from './tokens.js';
@@ -109,10 +109,10 @@ async function main(argv: string[], out: Output): Promise<number> {
     case 'serve':
       return serve(config, out);
     case 'api':
-      await ensureRedis(config.redisUrl, log);
+      await ensureLocalRedis(config);
       return runUntilSignal([await (await runtime()).startApi(config, log)], (api) => log(`API and dashboard at ${api[0]!.url}/`));
     case 'scheduler':
-      await ensureRedis(config.redisUrl, log);
+      await ensureLocalRedis(config);
       return runUntilSignal([await (await runtime()).startScheduler(config, log)], () => log('scheduler running'));
     case 'worker':
       return runUntilSignal([await (await runtime()).startWorker(config, log)], () => log(`worker ${config.workerName ?? process.pid} waiting for trials`));
@@ -148,8 +148,13 @@ function intervalOf(text: string | undefined): number {
   return seconds * 1000;
 }
 
+/** Starts a local redis-server when REDIS_URL names this host and none answers; never for a cluster. */
+function ensureLocalRedis(config: Config): ReturnType<typeof ensureRedis> | Promise<undefined> {
+  return config.redis.clusterNodes ? Promise.resolve(undefined) : ensureRedis(config.redisUrl, log);
+}
+
 async function serve(config: Config, out: Output): Promise<number> {
-  const redisServer = await ensureRedis(config.redisUrl, log);
+  const redisServer = await ensureLocalRedis(config);
   const { startApi, startScheduler, WORKER_RESTART_EXIT_CODE } = await import('./runtime.js');
   const parts: Closable[] = [];
   // The printed URL carries an admin token: AUTOPEFT_ADMIN_TOKEN, else the local token file's.
@@ -231,7 +236,7 @@ type TokenOptions = Partial<Record<'name' | 'scope' | 'max-running-studies' | 'm
 
 /** `autopeft token create|list|revoke`: on Redis directly, for the operator of the service. */
 async function tokenCommand(config: Config, out: Output, action: string, name: string | undefined, options: TokenOptions): Promise<number> {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: (times) => (times > 2 ? null : 200) });
+  const redis = createRedisClient(config.redis, { maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: (times) => (times > 2 ? null : 200) });
   redis.on('error', () => {});
   const tokens = new TokenStore(redis, config.keyPrefix);
   try {
@@ -272,7 +277,7 @@ async function tokenCommand(config: Config, out: Output, action: string, name: s
   } catch (error) {
     if (error instanceof TokenNameTakenError) throw new CliError(error.message);
     if (error instanceof CliError) throw error;
-    throw new UnreachableError(`cannot reach Redis at ${config.redisUrl}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UnreachableError(`cannot reach ${describeTarget(config.redis)}: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     redis.disconnect();
   }

@@ -7,9 +7,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TRIAL_MAX_MEMORY } from '../search/trial-memory.js';
 import { DEFAULT_WORKER_MAX_RSS } from '../workers/memory-limit.js';
+import { parseClusterNodes } from '../workers/redis-connection.js';
+import type { RedisTarget } from '../workers/redis-connection.js';
 
 const configSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  AUTOPEFT_REDIS_CLUSTER: z.string().default(''),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   AUTOPEFT_WORKERS: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
@@ -41,6 +44,8 @@ const configSchema = z.object({
 /** The service's settings. */
 export interface Config {
   redisUrl: string;
+  /** Where Redis is: REDIS_URL, or the cluster's seed nodes (AUTOPEFT_REDIS_CLUSTER). */
+  redis: RedisTarget;
   host: string;
   port: number;
   /** Worker processes `serve` starts (0: none, e.g. when workers run on other hosts). */
@@ -109,8 +114,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`environment variable ${issue.path.join('.')}: ${issue.message}`);
   }
   const c = parsed.data;
+  let clusterNodes: RedisTarget['clusterNodes'];
+  try {
+    clusterNodes = c.AUTOPEFT_REDIS_CLUSTER ? parseClusterNodes(c.AUTOPEFT_REDIS_CLUSTER) : undefined;
+  } catch (error) {
+    throw new Error(`environment variable AUTOPEFT_REDIS_CLUSTER: ${(error as Error).message} (give the seed nodes as host:port,host:port)`);
+  }
+  // BullMQ keeps a queue's keys together by this hash tag; the studies get their own (store.ts).
+  if (clusterNodes && !/^[^{]*\{[^{}]+\}/.test(c.AUTOPEFT_KEY_PREFIX)) {
+    throw new Error(`environment variable AUTOPEFT_KEY_PREFIX: on a Redis Cluster it must contain a hash tag such as {autopeft}; got "${c.AUTOPEFT_KEY_PREFIX}"`);
+  }
   return {
     redisUrl: c.REDIS_URL,
+    redis: { url: c.REDIS_URL, ...(clusterNodes && clusterNodes.length > 0 ? { clusterNodes } : {}) },
     host: c.HOST,
     port: c.PORT,
     workers: c.AUTOPEFT_WORKERS,

@@ -1,12 +1,12 @@
 /**
  * Dataset uploads: a user POSTs a CSV, TSV (GLUE layouts included) or JSON Lines file as the raw
  * request body; the API validates all of it, splits off a dev set if needed, and stores the
- * normalised dataset in Redis, where workers on any host read it as `upload:<id>`.
+ * normalised dataset in RedisClient, where workers on any host read it as `upload:<id>`.
  */
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Request, Response, Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../workers/redis-connection.js';
 import type { DataFormat } from '../workers/data/formats.js';
 import type { UploadSummary } from '../workers/data/stored.js';
 import { uploadIndexKey, uploadKey, UPLOAD_ID_PATTERN } from '../workers/data/stored.js';
@@ -18,8 +18,8 @@ import type { DefaultQuotas } from './tokens.js';
 
 /** What the datasets router needs. */
 export interface DatasetsRouterDeps {
-  redis: Redis;
-  /** Prefix of every Redis key (the service's hash tag, e.g. `{autopeft}`). */
+  redis: RedisClient;
+  /** Prefix of every RedisClient key (the service's hash tag, e.g. `{autopeft}`). */
   keyPrefix: string;
   /** Largest accepted upload. @defaultValue 20 MB ({@link DEFAULT_MAX_UPLOAD_BYTES}) */
   maxUploadBytes?: number;
@@ -43,12 +43,12 @@ export const UPLOAD_CONTENT_TYPES: Readonly<Record<string, DataFormat>> = {
 };
 
 /** The stored JSON of an upload, or undefined: the `fetchUpload` of a worker's dataset context. */
-export function redisUploadFetcher(redis: Redis, keyPrefix: string): (id: string) => Promise<string | undefined> {
+export function redisUploadFetcher(redis: RedisClient, keyPrefix: string): (id: string) => Promise<string | undefined> {
   return async (id) => (UPLOAD_ID_PATTERN.test(id) ? ((await redis.get(uploadKey(keyPrefix, id))) ?? undefined) : undefined);
 }
 
 /** Every upload's summary, oldest first. */
-export async function listUploads(redis: Redis, keyPrefix: string): Promise<UploadSummary[]> {
+export async function listUploads(redis: RedisClient, keyPrefix: string): Promise<UploadSummary[]> {
   const all = await redis.hvals(uploadIndexKey(keyPrefix));
   return all.map((json) => JSON.parse(json) as UploadSummary).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }

@@ -7,7 +7,6 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { buildDashboardAssets, dashboardRouter } from '../dashboard/assets.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { StudyStore } from '../scheduler/store.js';
@@ -18,6 +17,8 @@ import { selectBackend } from '../workers/backend.js';
 import { followRunningTrials } from '../workers/native/blas-threads.js';
 import { loadNativeAddon } from '../workers/native/index.js';
 import { startTrialWorker } from '../workers/trial-worker.js';
+import { createRedisClient } from '../workers/redis-connection.js';
+import type { RedisClient, RedisTarget } from '../workers/redis-connection.js';
 import { createApp } from './app.js';
 import { createSpecContext } from './catalog.js';
 import { datasetsRouter } from './datasets.js';
@@ -41,8 +42,8 @@ export interface Closable {
  * A Redis connection as BullMQ needs it (commands wait for reconnection instead of failing).
  * With `log`, an outage is logged once when it starts and once when it ends, not per command.
  */
-export function connectRedis(url: string, log?: (message: string) => void, role = 'redis'): Redis {
-  return watchOutages(new Redis(url, { maxRetriesPerRequest: null }), log, role);
+export function connectRedis(target: RedisTarget, log?: (message: string) => void, role = 'redis'): RedisClient {
+  return watchOutages(createRedisClient(target, { maxRetriesPerRequest: null }), log, role);
 }
 
 /**
@@ -50,9 +51,9 @@ export function connectRedis(url: string, log?: (message: string) => void, role 
  * once (no offline queue, so nothing is replayed later for a request already answered 503) or
  * after {@link API_COMMAND_TIMEOUT_MS}.
  */
-export function connectApiRedis(url: string, log?: (message: string) => void): Redis {
+export function connectApiRedis(target: RedisTarget, log?: (message: string) => void): RedisClient {
   return watchOutages(
-    new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: API_COMMAND_TIMEOUT_MS, retryStrategy: (times) => Math.min(100 * times, 1000) }),
+    createRedisClient(target, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: API_COMMAND_TIMEOUT_MS, retryStrategy: (times) => Math.min(100 * times, 1000) }),
     log,
     'api',
   );
@@ -62,7 +63,7 @@ export function connectApiRedis(url: string, log?: (message: string) => void): R
 export const API_COMMAND_TIMEOUT_MS = 1500;
 
 /** Logs the first error of an outage and the recovery; every error needs a listener or Node logs it. */
-function watchOutages(redis: Redis, log: ((message: string) => void) | undefined, role: string): Redis {
+function watchOutages(redis: RedisClient, log: ((message: string) => void) | undefined, role: string): RedisClient {
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;
@@ -78,7 +79,7 @@ function watchOutages(redis: Redis, log: ((message: string) => void) | undefined
 }
 
 /** Resolves once the connection is ready (commands fail before then without an offline queue). */
-async function ready(redis: Redis): Promise<void> {
+async function ready(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('Redis did not become ready within 10 s')), 10_000);
@@ -91,15 +92,15 @@ async function ready(redis: Redis): Promise<void> {
 
 /** Starts the HTTP API (with the dashboard) and returns its URL. */
 export async function startApi(config: Config, log: (message: string) => void, localAdminToken?: string): Promise<Closable & { url: string }> {
-  const redis = connectApiRedis(config.redisUrl, log);
-  const subscriber = connectRedis(config.redisUrl, log, 'api events');
+  const redis = connectApiRedis(config.redis, log);
+  const subscriber = connectRedis(config.redis, log, 'api events');
   await ready(redis);
   const store = new StudyStore(redis, config.keyPrefix);
   const tokens = new TokenStore(redis, config.keyPrefix);
   const uploadParser = new UploadParser();
   if (config.adminToken) await tokens.ensure(ENV_ADMIN_TOKEN_NAME, 'admin', config.adminToken);
   if (localAdminToken) await tokens.ensure(LOCAL_ADMIN_TOKEN_NAME, 'admin', localAdminToken);
-  const queueConnection = connectRedis(config.redisUrl, log, 'api queue');
+  const queueConnection = connectRedis(config.redis, log, 'api queue');
   const queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: queueConnection, prefix: config.keyPrefix });
   const metrics = new ServiceMetrics({
     store,
@@ -170,7 +171,7 @@ export async function startApi(config: Config, log: (message: string) => void, l
 
 /** Starts a scheduler driving every active study. */
 export async function startScheduler(config: Config, log: (message: string) => void): Promise<Closable> {
-  const redis = connectRedis(config.redisUrl, log, 'scheduler');
+  const redis = connectRedis(config.redis, log, 'scheduler');
   const queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: redis, prefix: config.keyPrefix });
   const scheduler = new Scheduler({
     store: new StudyStore(redis, config.keyPrefix),
@@ -191,7 +192,7 @@ export async function startScheduler(config: Config, log: (message: string) => v
  * `AUTOPEFT_BLAS_THREADS=auto`: this worker's BLAS threads follow the trials running (the trial
  * queue's active jobs, over every host, so a multi-host setup errs towards fewer threads).
  */
-function followTrialCount(config: Config, redis: Redis, log: (message: string) => void): () => void {
+function followTrialCount(config: Config, redis: RedisClient, log: (message: string) => void): () => void {
   const load = loadNativeAddon();
   if (!load.ok) return () => {};
   const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: redis, prefix: config.keyPrefix });
@@ -228,7 +229,7 @@ export async function startWorker(config: Config, log: (message: string) => void
     nativeKernels: config.nativeKernels ? { enabled: true, blasThreads: config.blasThreads === 'auto' ? 1 : config.blasThreads, blasCore: config.blasCore } : false,
     log,
   });
-  const redis = connectRedis(config.redisUrl, log, 'worker');
+  const redis = connectRedis(config.redis, log, 'worker');
   const worker = startTrialWorker({
     connection: redis,
     queueName: DEFAULT_QUEUE_NAME,

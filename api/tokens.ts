@@ -1,5 +1,5 @@
 /**
- * API tokens: random bearer secrets with a scope, stored in Redis only as a SHA-256 hash.
+ * API tokens: random bearer secrets with a scope, stored in RedisClient only as a SHA-256 hash.
  *
  * Layout under prefix P:
  *   P:tokens   hash: sha256(secret) hex -> JSON of the TokenRecord
@@ -9,7 +9,7 @@
  * and a fast hash keeps the per-request check to one HGET.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../workers/redis-connection.js';
 import { z } from 'zod';
 
 /** What a token may do: `read` views, `submit` also creates (and cancels/deletes its own), `admin` everything. */
@@ -96,7 +96,7 @@ export class TokenStore {
   private readonly lastUseWritten = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -24,6 +24,7 @@ import { defaultReference, largestConfiguration } from '../search/reference-poin
 import { warmStartFrom } from '../search/warm-start.js';
 import { trialTrainingProblem } from '../search/training-schema.js';
 import type { SearchPoint } from '../search/types.js';
+import { studyIdOfJob } from '../workers/job-types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import { ProposalThread } from './propose.js';
 import { studyWarnings } from './study-warnings.js';
@@ -581,11 +582,6 @@ export class Scheduler {
       removeOnFail: { age: 7 * 24 * 3600 },
     });
   }
-}
-
-/** The study of a trial's job id (`<study id>-<trial number>`, see {@link trialJobIdOf}). */
-function studyIdOfJob(jobId: string): string {
-  return jobId.slice(0, jobId.lastIndexOf('-'));
 }
 
 /** Whether the study's pruner stops `trial` after its latest report. */

@@ -1,24 +1,29 @@
 /**
- * Redis is the system of record for studies and trials. All keys share one hash tag (the
- * prefix, `{autopeft}` by default) so that the same code runs on Redis Cluster.
+ * Redis is the system of record for studies and trials. Each study's keys carry the study id as
+ * their hash tag (S below, see {@link studyKeyBase}), so on Redis Cluster a study lives on one
+ * shard, its atomic writes stay there, and studies spread over the shards; the global keys
+ * carry the prefix's own hash tag (P, `{autopeft}` by default), as the queue does. No command
+ * or script touches keys of two studies, or a study's and a global key, at once.
  *
- * Layout under prefix P:
+ * Layout (P = the prefix, S = `autopeft:study:{<id>}` for prefix `{autopeft}`):
  *   P:studies            sorted set of study ids by creation time
  *   P:active             set of study ids a scheduler still has to drive
- *   P:study:<id>         JSON of the StudyRecord
- *   P:study:<id>:trials  hash: trial number -> JSON of the TrialRecord
- *   P:study:<id>:summary hash: count:<state>, seq, rev, bestTrial, bestMetric, bestParams, updatedAt
- *   P:study:<id>:front   hash: trial number -> "metric params" of the complete Pareto-optimal trials
- *   P:study:<id>:changes sorted set: trial number by the `seq` of its latest change
+ *   S                    JSON of the StudyRecord
+ *   S:trials             hash: trial number -> JSON of the TrialRecord
+ *   S:summary            hash: count:<state>, seq, rev, bestTrial, bestMetric, bestParams, updatedAt
+ *   S:front              hash: trial number -> "metric params" of the complete Pareto-optimal trials
+ *   S:changes            sorted set: trial number by the `seq` of its latest change
+ *   S:cancel, S:lock     a cancellation request; the scheduler lock (value: its owner)
+ *   S:artifact:<n>, S:result:<n>, S:stop:<n>   a trial's files, stored outcome, stop request
  *   P:schedulers         sorted set: scheduler id by the time of its last heartbeat
  *   P:listrev            counter bumped after every study or trial write (the version of the list)
  *   P:events             pub/sub channel of `{ studyId, type }` change notices
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { countBaseParams } from '../search/param-count.js';
 import type { EncoderShape } from '../search/types.js';
-import { artifactKey, resultKey, stopRequestKey, stoppedWorkersKey } from '../workers/job-types.js';
+import { artifactKey, resultKey, stopRequestKey, stoppedWorkersKey, studyKeyBase } from '../workers/job-types.js';
+import type { RedisClient } from '../workers/redis-connection.js';
 import type { StopReason, StoppedWorker } from '../workers/job-types.js';
 import type { StudyPage, StudyRecord, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from './types.js';
 
@@ -109,15 +114,14 @@ return seq`;
 /**
  * Writes a study record; with a fence (ARGV[4]), only while that owner holds the study's lock,
  * and counts the change in the summary's `rev` (see {@link StudyStore.studyVersions}).
- * KEYS: study, active set, lock, summary. ARGV: study JSON, '1' if it finished, event JSON, fence ('' for
- * none), events channel, study id. Returns 1, or 0 when the fence's owner no longer holds the lock.
+ * KEYS: study, lock, summary (one study's keys only). ARGV: study JSON, event JSON, fence ('' for
+ * none), events channel. Returns 1, or 0 when the fence's owner no longer holds the lock.
  */
 const SAVE_STUDY_SCRIPT = `
-if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HINCRBY', KEYS[4], 'rev', 1)
-if ARGV[2] == '1' then redis.call('SREM', KEYS[2], ARGV[6]) end
-redis.call('PUBLISH', ARGV[5], ARGV[3])
+redis.call('HINCRBY', KEYS[3], 'rev', 1)
+redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1`;
 
 /**
@@ -143,7 +147,7 @@ export const DEFAULT_KEY_PREFIX = '{autopeft}';
 /** Reads and writes studies and trials in Redis. */
 export class StudyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly prefix: string = DEFAULT_KEY_PREFIX,
   ) {}
 
@@ -165,32 +169,37 @@ export class StudyStore {
     return (await this.redis.get(this.listRevKey)) ?? '0';
   }
 
-  private studyKey(id: string): string {
-    return `${this.prefix}:study:${id}`;
+  /** The study's record key (the base of its other keys). */
+  studyKey(id: string): string {
+    return studyKeyBase(this.prefix, id);
   }
 
   private trialsKey(id: string): string {
-    return `${this.prefix}:study:${id}:trials`;
+    return `${this.studyKey(id)}:trials`;
   }
 
-  private summaryKey(id: string): string {
-    return `${this.prefix}:study:${id}:summary`;
+  /** The study's summary hash (see the layout above). */
+  summaryKey(id: string): string {
+    return `${this.studyKey(id)}:summary`;
   }
 
-  private frontKey(id: string): string {
-    return `${this.prefix}:study:${id}:front`;
+  /** The study's Pareto front hash. */
+  frontKey(id: string): string {
+    return `${this.studyKey(id)}:front`;
   }
 
-  private changesKey(id: string): string {
-    return `${this.prefix}:study:${id}:changes`;
+  /** The study's change set. */
+  changesKey(id: string): string {
+    return `${this.studyKey(id)}:changes`;
   }
 
   private cancelKey(id: string): string {
-    return `${this.prefix}:study:${id}:cancel`;
+    return `${this.studyKey(id)}:cancel`;
   }
 
-  private lockKey(id: string): string {
-    return `${this.prefix}:lock:${id}`;
+  /** The study's scheduler lock. */
+  lockKey(id: string): string {
+    return `${this.studyKey(id)}:lock`;
   }
 
   /**
@@ -210,15 +219,17 @@ export class StudyStore {
       baseParams: countBaseParams(baseShape),
       headOutputs,
     };
-    await this.redis
-      .multi()
-      .set(this.studyKey(study.id), JSON.stringify(study))
-      .hset(this.summaryKey(study.id), 'rev', 1)
-      .zadd(`${this.prefix}:studies`, now.getTime(), study.id)
-      .sadd(`${this.prefix}:active`, study.id)
-      .incr(this.listRevKey)
-      .publish(this.eventsChannel, JSON.stringify({ studyId: study.id, type: 'study-created' } satisfies StudyEvent))
-      .exec();
+    // The study's own keys first, then the index (another shard on a cluster): a crash between
+    // leaves a record no list shows, never a listed study without a record.
+    await execAll(this.redis.multi().set(this.studyKey(study.id), JSON.stringify(study)).hset(this.summaryKey(study.id), 'rev', 1));
+    await execAll(
+      this.redis
+        .multi()
+        .zadd(`${this.prefix}:studies`, now.getTime(), study.id)
+        .sadd(`${this.prefix}:active`, study.id)
+        .incr(this.listRevKey)
+        .publish(this.eventsChannel, JSON.stringify({ studyId: study.id, type: 'study-created' } satisfies StudyEvent)),
+    );
     return study;
   }
 
@@ -236,20 +247,18 @@ export class StudyStore {
   async rebuildMissingSummaries(): Promise<string[]> {
     const ids = await this.redis.zrange(`${this.prefix}:studies`, '0', '-1');
     const rebuilt: string[] = [];
-    // One round trip for every study's marks, not two per study: this runs at every scheduler start.
-    const pipeline = this.redis.pipeline();
+    // Every study's marks at once, not two round trips per study: this runs at every scheduler start.
     // A summary counts once it has a trial cursor (`seq`): a study write alone leaves only `rev`.
-    for (const id of ids) pipeline.hexists(this.summaryKey(id), 'seq').hexists(this.summaryKey(id), 'rebuilding').hlen(this.trialsKey(id));
-    const answers = (await pipeline.exec()) ?? [];
-    const failed = answers.find(([error]) => error);
-    if (failed) throw failed[0]!;
+    const answers = await Promise.all(
+      ids.map((id) => Promise.all([this.redis.hexists(this.summaryKey(id), 'seq'), this.redis.hexists(this.summaryKey(id), 'rebuilding'), this.redis.hlen(this.trialsKey(id))])),
+    );
     for (const [i, id] of ids.entries()) {
-      const [hasSummary, rebuilding, trialCount] = answers.slice(3 * i, 3 * i + 3).map(([, value]) => Number(value));
+      const [hasSummary, rebuilding, trialCount] = answers[i]!;
       // A rebuild cut short (a crash) left its mark: it starts over.
       if ((hasSummary === 1 && rebuilding === 0) || trialCount === 0) continue;
       // `rev` goes on counting: a version served before the rebuild must not come back after it.
       const rev = Number((await this.redis.hget(this.summaryKey(id), 'rev')) ?? 0) + 1;
-      await this.redis.multi().del(this.summaryKey(id), this.frontKey(id), this.changesKey(id)).hset(this.summaryKey(id), 'rebuilding', '1', 'rev', rev).exec();
+      await execAll(this.redis.multi().del(this.summaryKey(id), this.frontKey(id), this.changesKey(id)).hset(this.summaryKey(id), 'rebuilding', '1', 'rev', rev));
       for (const trial of await this.getTrials(id)) await this.writeTrial(id, trial, '', true);
       await this.redis.hdel(this.summaryKey(id), 'rebuilding');
       rebuilt.push(id);
@@ -273,20 +282,19 @@ export class StudyStore {
     const finished = study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled';
     const written = await this.redis.eval(
       SAVE_STUDY_SCRIPT,
-      4,
+      3,
       this.studyKey(study.id),
-      `${this.prefix}:active`,
       this.lockKey(study.id),
       this.summaryKey(study.id),
       JSON.stringify(study),
-      finished ? '1' : '0',
       JSON.stringify({ studyId: study.id, type: 'study-updated' } satisfies StudyEvent),
       fence,
       this.eventsChannel,
-      study.id,
     );
     if (written !== 1) throw new LockLostError(study.id);
-    await this.redis.incr(this.listRevKey);
+    // The global keys after the study's own (a finished study that stays active one moment
+    // longer is stepped once more, sees it is finished, and does nothing).
+    await Promise.all([this.redis.incr(this.listRevKey), ...(finished ? [this.redis.srem(`${this.prefix}:active`, study.id)] : [])]);
   }
 
   /** The study's trials, ordered by number. */
@@ -331,7 +339,7 @@ export class StudyStore {
       const queueWaitMs = ms(trial.createdAt, trial.startedAt);
       event.finished = { state: trial.state, ...(durationMs !== undefined ? { durationMs } : {}), ...(queueWaitMs !== undefined ? { queueWaitMs } : {}) };
     }
-    await this.redis.pipeline().incr(this.listRevKey).publish(this.eventsChannel, JSON.stringify(event)).exec();
+    await Promise.all([this.redis.incr(this.listRevKey), this.redis.publish(this.eventsChannel, JSON.stringify(event))]);
   }
 
   /** One trial, or undefined. */
@@ -343,11 +351,11 @@ export class StudyStore {
   /** Trials of every study by state, summed from the summaries (one pipeline, no trial read). */
   async trialCountsByState(): Promise<Partial<Record<TrialRecord['state'], number>>> {
     const ids = await this.redis.zrange(`${this.prefix}:studies`, '0', '-1');
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.summaryKey(id));
+    // Commands of many studies at once, not a pipeline: on a cluster they go to several shards.
+    const hashes = await Promise.all(ids.map((id) => this.redis.hgetall(this.summaryKey(id))));
     const totals: Partial<Record<TrialRecord['state'], number>> = {};
-    for (const [, hash] of (await pipeline.exec()) ?? []) {
-      const counts = countsFromHash((hash ?? {}) as Record<string, string>, 0);
+    for (const hash of hashes) {
+      const counts = countsFromHash(hash, 0);
       for (const [state, n] of Object.entries(counts.byState) as [TrialRecord['state'], number][]) totals[state] = (totals[state] ?? 0) + n;
     }
     return totals;
@@ -403,14 +411,8 @@ export class StudyStore {
    * a study without a summary (deleted, or stored before summaries existed).
    */
   async studyVersions(ids: readonly string[]): Promise<(string | undefined)[]> {
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(this.summaryKey(id), 'seq', 'rev');
-    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
-      if (error) throw error;
-      const [seq, rev] = value as (string | null)[];
-      return seq === null && rev === null ? undefined : `${seq ?? 0}.${rev ?? 0}`;
-    });
+    const answers = await Promise.all(ids.map((id) => this.redis.hmget(this.summaryKey(id), 'seq', 'rev')));
+    return answers.map(([seq, rev]) => (seq == null && rev == null ? undefined : `${seq ?? 0}.${rev ?? 0}`));
   }
 
   /** Asks the schedulers to cancel a study; false if it is already finished or unknown. */
@@ -434,14 +436,16 @@ export class StudyStore {
       const jobId = trialJobIdOf(id, n);
       return [artifactKey(this.prefix, jobId), stopRequestKey(this.prefix, jobId), resultKey(this.prefix, jobId)];
     });
-    await this.redis
-      .multi()
-      .del(this.studyKey(id), this.trialsKey(id), this.summaryKey(id), this.frontKey(id), this.changesKey(id), this.cancelKey(id), this.lockKey(id), ...perTrial)
-      .zrem(`${this.prefix}:studies`, id)
-      .srem(`${this.prefix}:active`, id)
-      .incr(this.listRevKey)
-      .publish(this.eventsChannel, JSON.stringify({ studyId: id, type: 'study-deleted' } satisfies StudyEvent))
-      .exec();
+    // Out of the index first (the global keys), then the study's own keys (its shard).
+    await execAll(
+      this.redis
+        .multi()
+        .zrem(`${this.prefix}:studies`, id)
+        .srem(`${this.prefix}:active`, id)
+        .incr(this.listRevKey)
+        .publish(this.eventsChannel, JSON.stringify({ studyId: id, type: 'study-deleted' } satisfies StudyEvent)),
+    );
+    await this.redis.del(this.studyKey(id), this.trialsKey(id), this.summaryKey(id), this.frontKey(id), this.changesKey(id), this.cancelKey(id), this.lockKey(id), ...perTrial);
     return true;
   }
 
@@ -474,7 +478,7 @@ export class StudyStore {
   async activeStudiesOf(owner: string): Promise<number> {
     const ids = await this.activeStudyIds();
     if (ids.length === 0) return 0;
-    const records = await this.redis.mget(ids.map((id) => this.studyKey(id)));
+    const records = await Promise.all(ids.map((id) => this.redis.get(this.studyKey(id))));
     return records.filter((json) => json !== null && (JSON.parse(json) as StudyRecord).owner === owner).length;
   }
 
@@ -537,16 +541,8 @@ export class StudyStore {
 
   /** The list line of each study, read from its record and summary (undefined where it is gone). */
   async summariesOf(ids: readonly string[]): Promise<(StudySummary | undefined)[]> {
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.get(this.studyKey(id)).hgetall(this.summaryKey(id)).hlen(this.frontKey(id));
-    const results = (await pipeline.exec()) ?? [];
-    return ids.map((_id, i) => {
-      const json = results[3 * i]?.[1] as string | null;
-      if (!json) return undefined;
-      const study = JSON.parse(json) as StudyRecord;
-      return summaryOf(study, countsFromHash(results[3 * i + 1]?.[1] as Record<string, string>, Number(results[3 * i + 2]?.[1] ?? 0)));
-    });
+    const results = await Promise.all(ids.map((id) => Promise.all([this.redis.get(this.studyKey(id)), this.redis.hgetall(this.summaryKey(id)), this.redis.hlen(this.frontKey(id))])));
+    return results.map(([json, hash, frontSize]) => (json ? summaryOf(JSON.parse(json) as StudyRecord, countsFromHash(hash, frontSize)) : undefined));
   }
 
 
@@ -597,6 +593,13 @@ export class StudyStore {
       owner,
     );
   }
+}
+
+/** Runs a MULTI and throws the first error of its commands (ioredis reports them per command). */
+async function execAll(multi: ReturnType<RedisClient['multi']>): Promise<void> {
+  const answers = (await multi.exec()) ?? [];
+  const failed = answers.find(([error]) => error);
+  if (failed) throw failed[0]!;
 }
 
 /** Job id of a trial: deterministic, so enqueueing twice after a crash adds one job. */

@@ -70,7 +70,7 @@ describe('scheduler lock fencing', () => {
     await a.start();
     await waitFor(async () => (asked ? true : undefined), 10_000, 'scheduler A to ask for points');
     // The pause outlasts A's lock (its renewal, every 20 s, has not come): the lock expires...
-    await app.redis.pexpire(`${app.prefix}:lock:${id}`, 1);
+    await app.redis.pexpire(store.lockKey(id), 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     // ...and scheduler B takes the study over and creates its first trials.
     const b = new Scheduler({ store, queue, lockTtlMs: 60_000, pollMs: 3_600_000, propose: async (request) => proposePoints(request) });
@@ -107,7 +107,7 @@ describe('scheduler lock fencing', () => {
         return proposePoints(request);
       },
     });
-    const other = `${app.prefix}:lock:${id}`;
+    const other = store.lockKey(id);
     const watcher = setInterval(() => void app.redis.set(other, 'intruder', 'PX', 300, 'NX'), 50);
     try {
       await a.tick();

@@ -39,7 +39,7 @@ describe('schedulers sharing studies', () => {
   });
 
   /** Lock owner of each study. */
-  const owners = async (ids: string[]): Promise<(string | null)[]> => Promise.all(ids.map((id) => app.redis.get(`${app.prefix}:lock:${id}`)));
+  const owners = async (ids: string[]): Promise<(string | null)[]> => Promise.all(ids.map((id) => app.redis.get(store.lockKey(id))));
   const heldBy = (all: (string | null)[], owner: string): number => all.filter((o) => o === owner).length;
 
   it('split the studies between them, take a joiner in and take over from one that stops', async () => {

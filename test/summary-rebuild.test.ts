@@ -18,9 +18,9 @@ describe('summary rebuild', () => {
     const old = await writeSyntheticStudy(redis, prefix, { trials: 300, seed: 4 });
     const current = await writeSyntheticStudy(redis, prefix, { trials: 20, seed: 5 });
     const expected = await store.getStudyView(old.id, 0);
-    const expectedFront = await redis.hgetall(`${prefix}:study:${old.id}:front`);
+    const expectedFront = await redis.hgetall(store.frontKey(old.id));
     // As a study stored by the code before summaries: trials only.
-    await redis.del(`${prefix}:study:${old.id}:summary`, `${prefix}:study:${old.id}:front`, `${prefix}:study:${old.id}:changes`);
+    await redis.del(store.summaryKey(old.id), store.frontKey(old.id), store.changesKey(old.id));
     expect((await store.getStudyView(old.id, 0))?.summary.trialsTotal).toBe(0);
 
     expect(await store.rebuildMissingSummaries()).toEqual([old.id]);
@@ -29,15 +29,15 @@ describe('summary rebuild', () => {
     const { updatedAt: _b, ...got } = rebuilt!.summary;
     expect(got).toEqual(want);
     expect(got.trialsTotal).toBe(300);
-    expect(await redis.hgetall(`${prefix}:study:${old.id}:front`)).toEqual(expectedFront);
-    expect(await redis.zcard(`${prefix}:study:${old.id}:changes`)).toBe(300);
+    expect(await redis.hgetall(store.frontKey(old.id))).toEqual(expectedFront);
+    expect(await redis.zcard(store.changesKey(old.id))).toBe(300);
     expect((await store.getTrials(old.id)).length).toBe(300);
     // Nothing left to do the second time; the other study was never touched.
     expect(await store.rebuildMissingSummaries()).toEqual([]);
     expect((await store.getStudyView(current.id, 0))?.summary.trialsTotal).toBe(20);
 
     // A rebuild cut short (its mark left behind) starts over.
-    await redis.hset(`${prefix}:study:${old.id}:summary`, 'rebuilding', '1', 'count:complete', '7');
+    await redis.hset(store.summaryKey(old.id), 'rebuilding', '1', 'count:complete', '7');
     expect(await store.rebuildMissingSummaries()).toEqual([old.id]);
     const again = await store.getStudyView(old.id, 0);
     expect(again!.summary.trialsByState).toEqual(want.trialsByState);

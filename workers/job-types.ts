@@ -49,11 +49,31 @@ export interface TrialProgress {
 export type StopReason = 'pruned' | 'cancelled';
 
 /**
+ * The start of every key of one study: the configured prefix without its braces, then the
+ * study id as the key's hash tag, so that Redis Cluster keeps each study's keys on one shard
+ * (its atomic writes need that) and spreads the studies over the shards. Global keys (the
+ * study index, tokens, uploads) and the queue keep the prefix's own hash tag.
+ */
+export function studyKeyBase(prefix: string, studyId: string): string {
+  return `${prefix.replace(/[{}]/g, '')}:study:{${studyId}}`;
+}
+
+/** The study of a trial's job id (`<study id>-<trial number>`). */
+export function studyIdOfJob(jobId: string): string {
+  return jobId.slice(0, jobId.lastIndexOf('-'));
+}
+
+/** The trial number of a trial's job id. */
+function trialNumberOfJob(jobId: string): string {
+  return jobId.slice(jobId.lastIndexOf('-') + 1);
+}
+
+/**
  * Redis key the scheduler sets (value: a StopReason) to stop a trial's job on whichever worker
  * holds it; workers poll it while training.
  */
 export function stopRequestKey(prefix: string, jobId: string): string {
-  return `${prefix}:stop:${jobId}`;
+  return `${studyKeyBase(prefix, studyIdOfJob(jobId))}:stop:${trialNumberOfJob(jobId)}`;
 }
 
 /**
@@ -63,7 +83,7 @@ export function stopRequestKey(prefix: string, jobId: string): string {
  * trial again.
  */
 export function resultKey(prefix: string, jobId: string): string {
-  return `${prefix}:result:${jobId}`;
+  return `${studyKeyBase(prefix, studyIdOfJob(jobId))}:result:${trialNumberOfJob(jobId)}`;
 }
 
 /** How long a stored outcome is kept (as long as BullMQ keeps finished jobs): 7 days. */
@@ -74,7 +94,7 @@ export const RESULT_TTL_SECONDS = 7 * 24 * 3600;
  * written by the worker that trained it so that any API replica can serve them.
  */
 export function artifactKey(prefix: string, jobId: string): string {
-  return `${prefix}:artifact:${jobId}`;
+  return `${studyKeyBase(prefix, studyIdOfJob(jobId))}:artifact:${trialNumberOfJob(jobId)}`;
 }
 
 /**

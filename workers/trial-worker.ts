@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { IntermediateReport } from '../search/types.js';
 import { formatBytes } from '../search/trial-memory.js';
 import { failureKind, HostFaultError, TrialAbortedError } from './errors.js';
@@ -24,9 +24,9 @@ import { DEFAULT_WORKER_MAX_RSS } from './memory-limit.js';
 /** What a trial worker needs. */
 export interface TrialWorkerOptions {
   /** Connection for the queue and for stop requests. */
-  connection: Redis;
+  connection: RedisClient;
   queueName: string;
-  /** Redis key prefix of the queue. */
+  /** RedisClient key prefix of the queue. */
   prefix: string;
   /** Name reported with each result. @defaultValue `${hostname}:${pid}` */
   name?: string;
@@ -96,7 +96,7 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     const storedKey = resultKey(options.prefix, job.id ?? '');
     const stored = await redis.get(storedKey);
     if (stored !== null) {
-      // An earlier attempt trained it, but the job did not complete (Redis restarted, its lock
+      // An earlier attempt trained it, but the job did not complete (RedisClient restarted, its lock
       // was lost): its outcome is returned, not trained again.
       log(`${label}: already trained by an earlier attempt; its stored result is returned`);
       return JSON.parse(stored) as TrialJobOutcome;

@@ -10,16 +10,22 @@ export function uniquePrefix(): string {
   return `{autopeft-test-${randomUUID().slice(0, 8)}}`;
 }
 
-/** Every key under a prefix. */
+/**
+ * Every key under a prefix: the global keys (`{p}:…`) and the studies' own keys, which carry the
+ * prefix without its braces (`p:study:{<id>}…`, see workers/job-types.ts studyKeyBase).
+ */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys.sort();
+  const keys = new Set<string>();
+  const untagged = prefix.replace(/[{}]/g, '');
+  for (const pattern of new Set([`${prefix}*`, `${untagged}:study:*`])) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', pattern.replace(/[[\]?]/g, '\\$&'), 'COUNT', 1000);
+      cursor = next;
+      for (const key of batch) keys.add(key);
+    } while (cursor !== '0');
+  }
+  return [...keys].sort();
 }
 
 /** Deletes every key under a prefix. */

@@ -92,7 +92,8 @@ export async function writeSyntheticStudy(redis: Redis, prefix: string, options:
     baseParams: 250_000,
     headOutputs: 2,
   };
-  await redis.multi().set(`${prefix}:study:${study.id}`, JSON.stringify(study)).zadd(`${prefix}:studies`, now, study.id).exec();
+  await redis.set(new StudyStore(redis, prefix).studyKey(study.id), JSON.stringify(study));
+  await redis.zadd(`${prefix}:studies`, now, study.id);
   const rand = createRandom(options.seed ?? 1);
   const trials = Array.from({ length: options.trials }, (_, n) => ({ ...syntheticTrial(n, rand, now), ...options.overrides?.[n] }));
   // Batches of writes in flight at once: Redis keeps the order within each study's script calls.
