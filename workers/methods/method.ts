@@ -63,6 +63,8 @@ export interface HfPeftContext {
   backbone: string;
   /** Stored weights by the project's names (kernels `[in, out]`). */
   weights: ReadonlyMap<string, NamedArray>;
+  /** The steps the adapter trained for, when the exporter knows them (AdaLoRA's `total_step`). */
+  trainingSteps?: number;
 }
 
 /** One method's part of a PEFT adapter: config fields and tensors (the head is added by the exporter). */

@@ -5,6 +5,7 @@
  * compile error.
  */
 import type { EncoderShape, PeftConfig } from '../../search/types.js';
+import { adaloraMethod } from './adalora.js';
 import { bitfitMethod } from './bitfit.js';
 import { doraMethod } from './dora.js';
 import { fourierftMethod } from './fourierft.js';
@@ -33,6 +34,7 @@ export const PEFT_METHODS: MethodRegistry = {
   loraFa: loraFaMethod,
   dora: doraMethod,
   pissa: pissaMethod,
+  adalora: adaloraMethod,
   vera: veraMethod,
   fourierft: fourierftMethod,
   rocoft: rocoftMethod,
