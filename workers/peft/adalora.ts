@@ -203,14 +203,21 @@ export class AdaloraModule implements PeftModule {
     return state ? this.tf.mul(state.sensitivity, state.uncertainty) : this.tf.zerosLike(variable);
   }
 
+  /**
+   * Every triplet's importance, projection after projection (initRank each, in module order):
+   * `s(E_i) + mean over Q's column i + mean over P's row i`, with s = sensitivity * uncertainty.
+   */
+  tripletScores(): Float32Array {
+    const tf = this.tf;
+    return tf.tidy(() =>
+      tf.concat(this.sites.map((s) => tf.addN([this.score(s.e) as Tensor1D, tf.mean(this.score(s.a), 0) as Tensor1D, tf.mean(this.score(s.b), 1) as Tensor1D]))).dataSync() as Float32Array,
+    );
+  }
+
   /** Masks the lowest scoring triplets of all projections so that `budget` remain. */
   private maskToBudget(budget: number): void {
-    const tf = this.tf;
     const r = this.config.initRank;
-    const triplets = tf.concat(
-      this.sites.map((s) => tf.addN([this.score(s.e) as Tensor1D, tf.mean(this.score(s.a), 0) as Tensor1D, tf.mean(this.score(s.b), 1) as Tensor1D])),
-    );
-    const keep = keepAboveThreshold(triplets.dataSync(), budget);
+    const keep = keepAboveThreshold(this.tripletScores(), budget);
     this.sites.forEach((s, i) => {
       s.kept = keep.slice(i * r, (i + 1) * r);
     });
