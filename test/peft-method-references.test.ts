@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tensor2D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { EncoderShape, PeftConfig } from '../search/types.js';
 import type { Tf } from '../workers/backend.js';
 import { selectBackend } from '../workers/backend.js';
@@ -188,7 +188,7 @@ describe('float64 references of AdaLoRA and LayerNorm tuning (PyTorch, within 1e
       expect(Math.abs(penalty - c.penalty!)).toBeLessThan(1e-4);
       c.gradients!.forEach((g, i) => {
         tf.tidy(() => {
-          const gradients = new Map([
+          const gradients = new Map<string, Tensor>([
             [`${PATH}.adalora_A.kernel`, transposed(g.A!, r, dIn)],
             [`${PATH}.adalora_E`, tf.tensor1d(g.E!)],
             [`${PATH}.adalora_B.kernel`, transposed(g.B!, dOut, r)],
