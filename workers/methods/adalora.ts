@@ -1,10 +1,11 @@
 /** AdaLoRA (Zhang et al. 2023): SVD-form updates whose ranks are allocated to a budget while training. */
+import { ADALORA_DEFAULTS, adaloraSpec } from '../../search/methods/adalora.js';
 import type { AdaloraConfig } from '../../search/types.js';
 import { peftModulePath, projectionPath, storedWeight } from '../export/hf-peft-parts.js';
-import { ADALORA_DEFAULTS, AdaloraModule, validateAdalora } from '../peft/adalora.js';
+import { AdaloraModule } from '../peft/adalora.js';
 import { adaloraSchedule } from '../peft/adalora-schedule.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { loraPeftConfig, loraSites, perSiteCount, targetChip } from './lora.js';
+import { loraPeftConfig, loraSites } from './lora.js';
 import type { HfPeftContext, HfPeftPart, PeftMethod } from './method.js';
 
 /**
@@ -80,25 +81,10 @@ function writeAdalora(config: AdaloraConfig, ctx: HfPeftContext): HfPeftPart {
 }
 
 export const adaloraMethod: PeftMethod<AdaloraConfig> = {
-  title: 'AdaLoRA',
-  paradigm: 'reparameterised',
+  ...adaloraSpec,
   salt: 0xada1,
-  validate: validateAdalora,
-  count(config, shape) {
-    // P, E and Q at their initial rank: the allocator zeroes singular values, it never shrinks a
-    // tensor, so training and the project's download both hold initRank (d_in + d_out + 1) per
-    // projection (PEFT's trainable count; its own download keeps only the unmasked ranks).
-    const n = perSiteCount({ ...config, rank: config.initRank }, shape, ({ dIn, dOut }, r) => r * (dIn + dOut + 1));
-    return { stored: n, training: n };
-  },
   build: (config, ctx) => new AdaloraModule(ctx.tf, config, ctx.shape, ctx.seed),
   merge: 'merges',
   hfPeft: { write: writeAdalora },
   adapterHub: { refusal: 'AdapterHub (the adapters library) has no AdaLoRA: its LoRA has no singular values to mask and no rank allocation; the Hugging Face PEFT export has it' },
-  chips: (config) => [
-    targetChip(`AdaLoRA r${config.initRank}→${config.targetRank}`, `AdaLoRA initial rank ${config.initRank}, target average rank ${config.targetRank}, alpha ${config.alpha}`, config.targets),
-  ],
-  layers: (config) => config.layers,
-  startsAtBase: true,
-  example: () => ({ adalora: { initRank: 3, targetRank: 2, alpha: 4, targets: ['query', 'ffnIn'], layers: [0, 2], initialFraction: 0.25, finalFraction: 0.25 } }),
 };
