@@ -2,7 +2,7 @@
 import { loraTargetDims } from '../target-dims.js';
 import type { AdaloraConfig, EncoderShape } from '../types.js';
 import { checkLayers, checkPositiveInt, checkTargets, failer } from './checks.js';
-import { perSiteCount, targetChip } from './lora.js';
+import { perSiteCount, targetChip, targetRows } from './lora.js';
 import type { MethodSpec } from './spec.js';
 
 /** The defaults of the optional fields (Hugging Face PEFT's `AdaLoraConfig` defaults). */
@@ -49,6 +49,7 @@ export const adaloraSpec: MethodSpec<AdaloraConfig> = {
     const n = perSiteCount({ ...config, rank: config.initRank }, shape, ({ dIn, dOut }, r) => r * (dIn + dOut + 1));
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: targetRows('adalora', 'AdaLoRA', 'initial rank', config, () => config.initRank), notes: [`AdaLoRA target average rank ${config.targetRank}, alpha ${config.alpha}`] }),
   chips: (config) => [
     targetChip(`AdaLoRA r${config.initRank}→${config.targetRank}`, `AdaLoRA initial rank ${config.initRank}, target average rank ${config.targetRank}, alpha ${config.alpha}`, config.targets),
   ],

@@ -17,6 +17,7 @@ export const bitfitSpec: MethodSpec<BitFitConfig> = {
     const n = (7 * shape.hiddenSize + shape.intermediateSize) * config.layers.length;
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: [{ id: 'bitfit', label: 'BitFit', unit: '', layers: config.layers, size: 1 }], notes: [] }),
   chips: () => [{ label: 'BitFit', title: 'base biases train' }],
   layers: (config) => config.layers,
   startsAtBase: true,

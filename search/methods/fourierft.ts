@@ -2,7 +2,7 @@
 import { loraTargetDims } from '../target-dims.js';
 import type { EncoderShape, FourierFtConfig } from '../types.js';
 import { checkLayers, checkPositiveInt, checkSeed, checkTargets, failer } from './checks.js';
-import { targetChip } from './lora.js';
+import { targetChip, targetRows } from './lora.js';
 import type { MethodSpec } from './spec.js';
 
 /** Throws naming the field when a FourierFT configuration cannot be built. */
@@ -28,6 +28,7 @@ export const fourierftSpec: MethodSpec<FourierFtConfig> = {
     const n = config.frequencies * config.targets.length * config.layers.length;
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: targetRows('fourierft', 'FourierFT', 'coefficients', config, () => config.frequencies), notes: [`FourierFT scaling ${config.scaling}`] }),
   chips: (config) => [targetChip(`FourierFT n${config.frequencies}`, `FourierFT ${config.frequencies} coefficients, scaling ${config.scaling}`, config.targets)],
   layers: (config) => config.layers,
   startsAtBase: true,

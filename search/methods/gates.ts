@@ -27,6 +27,10 @@ export const gatesSpec: MethodSpec<GatesConfig> = {
     const n = (shape.hiddenSize + 1) * gatedInstances(gates, peft);
     return { stored: n, training: n };
   },
+  grid(gates) {
+    const gated = (['lora', 'serialAdapter', 'prefix'] as const).filter((k) => gates[k]);
+    return { rows: [], notes: gated.length > 0 ? [`UniPELT gates on ${gated.join(', ')}`] : [] };
+  },
   chips: (gates) => (anyGate(gates) ? [{ label: 'gates', title: 'UniPELT gates' }] : []),
   layers: () => [],
   startsAtBase: true,

@@ -16,6 +16,7 @@ export const ia3Spec: MethodSpec<Ia3Config> = {
     const n = (2 * shape.hiddenSize + shape.intermediateSize) * config.layers.length;
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: [{ id: 'ia3', label: '(IA)³', unit: '', layers: config.layers, size: 1 }], notes: [] }),
   chips: () => [{ label: '(IA)³', title: '(IA)3 scaling vectors on key, value and FFN' }],
   layers: (config) => config.layers,
   startsAtBase: true,

@@ -17,6 +17,7 @@ export const layerNormSpec: MethodSpec<LayerNormTuningConfig> = {
     const n = 4 * shape.hiddenSize * config.layers.length;
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: [{ id: 'layerNorm', label: 'LayerNorm tuning', unit: '', layers: config.layers, size: 1 }], notes: [] }),
   chips: () => [{ label: 'LN', title: 'LayerNorm tuning: both LayerNorms train' }],
   layers: (config) => config.layers,
   startsAtBase: true,

@@ -1,6 +1,6 @@
 /** LoRA-FA (Zhang et al. 2023), the pure half: LoRA with A frozen at its random initialisation; only B trains. */
 import type { LoraFaConfig } from '../types.js';
-import { perSiteCount, targetChip, validateLoraConfig } from './lora.js';
+import { perSiteCount, targetChip, targetRows, validateLoraConfig } from './lora.js';
 import type { MethodSpec } from './spec.js';
 
 export const loraFaSpec: MethodSpec<LoraFaConfig> = {
@@ -12,6 +12,7 @@ export const loraFaSpec: MethodSpec<LoraFaConfig> = {
     stored: perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut)),
     training: perSiteCount(config, shape, ({ dOut }, r) => r * dOut),
   }),
+  grid: (config) => ({ rows: targetRows('loraFa', 'LoRA-FA', 'rank', config, () => config.rank), notes: [`LoRA-FA alpha ${config.alpha}, A frozen`] }),
   chips: (config) => [targetChip(`LoRA-FA r${config.rank}`, `LoRA-FA rank ${config.rank}, alpha ${config.alpha}, A frozen`, config.targets)],
   layers: (config) => config.layers,
   startsAtBase: true,

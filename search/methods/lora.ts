@@ -3,7 +3,7 @@ import { loraTargetDims } from '../target-dims.js';
 import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../types.js';
 import { LORA_TARGETS } from '../types.js';
 import { checkLayers, checkPositiveInt, checkTargets, failer } from './checks.js';
-import type { Chip, MethodSpec } from './spec.js';
+import type { Chip, GridRow, MethodKey, MethodSpec } from './spec.js';
 
 /** Short dashboard names of the targets. */
 export const TARGET_LABELS: Readonly<Record<LoraTarget, string>> = {
@@ -23,6 +23,11 @@ export const targetChip = (label: string, title: string, targets: readonly LoraT
   label: `${label} ${targetList(targets)}`,
   title: `${title} on ${targets.join(', ')}`,
 });
+
+/** One grid row per target, in the model's order: `DoRA Q`, its size from `size`. */
+export function targetRows(key: MethodKey, title: string, unit: string, config: { targets: readonly LoraTarget[]; layers: readonly number[] }, size: (target: LoraTarget) => number): GridRow[] {
+  return LORA_TARGETS.filter((t) => config.targets.includes(t)).map((t) => ({ id: `${key}.${t}`, label: `${title} ${TARGET_LABELS[t]}`, unit, layers: config.layers, size: size(t) }));
+}
 
 /** The targets a configuration adapts, in the model's order, with their ranks. */
 export function loraSites(config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget'>): { target: LoraTarget; rank: number }[] {
@@ -64,6 +69,10 @@ export const loraSpec: MethodSpec<LoraModuleConfig> = {
     const n = perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut));
     return { stored: n, training: n };
   },
+  grid: (config) => ({
+    rows: targetRows('lora', 'LoRA', 'rank', config, (t) => config.rankPerTarget?.[t] ?? config.rank),
+    notes: [`LoRA alpha ${config.alpha}${config.dropout ? `, dropout ${config.dropout}` : ''}`],
+  }),
   chips: (config) => [{ label: `LoRA r${config.rank} ${targetList(config.targets)}`, title: `LoRA rank ${config.rank}, alpha ${config.alpha} on ${config.targets.join(', ')}` }],
   layers: (config) => config.layers,
   startsAtBase: true,

@@ -11,6 +11,7 @@ export const parallelAdapterSpec: MethodSpec<ParallelAdapterConfig> = {
     const n = bottleneckParams(shape.hiddenSize, config.size) * config.layers.length;
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: [{ id: 'parallel', label: 'Parallel adapter', unit: 'bottleneck', layers: config.layers, size: config.size }], notes: [] }),
   chips: (config) => [{ label: `Parallel ${config.size}`, title: `parallel adapter, bottleneck ${config.size}, scaling ${config.scaling}` }],
   layers: (config) => config.layers,
   startsAtBase: true,

@@ -2,7 +2,7 @@
 import { loraTargetDims } from '../target-dims.js';
 import type { EncoderShape, PissaConfig } from '../types.js';
 import { failer } from './checks.js';
-import { perSiteCount, targetChip, validateLoraConfig } from './lora.js';
+import { perSiteCount, targetChip, targetRows, validateLoraConfig } from './lora.js';
 import type { MethodSpec } from './spec.js';
 
 /** Throws naming the field when a PiSSA configuration cannot be built. */
@@ -24,6 +24,7 @@ export const pissaSpec: MethodSpec<PissaConfig> = {
     stored: perSiteCount(config, shape, ({ dIn, dOut }, r) => 2 * r * (dIn + dOut)),
     training: perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut)),
   }),
+  grid: (config) => ({ rows: targetRows('pissa', 'PiSSA', 'rank', config, () => config.rank), notes: [`PiSSA alpha ${config.alpha}`] }),
   chips: (config) => [targetChip(`PiSSA r${config.rank}`, `PiSSA rank ${config.rank}, alpha ${config.alpha} (stored as LoRA rank ${2 * config.rank})`, config.targets)],
   layers: (config) => config.layers,
   startsAtBase: true,

@@ -26,6 +26,7 @@ export const prefixSpec: MethodSpec<PrefixTuningConfig> = {
     const training = b > 0 ? config.length * d + (d * b + b) + (b * 2 * layers * d + 2 * layers * d) : stored;
     return { stored, training };
   },
+  grid: (config) => ({ rows: [{ id: 'prefix', label: 'Prefix', unit: 'vectors', layers: config.layers, size: config.length }], notes: [] }),
   chips: (config) => [
     { label: `Prefix ${config.length}`, title: `prefix-tuning, ${config.length} vectors per layer${config.reparamSize ? `, MLP ${config.reparamSize} while training` : ''}` },
   ],

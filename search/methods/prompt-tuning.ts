@@ -16,6 +16,7 @@ export const promptTuningSpec: MethodSpec<PromptTuningConfig> = {
     const n = config.length * shape.hiddenSize;
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: [], notes: [`prompt tuning: ${config.length} virtual tokens`] }),
   chips: (config) => [{ label: `Prompt ${config.length}`, title: `prompt tuning, ${config.length} virtual tokens` }],
   layers: () => [],
   startsAtBase: false,

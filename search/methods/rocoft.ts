@@ -2,7 +2,7 @@
 import { loraTargetDims } from '../target-dims.js';
 import type { EncoderShape, RocoftConfig } from '../types.js';
 import { checkLayers, checkPositiveInt, checkTargets, failer } from './checks.js';
-import { targetChip } from './lora.js';
+import { targetChip, targetRows } from './lora.js';
 import type { MethodSpec } from './spec.js';
 
 /** Throws naming the field when a RoCoFT configuration cannot be built. */
@@ -31,6 +31,7 @@ export const rocoftSpec: MethodSpec<RocoftConfig> = {
     }, 0);
     return { stored: n * config.layers.length, training: n * config.layers.length };
   },
+  grid: (config) => ({ rows: targetRows('rocoft', 'RoCoFT', config.mode === 'row' ? 'rows' : 'columns', config, () => config.k), notes: [] }),
   chips: (config) => [targetChip(`RoCoFT ${config.k}-${config.mode}`, `RoCoFT, ${config.k} trainable ${config.mode}s per matrix`, config.targets)],
   layers: (config) => config.layers,
   startsAtBase: true,

@@ -11,6 +11,13 @@ export const serialAdapterSpec: MethodSpec<SerialAdapterConfig> = {
     const n = serialInsertions(config) * bottleneckParams(shape.hiddenSize, config.size) * config.layers.length;
     return { stored: n, training: n };
   },
+  grid: (config) => ({
+    rows: [
+      ...(config.placement === 'houlsby' ? [{ id: 'serial.attention', label: 'Adapter after attention', unit: 'bottleneck', layers: config.layers, size: config.size }] : []),
+      { id: 'serial.ffn', label: 'Adapter after FFN', unit: 'bottleneck', layers: config.layers, size: config.size },
+    ],
+    notes: [],
+  }),
   chips: (config) => [
     {
       label: `${config.placement === 'houlsby' ? 'Houlsby' : 'Serial'} ${config.size}`,

@@ -31,6 +31,23 @@ export interface Chip {
   title: string;
 }
 
+/** One row of the dashboard's module × layer grid: a placement of a method and its size in each of its layers. */
+export interface GridRow {
+  /** Stable id (`lora.query`, `serial.ffn`, ...), so rows of different trials line up. */
+  id: string;
+  label: string;
+  /** What the size means: `rank`, `bottleneck`, `vectors`; empty for an on/off module. */
+  unit: string;
+  layers: readonly number[];
+  size: number;
+}
+
+/** A method's part of the grid: its rows, and notes on what no layer shows (prompt tuning, gates, alpha). */
+export interface GridPart {
+  rows: GridRow[];
+  notes: string[];
+}
+
 /** Everything pure about one method whose configuration is `C`. */
 export interface MethodSpec<C> {
   /** Its name in reports, e.g. `LoRA`. */
@@ -42,6 +59,8 @@ export interface MethodSpec<C> {
   count(config: C, shape: EncoderShape, peft: PeftConfig): ParamCounts;
   /** Dashboard chips of a configuration. */
   chips(config: C): Chip[];
+  /** Its rows of the dashboard's module × layer grid (dashboard/src/config-grid.ts). */
+  grid(config: C): GridPart;
   /** The layers the method sits in (empty for whole-model methods such as prompt tuning). */
   layers(config: C): number[];
   /** Whether a fresh module leaves the base model's outputs exactly as they were. */

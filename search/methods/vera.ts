@@ -2,7 +2,7 @@
 import { loraTargetDims } from '../target-dims.js';
 import type { EncoderShape, VeraConfig } from '../types.js';
 import { checkLayers, checkPositiveInt, checkSeed, checkTargets, failer } from './checks.js';
-import { targetChip } from './lora.js';
+import { targetChip, targetRows } from './lora.js';
 import type { MethodSpec } from './spec.js';
 
 /** Throws naming the field when a VeRA configuration cannot be built. */
@@ -24,6 +24,7 @@ export const veraSpec: MethodSpec<VeraConfig> = {
     const n = config.targets.reduce((sum, t) => sum + config.rank + loraTargetDims(t, shape).dOut, 0) * config.layers.length;
     return { stored: n, training: n };
   },
+  grid: (config) => ({ rows: targetRows('vera', 'VeRA', 'shared rank', config, () => config.rank), notes: [`VeRA projection seed ${config.projectionSeed}`] }),
   chips: (config) => [targetChip(`VeRA r${config.rank}`, `VeRA shared rank ${config.rank}, projection seed ${config.projectionSeed}`, config.targets)],
   layers: (config) => config.layers,
   startsAtBase: true,
