@@ -6,7 +6,7 @@
  * API calls it with the base model's shape and its configured limit.
  */
 import type { Preset } from './presets.js';
-import { validatePeft } from '../workers/methods/registry.js';
+import { validatePeft } from './methods/registry.js';
 import { countBaseParams, countHeadParams, countPeftParams } from './param-count.js';
 import { deriveRandom } from './random.js';
 import type { ParamValue, SearchSpace } from './space.js';

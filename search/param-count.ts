@@ -1,9 +1,9 @@
 /**
  * Closed-form parameter counts. The search uses them to know a configuration's size without
  * building a model; the workers' live counts must agree with them exactly. Each PEFT method's
- * own counts live in its registry record (methods/); this module sums them.
+ * own counts live in its pure spec (search/methods/); this module sums them.
  */
-import { countMethods } from '../workers/methods/registry.js';
+import { countMethods } from './methods/registry.js';
 import type { EncoderShape, HeadKind, PeftConfig } from './types.js';
 
 export { loraTargetDims } from './target-dims.js';

@@ -1,7 +1,7 @@
 /**
  * The `survey` preset: the survey's paradigms as the first choice. `family` picks additive
  * (a Pfeiffer serial adapter), selective (RoCoFT rows, BitFit or LayerNorm tuning),
- * reparameterised (LoRA, DoRA, LoRA-FA, PiSSA, VeRA or FourierFT on query and value) or hybrid
+ * reparameterised (LoRA, DoRA, LoRA-FA, PiSSA, AdaLoRA, VeRA or FourierFT on query and value) or hybrid
  * (MAM: prefix-tuning plus a parallel adapter); each family's method and sizes are conditional
  * on it, and one switch per layer places whatever was chosen.
  */
@@ -16,8 +16,8 @@ import { LORA_TARGETS } from './types.js';
 /** The four families, in the survey's order. */
 export const SURVEY_FAMILIES = ['additive', 'selective', 'reparameterised', 'hybrid'] as const;
 const SELECTIVE = ['rocoft', 'bitfit', 'layerNorm'] as const;
-const REPARAMETERISED = ['lora', 'dora', 'loraFa', 'pissa', 'vera', 'fourierft'] as const;
-const LOW_RANK = ['lora', 'dora', 'loraFa', 'pissa'];
+const REPARAMETERISED = ['lora', 'dora', 'loraFa', 'pissa', 'adalora', 'vera', 'fourierft'] as const;
+const LOW_RANK = ['lora', 'dora', 'loraFa', 'pissa', 'adalora'];
 /** Where the reparameterised methods act (the survey's "attention" rows: query and value). */
 const QV: LoraTarget[] = ['query', 'value'];
 
@@ -44,6 +44,11 @@ function surveyConfig(point: SearchPoint, shape: EncoderShape, layers: number[])
       if (method === 'vera') return { vera: { rank: num('vera.rank'), targets: QV, layers, projectionSeed: 0 } };
       if (method === 'fourierft') return { fourierft: { frequencies: num('fourierft.frequencies'), scaling: 150, targets: QV, layers, locationSeed: 777 } };
       const rank = num('reparameterised.rank');
+      // AdaLoRA's rank is its target average: it starts 1.5 times larger (PEFT's 12 -> 8), falls
+      // after the first tenth of the steps and holds for the last fifth.
+      if (method === 'adalora') {
+        return { adalora: { initRank: Math.ceil(1.5 * rank), targetRank: rank, alpha: 2 * rank, targets: QV, layers, initialFraction: 0.1, finalFraction: 0.2 } };
+      }
       const lowRank = { rank, alpha: 2 * rank, targets: QV, layers };
       if (method === 'pissa') return { pissa: lowRank };
       return { [method]: { ...lowRank, dropout: 0 } } as PeftConfig;
@@ -62,7 +67,7 @@ function surveyRules(shape: EncoderShape): Record<string, ParameterRule> {
   return {
     'additive.size': { kind: 'size', min: 1, max: d, what: `the serial adapter's bottleneck (at most the hidden size ${d})` },
     'rocoft.k': { kind: 'size', min: 1, max: d, what: `RoCoFT's rows per matrix (at most ${d})` },
-    'reparameterised.rank': { kind: 'size', min: 1, max: Math.floor(d / 2), what: `the low-rank methods' rank (at most d/2 = ${Math.floor(d / 2)}: PiSSA stores rank 2r)` },
+    'reparameterised.rank': { kind: 'size', min: 1, max: Math.floor(d / 2), what: `the low-rank methods' rank (at most d/2 = ${Math.floor(d / 2)}: PiSSA stores rank 2r, AdaLoRA starts at 1.5r)` },
     'vera.rank': { kind: 'size', min: 1, max: d, what: `VeRA's shared rank (at most ${d})` },
     'fourierft.frequencies': { kind: 'size', min: 1, max: d * d, what: `FourierFT's coefficients per projection (at most d^2 = ${d * d})` },
     'hybrid.prefix': { kind: 'size', min: 1, max: shape.maxPositions, what: `the prefix length (at most the model's ${shape.maxPositions} positions)` },

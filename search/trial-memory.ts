@@ -14,7 +14,7 @@
  * figure.
  */
 import { countBaseParams, countPeftParams, headParamCount, loraTargetDims } from './param-count.js';
-import type { EncoderShape, PeftConfig, TrainingConfig } from './types.js';
+import type { EncoderShape, LoraTarget, PeftConfig, TrainingConfig } from './types.js';
 
 /** Bytes of one float32 or int32 value. */
 const BYTES = 4;
@@ -53,6 +53,11 @@ export interface TrialMemoryEstimate {
   gradients: number;
   /** AdamW's first and second moments. */
   optimizerState: number;
+  /**
+   * What methods keep beside their trainable weights: VeRA's shared projections, FourierFT's
+   * cosine and sine bases, PiSSA's frozen initial factors, AdaLoRA's importance scores.
+   */
+  methodConstants: number;
   /** The larger of a training batch's taped activations and an evaluation batch's. */
   activations: number;
   /** Encoded training and dev examples. */
@@ -68,17 +73,57 @@ function baseLayerFloatsPerToken(shape: EncoderShape, keys: number): number {
   return 31 * d + 7 * shape.intermediateSize + 5 * shape.numHeads * keys;
 }
 
-/** Floats one token of one layer adds for the PEFT modules active there. */
-function peftLayerFloatsPerToken(peft: PeftConfig, shape: EncoderShape, layer: number): number {
+/** Floats the methods of a configuration hold besides their trainable weights (see {@link TrialMemoryEstimate.methodConstants}). */
+function methodConstantFloats(peft: PeftConfig, shape: EncoderShape): number {
+  let floats = 0;
+  const { vera, fourierft, pissa, adalora } = peft;
+  if (vera) {
+    // One A [r, max d_in] and one B [max d_out, r] for every layer and target.
+    const dims = vera.targets.map((t) => loraTargetDims(t, shape));
+    floats += vera.rank * (Math.max(...dims.map((d) => d.dIn)) + Math.max(...dims.map((d) => d.dOut)));
+  }
+  if (fourierft) {
+    // cos and sin bases of n positions, [d_in, n] and [n, d_out], once per distinct weight shape.
+    const shapes = new Set(fourierft.targets.map((t) => loraTargetDims(t, shape)).map(({ dIn, dOut }) => `${dIn}x${dOut}`));
+    for (const key of shapes) {
+      const [dIn, dOut] = key.split('x').map(Number) as [number, number];
+      floats += 2 * fourierft.frequencies * (dIn + dOut);
+    }
+  }
+  // PiSSA's A0 and B0 while training: the same size as what trains.
+  if (pissa) floats += countPeftParams({ pissa }, shape, 'training');
+  // AdaLoRA's smoothed sensitivity and uncertainty of every trained value.
+  if (adalora) floats += 2 * countPeftParams({ adalora }, shape, 'training');
+  return floats;
+}
+
+/**
+ * Floats one token of one layer adds for the PEFT modules active there; with `only`, just the
+ * projection methods' share on those projections (the last layer of a first-token evaluation
+ * still runs its keys and values over every token).
+ */
+function peftLayerFloatsPerToken(peft: PeftConfig, shape: EncoderShape, layer: number, only?: readonly LoraTarget[]): number {
   const d = shape.hiddenSize;
   let floats = 0;
   const { lora, serialAdapter, parallelAdapter, ia3 } = peft;
-  if (serialAdapter?.layers.includes(layer)) floats += (serialAdapter.placement === 'houlsby' ? 2 : 1) * (3 * serialAdapter.size + 3 * d);
-  if (parallelAdapter?.layers.includes(layer)) floats += 3 * parallelAdapter.size + 3 * d;
-  if (lora?.layers.includes(layer)) {
-    for (const target of lora.targets) floats += 2 * (lora.rankPerTarget?.[target] ?? lora.rank) + 3 * loraTargetDims(target, shape).dOut;
+  if (!only) {
+    if (serialAdapter?.layers.includes(layer)) floats += (serialAdapter.placement === 'houlsby' ? 2 : 1) * (3 * serialAdapter.size + 3 * d);
+    if (parallelAdapter?.layers.includes(layer)) floats += 3 * parallelAdapter.size + 3 * d;
+    if (ia3?.layers.includes(layer)) floats += 2 * d + shape.intermediateSize;
   }
-  if (ia3?.layers.includes(layer)) floats += 2 * d + shape.intermediateSize;
+  const sites = (m: { layers: number[]; targets: LoraTarget[] } | undefined): LoraTarget[] =>
+    m?.layers.includes(layer) ? m.targets.filter((t) => !only || only.includes(t)) : [];
+  const dOut = (t: LoraTarget): number => loraTargetDims(t, shape).dOut;
+  for (const t of sites(lora)) floats += 2 * (lora!.rankPerTarget?.[t] ?? lora!.rank) + 3 * dOut(t);
+  // The low-rank relatives: a down projection (and its scaled copy), the update and its sum;
+  // VeRA's scaled down projection; FourierFT's cosine and sine projections with their scaled copies.
+  const { loraFa, dora, pissa, adalora, vera, fourierft } = peft;
+  for (const t of sites(loraFa)) floats += 2 * loraFa!.rank + 3 * dOut(t);
+  for (const t of sites(dora)) floats += 2 * dora!.rank + 5 * dOut(t);
+  for (const t of sites(pissa)) floats += 4 * pissa!.rank + 4 * dOut(t);
+  for (const t of sites(adalora)) floats += 3 * adalora!.initRank + 3 * dOut(t);
+  for (const t of sites(vera)) floats += 2 * vera!.rank + 3 * dOut(t);
+  for (const t of sites(fourierft)) floats += 5 * fourierft!.frequencies + 4 * dOut(t);
   return floats;
 }
 
@@ -92,8 +137,8 @@ function forwardFloatsPerToken(peft: PeftConfig, shape: EncoderShape, seqLength:
   let floats = 12 * shape.hiddenSize;
   for (let layer = 0; layer < shape.numLayers; layer++) {
     if (firstTokenLastLayer && layer === shape.numLayers - 1) {
-      // Keys and values with their biases, and a PEFT module's update of each.
-      floats += 8 * shape.hiddenSize;
+      // Keys and values with their biases, and the projection methods' work on them.
+      floats += 8 * shape.hiddenSize + peftLayerFloatsPerToken(peft, shape, layer, ['key', 'value']);
       continue;
     }
     const prefix = peft.prefix?.layers.includes(layer) ? peft.prefix.length : 0;
@@ -123,6 +168,7 @@ export function estimateTrialMemory(input: TrialMemoryInput): TrialMemoryEstimat
     trainableWeights: BYTES * trainable,
     gradients: BYTES * trainable,
     optimizerState: 2 * BYTES * trainable,
+    methodConstants: BYTES * methodConstantFloats(peft, shape),
     activations: Math.max(trainBatch, evalBatch),
     data,
   };
@@ -143,10 +189,10 @@ export function formatBytes(bytes: number): string {
 
 /** A one-line account of an estimate, for error messages. */
 export function describeEstimate(estimate: TrialMemoryEstimate, training: TrialMemoryInput['training'], shape: EncoderShape): string {
-  const peft = estimate.trainableWeights + estimate.gradients + estimate.optimizerState;
+  const peft = estimate.trainableWeights + estimate.gradients + estimate.optimizerState + estimate.methodConstants;
   return (
     `${formatBytes(estimate.total)}: base weights ${formatBytes(estimate.baseWeights)}, ` +
-    `trainable weights with gradients and optimiser state ${formatBytes(peft)}, ` +
+    `trainable weights with gradients, optimiser state and method constants ${formatBytes(peft)}, ` +
     `activations at batch ${training.batchSize} × sequence ${training.maxSeqLength} × ${shape.numLayers} layers ${formatBytes(estimate.activations)}, ` +
     `encoded examples ${formatBytes(estimate.data)}`
   );

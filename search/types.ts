@@ -128,6 +128,37 @@ export interface RocoftConfig {
   layers: number[];
 }
 
+/**
+ * AdaLoRA (Zhang et al. 2023): an SVD-form update `dW = P diag(E) Q * alpha / (initRank + 1e-5)`
+ * per projection (PEFT's `lora_B` `[out, r]`, `lora_E` `[r, 1]`, `lora_A` `[r, in]`), an
+ * orthogonality penalty on P and Q, and a rank allocator that masks the least important
+ * singular values until `targetRank` per projection remain on average. The schedule is in
+ * fractions of the trial's steps, so one configuration suits any `training.steps`.
+ */
+export interface AdaloraConfig {
+  /** Rank each projection starts with (PEFT's `init_r`). */
+  initRank: number;
+  /** Average rank left per projection after allocation (PEFT's `target_r`): the budget. */
+  targetRank: number;
+  alpha: number;
+  /** @defaultValue 0 */
+  dropout?: number;
+  targets: LoraTarget[];
+  layers: number[];
+  /** Fraction of the steps before any rank is masked (PEFT's `tinit / total_step`). @defaultValue 0 */
+  initialFraction?: number;
+  /** Fraction of the steps at the end trained with the final ranks (PEFT's `tfinal / total_step`). @defaultValue 0 */
+  finalFraction?: number;
+  /** Steps between two allocations while the budget falls (PEFT's `deltaT`). @defaultValue 1 */
+  deltaT?: number;
+  /** EMA factor of the sensitivity. @defaultValue 0.85 */
+  beta1?: number;
+  /** EMA factor of the uncertainty. @defaultValue 0.85 */
+  beta2?: number;
+  /** Weight of the orthogonality penalty added to the loss. @defaultValue 0.5 */
+  orthRegWeight?: number;
+}
+
 /** LayerNorm tuning (Zhao et al. 2023): both LayerNorms' scale and shift of the chosen layers train. */
 export interface LayerNormTuningConfig {
   layers: number[];
@@ -161,6 +192,7 @@ export interface PeftConfig {
   fourierft?: FourierFtConfig;
   rocoft?: RocoftConfig;
   layerNorm?: LayerNormTuningConfig;
+  adalora?: AdaloraConfig;
   gates?: GatesConfig;
 }
 

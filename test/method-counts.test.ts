@@ -1,7 +1,7 @@
 /**
  * bert-base (d 768, d_ff 3072, 12 layers) counts of the registry's methods against the numbers
  * Hugging Face PEFT's formulas give (written out by hand here, as in the README's table):
- * LoRA r (d_in + d_out) per module; DoRA adds d_out; VeRA r + d_out per module (the shared
+ * LoRA r (d_in + d_out) per module; DoRA adds d_out; AdaLoRA init_r (d_in + d_out + 1); VeRA r + d_out per module (the shared
  * projections are a seed); FourierFT n per module; LN tuning 2 x 2d per layer.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,9 @@ const CASES: [string, PeftConfig, { stored: number; training: number }][] = [
     { stored: 248_832, training: 248_832 },
   ],
   ['RoCoFT 3-column q,v', { rocoft: { k: 3, mode: 'column', targets: QV, layers: ALL } }, { stored: 55_296, training: 55_296 }],
+  // PEFT's defaults init_r 12, target_r 8: lora_A [12, in], lora_E [12, 1], lora_B [out, 12] per module, trained and
+  // kept in the project's download at init_r (PEFT's own download keeps the unmasked ranks).
+  ['AdaLoRA r12 -> 8 q,v', { adalora: { initRank: 12, targetRank: 8, alpha: 32, targets: QV, layers: ALL } }, { stored: 442_656, training: 442_656 }],
   ['LayerNorm tuning, every layer', { layerNorm: { layers: ALL } }, { stored: 36_864, training: 36_864 }],
 ];
 

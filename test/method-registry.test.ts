@@ -11,6 +11,7 @@ import { isRefusal } from '../workers/methods/method.js';
 import type { MethodKey } from '../workers/methods/method.js';
 import { METHOD_KEYS, PEFT_METHODS, methodChips, validatePeft } from '../workers/methods/registry.js';
 import { InadmissibleSpecError, admitSearchSpace } from '../search/admission.js';
+import { configGrid } from '../dashboard/src/config-grid.js';
 import { countPeftParams } from '../search/param-count.js';
 import type { Preset } from '../search/presets.js';
 import { surveyPreset } from '../search/survey-preset.js';
@@ -172,6 +173,26 @@ describe.each(METHOD_KEYS.map((key) => [key] as [MethodKey]))('%s', (key) => {
       expect(chip.title.length).toBeGreaterThan(chip.label.length - 1);
     }
     expect(methodChips(peft)).toEqual(expect.arrayContaining(chips));
+  });
+
+  it("shows in the dashboard's module × layer grid, in its own layers", () => {
+    const config = peft[key] as never;
+    const part = method.grid(config);
+    const layers = method.layers(config);
+    const grid = configGrid(peft);
+    if (layers.length > 0) {
+      expect(part.rows.length).toBeGreaterThan(0);
+      for (const row of part.rows) {
+        const shown = grid.rows.find((r) => r.id === row.id)!;
+        expect(shown.label).toBe(row.label);
+        expect([...shown.cells.keys()].sort()).toEqual([...layers].sort());
+        expect(row.size).toBeGreaterThan(0);
+      }
+    } else {
+      expect(part.rows).toEqual([]);
+      expect(grid.global).toEqual(expect.arrayContaining(part.notes));
+      expect(part.notes.length).toBeGreaterThan(0);
+    }
   });
 });
 

@@ -6,16 +6,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tensor2D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { EncoderShape, PeftConfig } from '../search/types.js';
 import type { Tf } from '../workers/backend.js';
 import { selectBackend } from '../workers/backend.js';
 import { inferenceContext } from '../workers/model/forward-context.js';
+import { layerNorm } from '../workers/model/fused-ops.js';
 import type { EncoderWeights } from '../workers/model/weights.js';
 import { createRandomWeights, disposeWeights } from '../workers/model/weights.js';
 import type { BuildMode } from '../workers/peft/build.js';
 import { buildPeftModules } from '../workers/peft/build.js';
+import { AdaloraModule } from '../workers/peft/adalora.js';
 import { fourierPositions } from '../workers/peft/fourierft.js';
+import { LayerNormTuningModule } from '../workers/peft/layer-norm-tuning.js';
 import type { PeftModule } from '../workers/peft/peft-module.js';
 import { truncatedSvd } from '../workers/peft/svd.js';
 import { veraProjections } from '../workers/peft/vera.js';
@@ -28,7 +31,20 @@ interface Fixture {
   W0: number[];
   bias: number[];
   x: number[];
-  cases: Record<string, { config: Record<string, unknown>; params: Record<string, number[]>; expected: number[]; principal?: number[]; projections?: { A: number[]; B: number[] }; positions?: number[] }>;
+  cases: Record<
+    string,
+    {
+      config: Record<string, unknown>;
+      params: Record<string, number[]>;
+      expected: number[];
+      principal?: number[];
+      projections?: { A: number[]; B: number[] };
+      positions?: number[];
+      gradients?: Record<string, number[]>[];
+      scores?: number[];
+      penalty?: number;
+    }
+  >;
 }
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/peft-methods.json', import.meta.url), 'utf8')) as Fixture;
@@ -140,6 +156,74 @@ describe('float64 references of the new methods (PyTorch, within 1e-4)', () => {
     const cols = cases.rocoftColumn!;
     const yCols = outputOf({ rocoft: { k, mode: 'column', ...SITE } }, 'training', { 'rocoft_columns.kernel': transposed(cols.params.D!, dOut, k) });
     expect(maxDiff(yCols, cols.expected)).toBeLessThan(1e-4);
+  });
+});
+
+describe('float64 references of AdaLoRA and LayerNorm tuning (PyTorch, within 1e-4)', () => {
+  const { cases } = fixture;
+
+  it("AdaLoRA: the SVD-form output, the orthogonality penalty and the allocator's triplet scores", () => {
+    const c = cases.adalora!;
+    const r = c.config.initRank as number;
+    const config = { initRank: r, targetRank: 1, alpha: c.config.alpha as number, ...SITE, beta1: c.config.beta1 as number, beta2: c.config.beta2 as number, orthRegWeight: c.config.orthRegWeight as number };
+    const y = outputOf({ adalora: { ...config, initialFraction: 0.5 } }, 'training', {
+      'adalora_A.kernel': transposed(c.params.A!, r, dIn),
+      adalora_E: c.params.E!,
+      'adalora_B.kernel': transposed(c.params.B!, dOut, r),
+    });
+    expect(maxDiff(y, c.expected)).toBeLessThan(1e-4);
+
+    // The allocator before its first allocation (step <= tinit = 50 of 100): scores only, no mask.
+    const module = new AdaloraModule(tf, { ...config, initialFraction: 0.5 }, SHAPE, 3);
+    try {
+      const assign = (name: string, value: Tensor2D | number[]): void => {
+        const tensor = Array.isArray(value) ? tf.tensor1d(value) : value;
+        module.variables.get(`${PATH}.${name}`)!.assign(tensor);
+        tensor.dispose();
+      };
+      assign('adalora_A.kernel', transposed(c.params.A!, r, dIn));
+      assign('adalora_E', c.params.E!);
+      assign('adalora_B.kernel', transposed(c.params.B!, dOut, r));
+      const penalty = tf.tidy(() => module.regularizationLoss().dataSync()[0]!);
+      expect(Math.abs(penalty - c.penalty!)).toBeLessThan(1e-4);
+      c.gradients!.forEach((g, i) => {
+        tf.tidy(() => {
+          const gradients = new Map<string, Tensor>([
+            [`${PATH}.adalora_A.kernel`, transposed(g.A!, r, dIn)],
+            [`${PATH}.adalora_E`, tf.tensor1d(g.E!)],
+            [`${PATH}.adalora_B.kernel`, transposed(g.B!, dOut, r)],
+          ]);
+          module.afterOptimizerStep({ step: i + 1, totalSteps: 100, gradients });
+        });
+      });
+      expect(maxDiff(module.tripletScores(), c.scores!)).toBeLessThan(1e-4);
+      expect(Math.min(...c.scores!)).toBeGreaterThan(1e-3);
+      expect(module.keptRanks().get(PATH)).toEqual([true, true, true]);
+      expect(maxDiff(module.variables.get(`${PATH}.adalora_E`)!.dataSync(), c.params.E!)).toBeLessThan(1e-6);
+    } finally {
+      module.dispose();
+    }
+  });
+
+  it('LayerNorm tuning: the trained scale and shift in the LayerNorm', () => {
+    const c = cases.layerNorm!;
+    const module = new LayerNormTuningModule(tf, { layers: [0] }, SHAPE, weights);
+    try {
+      const gammaVar = module.variables.get('encoder.layer.0.output.LayerNorm.ln_tuning.weight')!;
+      const betaVar = module.variables.get('encoder.layer.0.output.LayerNorm.ln_tuning.bias')!;
+      // Fresh, they are copies of the base LayerNorm's.
+      expect(maxDiff(gammaVar.dataSync(), weights.layers[0]!.outputLayerNorm.gamma.dataSync())).toBe(0);
+      tf.tidy(() => {
+        gammaVar.assign(tf.tensor1d(c.params.gamma!));
+        betaVar.assign(tf.tensor1d(c.params.beta!));
+      });
+      const y = tf.tidy(() => layerNorm(tf, tf.tensor2d(c.params.h!, [tokens, dIn]), module.layerNormGamma(0, 'outputLayerNorm')!, module.layerNormBias(0, 'outputLayerNorm')!, c.config.eps as number).dataSync());
+      expect(maxDiff(y, c.expected)).toBeLessThan(1e-4);
+      // The base LayerNorm is untouched: the module's are its own copies.
+      expect(maxDiff(weights.layers[0]!.outputLayerNorm.gamma.dataSync(), c.params.gamma!)).toBeGreaterThan(1e-3);
+    } finally {
+      module.dispose();
+    }
   });
 });
 

@@ -5,10 +5,11 @@
  * trials with the module there and their median size. Pure functions first, then the DOM.
  */
 
+import { METHOD_KEYS, presentSpecs } from '../../search/methods/registry.js';
+import type { MethodSpec } from '../../search/methods/spec.js';
 import type { PeftConfig } from '../../search/types.js';
 import type { TrialRecord } from '../../scheduler/types.js';
 import { h, type Child } from './dom.js';
-import { targetLabel, type LoraTarget } from './format.js';
 
 /** One row of a trial's grid: a module placement and its size in each layer it sits in. */
 export interface GridRow {
@@ -19,6 +20,8 @@ export interface GridRow {
   unit: string;
   /** Layer → size (for an on/off module, 1). */
   cells: Map<number, number>;
+  /** Its place among all rows: the method's registry position, then its own order. */
+  order: number;
 }
 
 /** A trial's grid, and the modules that have no layers (prompt tuning, gates). */
@@ -28,35 +31,18 @@ export interface ConfigGrid {
   global: string[];
 }
 
-const LORA_ORDER: readonly LoraTarget[] = ['query', 'key', 'value', 'attentionOutput', 'ffnIn', 'ffnOut'];
-
-function row(id: string, label: string, unit: string, layers: readonly number[], size: number): GridRow {
-  return { id, label, unit, cells: new Map(layers.map((l) => [l, size])) };
-}
-
-/** The grid of one configuration, rows in a fixed order. */
+/**
+ * The grid of one configuration, rows in registry order: each method's spec gives its rows
+ * (search/methods/), so a method added to the registry shows here with no code of its own.
+ */
 export function configGrid(peft: PeftConfig): ConfigGrid {
   const rows: GridRow[] = [];
-  const { lora, serialAdapter, parallelAdapter, prefix, ia3, bitfit, promptTuning, gates } = peft;
-  if (lora) {
-    for (const target of LORA_ORDER) {
-      if (!lora.targets.includes(target)) continue;
-      rows.push(row(`lora.${target}`, `LoRA ${targetLabel(target)}`, 'rank', lora.layers, lora.rankPerTarget?.[target] ?? lora.rank));
-    }
-  }
-  if (serialAdapter) {
-    if (serialAdapter.placement === 'houlsby') rows.push(row('serial.attention', 'Adapter after attention', 'bottleneck', serialAdapter.layers, serialAdapter.size));
-    rows.push(row('serial.ffn', 'Adapter after FFN', 'bottleneck', serialAdapter.layers, serialAdapter.size));
-  }
-  if (parallelAdapter) rows.push(row('parallel', 'Parallel adapter', 'bottleneck', parallelAdapter.layers, parallelAdapter.size));
-  if (prefix) rows.push(row('prefix', 'Prefix', 'vectors', prefix.layers, prefix.length));
-  if (ia3) rows.push(row('ia3', '(IA)³', '', ia3.layers, 1));
-  if (bitfit) rows.push(row('bitfit', 'BitFit', '', bitfit.layers, 1));
   const global: string[] = [];
-  if (promptTuning) global.push(`prompt tuning: ${promptTuning.length} virtual tokens`);
-  const gated = gates ? (['lora', 'serialAdapter', 'prefix'] as const).filter((k) => gates[k]) : [];
-  if (gated.length > 0) global.push(`UniPELT gates on ${gated.join(', ')}`);
-  if (lora) global.push(`LoRA alpha ${lora.alpha}${lora.dropout ? `, dropout ${lora.dropout}` : ''}`);
+  for (const { key, spec, config } of presentSpecs(peft)) {
+    const part = (spec as MethodSpec<typeof config>).grid(config);
+    part.rows.forEach((r, i) => rows.push({ id: r.id, label: r.label, unit: r.unit, cells: new Map(r.layers.map((l) => [l, r.size])), order: METHOD_KEYS.indexOf(key) * 100 + i }));
+    global.push(...part.notes);
+  }
   return { rows, global };
 }
 
@@ -87,13 +73,13 @@ export interface SummaryRow {
 
 /** The grids of `trials` summarised cell by cell: which modules in which layers they share. */
 export function summaryGrid(trials: readonly TrialRecord[]): SummaryRow[] {
-  const rows = new Map<string, { label: string; unit: string; sizes: Map<number, number[]> }>();
+  const rows = new Map<string, { label: string; unit: string; order: number; sizes: Map<number, number[]> }>();
   const order: string[] = [];
   for (const trial of trials) {
     for (const r of configGrid(trial.peft).rows) {
       let entry = rows.get(r.id);
       if (!entry) {
-        entry = { label: r.label, unit: r.unit, sizes: new Map() };
+        entry = { label: r.label, unit: r.unit, order: r.order, sizes: new Map() };
         rows.set(r.id, entry);
         order.push(r.id);
       }
@@ -104,9 +90,8 @@ export function summaryGrid(trials: readonly TrialRecord[]): SummaryRow[] {
       }
     }
   }
-  const rank = (id: string): number => ROW_ORDER.indexOf(id);
   return order
-    .sort((a, b) => rank(a) - rank(b))
+    .sort((a, b) => rows.get(a)!.order - rows.get(b)!.order)
     .map((id) => {
       const entry = rows.get(id)!;
       const cells = new Map<number, SummaryCell>();
@@ -114,8 +99,6 @@ export function summaryGrid(trials: readonly TrialRecord[]): SummaryRow[] {
       return { id, label: entry.label, unit: entry.unit, cells };
     });
 }
-
-const ROW_ORDER: readonly string[] = [...LORA_ORDER.map((t) => `lora.${t}`), 'serial.attention', 'serial.ffn', 'parallel', 'prefix', 'ia3', 'bitfit'];
 
 // ---------- DOM ----------
 

@@ -1,7 +1,7 @@
 /** Formatting of numbers, dates and configurations for display. */
 
-import { TARGET_LABELS } from '../../workers/methods/lora.js';
-import { methodChips, methodLayers } from '../../workers/methods/registry.js';
+import { TARGET_LABELS } from '../../search/methods/lora.js';
+import { methodChips, methodLayers } from '../../search/methods/registry.js';
 import type { TrialRecord } from '../../scheduler/types.js';
 
 /** A LoRA target projection, as the trial configuration names it. */

@@ -14,6 +14,7 @@ import type { EncoderWeights, LinearWeights } from '../../workers/model/weights.
 import { createRandomWeights, disposeWeights } from '../../workers/model/weights.js';
 import type { PeftModule } from '../../workers/peft/peft-module.js';
 import { AdamW } from '../../workers/train/adamw.js';
+import { peftTrainingStep } from '../../workers/train/peft-step.js';
 
 export const SHAPE: EncoderShape = { vocabSize: 50, hiddenSize: 16, numLayers: 3, numHeads: 2, intermediateSize: 32, maxPositions: 40, typeVocabSize: 2 };
 export const BATCH = 4;
@@ -42,7 +43,7 @@ export interface PeftBench {
   disposeInput(input: EncoderInput): void;
   /** Last hidden states of the text positions (prompt positions left out), as a flat array. */
   hiddenOf(enc: BertEncoder, modules: readonly PeftModule[], input: EncoderInput): Float32Array;
-  /** A few AdamW steps fitting fixed labels, dropout off; returns the losses. */
+  /** A few AdamW steps fitting fixed labels, dropout off, with the modules' training hooks; returns the losses. */
   train(modules: readonly PeftModule[], head: SequenceClassificationHead, input: EncoderInput, steps: number): number[];
   dispose(): void;
 }
@@ -103,9 +104,13 @@ export function createPeftBench(tf: Tf): PeftBench {
     const ctx = { training: true, dropout: <T,>(x: T): T => x };
     try {
       for (let step = 0; step < steps; step++) {
-        const loss = optimizer.minimize(
+        const loss = peftTrainingStep(
+          tf,
+          optimizer,
+          modules,
           () => tf.losses.softmaxCrossEntropy(targets, head.forward(encoder, encoder.encode(input, modules, ctx), ctx)) as Scalar,
           2e-2,
+          { step: step + 1, totalSteps: steps },
           true,
         )!;
         losses.push(loss.dataSync()[0]!);

@@ -4,6 +4,8 @@
  */
 import type { MethodRegistry } from '../../workers/methods/method.js';
 import { PEFT_METHODS } from '../../workers/methods/registry.js';
+import type { SpecRegistry } from '../../search/methods/spec.js';
+import { METHOD_SPECS } from '../../search/methods/registry.js';
 import type { PeftConfig } from '../../search/types.js';
 
 /** The registry covers every key of PeftConfig. */
@@ -17,3 +19,12 @@ export const incomplete: MethodRegistry<WithUnregisteredKey> = PEFT_METHODS;
 
 // @ts-expect-error -- a registry that leaves a key of PeftConfig out does not compile either.
 export const missingLora: MethodRegistry = { ...PEFT_METHODS, lora: undefined };
+
+/** The pure registry covers every key too: a spec missing from search/methods/registry.ts does not compile. */
+export const completeSpecs: SpecRegistry = METHOD_SPECS;
+
+// @ts-expect-error -- `unregistered` has no spec either.
+export const incompleteSpecs: SpecRegistry<WithUnregisteredKey> = METHOD_SPECS;
+
+// @ts-expect-error -- a build record must carry its spec's fields: a spec alone is not a method.
+export const specIsNotAMethod: MethodRegistry = METHOD_SPECS;

@@ -40,7 +40,7 @@ export function exportTrainedAdapter(input: ExportInput): ExportBundle {
     notes.push(`AdapterHub: ${error.message}`);
   }
   try {
-    const peft = hfPeftExport(input.peft, input.weights, { modelType, baseModelName: name, shape, headKind: input.head.kind });
+    const peft = hfPeftExport(input.peft, input.weights, { modelType, baseModelName: name, shape, headKind: input.head.kind, trainingSteps: input.training?.steps });
     files['hf-peft/adapter_config.json'] = peft.adapterConfig;
     files['hf-peft/adapter_model.safetensors'] = peft.weights;
   } catch (error) {

@@ -21,6 +21,8 @@ export interface HfPeftTarget {
   baseModelName: string;
   shape: EncoderShape;
   headKind: HeadKind;
+  /** The steps the adapter trained for (AdaLoRA writes them as `total_step`). */
+  trainingSteps?: number;
 }
 
 /** The two files of a PEFT adapter. */
@@ -82,7 +84,7 @@ export function hfPeftExport(peft: PeftConfig, weights: ReadonlyMap<string, Name
   if (reason) throw new ExportError(`No Hugging Face PEFT export: ${reason}`);
   const { method, config } = presentMethods(peft).find((m) => m.method.paradigm !== 'modifier')!;
   if (isRefusal(method.hfPeft)) throw new ExportError(`No Hugging Face PEFT export: ${method.hfPeft.refusal}`);
-  const part = method.hfPeft.write(config, { shape: target.shape, backbone: `${target.modelType}.`, weights });
+  const part = method.hfPeft.write(config, { shape: target.shape, backbone: `${target.modelType}.`, weights, trainingSteps: target.trainingSteps });
   const common = {
     base_model_name_or_path: target.baseModelName,
     revision: null,

@@ -1,12 +1,7 @@
-/** What the serial and parallel bottleneck adapters share: their count and their AdapterHub child. */
+/** What the serial and parallel bottleneck adapters' builds share: their AdapterHub child and PEFT refusal. */
 import type { EncoderShape } from '../../search/types.js';
 import type { AdapterHubContext } from './method.js';
 import { leaveOut } from './lora.js';
-
-/** Parameters of one bottleneck adapter insertion of width m: `2dm + d + m`. */
-export function bottleneckParams(hiddenSize: number, size: number): number {
-  return 2 * hiddenSize * size + hiddenSize + size;
-}
 
 /** `d / m`, the reduction factor AdapterHub derives the bottleneck from (`m = d // rf`). */
 function reductionFactor(hidden: number, size: number, warnings: string[], what: string): number {

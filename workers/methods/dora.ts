@@ -1,22 +1,15 @@
 /** DoRA (Liu et al. 2024): magnitude times the column-normalised LoRA-updated weight. */
+import { doraSpec } from '../../search/methods/dora.js';
 import type { DoraConfig } from '../../search/types.js';
 import { peftModulePath, projectionPath, storedWeight } from '../export/hf-peft-parts.js';
 import { InvalidTrialError } from '../errors.js';
 import { DoraModule } from '../peft/dora.js';
-import { validateLoraConfig } from '../peft/lora.js';
-import { loraFactorTensors, loraPeftConfig, loraSites, noAdapterHub, perSiteCount, targetChip } from './lora.js';
+import { loraFactorTensors, loraPeftConfig, loraSites, noAdapterHub } from './lora.js';
 import type { PeftMethod } from './method.js';
 
 export const doraMethod: PeftMethod<DoraConfig> = {
-  title: 'DoRA',
-  paradigm: 'reparameterised',
+  ...doraSpec,
   salt: 0xd02a,
-  validate: (config, shape) => validateLoraConfig(config, shape, 'DoRA'),
-  count(config, shape) {
-    // LoRA's factors plus one magnitude per output unit.
-    const n = perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut) + dOut);
-    return { stored: n, training: n };
-  },
   build(config, ctx) {
     if (!ctx.weights) throw new InvalidTrialError('DoRA needs the base weights to normalise them');
     return new DoraModule(ctx.tf, config, ctx.shape, ctx.seed, ctx.weights, ctx.mode);
@@ -35,8 +28,4 @@ export const doraMethod: PeftMethod<DoraConfig> = {
     },
   },
   adapterHub: noAdapterHub('DoRA'),
-  chips: (config) => [targetChip(`DoRA r${config.rank}`, `DoRA rank ${config.rank}, alpha ${config.alpha}`, config.targets)],
-  layers: (config) => config.layers,
-  startsAtBase: true,
-  example: () => ({ dora: { rank: 2, alpha: 4, dropout: 0, targets: ['value', 'ffnOut'], layers: [1, 2] } }),
 };

@@ -1,20 +1,14 @@
 /** FourierFT (Gao et al. 2024): trainable coefficients at random spectral positions, inverse 2-D DFT. */
+import { fourierftSpec } from '../../search/methods/fourierft.js';
 import type { FourierFtConfig } from '../../search/types.js';
 import { TUNER_PREFIX, modulePattern, peftModulePath, projectionPath, storedWeight } from '../export/hf-peft-parts.js';
-import { FourierFtModule, validateFourierFt } from '../peft/fourierft.js';
-import { noAdapterHub, targetChip } from './lora.js';
+import { FourierFtModule } from '../peft/fourierft.js';
+import { noAdapterHub } from './lora.js';
 import type { PeftMethod } from './method.js';
 
 export const fourierftMethod: PeftMethod<FourierFtConfig> = {
-  title: 'FourierFT',
-  paradigm: 'reparameterised',
+  ...fourierftSpec,
   salt: 0xf0f7,
-  validate: validateFourierFt,
-  count(config) {
-    // n coefficients per projection; the positions are the seed.
-    const n = config.frequencies * config.targets.length * config.layers.length;
-    return { stored: n, training: n };
-  },
   build: (config, ctx) => new FourierFtModule(ctx.tf, config, ctx.shape),
   merge: 'merges',
   hfPeft: {
@@ -47,8 +41,4 @@ export const fourierftMethod: PeftMethod<FourierFtConfig> = {
     },
   },
   adapterHub: noAdapterHub('FourierFT'),
-  chips: (config) => [targetChip(`FourierFT n${config.frequencies}`, `FourierFT ${config.frequencies} coefficients, scaling ${config.scaling}`, config.targets)],
-  layers: (config) => config.layers,
-  startsAtBase: true,
-  example: () => ({ fourierft: { frequencies: 24, scaling: 40, targets: ['query', 'ffnOut'], layers: [0, 2], locationSeed: 777 } }),
 };

@@ -1,39 +1,17 @@
 /**
- * UniPELT gates (Mao et al. 2022): a learned per-example scalar scaling each gated module
- * instance. Not a module of its own: LoRA, the serial adapter and prefix-tuning build their
- * gates when the configuration asks for them; this record counts, labels and refuses for them.
+ * UniPELT gates (Mao et al. 2022): not a module of their own. LoRA, the serial adapter and
+ * prefix-tuning build their gates when the configuration asks for them; this record refuses
+ * what a gate cannot do (merging, PEFT) on top of the spec that counts and labels them.
  */
-import type { GatesConfig, PeftConfig } from '../../search/types.js';
-import { serialInsertions } from './serial-adapter.js';
+import { gatesSpec } from '../../search/methods/gates.js';
+import type { GatesConfig } from '../../search/types.js';
 import type { PeftMethod } from './method.js';
 
-/** Gated module instances of a configuration: per LoRA site, per serial-adapter insertion, per prefix layer. */
-function gatedInstances(gates: GatesConfig, peft: PeftConfig): number {
-  let n = 0;
-  if (gates.lora && peft.lora) n += peft.lora.targets.length * peft.lora.layers.length;
-  if (gates.serialAdapter && peft.serialAdapter) n += serialInsertions(peft.serialAdapter) * peft.serialAdapter.layers.length;
-  if (gates.prefix && peft.prefix) n += peft.prefix.layers.length;
-  return n;
-}
-
-const anyGate = (gates: GatesConfig): boolean => gates.lora === true || gates.serialAdapter === true || gates.prefix === true;
-
 export const gatesMethod: PeftMethod<GatesConfig> = {
-  title: 'UniPELT gates',
-  paradigm: 'modifier',
+  ...gatesSpec,
   salt: 0x6a7e,
-  validate: () => {},
-  count(gates, shape, peft) {
-    // Each gate is a [d, 1] kernel and a bias.
-    const n = (shape.hiddenSize + 1) * gatedInstances(gates, peft);
-    return { stored: n, training: n };
-  },
   build: () => undefined,
   merge: { refusal: 'a gate depends on the input, so the modules it gates stay unmerged' },
   hfPeft: { refusal: 'Hugging Face PEFT has no UniPELT gates' },
   adapterHub: { position: 6, children: () => [] },
-  chips: (gates) => (anyGate(gates) ? [{ label: 'gates', title: 'UniPELT gates' }] : []),
-  layers: () => [],
-  startsAtBase: true,
-  example: () => ({ lora: { rank: 2, alpha: 2, dropout: 0, targets: ['query', 'value'], layers: [0, 1] }, gates: { lora: true } }),
 };

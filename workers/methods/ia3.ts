@@ -1,21 +1,16 @@
 /** (IA)3 (Liu et al. 2022): learned vectors scaling keys, values and the FFN activation. */
+import { ia3Spec } from '../../search/methods/ia3.js';
 import type { Ia3Config } from '../../search/types.js';
 import { TUNER_PREFIX, modulePattern, storedWeight } from '../export/hf-peft-parts.js';
 import type { TensorToWrite } from '../model/safetensors.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { Ia3Module, validateIa3 } from '../peft/ia3.js';
+import { Ia3Module } from '../peft/ia3.js';
 import { leaveOut } from './lora.js';
 import type { PeftMethod } from './method.js';
 
 export const ia3Method: PeftMethod<Ia3Config> = {
-  title: '(IA)3',
-  paradigm: 'additive',
+  ...ia3Spec,
   salt: 0x1a3,
-  validate: validateIa3,
-  count(config, shape) {
-    const n = (2 * shape.hiddenSize + shape.intermediateSize) * config.layers.length;
-    return { stored: n, training: n };
-  },
   build: (config, ctx) => new Ia3Module(ctx.tf, config, ctx.shape),
   merge: 'merges',
   hfPeft: {
@@ -66,8 +61,4 @@ export const ia3Method: PeftMethod<Ia3Config> = {
       ];
     },
   },
-  chips: () => [{ label: '(IA)³', title: '(IA)3 scaling vectors on key, value and FFN' }],
-  layers: (config) => config.layers,
-  startsAtBase: true,
-  example: () => ({ ia3: { layers: [0, 1] } }),
 };

@@ -1,21 +1,15 @@
 /** LayerNorm tuning (Zhao et al. 2023): the LayerNorms' scale and shift of chosen layers train. */
+import { layerNormSpec } from '../../search/methods/layer-norm.js';
 import type { LayerNormTuningConfig } from '../../search/types.js';
 import { TUNER_PREFIX, escapeRegExp, storedWeight } from '../export/hf-peft-parts.js';
 import { InvalidTrialError } from '../errors.js';
-import { LAYER_NORM_PATHS, LAYER_NORM_SITES, LayerNormTuningModule, lnTuningName, validateLayerNormTuning } from '../peft/layer-norm-tuning.js';
+import { LAYER_NORM_PATHS, LAYER_NORM_SITES, LayerNormTuningModule, lnTuningName } from '../peft/layer-norm-tuning.js';
 import { noAdapterHub } from './lora.js';
 import type { PeftMethod } from './method.js';
 
 export const layerNormMethod: PeftMethod<LayerNormTuningConfig> = {
-  title: 'LayerNorm tuning',
-  paradigm: 'selective',
+  ...layerNormSpec,
   salt: 0x1a7e,
-  validate: validateLayerNormTuning,
-  count(config, shape) {
-    // Two LayerNorms per layer, each a scale and a shift of width d.
-    const n = 4 * shape.hiddenSize * config.layers.length;
-    return { stored: n, training: n };
-  },
   build(config, ctx) {
     if (!ctx.weights) throw new InvalidTrialError('LayerNorm tuning needs the base weights to copy the LayerNorms from');
     return new LayerNormTuningModule(ctx.tf, config, ctx.shape, ctx.weights);
@@ -41,8 +35,4 @@ export const layerNormMethod: PeftMethod<LayerNormTuningConfig> = {
     },
   },
   adapterHub: noAdapterHub('LayerNorm tuning'),
-  chips: () => [{ label: 'LN', title: 'LayerNorm tuning: both LayerNorms train' }],
-  layers: (config) => config.layers,
-  startsAtBase: true,
-  example: () => ({ layerNorm: { layers: [0, 2] } }),
 };

@@ -1,37 +1,15 @@
-/** LoRA (Hu et al. 2021): `W0 x + (alpha / r) B A x` on chosen projections of chosen layers. */
-import { loraTargetDims } from '../../search/target-dims.js';
+/** LoRA (Hu et al. 2021): its build, merge and exports, and the LoRA-shaped export helpers other methods share. */
+import { loraSites, loraSpec } from '../../search/methods/lora.js';
 import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../../search/types.js';
-import { LORA_TARGETS } from '../../search/types.js';
 import { escapeRegExp, modulePattern, peftModulePath, projectionPath, storedWeight, transpose } from '../export/hf-peft-parts.js';
 import type { TensorToWrite } from '../model/safetensors.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { ExportError } from '../export/errors.js';
-import { LoraModule, validateLoraConfig } from '../peft/lora.js';
+import { LoraModule } from '../peft/lora.js';
 import type { HfPeftContext, PeftMethod } from './method.js';
 
-/** Short dashboard names of the targets. */
-export const TARGET_LABELS: Readonly<Record<LoraTarget, string>> = {
-  query: 'Q',
-  key: 'K',
-  value: 'V',
-  attentionOutput: 'O',
-  ffnIn: 'FFN-in',
-  ffnOut: 'FFN-out',
-};
-
-/** The targets a configuration adapts, in the model's order, with their ranks. */
-export function loraSites(config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget'>): { target: LoraTarget; rank: number }[] {
-  return LORA_TARGETS.filter((t) => config.targets.includes(t)).map((target) => ({ target, rank: config.rankPerTarget?.[target] ?? config.rank }));
-}
-
-/** `sum over targets of per-target size(dIn, dOut, rank)`, times the layers. */
-export function perSiteCount(
-  config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'layers'>,
-  shape: EncoderShape,
-  size: (dims: { dIn: number; dOut: number }, rank: number) => number,
-): number {
-  return loraSites(config).reduce((sum, { target, rank }) => sum + size(loraTargetDims(target, shape), rank), 0) * config.layers.length;
-}
+// The pure helpers other method files share live with LoRA's spec.
+export { TARGET_LABELS, loraSites, perSiteCount, targetChip, targetList } from '../../search/methods/lora.js';
 
 /** PEFT's `lora_A.weight` `[r, in]` and `lora_B.weight` `[out, r]` from our `[in, r]` and `[r, out]` kernels. */
 export function loraPeftTensors(ctx: HfPeftContext, layer: number, target: LoraTarget, a: { shape: number[]; data: Float32Array }, b: { shape: number[]; data: Float32Array }): TensorToWrite[] {
@@ -85,12 +63,6 @@ export const noAdapterHub = (title: string): { refusal: string } => ({
   refusal: `AdapterHub export covers bottleneck adapters, prefix and prompt tuning, LoRA and (IA)3; ${title} is kept in the project export only`,
 });
 
-/** Chips of a method on targets with a size: `DoRA r8 Q V`. */
-export const targetChip = (label: string, title: string, targets: readonly LoraTarget[]): { label: string; title: string } => ({
-  label: `${label} ${targetList(targets)}`,
-  title: `${title} on ${targets.join(', ')}`,
-});
-
 const ATTN_MATRIX: Partial<Record<LoraTarget, string>> = { query: 'q', key: 'k', value: 'v' };
 
 /** The `adapters` LoRA child of a LoRA-shaped configuration; refuses what `adapters` cannot express. */
@@ -121,18 +93,9 @@ export function leaveOut(layers: readonly number[], shape: EncoderShape): number
   return Array.from({ length: shape.numLayers }, (_, i) => i).filter((i) => !layers.includes(i));
 }
 
-/** Targets as a chip's label: `Q V FFN-out`. */
-export const targetList = (targets: readonly LoraTarget[]): string => targets.map((t) => TARGET_LABELS[t]).join(' ');
-
 export const loraMethod: PeftMethod<LoraModuleConfig> = {
-  title: 'LoRA',
-  paradigm: 'reparameterised',
+  ...loraSpec,
   salt: 0x10ca,
-  validate: validateLoraConfig,
-  count(config, shape) {
-    const n = perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut));
-    return { stored: n, training: n };
-  },
   build: (config, ctx) => new LoraModule(ctx.tf, config, ctx.shape, ctx.seed, { gated: ctx.gates.lora === true }),
   merge: 'merges',
   hfPeft: {
@@ -146,8 +109,4 @@ export const loraMethod: PeftMethod<LoraModuleConfig> = {
       return [loraAdapterHubChild(config, leaveOut(config.layers, ctx.shape), gated)];
     },
   },
-  chips: (config) => [{ label: `LoRA r${config.rank} ${targetList(config.targets)}`, title: `LoRA rank ${config.rank}, alpha ${config.alpha} on ${config.targets.join(', ')}` }],
-  layers: (config) => config.layers,
-  startsAtBase: true,
-  example: () => ({ lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value', 'ffnOut'], layers: [0, 1] } }),
 };

@@ -1,9 +1,11 @@
 /**
- * What the project knows about one PEFT method, in one record: its configuration check, its
- * closed-form parameter counts, how it builds into the encoder, whether it merges, its exports
- * and its dashboard chips. `registry.ts` holds one such record per key of {@link PeftConfig};
- * building, counting, merging, exporting, labelling and the per-method tests all read it.
+ * What the project knows about one PEFT method, in one record: its pure spec
+ * (search/methods/spec.ts: configuration check, closed-form counts, chips, layers, example)
+ * extended here with what needs the workers' code: how it builds into the encoder, whether it
+ * merges, and its exports. `registry.ts` holds one such record per key of {@link PeftConfig};
+ * building, merging, exporting and the per-method tests read it.
  */
+import type { MethodSpec } from '../../search/methods/spec.js';
 import type { EncoderShape, GatesConfig, PeftConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { TensorToWrite } from '../model/safetensors.js';
@@ -12,24 +14,7 @@ import type { NamedArray } from '../export/weights.js';
 import type { PeftModule } from '../peft/peft-module.js';
 import type { BuildMode } from '../peft/prefix.js';
 
-/** A configuration key of {@link PeftConfig}: one method each. */
-export type MethodKey = keyof PeftConfig;
-
-/** The configuration of method `K`. */
-export type MethodConfig<K extends MethodKey> = NonNullable<PeftConfig[K]>;
-
-/** The survey's four paradigms (its Table 1); `modifier` is UniPELT's gating of other methods. */
-export type Paradigm = 'additive' | 'selective' | 'reparameterised' | 'modifier';
-
-/**
- * The two closed-form counts: `stored` is what a download keeps (the search's objective);
- * `training` is what the optimiser updates (prefix-tuning's MLP, but not LoRA-FA's frozen A).
- */
-export interface ParamCounts {
-  stored: number;
-  training: number;
-}
-
+export type { Chip, MethodConfig, MethodKey, Paradigm, ParamCounts } from '../../search/methods/spec.js';
 export type { BuildMode } from '../peft/prefix.js';
 
 /** What a method's `build` gets. */
@@ -45,12 +30,6 @@ export interface BuildContext {
   gates: GatesConfig;
 }
 
-/** A short dashboard label and its tooltip. */
-export interface Chip {
-  label: string;
-  title: string;
-}
-
 /** A reason a library or operation has no form of the method. */
 export interface Refusal {
   refusal: string;
@@ -63,6 +42,8 @@ export interface HfPeftContext {
   backbone: string;
   /** Stored weights by the project's names (kernels `[in, out]`). */
   weights: ReadonlyMap<string, NamedArray>;
+  /** The steps the adapter trained for, when the exporter knows them (AdaLoRA's `total_step`). */
+  trainingSteps?: number;
 }
 
 /** One method's part of a PEFT adapter: config fields and tensors (the head is added by the exporter). */
@@ -95,34 +76,16 @@ export interface AdapterHubWriter<C> {
   children(config: C, ctx: AdapterHubContext): Record<string, unknown>[];
 }
 
-/** Everything about one method whose configuration is `C`. */
-export interface PeftMethod<C> {
-  /** Its name in reports, e.g. `LoRA`. */
-  title: string;
-  paradigm: Paradigm;
+/** Everything about one method whose configuration is `C`: its pure spec and its build. */
+export interface PeftMethod<C> extends MethodSpec<C> {
   /** Salt of the method's random stream, distinct per method, so methods never share draws. */
   salt: number;
-  /** Throws `InvalidTrialError` naming the field when the configuration cannot be built. */
-  validate(config: C, shape: EncoderShape): void;
-  /** Closed-form counts; `peft` is the whole configuration (gates count per gated module). */
-  count(config: C, shape: EncoderShape, peft: PeftConfig): ParamCounts;
   /** The module the encoder runs, or undefined when the method adds none of its own (gates). */
   build(config: C, ctx: BuildContext): PeftModule | undefined;
   /** `merges`: its modules fold into the base weights (see `PeftModule.mergeProjection`). */
   merge: 'merges' | Refusal;
   hfPeft: HfPeftWriter<C> | Refusal;
   adapterHub: AdapterHubWriter<C> | Refusal;
-  /** Dashboard chips of a configuration. */
-  chips(config: C): Chip[];
-  /** The layers the method sits in (empty for whole-model methods such as prompt tuning). */
-  layers(config: C): number[];
-  /** Whether a fresh module leaves the base model's outputs exactly as they were. */
-  startsAtBase: boolean;
-  /**
-   * A small valid configuration using the method, for a model of at least two layers: the
-   * per-method tests build, count, train, merge and export it.
-   */
-  example(shape: EncoderShape): PeftConfig;
 }
 
 /**

@@ -1,25 +1,15 @@
 /** Prefix-tuning (Li & Liang 2021): learned keys and values prepended in chosen layers. */
+import { prefixSpec } from '../../search/methods/prefix.js';
 import type { PrefixTuningConfig } from '../../search/types.js';
 import { storedWeight } from '../export/hf-peft-parts.js';
-import { PrefixTuningModule, validatePrefix } from '../peft/prefix.js';
+import { PrefixTuningModule } from '../peft/prefix.js';
 import { leaveOut } from './lora.js';
 import type { PeftMethod } from './method.js';
 import { PROMPT_HEAD_PREFIX, promptLearningFields } from './prompt-parts.js';
 
 export const prefixMethod: PeftMethod<PrefixTuningConfig> = {
-  title: 'prefix-tuning',
-  paradigm: 'additive',
+  ...prefixSpec,
   salt: 0x9ef1,
-  validate: validatePrefix,
-  count(config, shape) {
-    const d = shape.hiddenSize;
-    const layers = config.layers.length;
-    const b = config.reparamSize;
-    const stored = 2 * config.length * d * layers;
-    // The reparameterising MLP trains (embedding, two linears) but only its output is stored.
-    const training = b > 0 ? config.length * d + (d * b + b) + (b * 2 * layers * d + 2 * layers * d) : stored;
-    return { stored, training };
-  },
   build: (config, ctx) => new PrefixTuningModule(ctx.tf, config, ctx.shape, ctx.seed, { mode: ctx.mode, gated: ctx.gates.prefix === true }),
   merge: { refusal: 'prefixes extend the attention, which no weight matrix expresses' },
   hfPeft: {
@@ -73,11 +63,4 @@ export const prefixMethod: PeftMethod<PrefixTuningConfig> = {
       },
     ],
   },
-  chips: (config) => [
-    { label: `Prefix ${config.length}`, title: `prefix-tuning, ${config.length} vectors per layer${config.reparamSize ? `, MLP ${config.reparamSize} while training` : ''}` },
-  ],
-  layers: (config) => config.layers,
-  startsAtBase: false,
-  // Every layer: PEFT's prefix-tuning has no per-layer form.
-  example: (shape) => ({ prefix: { length: 3, layers: Array.from({ length: shape.numLayers }, (_, i) => i), reparamSize: 8 } }),
 };

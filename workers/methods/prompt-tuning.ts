@@ -1,19 +1,14 @@
 /** Prompt tuning (Lester et al. 2021): learned input embeddings prepended to every sequence. */
+import { promptTuningSpec } from '../../search/methods/prompt-tuning.js';
 import type { PromptTuningConfig } from '../../search/types.js';
 import { storedWeight } from '../export/hf-peft-parts.js';
-import { PromptTuningModule, validatePrompt } from '../peft/prompt.js';
+import { PromptTuningModule } from '../peft/prompt.js';
 import type { PeftMethod } from './method.js';
 import { PROMPT_HEAD_PREFIX, promptLearningFields } from './prompt-parts.js';
 
 export const promptTuningMethod: PeftMethod<PromptTuningConfig> = {
-  title: 'prompt tuning',
-  paradigm: 'additive',
+  ...promptTuningSpec,
   salt: 0x9707,
-  validate: (config) => validatePrompt(config),
-  count(config, shape) {
-    const n = config.length * shape.hiddenSize;
-    return { stored: n, training: n };
-  },
   build: (config, ctx) => new PromptTuningModule(ctx.tf, config, ctx.shape, ctx.seed),
   merge: { refusal: 'prompt tokens lengthen the sequence, which no weight matrix expresses' },
   hfPeft: {
@@ -38,8 +33,4 @@ export const promptTuningMethod: PeftMethod<PromptTuningConfig> = {
     position: 5,
     children: (config) => [{ architecture: 'prompt_tuning', prompt_length: config.length, prompt_init: 'random_uniform', prompt_init_text: null, combine: 'prefix' }],
   },
-  chips: (config) => [{ label: `Prompt ${config.length}`, title: `prompt tuning, ${config.length} virtual tokens` }],
-  layers: () => [],
-  startsAtBase: false,
-  example: () => ({ promptTuning: { length: 3 } }),
 };

@@ -1,21 +1,14 @@
 /** VeRA (Kopiczko et al. 2024): shared frozen random projections, trainable scaling vectors. */
-import { loraTargetDims } from '../../search/target-dims.js';
+import { veraSpec } from '../../search/methods/vera.js';
 import type { VeraConfig } from '../../search/types.js';
 import { TUNER_PREFIX, modulePattern, peftModulePath, projectionPath, storedWeight } from '../export/hf-peft-parts.js';
-import { VeraModule, validateVera, veraProjections } from '../peft/vera.js';
-import { loraSites, noAdapterHub, targetChip } from './lora.js';
+import { VeraModule, veraProjections } from '../peft/vera.js';
+import { loraSites, noAdapterHub } from './lora.js';
 import type { PeftMethod } from './method.js';
 
 export const veraMethod: PeftMethod<VeraConfig> = {
-  title: 'VeRA',
-  paradigm: 'reparameterised',
+  ...veraSpec,
   salt: 0x7e4a,
-  validate: validateVera,
-  count(config, shape) {
-    // lambda_d (r) and lambda_b (d_out) per projection; the shared projections are the seed.
-    const n = config.targets.reduce((sum, t) => sum + config.rank + loraTargetDims(t, shape).dOut, 0) * config.layers.length;
-    return { stored: n, training: n };
-  },
   build: (config, ctx) => new VeraModule(ctx.tf, config, ctx.shape),
   merge: 'merges',
   hfPeft: {
@@ -56,8 +49,4 @@ export const veraMethod: PeftMethod<VeraConfig> = {
     },
   },
   adapterHub: noAdapterHub('VeRA'),
-  chips: (config) => [targetChip(`VeRA r${config.rank}`, `VeRA shared rank ${config.rank}, projection seed ${config.projectionSeed}`, config.targets)],
-  layers: (config) => config.layers,
-  startsAtBase: true,
-  example: () => ({ vera: { rank: 4, targets: ['query', 'value', 'ffnIn'], layers: [0, 1], projectionSeed: 0 } }),
 };

@@ -17,8 +17,9 @@ import type { AdapterActivation, EncoderShape, ParallelAdapterConfig, SerialAdap
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { createRng, deriveSeed, uniformArray } from '../random.js';
-import { ADAPTER_ACTIVATIONS, Gate, activate, checkLayers, checkPositiveInt, failer, trainable, zerosVariable } from './common.js';
+import { Gate, activate, trainable, zerosVariable } from './common.js';
 import type { PeftModule, Sublayer, SublayerSite } from './peft-module.js';
+import { validateParallelAdapter, validateSerialAdapter } from '../../search/methods/adapters.js';
 
 /** Module path of the adapters on each sublayer, within `encoder.layer.{i}`. */
 const SUBLAYER_PATHS: Readonly<Record<Sublayer, string>> = { attention: 'attention.output', ffn: 'output' };
@@ -56,29 +57,8 @@ class Bottleneck {
   }
 }
 
-function validateBottleneck(what: string, config: { size: number; layers: number[]; activation: AdapterActivation }, shape: EncoderShape): (m: string) => never {
-  const fail = failer(what);
-  checkPositiveInt(fail, 'size', config.size);
-  checkLayers(fail, config.layers, shape);
-  if (!ADAPTER_ACTIVATIONS.includes(config.activation)) {
-    fail(`unknown activation "${String(config.activation)}"; known: ${ADAPTER_ACTIVATIONS.join(', ')}`);
-  }
-  return fail;
-}
 
-/** Throws naming the field when a serial adapter configuration cannot be built. */
-export function validateSerialAdapter(config: SerialAdapterConfig, shape: EncoderShape): void {
-  const fail = validateBottleneck('serial adapter', config, shape);
-  if (config.placement !== 'pfeiffer' && config.placement !== 'houlsby') {
-    fail(`placement must be "pfeiffer" or "houlsby", got "${String(config.placement)}"`);
-  }
-}
 
-/** Throws naming the field when a parallel adapter configuration cannot be built. */
-export function validateParallelAdapter(config: ParallelAdapterConfig, shape: EncoderShape): void {
-  const fail = validateBottleneck('parallel adapter', config, shape);
-  if (!Number.isFinite(config.scaling)) fail(`scaling must be a finite number, got ${config.scaling}`);
-}
 
 const key = (layer: number, sublayer: Sublayer): string => `${layer}/${sublayer}`;
 

@@ -10,15 +10,11 @@ import { LORA_TARGETS } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { EncoderWeights } from '../model/weights.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { checkLayers, failer } from './common.js';
 import { LAYER_NORM_PATHS, LAYER_NORM_SITES } from './layer-norm-tuning.js';
 import type { LayerNormSite, MergedLayerNorm, MergedLinear, PeftModule } from './peft-module.js';
+import { validateBitFit } from '../../search/methods/bitfit.js';
 
 
-/** Throws naming the field when a BitFit configuration cannot be built. */
-export function validateBitFit(config: BitFitConfig, shape: EncoderShape): void {
-  checkLayers(failer('BitFit'), config.layers, shape);
-}
 
 /** BitFit on the configured layers. */
 export class BitFitModule implements PeftModule {

@@ -1,43 +1,17 @@
 /** Helpers shared by the PEFT modules: validation, variable creation, activations and gates. */
 import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
-import type { AdapterActivation, EncoderShape, LoraTarget } from '../../search/types.js';
-import { LORA_TARGETS } from '../../search/types.js';
+import type { AdapterActivation } from '../../search/types.js';
 import type { Tf } from '../backend.js';
-import { InvalidTrialError } from '../errors.js';
 import { createRng, normalArray } from '../random.js';
 import type { PassShape } from './peft-module.js';
 
-/** Throws {@link InvalidTrialError} prefixed with the module's name. */
-export function failer(what: string): (message: string) => never {
-  return (message: string): never => {
-    throw new InvalidTrialError(`Invalid ${what} configuration: ${message}`);
-  };
-}
+// The configuration checks are the pure method specs' (search/methods/); modules validate with them too.
+export { checkLayers, checkPositiveInt, checkTargets, failer } from '../../search/methods/checks.js';
+export { ADAPTER_ACTIVATIONS } from '../../search/methods/adapters.js';
 
-/** Layers must be distinct indices of the model (a repeat would break the closed-form count). */
-export function checkLayers(fail: (message: string) => never, layers: readonly number[], shape: EncoderShape): void {
-  if (!Array.isArray(layers)) fail('layers must be a list of layer indices');
-  for (const layer of layers) {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= shape.numLayers) {
-      fail(`layer ${layer} is outside 0..${shape.numLayers - 1}`);
-    }
-  }
-  if (new Set(layers).size !== layers.length) fail(`layers repeat: ${layers.join(', ')}`);
-}
 
-/** Target projections must be known, distinct and at least one. */
-export function checkTargets(fail: (message: string) => never, targets: readonly LoraTarget[]): void {
-  if (!Array.isArray(targets) || targets.length === 0) fail('targets must not be empty');
-  for (const target of targets) {
-    if (!LORA_TARGETS.includes(target)) fail(`unknown target "${String(target)}"; known: ${LORA_TARGETS.join(', ')}`);
-  }
-  if (new Set(targets).size !== targets.length) fail(`targets repeat: ${targets.join(', ')}`);
-}
 
-/** A positive integer size, named in the error. */
-export function checkPositiveInt(fail: (message: string) => never, name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) fail(`${name} must be a positive integer, got ${value}`);
-}
+
 
 /** A trainable variable holding `values` (the initial-value tensor is freed). */
 export function trainable(tf: Tf, values: Float32Array, shape: number[]): Variable {
@@ -68,8 +42,6 @@ export function activate(tf: Tf, x: Tensor2D, activation: AdapterActivation): Te
   }
 }
 
-/** Known bottleneck activations. */
-export const ADAPTER_ACTIVATIONS: readonly AdapterActivation[] = ['relu', 'swish', 'gelu', 'tanh'];
 
 /**
  * A UniPELT gate: `G = mean over positions of sigmoid(x W + b)`, one scalar per example. `W`

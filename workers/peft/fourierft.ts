@@ -14,9 +14,10 @@ import { loraTargetDims } from '../../search/target-dims.js';
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { checkLayers, checkPositiveInt, checkTargets, failer, zerosVariable } from './common.js';
+import { zerosVariable } from './common.js';
 import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
 import { torchRandpermPrefix } from './torch-random.js';
+import { validateFourierFt } from '../../search/methods/fourierft.js';
 
 /** The frequency positions of a `[dOut, dIn]` weight: rows u (output) and columns v (input). */
 export function fourierPositions(dIn: number, dOut: number, count: number, seed: number): { u: number[]; v: number[] } {
@@ -40,21 +41,6 @@ function bases(size: number, freqs: readonly number[]): { cos: Float32Array; sin
   return { cos, sin };
 }
 
-/** Throws naming the field when a FourierFT configuration cannot be built. */
-export function validateFourierFt(config: FourierFtConfig, shape: EncoderShape): void {
-  const fail = failer('FourierFT');
-  checkPositiveInt(fail, 'frequencies', config.frequencies);
-  if (!Number.isFinite(config.scaling)) fail(`scaling must be a finite number, got ${config.scaling}`);
-  checkTargets(fail, config.targets);
-  checkLayers(fail, config.layers, shape);
-  if (!Number.isInteger(config.locationSeed) || config.locationSeed < 0 || config.locationSeed >= 2 ** 32) {
-    fail(`locationSeed must be an integer in [0, 2^32), got ${config.locationSeed}`);
-  }
-  for (const target of config.targets) {
-    const { dIn, dOut } = loraTargetDims(target, shape);
-    if (config.frequencies > dIn * dOut) fail(`frequencies ${config.frequencies} exceed the ${dIn * dOut} entries of ${target}`);
-  }
-}
 
 /** The constant bases of one weight shape (shared by every projection of that shape). */
 interface Basis {

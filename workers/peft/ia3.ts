@@ -8,8 +8,9 @@ import type { EncoderShape, Ia3Config, LoraTarget } from '../../search/types.js'
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { checkLayers, failer, onesVariable } from './common.js';
+import { onesVariable } from './common.js';
 import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
+import { validateIa3 } from '../../search/methods/ia3.js';
 
 /** The scaling vectors of one layer. */
 interface Ia3Vectors {
@@ -18,10 +19,6 @@ interface Ia3Vectors {
   ffn: Variable;
 }
 
-/** Throws naming the field when an (IA)3 configuration cannot be built. */
-export function validateIa3(config: Ia3Config, shape: EncoderShape): void {
-  checkLayers(failer('(IA)3'), config.layers, shape);
-}
 
 /** (IA)3 on the configured layers. */
 export class Ia3Module implements PeftModule {

@@ -6,8 +6,8 @@ import type { Tensor1D, Variable } from '@tensorflow/tfjs';
 import type { EncoderShape, LayerNormTuningConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { EncoderWeights } from '../model/weights.js';
-import { checkLayers, failer } from './common.js';
 import type { LayerNormSite, MergedLayerNorm, PeftModule } from './peft-module.js';
+import { validateLayerNormTuning } from '../../search/methods/layer-norm.js';
 
 /** Module paths of the two LayerNorms of a layer, within `encoder.layer.{i}`. */
 export const LAYER_NORM_PATHS: Readonly<Record<LayerNormSite, string>> = {
@@ -18,10 +18,6 @@ export const LAYER_NORM_PATHS: Readonly<Record<LayerNormSite, string>> = {
 /** Both LayerNorm sites of a layer. */
 export const LAYER_NORM_SITES: readonly LayerNormSite[] = ['attentionLayerNorm', 'outputLayerNorm'];
 
-/** Throws naming the field when a LayerNorm-tuning configuration cannot be built. */
-export function validateLayerNormTuning(config: LayerNormTuningConfig, shape: EncoderShape): void {
-  checkLayers(failer('LayerNorm tuning'), config.layers, shape);
-}
 
 /** Our name of a trained LayerNorm parameter: `encoder.layer.0.output.LayerNorm.ln_tuning.weight`. */
 export const lnTuningName = (layer: number, site: LayerNormSite, param: 'weight' | 'bias'): string => `encoder.layer.${layer}.${LAYER_NORM_PATHS[site]}.ln_tuning.${param}`;

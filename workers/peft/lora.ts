@@ -13,9 +13,10 @@ import { InvalidTrialError } from '../errors.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { createRng, deriveSeed, uniformArray } from '../random.js';
-import { Gate, checkLayers, checkPositiveInt, checkTargets, failer } from './common.js';
+import { Gate } from './common.js';
 import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
 import type { BuildMode } from './prefix.js';
+import { validateLoraConfig } from '../../search/methods/lora.js';
 
 /** The two factors on one projection. */
 export interface LoraPair {
@@ -43,23 +44,6 @@ export interface LoraOptions {
   stem?: string;
 }
 
-/**
- * Rejects configurations that cannot be built, naming the offending field. Duplicated layers
- * or targets are rejected too: they would make the closed-form count disagree with the model.
- */
-export function validateLoraConfig(config: Omit<LoraModuleConfig, 'dropout'> & { dropout?: number }, shape: EncoderShape, what = 'LoRA'): void {
-  const fail = failer(what);
-  checkPositiveInt(fail, 'rank', config.rank);
-  if (!(Number.isFinite(config.alpha) && config.alpha > 0)) fail(`alpha must be positive, got ${config.alpha}`);
-  const dropout = config.dropout ?? 0;
-  if (!(dropout >= 0 && dropout < 1)) fail(`dropout must be in [0, 1), got ${dropout}`);
-  checkTargets(fail, config.targets);
-  for (const [target, rank] of Object.entries(config.rankPerTarget ?? {})) {
-    if (!config.targets.includes(target as LoraTarget)) fail(`rankPerTarget names "${target}", which is not among the targets`);
-    if (!Number.isInteger(rank) || rank < 1) fail(`rankPerTarget.${target} must be a positive integer, got ${rank}`);
-  }
-  checkLayers(fail, config.layers, shape);
-}
 
 /** LoRA (and LoRA-FA, and DoRA's factors) on the configured projections of the configured layers. */
 export class LoraModule implements PeftModule {

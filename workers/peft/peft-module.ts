@@ -10,9 +10,12 @@
  * `z`: `z += sublayerBranch(x)` (parallel adapters), `z = adaptSublayerOutput(z, x)` (serial
  * adapters), then `LN(z + x)` with `layerNormGamma` and `layerNormBias` as scale and shift.
  * The merge hooks (`mergeProjection`, `mergeLayerNorm`) fold a module into the base weights in
- * the same module order.
+ * the same module order. Two training hooks act around the optimiser rather than in the
+ * forward pass (workers/train/peft-step.ts runs them): `regularizationLoss` adds a term to the
+ * loss, `afterOptimizerStep` sees each step's gradients and may change the module's variables
+ * (AdaLoRA uses both: its orthogonality penalty, and its rank allocation that masks singular values).
  */
-import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@tensorflow/tfjs';
 import type { LoraTarget, PeftConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
@@ -70,6 +73,21 @@ export interface MergedLayerNorm {
   beta: Tensor1D;
 }
 
+/** What {@link PeftModule.afterOptimizerStep} gets after each optimiser step. */
+export interface OptimizerStepInfo {
+  /** The step just taken, from 1. */
+  step: number;
+  /** The steps the trial trains in all. */
+  totalSteps: number;
+  /**
+   * This step's gradients of the module's variables, by the module's own names, as the
+   * optimiser applied them (the loss's regularisers included, after gradient clipping, as a
+   * PyTorch trainer's `p.grad` is when a hook runs after `optimizer.step()`). A variable off the
+   * loss's path this step is absent. Freed after the hook returns.
+   */
+  gradients: ReadonlyMap<string, Tensor>;
+}
+
 /** A PEFT module plugged into the encoder. */
 export interface PeftModule {
   /** Its method's configuration key, e.g. `lora`. */
@@ -123,6 +141,17 @@ export interface PeftModule {
   mergeProjection?(tf: Tf, layer: number, projection: LoraTarget, linear: MergedLinear): MergedLinear;
   /** Folds the module into a LayerNorm's parameters (BitFit's shifts, LayerNorm tuning). */
   mergeLayerNorm?(layer: number, site: LayerNormSite, norm: MergedLayerNorm): MergedLayerNorm;
+  /**
+   * A scalar added to the training loss (AdaLoRA's orthogonality penalty), or undefined. Called
+   * inside the loss closure on every training step, so its gradients reach the variables.
+   */
+  regularizationLoss?(): Scalar | undefined;
+  /**
+   * Called after every optimiser step, inside a tidy, with that step's gradients (AdaLoRA scores
+   * importance and masks singular values here). It may assign to its variables; state it keeps
+   * across steps must be variables or kept tensors it disposes itself.
+   */
+  afterOptimizerStep?(info: OptimizerStepInfo): void;
   /** Why this instance cannot merge although its method can (gated LoRA), or undefined. */
   mergeRefusal?(): string | undefined;
   /** Frees the module's variables. */

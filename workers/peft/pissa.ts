@@ -14,21 +14,11 @@ import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import type { EncoderWeights } from '../model/weights.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { failer } from './common.js';
-import { validateLoraConfig } from './lora.js';
 import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
 import type { BuildMode } from './prefix.js';
 import { truncatedSvd } from './svd.js';
+import { validatePissa } from '../../search/methods/pissa.js';
 
-/** Throws naming the field when a PiSSA configuration cannot be built. */
-export function validatePissa(config: PissaConfig, shape: EncoderShape): void {
-  validateLoraConfig(config, shape, 'PiSSA');
-  const fail = failer('PiSSA');
-  for (const target of config.targets) {
-    const { dIn, dOut } = loraTargetDims(target, shape);
-    if (2 * config.rank > Math.min(dIn, dOut)) fail(`rank ${config.rank} is more than half of min(d_in, d_out) = ${Math.min(dIn, dOut)} of ${target} (its stored form has rank 2r)`);
-  }
-}
 
 /** The principal factors `A0` `[dIn, r]` and `B0` `[r, dOut]` of a kernel for scale s. */
 export function principalFactors(kernel: ArrayLike<number>, dIn: number, dOut: number, rank: number, scale: number): { a: Float32Array; b: Float32Array } {

@@ -14,23 +14,15 @@ import type { EncoderShape, PrefixTuningConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { createRng, deriveSeed, normalArray, uniformArray } from '../random.js';
-import { Gate, checkLayers, checkPositiveInt, failer, trainable, zerosVariable } from './common.js';
+import { Gate, trainable, zerosVariable } from './common.js';
 import type { AttentionPrefix, PassShape, PeftModule } from './peft-module.js';
+import { validatePrefix } from '../../search/methods/prefix.js';
 
 /** Whether a module is built for training (prefix MLP) or from stored weights. */
 export type BuildMode = 'training' | 'stored';
 
 const prefixPath = (layer: number): string => `encoder.layer.${layer}.attention.self`;
 
-/** Throws naming the field when a prefix-tuning configuration cannot be built. */
-export function validatePrefix(config: PrefixTuningConfig, shape: EncoderShape): void {
-  const fail = failer('prefix-tuning');
-  checkPositiveInt(fail, 'length', config.length);
-  checkLayers(fail, config.layers, shape);
-  if (!Number.isInteger(config.reparamSize) || config.reparamSize < 0) {
-    fail(`reparamSize must be a non-negative integer, got ${config.reparamSize}`);
-  }
-}
 
 /** Prefix-tuning on the configured layers. */
 export class PrefixTuningModule implements PeftModule {

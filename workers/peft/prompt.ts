@@ -7,13 +7,10 @@ import type { Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { EncoderShape, PromptTuningConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import { createRng, normalArray } from '../random.js';
-import { checkPositiveInt, failer, trainable } from './common.js';
+import { trainable } from './common.js';
 import type { PeftModule } from './peft-module.js';
+import { validatePrompt } from '../../search/methods/prompt-tuning.js';
 
-/** Throws naming the field when a prompt-tuning configuration cannot be built. */
-export function validatePrompt(config: PromptTuningConfig): void {
-  checkPositiveInt(failer('prompt-tuning'), 'length', config.length);
-}
 
 /** Prompt tuning. */
 export class PromptTuningModule implements PeftModule {

@@ -10,22 +10,10 @@ import { loraTargetDims } from '../../search/target-dims.js';
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { checkLayers, checkPositiveInt, checkTargets, failer, zerosVariable } from './common.js';
+import { zerosVariable } from './common.js';
 import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
+import { validateRocoft } from '../../search/methods/rocoft.js';
 
-/** Throws naming the field when a RoCoFT configuration cannot be built. */
-export function validateRocoft(config: RocoftConfig, shape: EncoderShape): void {
-  const fail = failer('RoCoFT');
-  checkPositiveInt(fail, 'k', config.k);
-  if (config.mode !== 'row' && config.mode !== 'column') fail(`mode must be "row" or "column", got "${String(config.mode)}"`);
-  checkTargets(fail, config.targets);
-  checkLayers(fail, config.layers, shape);
-  for (const target of config.targets) {
-    const { dIn, dOut } = loraTargetDims(target, shape);
-    const limit = config.mode === 'row' ? dOut : dIn;
-    if (config.k > limit) fail(`k ${config.k} exceeds the ${limit} ${config.mode}s of ${target}`);
-  }
-}
 
 /** RoCoFT on the configured projections of the configured layers. */
 export class RocoftModule implements PeftModule {

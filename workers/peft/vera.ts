@@ -12,9 +12,10 @@ import { loraTargetDims } from '../../search/target-dims.js';
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
-import { checkLayers, checkPositiveInt, checkTargets, failer, zerosVariable } from './common.js';
+import { zerosVariable } from './common.js';
 import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
 import { TorchGenerator, torchUniform } from './torch-random.js';
+import { validateVera } from '../../search/methods/vera.js';
 
 /** The shared projections in PyTorch layout (row-major `[r, maxIn]` and `[maxOut, r]`). */
 export interface VeraProjections {
@@ -39,17 +40,6 @@ export function veraProjections(config: VeraConfig, shape: EncoderShape): VeraPr
   return { a, b, maxIn, maxOut };
 }
 
-/** Throws naming the field when a VeRA configuration cannot be built. */
-export function validateVera(config: VeraConfig, shape: EncoderShape): void {
-  const fail = failer('VeRA');
-  checkPositiveInt(fail, 'rank', config.rank);
-  checkTargets(fail, config.targets);
-  checkLayers(fail, config.layers, shape);
-  if (!Number.isInteger(config.projectionSeed) || config.projectionSeed < 0 || config.projectionSeed >= 2 ** 32) {
-    fail(`projectionSeed must be an integer in [0, 2^32), got ${config.projectionSeed}`);
-  }
-  if (config.dInitial !== undefined && !Number.isFinite(config.dInitial)) fail(`dInitial must be a finite number, got ${config.dInitial}`);
-}
 
 /** VeRA on the configured projections of the configured layers. */
 export class VeraModule implements PeftModule {

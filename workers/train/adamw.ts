@@ -53,9 +53,11 @@ export class AdamW {
 
   /**
    * One update with learning rate `learningRate`; returns the loss (caller disposes) when
-   * `returnLoss`, and the gradient norm before clipping is not read (no sync).
+   * `returnLoss`, and the gradient norm before clipping is not read (no sync). `afterStep`, when
+   * given, runs after the variables are updated, inside the step's tidy, with the gradients as
+   * applied (clipped), keyed by tfjs variable name; they are freed when it returns.
    */
-  minimize(loss: () => Scalar, learningRate: number, returnLoss: boolean): Scalar | undefined {
+  minimize(loss: () => Scalar, learningRate: number, returnLoss: boolean, afterStep?: (gradients: ReadonlyMap<string, Tensor>) => void): Scalar | undefined {
     const tf = this.tf;
     const { value, grads } = tf.variableGrads(loss, [...this.variables]);
     this.step++;
@@ -82,6 +84,14 @@ export class AdamW {
         v.assign(next.v);
         variable.assign(next.param);
       });
+      if (afterStep) {
+        const applied = new Map<string, Tensor>();
+        this.variables.forEach((variable, i) => {
+          const raw = present[i];
+          if (raw) applied.set(variable.name, clip === 1 ? raw : tf.mul(raw, clip));
+        });
+        afterStep(applied);
+      }
     });
     tf.dispose(Object.values(grads));
     if (returnLoss) return value;

@@ -30,6 +30,7 @@ import type { PeftModule } from '../peft/peft-module.js';
 import { createRng, deriveSeed, permutation } from '../random.js';
 import { AdamW, linearSchedule } from './adamw.js';
 import { encodedSets } from './encoded-cache.js';
+import { peftTrainingStep } from './peft-step.js';
 import { evaluateMetrics, majorityBaseline } from './metrics.js';
 
 /**
@@ -364,7 +365,8 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
       const ctx = trainingContext(tf, deriveSeed(training.seed, STREAM.dropout, step));
       const multiplier = settings.schedule === 'linear' ? linearSchedule(step - 1, training.steps, warmup) : step - 1 < warmup ? (step - 1) / warmup : 1;
       try {
-        const cost = optimizer.minimize(() => lossOf(batch, targets, ctx), training.learningRate * multiplier, options.onLoss !== undefined);
+        const position = { step, totalSteps: training.steps };
+        const cost = peftTrainingStep(tf, optimizer, modules, () => lossOf(batch, targets, ctx), training.learningRate * multiplier, position, options.onLoss !== undefined);
         if (cost) {
           const [loss] = await cost.data();
           cost.dispose();
