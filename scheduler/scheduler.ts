@@ -27,6 +27,7 @@ import type { SearchPoint } from '../search/types.js';
 import { studyIdOfJob } from '../workers/job-types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import { ProposalThread } from './propose.js';
+import { applyTrialOutcome } from './trial-outcome.js';
 import { studyWarnings } from './study-warnings.js';
 import type { ProposalOutcome, ProposalRequest } from './propose.js';
 import { LockLostError, trialJobIdOf } from './store.js';
@@ -635,26 +636,5 @@ function lastFinished(trials: readonly TrialRecord[], count: number): TrialRecor
 }
 
 function applyResult(trial: TrialRecord, job: Job<TrialJobData, TrialJobOutcome>): void {
-  const result = job.returnvalue;
-  trial.finishedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
-  trial.worker = result.worker;
-  trial.reports = result.reports;
-  if ('stopped' in result) {
-    // A pruned trial keeps its last report: it is evidence for the search.
-    trial.state = 'pruned';
-    const last = lastReportValue(result);
-    if (last !== undefined) trial.metric = last;
-    return;
-  }
-  trial.state = 'complete';
-  trial.metric = result.metric;
-  trial.metrics = result.metrics;
-  trial.majorityBaseline = result.majorityBaseline;
-  trial.backend = result.backend;
-  if (result.artifact) trial.artifact = result.artifact;
-  // The closed form counts what is stored, so it is compared with the live stored count (the
-  // worker has compared what trained with the training form). A mismatch is a bug worth surfacing.
-  if (result.storedParams !== undefined && result.storedParams !== trial.trainableParams) {
-    trial.error = `live stored parameters ${result.storedParams} differ from the closed form ${trial.trainableParams}`;
-  }
+  applyTrialOutcome(trial, job.returnvalue, new Date(job.finishedOn ?? Date.now()));
 }

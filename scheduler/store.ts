@@ -68,14 +68,20 @@ export interface StudyCounts {
  * parameters) and the Pareto front of complete trials (maximise metric, minimise parameters).
  * KEYS: trials, summary, front, changes, the study's lock. ARGV: number, trial JSON, state, metric
  * ('' if none), trainable parameters, time, the fence (the lock owner the write needs, '' for
- * none), '1' when the summary is being rebuilt (the stored copy of the trial is not counted yet).
- * Returns the new seq, or -1 when the fence's owner no longer holds the lock.
+ * none), '1' when the summary is being rebuilt (the stored copy of the trial is not counted yet),
+ * the stored JSON the write expects to replace ('' for any).
+ * Returns the new seq; -1 when the fence's owner no longer holds the lock; -2 when the write
+ * would take a finished trial back to waiting or running (a worker recorded its outcome since
+ * the writer read it: the outcome stands); -3 when the stored JSON is not the expected one.
  */
 const SAVE_TRIAL_SCRIPT = `
 if ARGV[7] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[7] then return -1 end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[9] ~= '' and old ~= ARGV[9] then return -3 end
+local finished = { complete = true, pruned = true, failed = true }
 if old and ARGV[8] ~= '1' then
   local previous = cjson.decode(old)['state']
+  if finished[previous] and not finished[ARGV[3]] then return -2 end
   redis.call('HINCRBY', KEYS[2], 'count:' .. previous, -1)
 end
 redis.call('HINCRBY', KEYS[2], 'count:' .. ARGV[3], 1)
@@ -307,11 +313,34 @@ export class StudyStore {
    * Writes one trial (new or changed) with the study's summary, in one atomic step, and notifies.
    * With `fence`, only while that scheduler holds the study's lock (see {@link saveStudy}).
    */
-  async saveTrial(studyId: string, trial: TrialRecord, fence = ''): Promise<void> {
-    await this.writeTrial(studyId, trial, fence, false);
+  async saveTrial(studyId: string, trial: TrialRecord, fence = ''): Promise<boolean> {
+    return (await this.writeTrial(studyId, trial, fence, false)) > 0;
   }
 
-  private async writeTrial(studyId: string, trial: TrialRecord, fence: string, rebuilding: boolean): Promise<void> {
+  /**
+   * Changes a trial's record from the worker holding its job, if its state is one of `from`:
+   * read, `change`, and write back only if the record is still what was read (else read again),
+   * through the same atomic step as every trial write. The worker records a trial running when
+   * it starts and finished before its job completes, so the records never show more trials
+   * running than there are workers, and never a finished trial as running. Returns whether it
+   * wrote.
+   */
+  async updateTrialFromWorker(studyId: string, number: number, from: readonly TrialRecord['state'][], change: (trial: TrialRecord) => void): Promise<boolean> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const json = await this.redis.hget(this.trialsKey(studyId), String(number));
+      if (json === null) return false;
+      const trial = JSON.parse(json) as TrialRecord;
+      if (!from.includes(trial.state)) return false;
+      change(trial);
+      const seq = await this.writeTrial(studyId, trial, '', false, json);
+      if (seq > 0) return true;
+      if (seq === -2) return false;
+    }
+    throw new Error(`trial ${number} of study ${studyId} kept changing while its worker recorded it`);
+  }
+
+  /** Writes a trial; returns the new seq or a negative refusal code (see SAVE_TRIAL_SCRIPT). */
+  private async writeTrial(studyId: string, trial: TrialRecord, fence: string, rebuilding: boolean, expected = ''): Promise<number> {
     const seq = Number(
       await this.redis.eval(
         SAVE_TRIAL_SCRIPT,
@@ -329,9 +358,11 @@ export class StudyStore {
         new Date().toISOString(),
         fence,
         rebuilding ? '1' : '0',
+        expected,
       ),
     );
     if (seq === -1) throw new LockLostError(studyId);
+    if (seq < 0) return seq;
     const event: StudyEvent = { studyId, type: 'trial-updated', trial: trial.number, seq };
     if (trial.finishedAt && (trial.state === 'complete' || trial.state === 'pruned' || trial.state === 'failed')) {
       const ms = (a?: string, b?: string): number | undefined => (a && b ? Math.max(0, Date.parse(b) - Date.parse(a)) : undefined);
@@ -340,6 +371,7 @@ export class StudyStore {
       event.finished = { state: trial.state, ...(durationMs !== undefined ? { durationMs } : {}), ...(queueWaitMs !== undefined ? { queueWaitMs } : {}) };
     }
     await Promise.all([this.redis.incr(this.listRevKey), this.redis.publish(this.eventsChannel, JSON.stringify(event))]);
+    return seq;
   }
 
   /** One trial, or undefined. */

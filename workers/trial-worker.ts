@@ -20,6 +20,8 @@ import { artifactKey, RESULT_TTL_SECONDS, resultKey } from './job-types.js';
 import { resolveBaseModel } from './models/resolve.js';
 import { trainTrial } from './train/train-trial.js';
 import { DEFAULT_WORKER_MAX_RSS } from './memory-limit.js';
+import { StudyStore } from '../scheduler/store.js';
+import { applyTrialOutcome } from '../scheduler/trial-outcome.js';
 
 /** What a trial worker needs. */
 export interface TrialWorkerOptions {
@@ -89,18 +91,31 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
   let stopTakingTrials: (reason: string) => void = () => {};
   let restart: (reason: string) => void = () => {};
   const maxRss = options.maxRssBytes ?? DEFAULT_WORKER_MAX_RSS;
+  // The trial's record follows its job here, not a scheduler pass later (see updateTrialFromWorker).
+  const store = new StudyStore(redis, options.prefix);
 
   const processor = async (job: Job<TrialJobData, TrialJobOutcome>, token?: string): Promise<TrialJobOutcome> => {
     const { studyId, trialNumber } = job.data;
     const label = `trial ${trialNumber} of study ${studyId}`;
     const storedKey = resultKey(options.prefix, job.id ?? '');
+    /** Records the outcome on the trial before the job completes, then returns it. */
+    const finish = async (outcome: TrialJobOutcome): Promise<TrialJobOutcome> => {
+      await store.updateTrialFromWorker(studyId, trialNumber, ['waiting', 'running'], (trial) => applyTrialOutcome(trial, outcome, new Date()));
+      return outcome;
+    };
     const stored = await redis.get(storedKey);
     if (stored !== null) {
-      // An earlier attempt trained it, but the job did not complete (RedisClient restarted, its lock
+      // An earlier attempt trained it, but the job did not complete (Redis restarted, its lock
       // was lost): its outcome is returned, not trained again.
       log(`${label}: already trained by an earlier attempt; its stored result is returned`);
-      return JSON.parse(stored) as TrialJobOutcome;
+      return finish(JSON.parse(stored) as TrialJobOutcome);
     }
+    await store.updateTrialFromWorker(studyId, trialNumber, ['waiting', 'running'], (trial) => {
+      trial.state = 'running';
+      trial.startedAt = new Date(job.processedOn ?? Date.now()).toISOString();
+      trial.worker = name;
+      trial.attempts = Math.max(trial.attempts, job.attemptsStarted ?? job.attemptsMade + 1);
+    });
     log(`${label}: training (attempt ${job.attemptsMade + 1})`);
     const stopKey = stopRequestKey(options.prefix, job.id ?? '');
     const controller = new AbortController();
@@ -145,7 +160,7 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
       log(`${label}: ${job.data.task.metric} ${result.metric.toFixed(4)} in ${result.trainSeconds.toFixed(1)} s`);
       if (!trained) {
         await redis.set(storedKey, JSON.stringify(result), 'EX', RESULT_TTL_SECONDS);
-        return result;
+        return finish(result);
       }
       const bundle = exportTrainedAdapter({ ...trained, metrics: result.metrics });
       const key = artifactKey(options.prefix, job.id ?? '');
@@ -153,13 +168,13 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
       const outcome: TrialJobOutcome = { ...result, artifact: { files: Object.keys(bundle.files).sort(), notes: bundle.notes } };
       // The files and the outcome in one step, before the job completes (see resultKey).
       await redis.multi().del(key).hset(key, ...fields).set(storedKey, JSON.stringify(outcome), 'EX', RESULT_TTL_SECONDS).exec();
-      return outcome;
+      return finish(outcome);
     } catch (error) {
       if (error instanceof TrialAbortedError && controller.signal.reason === 'pruned') {
         log(`${label}: pruned after ${reports.length} evaluation(s)`);
         const pruned: TrialJobOutcome = { stopped: 'pruned', reports, worker: name };
         await redis.set(storedKey, JSON.stringify(pruned), 'EX', RESULT_TTL_SECONDS);
-        return pruned;
+        return finish(pruned);
       }
       const message = error instanceof Error ? error.message : String(error);
       const kind = failureKind(error);
@@ -167,8 +182,26 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
       const rss = process.memoryUsage.rss();
       // Scheduled now, run after BullMQ has recorded this failure (close() waits for it).
       if (rss > maxRss) restart(`resident memory ${formatBytes(rss)} after a failed trial is above AUTOPEFT_WORKER_MAX_RSS (${formatBytes(maxRss)})`);
+      /** The trial's record as the job leaves this worker: failed for good, or waiting for another try. */
+      const leave = async (final: boolean, failures?: TrialAttemptFailure[]): Promise<void> => {
+        await store
+          .updateTrialFromWorker(studyId, trialNumber, ['running'], (trial) => {
+            if (failures) trial.failures = failures;
+            if (!final) {
+              trial.state = 'waiting';
+              return;
+            }
+            trial.state = 'failed';
+            trial.error = message;
+            trial.finishedAt = new Date().toISOString();
+          })
+          .catch(() => {}); // the scheduler records it from the job in any case
+      };
       // Bad input fails the same way on every attempt, and a cancelled trial must not come back.
-      if (error instanceof TrialAbortedError || kind === 'invalid') throw new UnrecoverableError(message);
+      if (error instanceof TrialAbortedError || kind === 'invalid') {
+        await leave(true);
+        throw new UnrecoverableError(message);
+      }
       const earlier = job.data.failures ?? [];
       // The same message again, from another worker (or, for a resource fault, from any): the
       // trial's own doing, so it fails instead of going round.
@@ -182,13 +215,19 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
           stopTakingTrials(`${trials}; the last: ${message}`);
         }
       }
-      if (repeated && kind !== 'host') throw new UnrecoverableError(message);
+      const failures = [...earlier, failure];
+      if (repeated && kind !== 'host') {
+        await leave(true, failures);
+        throw new UnrecoverableError(message);
+      }
       if (token && job.attemptsStarted <= MAX_HANDBACKS) {
         // Hand the trial back without spending one of its attempts: another worker (or this
         // one, if the problem was passing) takes it.
+        await leave(false, failures);
         await job.moveToDelayed(Date.now() + 200, token);
         throw new DelayedError();
       }
+      await leave(job.attemptsMade + 1 >= (job.opts.attempts ?? 1), failures);
       throw error;
     } finally {
       clearInterval(poll);
