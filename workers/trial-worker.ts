@@ -240,6 +240,9 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
     concurrency: 1,
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.lockDurationMs ?? 30_000,
+    // A worker that died mid-trial is the host's fault, not the trial's: its trial goes to another
+    // worker up to this many times (BullMQ's default, 1, fails a trial whose worker died twice).
+    maxStalledCount: MAX_HANDBACKS,
     name,
   });
   // A restarted worker starts with a clean record.
