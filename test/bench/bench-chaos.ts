@@ -6,8 +6,8 @@
  * trials created and completed, trials lost, trials counted twice, budget overruns, the most
  * trials in flight of any study against its maxParallel, and the training time lost to kills.
  *
- * Options: --studies 6 --trials 14 --steps 60 --workers 4 --schedulers 2 --worker-kills 50
- * --scheduler-kills 5 --redis-restarts 2 --kill-every-ms 2500 (a worker kill every interval; the
+ * Options: --studies 6 --trials 20 --steps 60 --workers 4 --schedulers 2 --worker-kills 50
+ * --scheduler-kills 5 --redis-restarts 2 --kill-every-ms 1500 (a worker kill every interval; the
  * scheduler kills and Redis restarts are spread over the same span).
  */
 import { spawn } from 'node:child_process';
@@ -28,14 +28,14 @@ import { startOwnRedis } from '../helpers/redis-server.js';
 const { values } = parseArgs({
   options: {
     studies: { type: 'string', default: '6' },
-    trials: { type: 'string', default: '14' },
+    trials: { type: 'string', default: '20' },
     steps: { type: 'string', default: '60' },
     workers: { type: 'string', default: '4' },
     schedulers: { type: 'string', default: '2' },
     'worker-kills': { type: 'string', default: '50' },
     'scheduler-kills': { type: 'string', default: '5' },
     'redis-restarts': { type: 'string', default: '2' },
-    'kill-every-ms': { type: 'string', default: '2500' },
+    'kill-every-ms': { type: 'string', default: '1500' },
   },
 });
 const STUDIES = Number(values.studies);
