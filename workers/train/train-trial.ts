@@ -123,8 +123,8 @@ function validateSequenceLength(training: TrainingConfig, model: BaseModel, prom
   // A prefix takes the first positions too: the real tokens are numbered after it (see BertEncoder.embed).
   const maxLength = model.maxSequenceLength - promptLength - prefixLength;
   if (training.maxSeqLength > maxLength) {
-    const taken = [promptLength > 0 ? `${promptLength} to the prompt` : '', prefixLength > 0 ? `${prefixLength} to the prefix` : ''].filter(Boolean).join(', ');
-    const prompt = taken ? ` (positions go ${taken})` : '';
+    const taken = [promptLength > 0 ? `${promptLength} positions go to the prompt` : '', prefixLength > 0 ? `${prefixLength} positions go to the prefix` : ''].filter(Boolean).join(', ');
+    const prompt = taken ? ` (${taken})` : '';
     throw new InvalidTrialError(`Invalid training configuration: maxSeqLength must be at most ${maxLength} for base model "${model.name}"${prompt}, got ${training.maxSeqLength}`);
   }
 }
