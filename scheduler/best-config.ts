@@ -19,8 +19,10 @@ export const STORED_CONFIG_FILES = ['autopeft/autopeft_config.json', 'autopeft_c
  */
 export function buildTrialConfig(study: StudyRecord, trial: TrialRecord, shape: EncoderShape, stored?: Record<string, unknown>) {
   const storedBase = (stored?.baseModel ?? {}) as Record<string, unknown>;
+  // `version` belonged to the configuration a worker stored before the one format.
+  const { version: _legacyVersion, ...adapterPart } = stored ?? {};
   return {
-    ...stored,
+    ...adapterPart,
     format: CONFIG_FORMAT,
     study: { id: study.id, name: study.spec.name },
     trial: trial.number,

@@ -18,6 +18,7 @@ import { hfPeftExport } from '../workers/export/hf-peft.js';
 import type { NamedArray } from '../workers/export/weights.js';
 import { getBaseModel } from '../workers/model/base-model.js';
 import { inferenceContext } from '../workers/model/forward-context.js';
+import { parseHfConfig } from '../workers/model/hf-config.js';
 import { SequenceClassificationHead } from '../workers/model/head.js';
 import { parseSafetensors } from '../workers/model/safetensors.js';
 import { hfDirEntry, registerBaseModel } from '../workers/models/catalog.js';
@@ -178,6 +179,14 @@ describe('PEFT exports against a float64 torch reference of the loaded adapter',
       });
     }
   }
+
+  it("records where a base model's weights come from: a Hugging Face directory's own (with its _name_or_path), or seeded", () => {
+    expect(getBaseModel(tf, 'fixture-bert').huggingFace).toEqual({});
+    expect(getBaseModel(tf, 'tiny-random').huggingFace).toBeUndefined();
+    const config = { model_type: 'bert', vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16 };
+    expect(parseHfConfig(JSON.stringify({ ...config, _name_or_path: 'google-bert/bert-base-uncased' }), 'config.json').nameOrPath).toBe('google-bert/bert-base-uncased');
+    expect(parseHfConfig(JSON.stringify({ ...config, _name_or_path: '' }), 'config.json').nameOrPath).toBeUndefined();
+  });
 
   for (const kind of ['bert', 'roberta'] as const) {
     it(`${kind} prefix-tuning: without the position offset (ours before issue 15) the logits differ from the reference`, () => {

@@ -16,6 +16,7 @@ import {
   rebuildAdapter,
   toNamedArrays,
 } from '../workers/export/index.js';
+import { trialBundleFiles } from '../workers/export/bundle.js';
 import { BertEncoder } from '../workers/model/encoder.js';
 import { inferenceContext } from '../workers/model/forward-context.js';
 import { SequenceClassificationHead } from '../workers/model/head.js';
@@ -91,7 +92,7 @@ describe('project configuration export', () => {
     const config = parseProjectConfig(bundle.files[BUNDLE_FILES.projectConfig] as string);
     expect(config.format).toBe('autopeft.trial-config/v1');
     expect(config.peft).toEqual(hybrid);
-    expect(config.baseModel).toEqual({ name: 'tiny-test', modelType: 'bert', shape: SHAPE });
+    expect(config.baseModel).toEqual({ name: 'tiny-test', modelType: 'bert', shape: SHAPE, huggingFace: false });
     expect(config.head).toEqual(HEAD);
     expect(config.parameters.stored).toBe(countPeftParams(hybrid, SHAPE, 'stored'));
     expect(config.parameters.trainable).toBe(countPeftParams(hybrid, SHAPE, 'training') + 16 * 3 + 3);
@@ -110,6 +111,26 @@ describe('project configuration export', () => {
     expect(bundle.files[BUNDLE_FILES.peftConfig]).toBeUndefined();
     expect(bundle.files[BUNDLE_FILES.hubConfig]).toBeUndefined();
     expect(Object.keys(bundle.files).sort()).toEqual([BUNDLE_FILES.projectConfig, BUNDLE_FILES.projectWeights].sort());
+  });
+
+  it("names the base model by its _name_or_path where it has one, else a placeholder the bundle's README explains", () => {
+    const peft: PeftConfig = { lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value'], layers: [0, 1] } };
+    const t = trained(peft);
+    const named = exportTrainedAdapter({ adapterName: 'n', baseModel: { ...BASE, huggingFace: { nameOrPath: 'prajjwal1/bert-tiny' } }, peft, head: HEAD, weights: t.arrays });
+    expect(JSON.parse(named.files[BUNDLE_FILES.peftConfig] as string)).toMatchObject({ base_model_name_or_path: 'prajjwal1/bert-tiny', peft_version: '0.18.0' });
+    expect(JSON.parse(named.files[BUNDLE_FILES.hubConfig] as string)).toMatchObject({ model_name: 'prajjwal1/bert-tiny' });
+    const unnamed = exportTrainedAdapter({ adapterName: 'n', baseModel: BASE, peft, head: HEAD, weights: t.arrays });
+    expect(JSON.parse(unnamed.files[BUNDLE_FILES.peftConfig] as string).base_model_name_or_path).toBe('<pass the base model yourself: AutoPEFT\'s "tiny-test">');
+    const readme = (bundle: typeof named): string => {
+      const files = new Map(Object.entries(bundle.files).map(([k, v]) => [k, typeof v === 'string' ? Buffer.from(v) : v]));
+      const config = JSON.parse(bundle.files[BUNDLE_FILES.projectConfig] as string) as Record<string, unknown>;
+      const out = trialBundleFiles({ study: { id: 's', name: 'n', dataset: 'd', metric: 'accuracy' }, trial: { number: 1, training: {} }, config, files, notes: bundle.notes });
+      expect([...out.keys()].slice(0, 2)).toEqual(['README.md', 'hf-peft/README.md']);
+      return Buffer.from(out.get('README.md')!).toString('utf8');
+    };
+    expect(readme(named)).toContain('from_pretrained("prajjwal1/bert-tiny", num_labels=3, id2label={0: "a", 1: "b", 2: "c"})');
+    expect(readme(unnamed)).toContain('`tiny-test` is seeded random weights that exist only inside AutoPEFT');
+    dispose(t);
   });
 
   it('rejects a file that is not a project configuration, naming the field', () => {

@@ -48,10 +48,13 @@ function headOf(config: Record<string, unknown>): Head | undefined {
 
 /** How to get the base model in Python: the string to pass and a sentence saying what it is. */
 function baseModelOf(config: Record<string, unknown>): { pass: string; sentence: string } {
-  const base = (config.baseModel ?? {}) as { name?: string; huggingFace?: { nameOrPath?: string } };
+  const base = (config.baseModel ?? {}) as { name?: string; huggingFace?: { nameOrPath?: string } | false };
   const name = base.name ?? 'the base model';
-  if (base.huggingFace?.nameOrPath) {
-    return { pass: base.huggingFace.nameOrPath, sentence: `The base model is \`${base.huggingFace.nameOrPath}\` (AutoPEFT's \`${name}\`); the lines below load it by that name.` };
+  const known = base.huggingFace ? base.huggingFace.nameOrPath : undefined;
+  if (known) return { pass: known, sentence: `The base model is \`${known}\` (AutoPEFT's \`${name}\`); the lines below load it by that name.` };
+  if (base.huggingFace === undefined) {
+    // Exported before the configuration recorded where the weights came from.
+    return { pass: `path/to/${name}`, sentence: `Pass the base model AutoPEFT trained on (\`${name}\`) where the lines below say \`path/to/${name}\`: the Hugging Face directory it was loaded from.` };
   }
   if (base.huggingFace) {
     const bundled = name === 'brown-bert-small' ? ' For the bundled `brown-bert-small` that is `workers/models/brown-bert-small` of an AutoPEFT checkout.' : '';

@@ -31,9 +31,9 @@ export interface ProjectConfig {
   /**
    * The base model: the project's name for it and, when its weights are a Hugging Face
    * directory's own, `huggingFace` (with that directory's `_name_or_path` when its `config.json`
-   * records one). Without `huggingFace` the weights exist only inside the project (seeded).
+   * records one); `huggingFace: false` when the weights exist only inside the project (seeded).
    */
-  baseModel: { name: string; modelType: 'bert' | 'roberta'; shape: EncoderShape; huggingFace?: { nameOrPath?: string } };
+  baseModel: { name: string; modelType: 'bert' | 'roberta'; shape: EncoderShape; huggingFace: { nameOrPath?: string } | false };
   peft: PeftConfig;
   head: { kind: HeadKind; task: 'classification' | 'regression'; outputs: number; labels: string[] };
   /** Hyperparameters of the training run (optimiser settings included when given). */
@@ -75,7 +75,7 @@ export function projectConfig(input: ProjectConfigInput): ProjectConfig {
       name: input.baseModel.name,
       modelType: input.baseModel.modelType,
       shape: { ...shape },
-      ...(input.baseModel.huggingFace ? { huggingFace: { ...input.baseModel.huggingFace } } : {}),
+      huggingFace: input.baseModel.huggingFace ? { ...input.baseModel.huggingFace } : false,
     },
     peft: structuredClone(input.peft),
     head: { ...input.head, labels: [...input.head.labels] },
