@@ -159,6 +159,13 @@ function peftExpected(config: Record<string, unknown>, modules: ModuleInfo[], sh
       out.set(p(mod, 'lora_A.weight'), [r, i]);
       out.set(p(mod, 'lora_B.weight'), [o, r]);
       if (config.use_dora === true) out.set(p(mod, 'lora_magnitude_vector'), [o]);
+    } else if (type === 'ADALORA') {
+      // resize_modules_by_rank_pattern: a module's rank is the kept count of its `{module}.lora_E` mask, else init_r.
+      const mask = (config.rank_pattern as Record<string, boolean[]> | null)?.[`${mod.name}.lora_E`];
+      const r = mask ? mask.filter(Boolean).length : (config.init_r as number);
+      out.set(p(mod, 'lora_A'), [r, i]);
+      out.set(p(mod, 'lora_B'), [o, r]);
+      out.set(p(mod, 'lora_E'), [r, 1]);
     } else if (type === 'IA3') {
       out.set(p(mod, 'ia3_l'), targets(config.feedforward_modules, mod.name) ? [1, i] : [o, 1]);
     } else if (type === 'VERA') {
@@ -211,7 +218,7 @@ const PEFT_EXAMPLES = METHOD_KEYS.filter((key) => !isRefusal(PEFT_METHODS[key].h
 
 describe("Hugging Face PEFT: the exported keys are the ones set_peft_model_state_dict loads", () => {
   it('covers every method the registry exports to PEFT', () => {
-    expect(PEFT_EXAMPLES.map(([key]) => key).sort()).toEqual(['dora', 'fourierft', 'ia3', 'layerNorm', 'lora', 'loraFa', 'pissa', 'prefix', 'promptTuning', 'vera'].sort());
+    expect(PEFT_EXAMPLES.map(([key]) => key).sort()).toEqual(['adalora', 'dora', 'fourierft', 'ia3', 'layerNorm', 'lora', 'loraFa', 'pissa', 'prefix', 'promptTuning', 'vera'].sort());
   });
   for (const kind of ['bert', 'roberta'] as const) {
     for (const [key, peft] of PEFT_EXAMPLES) {
