@@ -7,7 +7,8 @@
  */
 import express from 'express';
 import type { Request, Response, Router } from 'express';
-import { buildTrialConfig } from '../scheduler/best-config.js';
+import { zipSync } from 'fflate';
+import { STORED_CONFIG_FILES, buildTrialConfig } from '../scheduler/best-config.js';
 import { parseStudySpec } from '../scheduler/spec.js';
 import type { SpecContext } from '../scheduler/spec.js';
 import { MAX_PAGE, STUDY_ID_PATTERN } from '../scheduler/store.js';
@@ -17,11 +18,11 @@ import { PRESETS } from '../search/presets.js';
 import { DATASET_INFO } from '../workers/data/catalog.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../workers/data/json-depth.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
+import { trialBundleFiles } from '../workers/export/bundle.js';
 import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError, QuotaError, UnavailableError, errorHandler } from './errors.js';
 import type { ServiceMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { StudyReads, type ReadAnswer } from './study-reads.js';
-import { zipArchive, type ZipEntry } from './zip.js';
 import { allowedHosts, authenticate, callerOf, hostCheck, originPolicy, requireScope } from './security.js';
 import { DEFAULT_QUOTAS, quotasOf, tokenRequestSchema, TokenNameTakenError, TOKEN_NAME_PATTERN } from './tokens.js';
 import type { DefaultQuotas, TokenStore } from './tokens.js';
@@ -196,10 +197,23 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/api/studies/:id/best', read, async (req, res) => {
     const { study, best } = await bestOf(studyIdOf(req));
-    const config = buildTrialConfig(study, best, study.baseShape);
+    const config = buildTrialConfig(study, best, study.baseShape, await storedConfigOf(study, best));
     res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${best.number}.json`);
     res.type('application/json').send(JSON.stringify(config, null, 2));
   });
+
+  /** The project configuration the worker stored with a trial's weights, if it has one. */
+  const storedConfigOf = async (study: StudyRecord, trial: TrialRecord): Promise<Record<string, unknown> | undefined> => {
+    const file = STORED_CONFIG_FILES.find((f) => trial.artifact?.files.includes(f));
+    const content = file === undefined ? undefined : await deps.store.getArtifactFile(study.id, trial.number, file);
+    if (!content) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(content.toString('utf8'));
+      return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
   /** A study and its best complete trial (404 / 409 otherwise), from its summary. */
   const bestOf = async (id: string): Promise<{ study: StudyRecord; best: TrialRecord }> => {
@@ -243,36 +257,67 @@ export function createApp(deps: AppDeps): express.Express {
     const files: TrialFile[] = artifactFiles.map((name, i) => ({ name, kind: 'artifact', path: `${base}/files/${name}`, bytes: sizes[i] ?? 0 }));
     if (trial.state === 'complete') {
       files.unshift({ name: 'configuration.json', kind: 'configuration', path: `${base}/config` });
-      files.push({ name: 'bundle.zip', kind: 'bundle', path: `${base}/bundle` });
+      files.push({ name: 'bundle.zip', kind: 'bundle', path: `${base}/bundle.zip` });
     }
     res.json({ trial: trial.number, state: trial.state, files, notes: trial.artifact?.notes ?? [] } satisfies TrialFiles);
   });
 
-  /** A complete trial's configuration JSON (409 for a trial that is not complete). */
-  const configOf = (study: StudyRecord, trial: TrialRecord, what: string): string => {
-    if (trial.state !== 'complete') throw new ConflictError(`trial ${trial.number} is ${trial.state}; only a complete trial has ${what} to download`);
-    return JSON.stringify(buildTrialConfig(study, trial, study.baseShape), null, 2);
-  };
-
   app.get('/api/studies/:id/trials/:number/config', read, async (req, res) => {
     const { study, trial } = await trialOf(req);
-    const json = configOf(study, trial, 'a configuration');
+    if (trial.state !== 'complete') throw new ConflictError(`trial ${trial.number} is ${trial.state}; only a complete trial has a configuration to download`);
+    const json = JSON.stringify(buildTrialConfig(study, trial, study.baseShape, await storedConfigOf(study, trial)), null, 2);
     res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.json`);
     res.type('application/json').send(json);
   });
 
-  app.get('/api/studies/:id/trials/:number/bundle', read, async (req, res) => {
-    // Everything the trial offers in one download: its configuration and its adapter's files.
-    const { study, trial } = await trialOf(req);
-    const entries: ZipEntry[] = [{ name: 'configuration.json', data: Buffer.from(configOf(study, trial, 'a bundle'), 'utf8') }];
-    for (const file of trial.artifact?.files ?? []) {
+  /**
+   * A trial's bundle: `hf-peft/`, `adapterhub/` and `autopeft/` folders and a README with the
+   * lines that load each (workers/export/bundle.ts), zipped with fflate. 404 for a trial without
+   * trained weights.
+   */
+  const sendBundle = async (res: Response, study: StudyRecord, trial: TrialRecord): Promise<void> => {
+    const stored = trial.state === 'complete' ? (trial.artifact?.files ?? []) : [];
+    if (stored.length === 0) {
+      throw new NotFoundError(`trial ${trial.number} has no trained weights to bundle (it is ${trial.state}${trial.state === 'complete' ? ' but stored no adapter' : ''})`);
+    }
+    const files = new Map<string, Uint8Array>();
+    for (const file of stored) {
       const content = await deps.store.getArtifactFile(study.id, trial.number, file);
       if (!content) throw new NotFoundError(`the stored files of trial ${trial.number} are gone`);
-      entries.push({ name: file, data: content });
+      files.set(file, content);
     }
-    res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.zip`);
+    const config = buildTrialConfig(study, trial, study.baseShape, await storedConfigOf(study, trial));
+    const bundle = trialBundleFiles({
+      study: { id: study.id, name: study.spec.name, dataset: study.spec.task.dataset, metric: study.spec.task.metric },
+      trial: {
+        number: trial.number,
+        training: trial.training,
+        searchPoint: trial.params,
+        ...(trial.metric !== undefined ? { metric: trial.metric } : {}),
+        ...(trial.majorityBaseline !== undefined ? { majorityBaseline: trial.majorityBaseline } : {}),
+        ...(trial.trainableParams !== undefined ? { trainableParams: trial.trainableParams } : {}),
+        ...(trial.trainablePercent !== undefined ? { trainablePercent: trial.trainablePercent } : {}),
+      },
+      config,
+      files,
+      notes: trial.artifact?.notes ?? [],
+    });
     // Dated by the trial, so the same trial always gives the same archive.
-    res.type('application/zip').send(zipArchive(entries, new Date(trial.finishedAt ?? trial.createdAt)));
+    const mtime = new Date(trial.finishedAt ?? trial.createdAt);
+    const zip = zipSync(Object.fromEntries([...bundle].map(([path, data]) => [path, [data, { mtime }] as const])), { level: 6 });
+    res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${trial.number}.zip`);
+    res.type('application/zip').send(Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength));
+  };
+
+  // `/bundle` is the route's name before issue 15; it serves the same archive.
+  app.get(['/api/studies/:id/trials/:number/bundle.zip', '/api/studies/:id/trials/:number/bundle'], read, async (req, res) => {
+    const { study, trial } = await trialOf(req);
+    await sendBundle(res, study, trial);
+  });
+
+  app.get('/api/studies/:id/best/bundle.zip', read, async (req, res) => {
+    const { study, best } = await bestOf(studyIdOf(req));
+    await sendBundle(res, study, best);
   });
 
   app.get('/api/studies/:id/trials/:number/files/*file', read, async (req, res) => {

@@ -192,12 +192,28 @@ export async function watch(client: Client, out: Output, id: string, intervalMs:
   }
 }
 
-/** `autopeft download <id> [--out FILE]`: saves the best configuration. */
-export async function download(client: Client, out: Output, id: string, outFile: string | undefined): Promise<number> {
-  const response = await call(client, `${studyPath(id)}/best`);
+/** What `download` fetches. */
+export interface DownloadOptions {
+  /** Where to write; default the server's file name in the working directory. */
+  outFile?: string | undefined;
+  /** A trial number; default the study's best trial. */
+  trial?: number | undefined;
+  /** The trial's bundle ZIP instead of its configuration JSON. */
+  bundle?: boolean;
+}
+
+/**
+ * `autopeft download <id> [--trial N] [--bundle] [--out FILE]`: saves the best (or trial N's)
+ * configuration, or with `--bundle` its bundle ZIP.
+ */
+export async function download(client: Client, out: Output, id: string, options: DownloadOptions = {}): Promise<number> {
+  const trialPath = options.trial === undefined ? `${studyPath(id)}/best` : `${studyPath(id)}/trials/${options.trial}`;
+  const route = options.bundle ? `${trialPath}/bundle.zip` : options.trial === undefined ? trialPath : `${trialPath}/config`;
+  const response = await call(client, route);
   const fromServer = /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1];
   // Only the server's base name is used: a file name from the network never picks the directory.
-  const file = outFile ?? (fromServer ? basename(fromServer) : `autopeft-${basename(id)}-best.json`);
+  const fallback = `autopeft-${basename(id)}-${options.trial === undefined ? 'best' : `trial-${options.trial}`}.${options.bundle ? 'zip' : 'json'}`;
+  const file = options.outFile ?? (fromServer ? basename(fromServer) : fallback);
   const body = Buffer.from(await response.arrayBuffer());
   try {
     await writeFile(file, body);
@@ -206,7 +222,8 @@ export async function download(client: Client, out: Output, id: string, outFile:
     const reason = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : error instanceof Error ? error.message : String(error);
     throw new CliError(`cannot write ${file}: ${reason}`);
   }
-  out.result({ id, file, bytes: body.length }, () => console.log(file));
+  const what = { kind: options.bundle ? 'bundle' : 'configuration', ...(options.trial === undefined ? {} : { trial: options.trial }) };
+  out.result({ id, file, bytes: body.length, ...what }, () => console.log(file));
   return 0;
 }
 

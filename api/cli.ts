@@ -35,7 +35,9 @@ commands:
   status <id>           show a study's progress and its trials
   watch <id>            follow a study until it ends: a progress bar with trials done, running, best so far,
                         elapsed and an estimate of what is left (--interval SECONDS, default 1)
-  download <id>         save the best configuration as JSON (--out FILE, default: the server's file name)
+  download <id>         save the best configuration as JSON, or with --bundle its trial bundle as a ZIP
+                        (hf-peft/, adapterhub/, autopeft/, README.md); --trial N for trial N instead of
+                        the best (--out FILE, default: the server's file name)
   cancel <id>           cancel a study: waiting trials are dropped, running ones stop between steps
   delete <id>           delete a finished study with its trials and trained adapters
   token create --name NAME --scope read|submit|admin [--max-running-studies N]
@@ -72,6 +74,8 @@ const OPTIONS = {
   name: { type: 'string' },
   scope: { type: 'string' },
   interval: { type: 'string' },
+  trial: { type: 'string' },
+  bundle: { type: 'boolean' },
   json: { type: 'boolean' },
   'max-running-studies': { type: 'string' },
   'max-trials-per-study': { type: 'string' },
@@ -123,7 +127,7 @@ async function main(argv: string[], out: Output): Promise<number> {
     case 'watch':
       return watch(await client(), out, requireArg(arg, 'watch <id>'), intervalOf(values.interval));
     case 'download':
-      return download(await client(), out, requireArg(arg, 'download <id>'), values.out);
+      return download(await client(), out, requireArg(arg, 'download <id>'), { outFile: values.out, trial: trialOf(values.trial), bundle: values.bundle === true });
     case 'cancel':
       return cancel(await client(), out, requireArg(arg, 'cancel <id>'));
     case 'delete':
@@ -141,6 +145,13 @@ function requireArg(arg: string | undefined, usage: string): string {
 }
 
 /** `--interval SECONDS` of watch, in milliseconds. */
+/** `--trial N`: a trial number (a non-negative integer), or undefined for the best trial. */
+function trialOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`--trial "${text}": a trial number (0, 1, 2, ...)`);
+  return Number(text.trim());
+}
+
 function intervalOf(text: string | undefined): number {
   if (text === undefined) return 1000;
   const seconds = Number(text);

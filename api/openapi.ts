@@ -232,7 +232,16 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/studies/{id}/best/files/{file}', summary: "A file of the best trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/files', summary: "The files a trial offers for download: its configuration and a ZIP of everything (complete trials) and its trained adapter's files, each with its API path", scope: 'read', responses: { 200: trialFiles, 404: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/config', summary: "A complete trial's configuration (attachment), in the format of /best", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
-  { method: 'get', path: '/api/studies/{id}/trials/{number}/bundle', summary: "A complete trial's configuration and trained adapter files as one ZIP (attachment)", scope: 'read', responses: { 200: 'application/zip', 404: null, 409: null } },
+  {
+    method: 'get',
+    path: '/api/studies/{id}/trials/{number}/bundle.zip',
+    summary:
+      "A complete trial's bundle (ZIP attachment): hf-peft/ (Hugging Face PEFT adapter and model card), adapterhub/ (adapters' adapter and head, where adapters can hold the configuration), autopeft/ (the project configuration and weights) and a README.md with the Python lines that load each folder, the labels and the base model; 404 for a trial without trained weights",
+    scope: 'read',
+    responses: { 200: 'application/zip', 404: null },
+  },
+  { method: 'get', path: '/api/studies/{id}/trials/{number}/bundle', summary: 'The same bundle as /bundle.zip (the route before issue 15)', scope: 'read', responses: { 200: 'application/zip', 404: null } },
+  { method: 'get', path: '/api/studies/{id}/best/bundle.zip', summary: "The best trial's bundle (as /trials/{number}/bundle.zip); 409 until a trial is complete", scope: 'read', responses: { 200: 'application/zip', 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/files/{file}', summary: "A file of a complete trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null } },
   { method: 'get', path: '/api/events', summary: 'Server-sent change notices `{studyId, type}`', scope: 'read', responses: { 200: 'text/event-stream' } },
   {

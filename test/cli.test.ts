@@ -177,6 +177,16 @@ describe('the autopeft command line', () => {
     expect(downloaded.file).toBe(out);
     expect(downloaded.bytes).toBe(readFileSync(out).length);
     expect((JSON.parse(readFileSync(out, 'utf8')) as { format: string }).format).toBe('autopeft.trial-config/v1');
+    // --bundle: the best trial's ZIP; --trial N: that trial's.
+    const zipOut = join(dir, 'best.zip');
+    const bundled = JSON.parse((await run(['download', studyId, '--bundle', '--out', zipOut, '--json', ...api])).stdout) as { file: string; bytes: number; kind: string };
+    expect(bundled).toMatchObject({ id: studyId, file: zipOut, kind: 'bundle', bytes: readFileSync(zipOut).length });
+    const names = execFileSync('unzip', ['-Z1', zipOut], { encoding: 'utf8' }).trim().split('\n');
+    expect(names).toEqual(expect.arrayContaining(['README.md', 'autopeft/autopeft_config.json', 'autopeft/adapter_weights.safetensors', 'hf-peft/adapter_model.safetensors']));
+    const trialZip = join(dir, 'trial0.zip');
+    const byTrial = JSON.parse((await run(['download', studyId, '--trial', '0', '--bundle', '--out', trialZip, '--json', ...api])).stdout) as { trial: number };
+    expect(byTrial).toMatchObject({ trial: 0, kind: 'bundle' });
+    expect(execFileSync('unzip', ['-p', trialZip, 'README.md'], { encoding: 'utf8' })).toMatch(/^# cli.*: trial 0\n/);
 
     writeFileSync(join(dir, 'long.json'), JSON.stringify(spec('cli cancel', 50)));
     const second = (JSON.parse((await run(['submit', join(dir, 'long.json'), '--json', ...api])).stdout) as { id: string }).id;
@@ -213,6 +223,8 @@ describe('the autopeft command line', () => {
       ['bad token', ['status', studyId, '--url', stack.url, '--token', 'apt_wrong'], 1, /token/i],
       ['unknown study', ['status', 'nosuchstudy', ...api], 1, /nosuchstudy/],
       ['unwritable --out', ['download', studyId, '--out', '/missing/dir/x.json', ...api], 1, /^autopeft: cannot write \/missing\/dir\/x\.json: its directory does not exist$/],
+      ['a bad --trial', ['download', studyId, '--trial', 'x', '--bundle', ...api], 2, /^autopeft: --trial "x": a trial number \(0, 1, 2, \.\.\.\)$/],
+      ['a trial without weights', ['download', studyId, '--trial', '99', '--bundle', ...api], 1, /^autopeft: study "[^"]+" has no trial 99$/],
       ['missing spec file', ['submit', join(dir, 'nope.json'), ...api], 2, /nope\.json: ENOENT/],
       ['invalid spec', ['submit', join(dir, 'bad.json'), ...api], 1, /bad\.json: .*budget\.maxTrials/],
       ['bad token scope', ['token', 'create', '--name', 'x', '--scope', 'root'], 2, /token create --scope/, prefixEnv],

@@ -3,7 +3,11 @@
  * real browser against the real stack. Table and grid tests read synthetic trials written into
  * Redis the way the scheduler writes them; the form's study trains for real (tiny shapes).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -407,7 +411,8 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     await page.locator('[data-testid="trial-row"][data-trial-number="0"]').click();
     const detail = page.getByTestId('trial-detail');
     const listing = (await (await stack.api(`/api/studies/${id}/trials/0/files`)).json()) as TrialFiles;
-    expect(listing.files.map((f) => f.name)).toContain('adapter_weights.safetensors');
+    expect(listing.files.map((f) => f.name)).toContain('autopeft/adapter_weights.safetensors');
+    expect(listing.files[listing.files.length - 1]).toMatchObject({ name: 'bundle.zip', kind: 'bundle', path: `/api/studies/${id}/trials/0/bundle.zip` });
     await expect.poll(() => detail.locator('[data-testid="trial-file"]').count(), { timeout: 15_000 }).toBe(listing.files.length);
     for (const file of listing.files.filter((f) => f.kind === 'artifact')) {
       const got = await downloadText(page, () => detail.locator(`[data-file="${file.name}"]`).click());
@@ -415,11 +420,24 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
       expect(got.bytes.length).toBe(file.bytes);
       expect(got.bytes.equals(expected)).toBe(true);
     }
-    // The bundle: the API's ZIP, byte for byte.
+    // The bundle, offered first: the API's ZIP, byte for byte, with its folders and README.
+    expect(await detail.locator('[data-testid="trial-file"]').first().getAttribute('data-file')).toBe('bundle.zip');
+    expect(await detail.getByTestId('trial-bundle').textContent()).toMatch(/^Download bundle\.zip hf-peft\/, adapterhub\/ and autopeft\/ folders/);
     const bundle = await downloadText(page, () => detail.locator('[data-file="bundle.zip"]').click());
     expect(bundle.name).toMatch(/-trial-0\.zip$/);
-    expect(bundle.bytes.equals(Buffer.from(await (await stack.api(`/api/studies/${id}/trials/0/bundle`)).arrayBuffer()))).toBe(true);
-    const weights = listing.files.find((f) => f.name === 'adapter_weights.safetensors')!;
+    expect(bundle.bytes.equals(Buffer.from(await (await stack.api(`/api/studies/${id}/trials/0/bundle.zip`)).arrayBuffer()))).toBe(true);
+    const zipDir = mkdtempSync(path.join(tmpdir(), 'autopeft-dash-bundle-'));
+    try {
+      writeFileSync(path.join(zipDir, 'b.zip'), bundle.bytes);
+      const names = execFileSync('unzip', ['-Z1', path.join(zipDir, 'b.zip')], { encoding: 'utf8' }).trim().split('\n');
+      // The READMEs, then every stored file of the trial (LoRA: the PEFT folder has its model card).
+      expect(names).toEqual(['README.md', 'hf-peft/README.md', ...listing.files.filter((f) => f.kind === 'artifact').map((f) => f.name).sort()]);
+      expect(execFileSync('unzip', ['-p', path.join(zipDir, 'b.zip'), 'README.md'], { encoding: 'utf8' })).toContain('model = PeftModel.from_pretrained(base, "hf-peft")');
+    } finally {
+      rmSync(zipDir, { recursive: true, force: true });
+    }
+    await detail.getByTestId('detail-downloads').screenshot({ path: shot('trial-detail-downloads.png') });
+    const weights = listing.files.find((f) => f.name === 'autopeft/adapter_weights.safetensors')!;
     expect(weights.bytes).toBeGreaterThan(100);
     await page.screenshot({ path: shot('created-study-detail.png'), fullPage: true });
     expect(errors).toEqual([]);

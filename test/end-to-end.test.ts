@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseProjectConfig } from '../workers/export/project-config.js';
 import type { StudyView } from '../scheduler/types.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
@@ -117,7 +122,16 @@ describe('a study from REST submit to best-configuration download', () => {
     // The trained adapter downloads in the project's, AdapterHub's and PEFT's formats.
     const downloads = (config as unknown as { downloads: Record<string, string> }).downloads;
     expect(Object.keys(downloads)).toEqual(
-      expect.arrayContaining(['autopeft_config.json', 'adapter_weights.safetensors', 'adapterhub/adapter_config.json', 'hf-peft/adapter_config.json', 'hf-peft/adapter_model.safetensors']),
+      expect.arrayContaining([
+        'autopeft/autopeft_config.json',
+        'autopeft/adapter_weights.safetensors',
+        'adapterhub/adapter_config.json',
+        'adapterhub/adapter.safetensors',
+        'adapterhub/head_config.json',
+        'adapterhub/model_head.safetensors',
+        'hf-peft/adapter_config.json',
+        'hf-peft/adapter_model.safetensors',
+      ]),
     );
     const peftConfig = (await (await api.call(`${downloads['hf-peft/adapter_config.json']}`)).json()) as { peft_type: string; r: number; target_modules: unknown };
     expect(peftConfig).toMatchObject({ peft_type: 'LORA', r: best.peft.lora!.rank });
@@ -127,6 +141,42 @@ describe('a study from REST submit to best-configuration download', () => {
     expect(loraA.length).toBe(best.peft.lora!.targets.length * best.peft.lora!.layers.length);
     for (const [, tensor] of loraA) expect(tensor).toMatchObject({ dtype: 'F32', shape: [best.peft.lora!.rank, expect.any(Number)] });
     expect((await api.call(`/api/studies/${id}/trials/0/files/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
+
+    // The best trial's bundle over the real API: unzipped, each folder where its loader looks.
+    const bundle = await api.call(`/api/studies/${id}/best/bundle.zip`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-disposition')).toContain(`trial-${best.number}.zip`);
+    const zip = Buffer.from(await bundle.arrayBuffer());
+    expect(Buffer.from(await (await api.call(`/api/studies/${id}/trials/${best.number}/bundle.zip`)).arrayBuffer()).equals(zip)).toBe(true);
+    const dir = mkdtempSync(path.join(tmpdir(), 'autopeft-e2e-bundle-'));
+    try {
+      writeFileSync(path.join(dir, 'bundle.zip'), zip);
+      execFileSync('unzip', ['-q', 'bundle.zip', '-d', 'out'], { cwd: dir });
+      const out = path.join(dir, 'out');
+      const listed = (sub: string): string[] => readdirSync(path.join(out, sub)).sort();
+      expect(readdirSync(out).sort()).toEqual(['README.md', 'adapterhub', 'autopeft', 'hf-peft']);
+      expect(listed('hf-peft')).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+      expect(listed('adapterhub')).toEqual(['adapter.safetensors', 'adapter_config.json', 'head_config.json', 'model_head.safetensors']);
+      expect(listed('autopeft')).toEqual(['adapter_weights.safetensors', 'autopeft_config.json']);
+      const readme = readFileSync(path.join(out, 'README.md'), 'utf8');
+      // tiny-random is seeded weights no Hugging Face checkpoint holds: the README says so, and what to pass.
+      expect(readme).toContain('`tiny-random` is seeded random weights that exist only inside AutoPEFT');
+      expect(readme).toContain('AutoModelForSequenceClassification.from_pretrained("path/to/tiny-random", num_labels=2, id2label={0: "ham", 1: "spam"})');
+      expect(readme).toContain('model = PeftModel.from_pretrained(base, "hf-peft")');
+      expect(readme).toContain('model = AutoAdapterModel.from_pretrained("path/to/tiny-random")\nname = model.load_adapter("adapterhub", set_active=True)');
+      expect(readme).toContain('2 labels (`num_labels=2`), by index:\n\n- 0: `ham`\n- 1: `spam`');
+      const peftFile = JSON.parse(readFileSync(path.join(out, 'hf-peft', 'adapter_config.json'), 'utf8')) as { peft_version: string; base_model_name_or_path: string };
+      expect(peftFile.peft_version).toBe('0.18.0');
+      expect(peftFile.base_model_name_or_path).toBe('<pass the base model yourself: AutoPEFT\'s "tiny-random">');
+      const hubHead = JSON.parse(readFileSync(path.join(out, 'adapterhub', 'head_config.json'), 'utf8')) as { config: { num_labels: number; label2id: Record<string, number> } };
+      expect(hubHead.config).toMatchObject({ num_labels: 2, label2id: { ham: 0, spam: 1 } });
+      // One format: the bundle's project configuration is /best's JSON and rebuilds the adapter.
+      const projectText = readFileSync(path.join(out, 'autopeft', 'autopeft_config.json'), 'utf8');
+      expect(JSON.parse(projectText)).toEqual(config);
+      expect(parseProjectConfig(projectText).head).toMatchObject({ outputs: 2, labels: ['ham', 'spam'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
 
     expect(api.checked).toBeGreaterThan(15);
     // Deleting the finished study removes it, its trials and its trained adapters from Redis;

@@ -7,6 +7,7 @@ import { selectBackend } from '../workers/backend.js';
 import type { NamedArray } from '../workers/export/index.js';
 import {
   ADAPTER_WEIGHTS_FILE,
+  BUNDLE_FILES,
   ExportError,
   adapterHubConfig,
   exportTrainedAdapter,
@@ -15,6 +16,7 @@ import {
   rebuildAdapter,
   toNamedArrays,
 } from '../workers/export/index.js';
+import { trialBundleFiles } from '../workers/export/bundle.js';
 import { BertEncoder } from '../workers/model/encoder.js';
 import { inferenceContext } from '../workers/model/forward-context.js';
 import { SequenceClassificationHead } from '../workers/model/head.js';
@@ -87,30 +89,54 @@ describe('project configuration export', () => {
   it('is complete enough to rebuild the trained model with identical outputs', () => {
     const t = trained(hybrid);
     const bundle = exportTrainedAdapter({ adapterName: 'x', baseModel: BASE, peft: hybrid, head: HEAD, weights: t.arrays, metrics: { accuracy: 0.5 } });
-    const config = parseProjectConfig(bundle.files['autopeft_config.json'] as string);
+    const config = parseProjectConfig(bundle.files[BUNDLE_FILES.projectConfig] as string);
+    expect(config.format).toBe('autopeft.trial-config/v1');
     expect(config.peft).toEqual(hybrid);
-    expect(config.baseModel).toEqual({ name: 'tiny-test', modelType: 'bert', shape: SHAPE });
+    expect(config.baseModel).toEqual({ name: 'tiny-test', modelType: 'bert', shape: SHAPE, huggingFace: false });
     expect(config.head).toEqual(HEAD);
     expect(config.parameters.stored).toBe(countPeftParams(hybrid, SHAPE, 'stored'));
     expect(config.parameters.trainable).toBe(countPeftParams(hybrid, SHAPE, 'training') + 16 * 3 + 3);
     expect(config.parameters.storedPercentOfBase).toBeCloseTo((100 * config.parameters.stored) / 12345, 10);
     expect(config.weights.file).toBe(ADAPTER_WEIGHTS_FILE);
     expect(config.weights.tensors['encoder.layer.0.attention.self.prefix_key']).toEqual([3, 16]);
-    const rebuilt = rebuildAdapter(tf, config, bundle.files[ADAPTER_WEIGHTS_FILE] as Uint8Array, weights);
+    const rebuilt = rebuildAdapter(tf, config, bundle.files[BUNDLE_FILES.projectWeights] as Uint8Array, weights);
     const a = logits(rebuilt.modules, rebuilt.head);
     const b = logits(t.modules, t.head);
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-6);
     rebuilt.dispose();
     dispose(t);
-    // Neither AdapterHub (BitFit, LoRA on two ranks is fine) nor PEFT (a hybrid) covers everything: notes say so.
-    expect(bundle.notes.some((n) => /BitFit has no adapters configuration/.test(n))).toBe(true);
+    // Neither AdapterHub (a serial and a parallel adapter at one place) nor PEFT (a hybrid) holds it: notes say so.
+    expect(bundle.notes.some((n) => /^No AdapterHub export: adapters cannot hold two bottleneck adapters/.test(n))).toBe(true);
     expect(bundle.notes.some((n) => /single method per adapter; this configuration combines/.test(n))).toBe(true);
-    expect(bundle.files['hf-peft/adapter_config.json']).toBeUndefined();
+    expect(bundle.files[BUNDLE_FILES.peftConfig]).toBeUndefined();
+    expect(bundle.files[BUNDLE_FILES.hubConfig]).toBeUndefined();
+    expect(Object.keys(bundle.files).sort()).toEqual([BUNDLE_FILES.projectConfig, BUNDLE_FILES.projectWeights].sort());
+  });
+
+  it("names the base model by its _name_or_path where it has one, else a placeholder the bundle's README explains", () => {
+    const peft: PeftConfig = { lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value'], layers: [0, 1] } };
+    const t = trained(peft);
+    const named = exportTrainedAdapter({ adapterName: 'n', baseModel: { ...BASE, huggingFace: { nameOrPath: 'prajjwal1/bert-tiny' } }, peft, head: HEAD, weights: t.arrays });
+    expect(JSON.parse(named.files[BUNDLE_FILES.peftConfig] as string)).toMatchObject({ base_model_name_or_path: 'prajjwal1/bert-tiny', peft_version: '0.18.0' });
+    expect(JSON.parse(named.files[BUNDLE_FILES.hubConfig] as string)).toMatchObject({ model_name: 'prajjwal1/bert-tiny' });
+    const unnamed = exportTrainedAdapter({ adapterName: 'n', baseModel: BASE, peft, head: HEAD, weights: t.arrays });
+    expect(JSON.parse(unnamed.files[BUNDLE_FILES.peftConfig] as string).base_model_name_or_path).toBe('<pass the base model yourself: AutoPEFT\'s "tiny-test">');
+    const readme = (bundle: typeof named): string => {
+      const files = new Map(Object.entries(bundle.files).map(([k, v]) => [k, typeof v === 'string' ? Buffer.from(v) : v]));
+      const config = JSON.parse(bundle.files[BUNDLE_FILES.projectConfig] as string) as Record<string, unknown>;
+      const out = trialBundleFiles({ study: { id: 's', name: 'n', dataset: 'd', metric: 'accuracy' }, trial: { number: 1, training: {} }, config, files, notes: bundle.notes });
+      expect([...out.keys()].slice(0, 2)).toEqual(['README.md', 'hf-peft/README.md']);
+      return Buffer.from(out.get('README.md')!).toString('utf8');
+    };
+    expect(readme(named)).toContain('from_pretrained("prajjwal1/bert-tiny", num_labels=3, id2label={0: "a", 1: "b", 2: "c"})');
+    expect(readme(unnamed)).toContain('`tiny-test` is seeded random weights that exist only inside AutoPEFT');
+    dispose(t);
   });
 
   it('rejects a file that is not a project configuration, naming the field', () => {
-    expect(() => parseProjectConfig('{"format":"other"}')).toThrow(/format must be "autopeft-adapter"/);
-    expect(() => parseProjectConfig('{"format":"autopeft-adapter","version":1}')).toThrow(/baseModel is required/);
+    expect(() => parseProjectConfig('{"format":"other"}')).toThrow(/format must be "autopeft.trial-config\/v1"/);
+    expect(() => parseProjectConfig('{"format":"autopeft-adapter","version":1}')).toThrow(/format must be/);
+    expect(() => parseProjectConfig('{"format":"autopeft.trial-config/v1"}')).toThrow(/baseModel is required/);
   });
 });
 
@@ -138,11 +164,11 @@ describe('AdapterHub adapter_config.json', () => {
     const config = file.config as { architecture: string; configs: Record<string, unknown>[] };
     expect(config.architecture).toBe('union');
     expect(config.configs[0]).toEqual({
-      architecture: 'prefix_tuning', encoder_prefix: true, cross_prefix: true, leave_out: [], flat: false, prefix_length: 30,
+      architecture: 'prefix_tuning', encoder_prefix: true, cross_prefix: true, leave_out: [], flat: true, prefix_length: 30,
       bottleneck_size: 800, non_linearity: 'tanh', dropout: 0, use_gating: false, shared_gating: true,
     });
     expect(config.configs[1]).toMatchObject({ is_parallel: true, scaling: 4, reduction_factor: 2, original_ln_before: false, init_weights: 'mam_adapter' });
-    expect(warnings).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^prefix-tuning: adapters numbers the real tokens from 0/)]);
   });
 
   it('describes UniPELT with gates, LoRA and (IA)3 as lora architectures, and warns of union conflicts', () => {
@@ -162,15 +188,18 @@ describe('AdapterHub adapter_config.json', () => {
       architecture: 'lora', selfattn_lora: true, intermediate_lora: false, output_lora: false, leave_out: [], r: 8, alpha: 2, dropout: 0,
       attn_matrices: ['q', 'v'], composition_mode: 'add', init_weights: 'lora', use_gating: true,
     });
-    const mixed = adapterHubConfig({ lora: { rank: 2, alpha: 2, dropout: 0, targets: ['key'], layers: [0, 1] }, ia3: { layers: [0, 1] } }, SHAPE, target);
-    expect((mixed.file.config as { configs: Record<string, unknown>[] }).configs[1]).toMatchObject({ composition_mode: 'scale', r: 1, alpha: 1, attn_matrices: ['k', 'v'], intermediate_lora: true });
-    expect(mixed.warnings.some((w) => /ConfigUnion refuses two "lora" children/.test(w))).toBe(true);
-    const autopeft = adapterHubConfig(
-      { serialAdapter: { placement: 'pfeiffer', size: 2, layers: [0, 1], activation: 'relu' }, parallelAdapter: { size: 2, layers: [0, 1], scaling: 4, activation: 'relu' } },
-      SHAPE,
-      target,
-    );
-    expect(autopeft.warnings.some((w) => /two bottleneck adapters at the same location/.test(w))).toBe(true);
+    // LoRA and (IA)3 in the same layers: adapters' match() finds two LoRA-type children there.
+    expect(() => adapterHubConfig({ lora: { rank: 2, alpha: 2, dropout: 0, targets: ['key'], layers: [0, 1] }, ia3: { layers: [0, 1] } }, SHAPE, target)).toThrow(/two "lora" modules at the same place \(selfattn_lora, layer 0\)/);
+    // In disjoint layers they coexist.
+    const disjoint = adapterHubConfig({ lora: { rank: 2, alpha: 2, dropout: 0, targets: ['key'], layers: [0] }, ia3: { layers: [1] } }, SHAPE, target);
+    expect((disjoint.file.config as { configs: Record<string, unknown>[] }).configs[1]).toMatchObject({ composition_mode: 'scale', r: 1, alpha: 1, attn_matrices: ['k', 'v'], intermediate_lora: true, leave_out: [0] });
+    expect(() =>
+      adapterHubConfig(
+        { serialAdapter: { placement: 'pfeiffer', size: 2, layers: [0, 1], activation: 'relu' }, parallelAdapter: { size: 2, layers: [1], scaling: 4, activation: 'relu' } },
+        SHAPE,
+        target,
+      ),
+    ).toThrow(/two bottleneck adapters \(e.g. a serial and a parallel one\) at the same place \(output_adapter, layer 1\)/);
   });
 
   it('refuses what AdapterHub cannot describe', () => {

@@ -238,6 +238,10 @@ describe('trainTrial', { timeout: 30_000 }, () => {
     await expect(trainTrial(job({ peft: { promptTuning: { length: 10 } }, training: { maxSeqLength: 120 } }), { backend })).rejects.toThrow(
       /maxSeqLength must be at most 118 .*10 positions go to the prompt/,
     );
+    // A prefix takes positions too: Hugging Face numbers the real tokens after it.
+    await expect(trainTrial(job({ peft: { prefix: { length: 20, layers: [0, 1], reparamSize: 0 } }, training: { maxSeqLength: 120 } }), { backend })).rejects.toThrow(
+      /maxSeqLength must be at most 108 .*20 positions go to the prefix/,
+    );
     await expect(trainTrial(job({ task: { metric: 'pearson' } }), { backend })).rejects.toThrow(/Metric "pearson" does not apply/);
     await expect(trainTrial(job({ training: { steps: 0 } }), { backend })).rejects.toThrow(/Invalid training configuration: steps: Too small: expected number to be >=1/);
   });

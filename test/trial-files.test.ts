@@ -1,6 +1,7 @@
 /**
- * The per-trial download endpoints (`GET .../trials/:n/files`, `/config`, `/bundle`) and the
- * dashboard's pure table and grid rules (filters, sort order, CSV, Pareto summary).
+ * The per-trial download endpoints (`GET .../trials/:n/files`, `/config`, `/bundle.zip` and the
+ * older `/bundle`) and the dashboard's pure table and grid rules (filters, sort order, CSV, Pareto
+ * summary).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,14 @@ import { startInProcessApp } from './helpers/app.js';
 import type { InProcessApp } from './helpers/app.js';
 import { writeSyntheticStudy } from './helpers/synthetic-study.js';
 
+/** What a worker stores as the project configuration (the fields the bundle's README reads). */
+const STORED_CONFIG = JSON.stringify({
+  format: 'autopeft.trial-config/v1',
+  baseModel: { name: 'synthetic', modelType: 'bert', huggingFace: {} },
+  head: { kind: 'bert', task: 'classification', outputs: 2, labels: ['ham', 'spam'] },
+  weights: { file: 'adapter_weights.safetensors', tensors: {} },
+});
+
 describe('GET /api/studies/:id/trials/:n/files and /config', () => {
   let app: InProcessApp;
   let studyId: string;
@@ -28,9 +37,17 @@ describe('GET /api/studies/:id/trials/:n/files and /config', () => {
     // Trial 0 is complete with two stored files, written where the worker writes them.
     const body = (await (await fetch(`${app.url}/api/studies/${studyId}/trials?after=0&limit=1000`, { headers: app.auth })).json()) as { trials: TrialRecord[] };
     trials = body.trials.sort((a, b) => a.number - b.number);
-    const artifact = { files: ['autopeft_config.json', 'hf-peft/adapter_model.safetensors'], notes: ['a note'] };
+    const artifact = { files: ['autopeft/autopeft_config.json', 'hf-peft/adapter_config.json', 'hf-peft/adapter_model.safetensors'], notes: ['No AdapterHub export: a reason'] };
     await new StudyStore(app.redis, app.prefix).saveTrial(studyId, { ...trials[0]!, state: 'complete', metric: 0.8, artifact });
-    await app.redis.hset(artifactKey(app.prefix, `${studyId}-0`), 'autopeft_config.json', '{"a":1}', 'hf-peft/adapter_model.safetensors', Buffer.alloc(1234, 7));
+    await app.redis.hset(
+      artifactKey(app.prefix, `${studyId}-0`),
+      'autopeft/autopeft_config.json',
+      STORED_CONFIG,
+      'hf-peft/adapter_config.json',
+      '{"peft_type": "LORA"}',
+      'hf-peft/adapter_model.safetensors',
+      Buffer.alloc(1234, 7),
+    );
   });
 
   afterAll(async () => {
@@ -46,53 +63,80 @@ describe('GET /api/studies/:id/trials/:n/files and /config', () => {
     expect(listing).toEqual({
       trial: 0,
       state: 'complete',
-      notes: ['a note'],
+      notes: ['No AdapterHub export: a reason'],
       files: [
         { name: 'configuration.json', kind: 'configuration', path: `/api/studies/${studyId}/trials/0/config` },
-        { name: 'autopeft_config.json', kind: 'artifact', path: `/api/studies/${studyId}/trials/0/files/autopeft_config.json`, bytes: 7 },
+        { name: 'autopeft/autopeft_config.json', kind: 'artifact', path: `/api/studies/${studyId}/trials/0/files/autopeft/autopeft_config.json`, bytes: STORED_CONFIG.length },
+        { name: 'hf-peft/adapter_config.json', kind: 'artifact', path: `/api/studies/${studyId}/trials/0/files/hf-peft/adapter_config.json`, bytes: 21 },
         { name: 'hf-peft/adapter_model.safetensors', kind: 'artifact', path: `/api/studies/${studyId}/trials/0/files/hf-peft/adapter_model.safetensors`, bytes: 1234 },
-        { name: 'bundle.zip', kind: 'bundle', path: `/api/studies/${studyId}/trials/0/bundle` },
+        { name: 'bundle.zip', kind: 'bundle', path: `/api/studies/${studyId}/trials/0/bundle.zip` },
       ],
     });
-    const weights = await get(listing.files[2]!.path);
+    const weights = await get(listing.files[3]!.path);
     expect(Buffer.from(await weights.arrayBuffer()).equals(Buffer.alloc(1234, 7))).toBe(true);
-    const config = (await (await get(listing.files[0]!.path)).json()) as { trial: number; peft: unknown; metric: { value: number } };
+    // One format: the trial's configuration is the stored one with the study's fields added.
+    const config = (await (await get(listing.files[0]!.path)).json()) as { format: string; trial: number; peft: unknown; metric: { value: number }; head: { labels: string[] } };
+    expect(config.format).toBe('autopeft.trial-config/v1');
     expect(config.trial).toBe(0);
     expect(config.metric.value).toBe(0.8);
     expect(config.peft).toEqual(trials[0]!.peft);
+    expect(config.head.labels).toEqual(['ham', 'spam']);
   });
 
-  it('bundles the configuration and every file into a ZIP that unzip reads back byte for byte', async () => {
-    const response = await get(`/api/studies/${studyId}/trials/0/bundle`);
+  it('bundles the folders and a README into a ZIP that unzip reads back byte for byte; /bundle serves the same bytes', async () => {
+    const response = await get(`/api/studies/${studyId}/trials/0/bundle.zip`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/zip');
     expect(response.headers.get('content-disposition')).toContain('trial-0.zip');
     const zip = Buffer.from(await response.arrayBuffer());
-    const again = Buffer.from(await (await get(`/api/studies/${studyId}/trials/0/bundle`)).arrayBuffer());
+    const again = Buffer.from(await (await get(`/api/studies/${studyId}/trials/0/bundle.zip`)).arrayBuffer());
     expect(again.equals(zip)).toBe(true);
+    expect(Buffer.from(await (await get(`/api/studies/${studyId}/trials/0/bundle`)).arrayBuffer()).equals(zip)).toBe(true);
     const dir = mkdtempSync(path.join(tmpdir(), 'autopeft-bundle-'));
     try {
       const file = path.join(dir, 'bundle.zip');
       writeFileSync(file, zip);
       expect(execFileSync('unzip', ['-t', file], { encoding: 'utf8' })).toMatch(/No errors detected/);
       // Info-ZIP's unzip, an independent reader: the names in order, then each entry's bytes.
-      expect(execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n')).toEqual(['configuration.json', 'autopeft_config.json', 'hf-peft/adapter_model.safetensors']);
+      expect(execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n')).toEqual([
+        'README.md',
+        'hf-peft/README.md',
+        'autopeft/autopeft_config.json',
+        'hf-peft/adapter_config.json',
+        'hf-peft/adapter_model.safetensors',
+      ]);
       const bytesOf = (name: string): Buffer => execFileSync('unzip', ['-p', file, name]);
-      expect(bytesOf('configuration.json').toString('utf8')).toBe(await (await get(`/api/studies/${studyId}/trials/0/config`)).text());
-      expect(bytesOf('autopeft_config.json').toString('utf8')).toBe('{"a":1}');
+      expect(bytesOf('autopeft/autopeft_config.json').toString('utf8').trim()).toBe(await (await get(`/api/studies/${studyId}/trials/0/config`)).text());
       expect(bytesOf('hf-peft/adapter_model.safetensors').equals(Buffer.alloc(1234, 7))).toBe(true);
+      const readme = bytesOf('README.md').toString('utf8');
+      expect(readme).toContain('model = PeftModel.from_pretrained(base, "hf-peft")');
+      // The study's base model (a Hugging Face directory without `_name_or_path`): a placeholder path the README explains.
+      const base = ((await (await get(`/api/studies/${studyId}`)).json()) as { spec: { task: { baseModel: string } } }).spec.task.baseModel;
+      expect(readme).toContain(`AutoModelForSequenceClassification.from_pretrained("path/to/${base}", num_labels=2, id2label={0: "ham", 1: "spam"})`);
+      expect(readme).toContain(`records no \`_name_or_path\`, so \`base_model_name_or_path\` holds a placeholder`);
+      expect(readme).toContain('2 labels (`num_labels=2`)');
+      expect(readme).toContain('`adapterhub/`: not in this bundle. No AdapterHub export: a reason');
+      const card = bytesOf('hf-peft/README.md').toString('utf8');
+      expect(card.startsWith(`---\nbase_model: "path/to/${base}"\nlibrary_name: peft\n`)).toBe(true);
+      expect(card).toMatch(/# .*: trial 0 \(LORA\)\n[\s\S]*- Dev accuracy: 0\.8000/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('offers nothing for a trial that is not complete, and answers 409 / 404 naming what is missing', async () => {
+  it('offers nothing for a trial that is not complete, and answers 409 (configuration) / 404 (bundle, unknown trial) naming what is missing', async () => {
     const failed = trials.find((t) => t.state === 'failed')!;
     const listing = (await (await get(`/api/studies/${studyId}/trials/${failed.number}/files`)).json()) as TrialFiles;
     expect(listing.files).toEqual([]);
     const config = await get(`/api/studies/${studyId}/trials/${failed.number}/config`);
     expect(config.status).toBe(409);
-    expect((await get(`/api/studies/${studyId}/trials/${failed.number}/bundle`)).status).toBe(409);
+    // No trained weights: 404 naming why (the old route too), never a 500.
+    for (const route of ['bundle.zip', 'bundle']) {
+      const bundle = await get(`/api/studies/${studyId}/trials/${failed.number}/${route}`);
+      expect(bundle.status).toBe(404);
+      expect(((await bundle.json()) as { error: { message: string } }).error.message).toBe(`trial ${failed.number} has no trained weights to bundle (it is failed)`);
+    }
+    expect((await get(`/api/studies/${studyId}/trials/999/bundle.zip`)).status).toBe(404);
     expect(((await config.json()) as { error: { message: string } }).error.message).toMatch(`trial ${failed.number} is failed`);
     const missing = await get(`/api/studies/${studyId}/trials/999/files`);
     expect(missing.status).toBe(404);

@@ -116,7 +116,7 @@ export interface StoppedWorker {
 
 /** The files a trained trial left for download. */
 export interface TrialArtifact {
-  /** Relative paths, e.g. `autopeft_config.json`, `hf-peft/adapter_model.safetensors`. */
+  /** Paths in the trial bundle, e.g. `autopeft/autopeft_config.json`, `hf-peft/adapter_model.safetensors` (trials exported before the bundle: `autopeft_config.json`). */
   files: string[];
   /** Formats left out or approximated, and why. */
   notes: string[];

@@ -144,7 +144,13 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
           // Copied now: the tensors are freed when this returns.
           trained = {
             adapterName: `study-${studyId}-trial-${trialNumber}`,
-            baseModel: { name: info.baseModel.name, modelType: info.baseModel.modelType, shape: info.baseModel.shape, baseParams: info.baseModel.baseParams },
+            baseModel: {
+              name: info.baseModel.name,
+              modelType: info.baseModel.modelType,
+              shape: info.baseModel.shape,
+              baseParams: info.baseModel.baseParams,
+              ...(info.baseModel.huggingFace ? { huggingFace: info.baseModel.huggingFace } : {}),
+            },
             peft: job.data.peft,
             head: { kind: info.headKind, task: info.dataset.kind, outputs: info.outputs, labels: info.dataset.labels },
             training: job.data.training,

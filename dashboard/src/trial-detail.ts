@@ -1,7 +1,9 @@
 /**
  * The trial detail panel of the study page: the focused trial's parameters, its configuration
  * as a module × layer grid, every intermediate report, timings, worker and attempts, errors,
- * and a download of each file the API offers for it (`GET .../trials/:n/files`).
+ * and a download of each file the API offers for it (`GET .../trials/:n/files`): first the bundle
+ * (one ZIP with `hf-peft/`, `adapterhub/`, `autopeft/` and a README with the loading lines), then
+ * the configuration and each trained file on its own.
  */
 
 import type { StudyView, TrialFiles, TrialRecord } from '../../scheduler/types.js';
@@ -62,15 +64,27 @@ export function createTrialDetail(studyId: string, selection: Selection, onProbl
     if (!files || files.files.length === 0) {
       return setChildren(filesHost, h('p', { class: 'muted' }, 'No files yet: a complete trial offers its configuration and its trained adapter.'));
     }
+    // The bundle first: it is what loads as it is (each folder with one call of its library).
+    const ordered = [...files.files.filter((f) => f.kind === 'bundle'), ...files.files.filter((f) => f.kind !== 'bundle')];
     const list = h(
       'ul',
       { class: 'file-list' },
-      ...files.files.map((file) => {
-        const button = h('button', { type: 'button', class: 'button button-quiet file-button mono', 'data-testid': 'trial-file', 'data-file': file.name, 'data-path': file.path }, file.name);
+      ...ordered.map((file) => {
+        const bundle = file.kind === 'bundle';
+        const button = h(
+          'button',
+          { type: 'button', class: `button ${bundle ? '' : 'button-quiet '}file-button mono`, 'data-testid': 'trial-file', 'data-file': file.name, 'data-path': file.path },
+          bundle ? 'Download bundle.zip' : file.name,
+        );
         button.addEventListener('click', () => {
           downloadFile(file.path).catch((error: unknown) => onProblem(problemText(error)));
         });
-        return h('li', null, button, h('span', { class: 'muted small' }, ` ${file.kind === 'configuration' ? 'configuration JSON' : file.kind === 'bundle' ? 'ZIP of the configuration and every file' : fmtBytes(file.bytes)}`));
+        const what = bundle
+          ? 'hf-peft/, adapterhub/ and autopeft/ folders and a README with the Python lines that load each'
+          : file.kind === 'configuration'
+            ? 'configuration JSON'
+            : fmtBytes(file.bytes);
+        return h('li', bundle ? { 'data-testid': 'trial-bundle' } : null, button, h('span', { class: 'muted small' }, ` ${what}`));
       }),
     );
     setChildren(filesHost, list, files.notes.length > 0 ? h('ul', { class: 'notes muted small' }, ...files.notes.map((n) => h('li', null, n))) : null);

@@ -14,6 +14,12 @@ import { ExportError } from './errors.js';
 import { storedWeight, transpose } from './hf-peft-parts.js';
 import type { NamedArray } from './weights.js';
 
+/**
+ * The PEFT release whose `save_pretrained` files these are (0.18 added `peft_version`; earlier
+ * releases drop the field with a warning when they load the config).
+ */
+export const PEFT_VERSION = '0.18.0';
+
 /** What the export needs to know about the model. */
 export interface HfPeftTarget {
   modelType: 'bert' | 'roberta';
@@ -87,6 +93,7 @@ export function hfPeftExport(peft: PeftConfig, weights: ReadonlyMap<string, Name
   const part = method.hfPeft.write(config, { shape: target.shape, backbone: `${target.modelType}.`, weights, trainingSteps: target.trainingSteps });
   const common = {
     base_model_name_or_path: target.baseModelName,
+    peft_version: PEFT_VERSION,
     revision: null,
     inference_mode: true,
     task_type: 'SEQ_CLS',

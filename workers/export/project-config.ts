@@ -1,7 +1,9 @@
 /**
- * The project's own configuration JSON: everything needed to rebuild a trained adapter (base
- * model, modules per layer and their sizes, head) plus how it was trained and how it scored.
- * Its weights live beside it in `adapter_weights.safetensors` under the same names the workers use.
+ * The project's own configuration JSON (format {@link CONFIG_FORMAT}): everything needed to
+ * rebuild a trained adapter (base model, modules per layer and their sizes, head) plus how it was
+ * trained and how it scored. Its weights live beside it in `adapter_weights.safetensors` under the
+ * same names the workers use. The API adds the study's fields (study, task, search point, metric)
+ * to the same object when it serves a trial's configuration.
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { countPeftParams } from '../../search/param-count.js';
@@ -15,19 +17,23 @@ import type { EncoderWeights } from '../model/weights.js';
 import { buildPeftModules, loadPeftWeights } from '../peft/build.js';
 import type { PeftModule } from '../peft/peft-module.js';
 import { ExportError } from './errors.js';
+import { CONFIG_FORMAT } from './format.js';
 import type { NamedArray } from './weights.js';
 
 /** Name of the weights file the configuration refers to. */
 export const ADAPTER_WEIGHTS_FILE = 'adapter_weights.safetensors';
 
-/** The current format version. */
-export const PROJECT_CONFIG_VERSION = 1;
+export { CONFIG_FORMAT } from './format.js';
 
 /** The project configuration file. */
 export interface ProjectConfig {
-  format: 'autopeft-adapter';
-  version: number;
-  baseModel: { name: string; modelType: 'bert' | 'roberta'; shape: EncoderShape };
+  format: typeof CONFIG_FORMAT;
+  /**
+   * The base model: the project's name for it and, when its weights are a Hugging Face
+   * directory's own, `huggingFace` (with that directory's `_name_or_path` when its `config.json`
+   * records one); `huggingFace: false` when the weights exist only inside the project (seeded).
+   */
+  baseModel: { name: string; modelType: 'bert' | 'roberta'; shape: EncoderShape; huggingFace: { nameOrPath?: string } | false };
   peft: PeftConfig;
   head: { kind: HeadKind; task: 'classification' | 'regression'; outputs: number; labels: string[] };
   /** Hyperparameters of the training run (optimiser settings included when given). */
@@ -49,7 +55,7 @@ export interface ProjectConfig {
 
 /** What {@link projectConfig} needs. */
 export interface ProjectConfigInput {
-  baseModel: { name: string; modelType: 'bert' | 'roberta'; shape: EncoderShape; baseParams: number };
+  baseModel: { name: string; modelType: 'bert' | 'roberta'; shape: EncoderShape; baseParams: number; huggingFace?: { nameOrPath?: string } };
   peft: PeftConfig;
   head: { kind: HeadKind; task: 'classification' | 'regression'; outputs: number; labels: readonly string[] };
   training?: TrainingConfig;
@@ -64,9 +70,13 @@ export function projectConfig(input: ProjectConfigInput): ProjectConfig {
   const head = headParamCount(input.head.kind, shape.hiddenSize, input.head.outputs);
   const stored = countPeftParams(input.peft, shape, 'stored');
   return {
-    format: 'autopeft-adapter',
-    version: PROJECT_CONFIG_VERSION,
-    baseModel: { name: input.baseModel.name, modelType: input.baseModel.modelType, shape: { ...shape } },
+    format: CONFIG_FORMAT,
+    baseModel: {
+      name: input.baseModel.name,
+      modelType: input.baseModel.modelType,
+      shape: { ...shape },
+      huggingFace: input.baseModel.huggingFace ? { ...input.baseModel.huggingFace } : false,
+    },
     peft: structuredClone(input.peft),
     head: { ...input.head, labels: [...input.head.labels] },
     ...(input.training ? { training: { ...input.training } } : {}),
@@ -92,8 +102,7 @@ export function parseProjectConfig(text: string): ProjectConfig {
   }
   const config = raw as Partial<ProjectConfig> | null;
   if (!config || typeof config !== 'object') throw new ExportError('project configuration must be a JSON object');
-  if (config.format !== 'autopeft-adapter') throw new ExportError(`format must be "autopeft-adapter", got ${JSON.stringify(config.format)}`);
-  if (config.version !== PROJECT_CONFIG_VERSION) throw new ExportError(`version ${String(config.version)} is not supported (expected ${PROJECT_CONFIG_VERSION})`);
+  if (config.format !== CONFIG_FORMAT) throw new ExportError(`format must be "${CONFIG_FORMAT}", got ${JSON.stringify(config.format)}`);
   for (const field of ['baseModel', 'peft', 'head', 'parameters', 'weights'] as const) {
     if (typeof config[field] !== 'object' || config[field] === null) throw new ExportError(`${field} is required`);
   }

@@ -13,5 +13,6 @@ export const gatesMethod: PeftMethod<GatesConfig> = {
   build: () => undefined,
   merge: { refusal: 'a gate depends on the input, so the modules it gates stay unmerged' },
   hfPeft: { refusal: 'Hugging Face PEFT has no UniPELT gates' },
-  adapterHub: { position: 6, children: () => [] },
+  // The gates' weights are written by the modules they gate.
+  adapterHub: { position: 6, children: () => [], tensors: () => [] },
 };

@@ -60,5 +60,14 @@ export const ia3Method: PeftMethod<Ia3Config> = {
         },
       ];
     },
+    // adapters' IA3 module has only `lora_B` `[out, 1]`, on key, value and intermediate.dense.
+    tensors: (config, { backbone, name, weights }) =>
+      config.layers.flatMap((layer) =>
+        (['key', 'value', 'ffnOut'] as const).map((t) => {
+          const v = storedWeight(weights, `encoder.layer.${layer}.${PROJECTION_MODULE_PATHS[t]}.ia3_l`);
+          const module = t === 'ffnOut' ? PROJECTION_MODULE_PATHS.ffnIn : PROJECTION_MODULE_PATHS[t];
+          return { name: `${backbone}encoder.layer.${layer}.${module}.loras.${name}.lora_B`, shape: [v.data.length, 1], data: v.data };
+        }),
+      ),
   },
 };

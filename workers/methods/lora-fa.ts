@@ -2,7 +2,7 @@
 import { loraFaSpec } from '../../search/methods/lora-fa.js';
 import type { LoraFaConfig } from '../../search/types.js';
 import { LoraModule } from '../peft/lora.js';
-import { leaveOut, loraAdapterHubChild, loraFactorTensors, loraPeftConfig } from './lora.js';
+import { leaveOut, loraAdapterHubChild, loraFactorTensors, loraHubTensors, loraPeftConfig } from './lora.js';
 import type { PeftMethod } from './method.js';
 
 export const loraFaMethod: PeftMethod<LoraFaConfig> = {
@@ -12,5 +12,9 @@ export const loraFaMethod: PeftMethod<LoraFaConfig> = {
   merge: 'merges',
   // A LoRA-FA adapter is a LoRA adapter; the frozen A only changes how it trained.
   hfPeft: { write: (config, ctx) => ({ config: loraPeftConfig(config), tensors: loraFactorTensors(config, ctx, 'lora_fa'), headPrefix: 'base_model.model.' }) },
-  adapterHub: { position: 3, children: (config, ctx) => [loraAdapterHubChild(config, leaveOut(config.layers, ctx.shape), false)] },
+  adapterHub: {
+    position: 3,
+    children: (config, ctx) => [loraAdapterHubChild(config, leaveOut(config.layers, ctx.shape), false)],
+    tensors: (config, ctx) => loraHubTensors(config, ctx, 'lora_fa'),
+  },
 };

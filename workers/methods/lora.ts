@@ -6,7 +6,8 @@ import type { TensorToWrite } from '../model/safetensors.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { ExportError } from '../export/errors.js';
 import { LoraModule } from '../peft/lora.js';
-import type { HfPeftContext, PeftMethod } from './method.js';
+import { torchLinear } from '../export/adapterhub-parts.js';
+import type { AdapterHubWeightsContext, HfPeftContext, PeftMethod } from './method.js';
 
 // The pure helpers other method files share live with LoRA's spec.
 export { TARGET_LABELS, loraSites, perSiteCount, targetChip, targetList } from '../../search/methods/lora.js';
@@ -88,6 +89,38 @@ export function loraAdapterHubChild(config: Omit<LoraModuleConfig, 'dropout'> & 
   };
 }
 
+/**
+ * `adapters`' LoRA parameters of every site: `{module}.loras.{name}.lora_A` `[r, in]` and
+ * `lora_B` `[out, r]` (bare parameters, no `.weight`), and with a UniPELT gate its
+ * `gate` Linear `[1, in]` (`adapters` gates LoRA from the projection's input).
+ */
+export function loraHubTensors(
+  config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'layers'>,
+  ctx: AdapterHubWeightsContext,
+  stem = 'lora',
+  gated = false,
+): TensorToWrite[] {
+  return config.layers.flatMap((layer) =>
+    loraSites(config).flatMap(({ target }) => {
+      const ours = projectionPath(layer, target);
+      const hub = `${ctx.backbone}${ours}.loras.${ctx.name}`;
+      const a = storedWeight(ctx.weights, `${ours}.${stem}_A.kernel`);
+      const b = storedWeight(ctx.weights, `${ours}.${stem}_B.kernel`);
+      const [dIn, r] = a.shape as [number, number];
+      const dOut = b.shape[1]!;
+      const tensors: TensorToWrite[] = [
+        { name: `${hub}.lora_A`, shape: [r, dIn], data: transpose(a.data, dIn, r) },
+        { name: `${hub}.lora_B`, shape: [dOut, r], data: transpose(b.data, r, dOut) },
+      ];
+      if (gated) {
+        if (dIn !== ctx.shape.hiddenSize) throw new ExportError(`adapters gates LoRA from the projection's input (${dIn} wide); this model's gates read the ${ctx.shape.hiddenSize}-wide hidden state`);
+        tensors.push(...torchLinear(ctx.weights, `${ours}.lora_gate`, `${hub}.gate`));
+      }
+      return tensors;
+    }),
+  );
+}
+
 /** The layers of the model a configuration leaves out (AdapterHub's `leave_out`). */
 export function leaveOut(layers: readonly number[], shape: EncoderShape): number[] {
   return Array.from({ length: shape.numLayers }, (_, i) => i).filter((i) => !layers.includes(i));
@@ -108,5 +141,6 @@ export const loraMethod: PeftMethod<LoraModuleConfig> = {
       if (gated) ctx.warnings.push('gated LoRA: adapters scales the update by both the gate and alpha / r; this model uses the gate alone');
       return [loraAdapterHubChild(config, leaveOut(config.layers, ctx.shape), gated)];
     },
+    tensors: (config, ctx) => loraHubTensors(config, ctx, 'lora', ctx.gates.lora === true),
   },
 };

@@ -69,11 +69,26 @@ export interface AdapterHubContext {
   warnings: string[];
 }
 
-/** How a method exports to AdapterHub: child configurations of a union. */
+/** What an AdapterHub weights writer gets. */
+export interface AdapterHubWeightsContext {
+  shape: EncoderShape;
+  /** `bert.` or `roberta.`: the encoder's attribute in `adapters`' models (`BertAdapterModel.bert`). */
+  backbone: string;
+  /** The adapter's name, the key of `adapters`' module dictionaries (`adapters.{name}`, `loras.{name}`, ...). */
+  name: string;
+  /** Stored weights by the project's names (kernels `[in, out]`). */
+  weights: ReadonlyMap<string, NamedArray>;
+  /** UniPELT gates of the whole configuration. */
+  gates: GatesConfig;
+}
+
+/** How a method exports to AdapterHub: child configurations of a union and their weights. */
 export interface AdapterHubWriter<C> {
   /** Place among a union's children (prefix-tuning first, as `adapters`' named unions list it). */
   position: number;
   children(config: C, ctx: AdapterHubContext): Record<string, unknown>[];
+  /** The method's tensors of `adapter.safetensors`, under `adapters`' parameter names and PyTorch layouts. */
+  tensors(config: C, ctx: AdapterHubWeightsContext): TensorToWrite[];
 }
 
 /** Everything about one method whose configuration is `C`: its pure spec and its build. */

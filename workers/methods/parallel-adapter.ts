@@ -3,6 +3,7 @@ import { parallelAdapterSpec } from '../../search/methods/parallel-adapter.js';
 import type { ParallelAdapterConfig } from '../../search/types.js';
 import { ParallelAdapterModule } from '../peft/adapters.js';
 import { NO_PEFT_BOTTLENECK, bottleneckChild } from './bottleneck-parts.js';
+import { bottleneckHubPath, bottleneckTensors } from '../export/adapterhub-parts.js';
 import type { PeftMethod } from './method.js';
 
 export const parallelAdapterMethod: PeftMethod<ParallelAdapterConfig> = {
@@ -14,5 +15,8 @@ export const parallelAdapterMethod: PeftMethod<ParallelAdapterConfig> = {
   adapterHub: {
     position: 2,
     children: (config, ctx) => [bottleneckChild('parallel adapter', { mh: false, lnBefore: false, parallel: true, scaling: config.scaling }, config, false, ctx)],
+    // ParBn sits where SeqBn does (`output.adapters`), reading the FFN's input instead of its output.
+    tensors: (config, ctx) =>
+      config.layers.flatMap((layer) => bottleneckTensors(ctx.weights, `encoder.layer.${layer}.output.parallel_adapter`, bottleneckHubPath(ctx.backbone, layer, 'ffn', ctx.name), false)),
   },
 };

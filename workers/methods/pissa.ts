@@ -3,7 +3,7 @@ import { pissaSpec } from '../../search/methods/pissa.js';
 import type { PissaConfig } from '../../search/types.js';
 import { InvalidTrialError } from '../errors.js';
 import { PissaModule } from '../peft/pissa.js';
-import { leaveOut, loraAdapterHubChild, loraFactorTensors, loraPeftConfig } from './lora.js';
+import { leaveOut, loraAdapterHubChild, loraFactorTensors, loraHubTensors, loraPeftConfig } from './lora.js';
 import type { PeftMethod } from './method.js';
 
 /** The stored form as a plain LoRA: rank 2r, alpha 2 alpha (the same alpha / r). */
@@ -19,5 +19,9 @@ export const pissaMethod: PeftMethod<PissaConfig> = {
   merge: 'merges',
   // PEFT's own conversion of a PiSSA adapter (path_initial_model_for_weight_conversion) gives this rank-2r LoRA.
   hfPeft: { write: (config, ctx) => ({ config: loraPeftConfig(asPlainLora(config)), tensors: loraFactorTensors(asPlainLora(config), ctx, 'pissa'), headPrefix: 'base_model.model.' }) },
-  adapterHub: { position: 3, children: (config, ctx) => [loraAdapterHubChild(asPlainLora(config), leaveOut(config.layers, ctx.shape), false)] },
+  adapterHub: {
+    position: 3,
+    children: (config, ctx) => [loraAdapterHubChild(asPlainLora(config), leaveOut(config.layers, ctx.shape), false)],
+    tensors: (config, ctx) => loraHubTensors(asPlainLora(config), ctx, 'pissa'),
+  },
 };

@@ -31,6 +31,13 @@ export const promptTuningMethod: PeftMethod<PromptTuningConfig> = {
   },
   adapterHub: {
     position: 5,
-    children: (config) => [{ architecture: 'prompt_tuning', prompt_length: config.length, prompt_init: 'random_uniform', prompt_init_text: null, combine: 'prefix' }],
+    children(config, ctx) {
+      ctx.warnings.push('prompt tuning: adapters prepends the prompt after the embedding layer (no position embedding, no LayerNorm); this model, like Hugging Face PEFT, prepends it to the word embeddings');
+      return [{ architecture: 'prompt_tuning', prompt_length: config.length, prompt_init: 'random_uniform', prompt_init_text: null, combine: 'prefix' }];
+    },
+    tensors(_config, { backbone, name, weights }) {
+      const prompt = storedWeight(weights, 'prompt_embeddings');
+      return [{ name: `${backbone}prompt_tuning.prompt_tunings.${name}.prompt_embedding.weight`, shape: prompt.shape, data: prompt.data }];
+    },
   },
 };

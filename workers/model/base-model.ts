@@ -30,6 +30,11 @@ export interface BaseModel {
   maxSequenceLength: number;
   /** A fine-tuned checkpoint's own classifier, under head variable names, when it had one. */
   checkpointHead?: ReadonlyMap<string, Tensor>;
+  /**
+   * Whether the weights are a Hugging Face directory's own (so transformers loads the same base
+   * model), and that directory's `_name_or_path` when its `config.json` records one.
+   */
+  huggingFace?: { nameOrPath?: string };
 }
 
 const cache = new Map<string, BaseModel>();
@@ -72,6 +77,7 @@ export function getBaseModel(tf: Tf, name: string): BaseModel {
         baseParams: countWeights(loaded.weights),
         maxSequenceLength: config.modelType === 'roberta' ? config.shape.maxPositions - config.padTokenId - 1 : config.shape.maxPositions,
         checkpointHead: loaded.head,
+        ...(entry.randomInitSeed === undefined ? { huggingFace: config.nameOrPath ? { nameOrPath: config.nameOrPath } : {} } : {}),
       };
     } else {
       const weights = createRandomWeights(tf, entry.shape, entry.initSeed);

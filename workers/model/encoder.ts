@@ -3,7 +3,8 @@
  * numerics: word + absolute position + token-type embeddings and LayerNorm, self-attention
  * with an additive padding mask, exact-erf GELU, post-LN residual blocks, and BERT's tanh
  * pooler on the first token. RoBERTa differs only in its position ids (they start at
- * `padding_idx + 1` and skip padding) and its LayerNorm epsilon.
+ * `padding_idx + 1` and skip padding) and its LayerNorm epsilon. With prefix-tuning the real
+ * tokens' positions start after the prefix, as with Hugging Face's `past_key_values`.
  *
  * The base weights are plain tensors, never variables, so no optimiser can touch them; PEFT
  * modules add the trainable parts through {@link PeftModule} hooks.
@@ -130,22 +131,33 @@ export class BertEncoder {
     const prompt = prompts.length === 0 ? undefined : prompts.length === 1 ? prompts[0]! : tf.concat(prompts, 0);
     const promptLength = prompt?.shape[0] ?? 0;
     const seqLength = input.ids.shape[1] + promptLength;
-    if (seqLength > this.shape.maxPositions) {
-      throw new RangeError(`sequence length ${seqLength} exceeds the model's ${this.shape.maxPositions} positions`);
+    const past = modules.reduce((most, m) => Math.max(most, m.pastLength?.() ?? 0), 0);
+    // The largest position id the pass uses (RoBERTa's start after padding_idx).
+    const firstPosition = this.options.positionStyle === 'roberta' ? this.options.paddingId + 1 : 0;
+    const lastPosition = firstPosition + past + seqLength - 1;
+    if (lastPosition >= this.shape.maxPositions) {
+      const prefix = past > 0 ? ` after a prefix of ${past}` : '';
+      throw new RangeError(`sequence length ${seqLength}${prefix} exceeds the model's ${this.shape.maxPositions} positions`);
     }
     const mask = promptLength > 0 ? tf.concat([tf.ones([batch, promptLength]), input.mask], 1) : input.mask;
     // [batch, 1, 1, seq]: broadcast over heads and query positions.
     const scoreMask = tf.reshape(tf.mul(tf.sub(1, mask), MASKED_SCORE), [batch, 1, 1, seqLength]) as Tensor4D;
     const shape: PassShape = { batch, seqLength };
     // Hidden states stay flattened to [batch * seq, hidden] so every projection is one 2-D matMul.
-    let hidden = this.embed(input, prompt, shape, ctx);
+    let hidden = this.embed(input, prompt, shape, past, ctx);
     for (let layer = 0; layer < this.shape.numLayers; layer++) {
       hidden = this.layer(layer, hidden, shape, scoreMask, modules, ctx, firstTokenOnly && layer === this.shape.numLayers - 1);
     }
     return { hidden, batch, seqLength: firstTokenOnly && this.shape.numLayers > 0 ? 1 : seqLength };
   }
 
-  private embed(input: EncoderInput, prompt: Tensor2D | undefined, shape: PassShape, ctx: ForwardContext): Tensor2D {
+  /**
+   * Word, position and token-type embeddings. `past` (prefix-tuning's length) shifts the position
+   * ids as Hugging Face does for `past_key_values`: BERT numbers the tokens `past, past + 1, ...`;
+   * RoBERTa's `create_position_ids_from_input_ids` adds `past` to every real token's id and
+   * leaves padding at `padding_idx`.
+   */
+  private embed(input: EncoderInput, prompt: Tensor2D | undefined, shape: PassShape, past: number, ctx: ForwardContext): Tensor2D {
     const tf = this.tf;
     const w = this.weights;
     const { batch, seqLength } = shape;
@@ -159,10 +171,11 @@ export class BertEncoder {
       let real = tf.cast(tf.notEqual(input.ids, this.options.paddingId), 'int32') as Tensor2D;
       if (promptLength > 0) real = tf.concat<Tensor2D>([tf.ones([batch, promptLength], 'int32'), real], 1);
       // cast: some backends return cumsum of int32 as float32.
-      const ids = tf.cast(tf.add(tf.mul(tf.cumsum(real, 1), real), this.options.paddingId), 'int32');
+      const counted = past > 0 ? tf.add(tf.cumsum(real, 1), past) : tf.cumsum(real, 1);
+      const ids = tf.cast(tf.add(tf.mul(counted, real), this.options.paddingId), 'int32');
       positions = tf.reshape(tf.gather(w.positionEmbeddings, tf.reshape(ids, [-1])), [batch, seqLength, -1]);
     } else {
-      positions = tf.slice(w.positionEmbeddings, [0, 0], [seqLength, -1]);
+      positions = tf.slice(w.positionEmbeddings, [past, 0], [seqLength, -1]);
     }
 
     let tokenType: Tensor;

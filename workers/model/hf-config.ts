@@ -21,6 +21,8 @@ export interface HfModelConfig {
   attentionDropout: number;
   /** `architectures[0]`, e.g. `BertForSequenceClassification`, when given. */
   architecture?: string;
+  /** `_name_or_path` (what `save_pretrained` records the checkpoint was loaded from), when given. */
+  nameOrPath?: string;
 }
 
 /** Parses the JSON text of a `config.json`; `source` names it in errors. */
@@ -77,6 +79,7 @@ export function parseHfConfig(text: string, source: string): HfModelConfig {
     hiddenDropout: num('hidden_dropout_prob', 0.1),
     attentionDropout: num('attention_probs_dropout_prob', 0.1),
     architecture: Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : undefined,
+    nameOrPath: typeof config._name_or_path === 'string' && config._name_or_path.length > 0 ? config._name_or_path : undefined,
   };
 }
 

@@ -132,6 +132,12 @@ export interface PeftModule {
   ): Tensor2D;
   /** Learned input embeddings `[p, hidden]` prepended to every sequence (prompt tuning). */
   promptEmbeddings?(): Tensor2D | undefined;
+  /**
+   * How many cached key/value positions precede the input (prefix-tuning's length): the real
+   * tokens' position ids start after them, as Hugging Face BERT/RoBERTa do with
+   * `past_key_values` (`past_key_values_length`).
+   */
+  pastLength?(): number;
   /** Replaces a LayerNorm's base scale (LayerNorm tuning). */
   layerNormGamma?(layer: number, site: LayerNormSite): Tensor1D | undefined;
   /**

@@ -1,7 +1,8 @@
 /**
  * Prefix-tuning (Li & Liang 2021): `length` learned key and value vectors prepended to the
  * keys and values of each chosen layer's self-attention (every query may attend to them; the
- * attention mask grows by `length`).
+ * attention mask grows by `length`). As in Hugging Face PEFT, where the prefixes are
+ * `past_key_values`, the real tokens' position ids start at `length` ({@link PrefixTuningModule.pastLength}).
  *
  * While training with `reparamSize` b > 0 the prefixes are the output of a reparameterising MLP,
  * `tanh(E W1 + b1) W2 + b2` from an embedding E `[p, hidden]` to `[p, 2 L' hidden]` (columns
@@ -123,6 +124,15 @@ export class PrefixTuningModule implements PeftModule {
       value = tf.mul(value, g);
     }
     return { key, value };
+  }
+
+  /**
+   * Hugging Face PEFT hands the prefixes to the model as `past_key_values`, and BERT/RoBERTa
+   * then number the real tokens from `past_key_values_length` on: the prefix occupies the first
+   * `length` positions.
+   */
+  pastLength(): number {
+    return this.config.length;
   }
 
   /** Per layer `prefix_key` and `prefix_value` `[p, hidden]` (the MLP's output), plus gates. */

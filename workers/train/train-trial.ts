@@ -119,10 +119,12 @@ export function optimizerSettings(training: TrainingConfig): OptimizerSettings {
 }
 
 /** What the schema cannot know: the base model's positions bound the sequence length. */
-function validateSequenceLength(training: TrainingConfig, model: BaseModel, promptLength: number): void {
-  const maxLength = model.maxSequenceLength - promptLength;
+function validateSequenceLength(training: TrainingConfig, model: BaseModel, promptLength: number, prefixLength: number): void {
+  // A prefix takes the first positions too: the real tokens are numbered after it (see BertEncoder.embed).
+  const maxLength = model.maxSequenceLength - promptLength - prefixLength;
   if (training.maxSeqLength > maxLength) {
-    const prompt = promptLength > 0 ? ` (${promptLength} positions go to the prompt)` : '';
+    const taken = [promptLength > 0 ? `${promptLength} positions go to the prompt` : '', prefixLength > 0 ? `${prefixLength} positions go to the prefix` : ''].filter(Boolean).join(', ');
+    const prompt = taken ? ` (${taken})` : '';
     throw new InvalidTrialError(`Invalid training configuration: maxSeqLength must be at most ${maxLength} for base model "${model.name}"${prompt}, got ${training.maxSeqLength}`);
   }
 }
@@ -290,7 +292,7 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
   const settings = optimizerSettings(training);
 
   const model = getBaseModel(tf, task.baseModel);
-  validateSequenceLength(training, model, data.peft.promptTuning?.length ?? 0);
+  validateSequenceLength(training, model, data.peft.promptTuning?.length ?? 0, data.peft.prefix?.length ?? 0);
   const dataset = await loadDataset(task.dataset, options.datasetContext);
   const regression = dataset.kind === 'regression';
   const metrics: MetricName[] = dataset.metrics ?? metricsFor(dataset.kind ?? 'classification', dataset.labels.length);
