@@ -11,6 +11,7 @@ import { countBaseParams, countHeadParams, countPeftParams } from './param-count
 import { deriveRandom } from './random.js';
 import type { ParamValue, SearchSpace } from './space.js';
 import { pointProblem, repairPoint, samplePoint } from './space.js';
+import { positionsTaken } from './positions.js';
 import { describeEstimate, estimateTrialMemory, formatBytes } from './trial-memory.js';
 import type { TrialMemoryEstimate, TrialMemoryInput } from './trial-memory.js';
 import type { EncoderShape, SearchPoint } from './types.js';
@@ -90,6 +91,17 @@ export function admitSearchSpace(request: AdmissionRequest): Admission {
     throw new InadmissibleSpecError(
       'objectives.maxTrainablePercent',
       `every valid configuration drawn trains more than ${request.maxTrainablePercent}% of the base model (the smallest of ${valid.length}: ${percent.toPrecision(3)}%)`,
+    );
+  }
+
+  // A prompt and a prefix take positions before the real tokens: with the longest input they must fit.
+  const longest = allowed.reduce((a, b) => (positionsTaken(preset.toConfig(b, shape).peft) > positionsTaken(preset.toConfig(a, shape).peft) ? b : a));
+  const taken = positionsTaken(preset.toConfig(longest, shape).peft);
+  if (taken + request.training.maxSeqLength > shape.maxPositions) {
+    throw new InadmissibleSpecError(
+      'training.maxSeqLength',
+      `the configuration ${JSON.stringify(longest)} takes ${taken} of the base model's ${shape.maxPositions} positions for its prompt and prefix, which leaves ${Math.max(0, shape.maxPositions - taken)} for the input, not ${request.training.maxSeqLength}: ` +
+        `lower maxSeqLength to at most ${Math.max(0, shape.maxPositions - taken)}, or give a searchSpace with shorter prefixes or prompts`,
     );
   }
 

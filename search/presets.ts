@@ -17,6 +17,7 @@ import type { EncoderShape, LoraTarget, PeftConfig, SearchPoint } from './types.
 export type { TrialConfiguration } from './lora-space.js';
 import { surveyPreset } from './survey-preset.js';
 import type { ParameterRule } from './preset-parts.js';
+import { longestDefaultPrefix } from './positions.js';
 import { activeLayers, checkParameters, halvingSizes, layerParam, layerRule, layerSwitches, loraRanks, prefixReparamSize } from './preset-parts.js';
 
 export { halvingSizes, layerParam, prefixReparamSize } from './preset-parts.js';
@@ -80,7 +81,7 @@ export const autopeftPreset: Preset = {
     return {
       [SERIAL]: { type: 'categorical', choices: sizes },
       [PARALLEL]: { type: 'categorical', choices: sizes },
-      [PREFIX]: { type: 'categorical', choices: sizes.filter((s) => s <= shape.maxPositions) },
+      [PREFIX]: { type: 'categorical', choices: sizes.filter((s) => s <= longestDefaultPrefix(shape)) },
       ...layerSwitches(shape),
     };
   },
@@ -125,7 +126,7 @@ export const autopeftLoraPreset: Preset = {
       'parallelAdapter.on': { type: 'categorical', choices: [true, false] },
       [PARALLEL]: { type: 'categorical', choices: sizes, ...on('parallelAdapter.on') },
       'prefix.on': { type: 'categorical', choices: [true, false] },
-      [PREFIX]: { type: 'categorical', choices: sizes.filter((s) => s <= shape.maxPositions), ...on('prefix.on') },
+      [PREFIX]: { type: 'categorical', choices: sizes.filter((s) => s <= longestDefaultPrefix(shape)), ...on('prefix.on') },
       'lora.on': { type: 'categorical', choices: [true, false] },
       'ia3.on': { type: 'categorical', choices: [true, false] },
       'bitfit.on': { type: 'categorical', choices: [true, false] },

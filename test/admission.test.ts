@@ -52,6 +52,8 @@ describe('admission control at POST /api/studies', () => {
     ['a fractional LoRA rank', { ...base, searchSpace: { 'lora.rank': choices(2, 3.5) } }, 'searchSpace.lora.rank', /must be an integer, but got 3\.5/],
     ['a per-target rank above its bound (autopeft-lora)', { ...base, preset: 'autopeft-lora', searchSpace: { 'lora.on': choices(true), 'lora.rank.ffnIn': choices(0, 128), 'layer.0': choices(true) } }, 'searchSpace.lora.rank.ffnIn', /must be in 0\.\.64/],
     ['a prefix longer than the positions', autopeft({ 'prefix.length': choices(16, 129), 'layer.0': choices(true) }), 'searchSpace.prefix.length', /at most the model's 128 positions\) must be in 0\.\.128 .*but got 129/],
+    // A prefix takes positions before the input (Hugging Face numbers the tokens after it): 96 + 64 > 128.
+    ['a prefix that leaves too few positions for the input', autopeft({ 'prefix.length': choices(16, 96), 'layer.0': choices(true) }, { training: { maxSeqLength: 64 } }), 'training.maxSeqLength', /takes 96 of the base model's 128 positions for its prompt and prefix, which leaves 32 for the input, not 64: lower maxSeqLength to at most 32/],
     ['a learning rate the training schema refuses', { ...base, searchSpace: { 'training.learningRate': { type: 'float', low: 1e-4, high: 2 } } }, 'searchSpace.training.learningRate', /must pass the training schema/],
     ['a space with no valid point (every module off)', autopeft({ 'serialAdapter.size': choices(0), 'prefix.length': choices(0), 'layer.0': choices(true, false) }), 'searchSpace', /none of 300 random draws is a valid configuration of preset "autopeft", which needs some layer switch .* true and some module size .* above 0/],
     ['a space with no valid point (no layer on)', autopeft({ 'serialAdapter.size': choices(8, 16), 'layer.0': choices(false), 'layer.1': choices(false) }), 'searchSpace', /none of 300 random draws is a valid configuration/],
@@ -77,6 +79,8 @@ describe('admission control at POST /api/studies', () => {
       base,
       { ...base, preset: 'autopeft' },
       { ...base, preset: 'autopeft-lora' },
+      // The default prefix lengths leave half the positions to the input.
+      { ...base, preset: 'autopeft', training: { maxSeqLength: 64 } },
       autopeft({ 'serialAdapter.size': { type: 'int', low: 0, high: 64 }, 'layer.0': choices(true, false), 'layer.1': choices(true) }),
       demoSpec,
     ]) {
