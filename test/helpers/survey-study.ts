@@ -4,13 +4,14 @@ import type { SearchPoint } from '../../search/types.js';
 import type { TestStack } from './stack.js';
 import { waitFor } from './stack.js';
 
-/** One point per family (and two reparameterised methods), trained first so every family is seen. */
+/** One point per family (and three reparameterised methods), trained first so every family is seen. */
 export const SURVEY_WARM_START: SearchPoint[] = [
   { family: 'additive', 'additive.size': 16, 'layer.0': true, 'layer.1': true },
   { family: 'selective', 'selective.method': 'rocoft', 'rocoft.k': 2, 'layer.0': true, 'layer.1': true },
   { family: 'reparameterised', 'reparameterised.method': 'vera', 'vera.rank': 64, 'layer.0': true, 'layer.1': true },
   { family: 'reparameterised', 'reparameterised.method': 'pissa', 'reparameterised.rank': 4, 'layer.0': true, 'layer.1': true },
   { family: 'hybrid', 'hybrid.prefix': 8, 'hybrid.parallel': 16, 'layer.0': true, 'layer.1': true },
+  { family: 'reparameterised', 'reparameterised.method': 'adalora', 'reparameterised.rank': 4, 'layer.0': true, 'layer.1': true },
 ];
 
 /** Size of the study. */
