@@ -325,6 +325,11 @@ export class Scheduler {
     const { store } = this.options;
     const study = await store.getStudy(studyId);
     if (!study) return;
+    if (study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled') {
+      // Finished by an earlier step (a job event can still name it): nothing more to do.
+      await this.letGo(studyId);
+      return;
+    }
     const trials = await this.trialsOf(studyId);
     if (await store.cancelRequested(studyId)) {
       await this.cancel(study, trials);
