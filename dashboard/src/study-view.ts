@@ -2,12 +2,14 @@
 
 import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
 import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy, fetchTrialsAfter } from './api.js';
-import { curvesPlot, scatterPlot, type Highlights } from './charts.js';
+import type { Highlights } from './charts.js';
+import { createCurvesPlot } from './curves-plot.js';
 import { summaryGridView } from './config-grid.js';
 import { h, setAttr, setChildren, setText, type Child } from './dom.js';
 import { fmtCount, fmtCountFull, fmtDateTime, fmtDuration, fmtLearningRate, fmtMetric, fmtPercent } from './format.js';
 import { Coalescer, type LiveEvent } from './live.js';
-import { bestNumber, paretoNumbers, scoredTrials } from './pareto.js';
+import { bestNumber, paretoNumbers, scoredTrials, type ScoredTrial } from './pareto.js';
+import { createParetoPlot } from './pareto-plot.js';
 import { Selection } from './selection.js';
 import { createTrialDetail } from './trial-detail.js';
 import { createTrialTable } from './trial-table.js';
@@ -36,12 +38,22 @@ const MAX_CURVES = 300;
 
 /**
  * The trials whose learning curves are drawn: all of them up to {@link MAX_CURVES}, else the
- * focused trial, the running ones, the Pareto front and then the best by metric.
+ * running ones, the Pareto front and then the best by metric, with the focused trial in place
+ * of the last when it is not among them. The ranking is cached per trial list (sorting 10,000
+ * trials on every focus costs more than drawing the curves).
  */
-function curvesWorthDrawing(trials: readonly TrialRecord[], marks: Highlights): TrialRecord[] {
+function curvesWorthDrawing(trials: readonly TrialRecord[], marks: Highlights, cache: { trials?: readonly TrialRecord[]; pareto?: ReadonlySet<number>; top?: TrialRecord[] }): TrialRecord[] {
   if (trials.length <= MAX_CURVES) return [...trials];
-  const rank = (t: TrialRecord): number => (t.number === marks.selected ? 0 : t.state === 'running' ? 1 : marks.pareto.has(t.number) ? 2 : 3);
-  return [...trials].sort((a, b) => rank(a) - rank(b) || (b.metric ?? -Infinity) - (a.metric ?? -Infinity)).slice(0, MAX_CURVES);
+  if (cache.trials !== trials || cache.pareto !== marks.pareto || !cache.top) {
+    const rank = (t: TrialRecord): number => (t.state === 'running' ? 1 : marks.pareto.has(t.number) ? 2 : 3);
+    cache.top = [...trials].sort((a, b) => rank(a) - rank(b) || (b.metric ?? -Infinity) - (a.metric ?? -Infinity)).slice(0, MAX_CURVES);
+    cache.trials = trials;
+    cache.pareto = marks.pareto;
+  }
+  const top = cache.top;
+  if (marks.selected === undefined || top.some((t) => t.number === marks.selected)) return top;
+  const focused = trials.find((t) => t.number === marks.selected);
+  return focused ? [focused, ...top.slice(0, MAX_CURVES - 1)] : top;
 }
 
 /** Builds the page of the study `id`. */
@@ -104,7 +116,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   const cards = h('div', { class: 'cards' });
   const spaceBox = h('details', { class: 'space', hidden: true });
 
-  const scatterHost = h('div', { class: 'plot-host', 'data-testid': 'pareto-plot' });
+  const scatterHost = h('div', { class: 'plot-host', 'data-testid': 'pareto-host' });
   const scatterNote = h('p', { class: 'panel-note' });
   const curvesHost = h('div', { class: 'plot-host' });
   const curvesNote = h('p', { class: 'panel-note' }, 'dev metric at each evaluation');
@@ -181,57 +193,50 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   );
   ctx.setTitle('Study');
 
-  // ---- selection: click a point (the table sets the focus itself) ----
-  const onPlotClick = (event: Event): void => {
-    const hit = (event.target as Element).closest('[data-trial]');
-    if (hit) selection.toggleFocus(Number(hit.getAttribute('data-trial')));
+  // ---- the Pareto and curves plots (canvas); a click on a point focuses its trial ----
+  const scatter = createParetoPlot((n) => selection.toggleFocus(n));
+  const curves = createCurvesPlot((n) => selection.toggleFocus(n));
+  const scatterEmpty = h('div', { class: 'plot-empty' }, 'No finished trials yet. Points appear here as trials complete.');
+  const curvesEmpty = h('div', { class: 'plot-empty' }, 'No evaluations reported yet.');
+  /** Shows the plot or its empty state, moving nodes only when that changes (a move restarts the plot's layout). */
+  const mount = (host: HTMLElement, plot: HTMLElement, empty: HTMLElement, isEmpty: boolean): void => {
+    const want = isEmpty ? empty : plot;
+    if (host.firstChild !== want) host.replaceChildren(want);
   };
-  scatterHost.addEventListener('click', onPlotClick);
-  curvesHost.addEventListener('click', onPlotClick);
-  selection.subscribe(({ focused, states }) => {
-    // A pick only restyles the plots' points; a new focus or state filter redraws them.
-    if (focused !== charted.focused || states !== charted.states) renderCharts();
-    else markPicked();
-  });
+  selection.subscribe(() => renderCharts());
 
-  // ---- derived data ----
-  const derive = (s: StudyView): { marks: Highlights; scored: ReturnType<typeof scoredTrials> } => {
-    const scored = scoredTrials(s.trials);
-    return { scored, marks: { pareto: paretoNumbers(scored), best: bestNumber(scored, s.bestTrial), selected: selection.current.focused } };
+  // ---- derived data, cached per trial list (a focus or a pick must not recompute the front) ----
+  let derived: { trials: readonly TrialRecord[]; bestTrial: number | undefined; scored: ScoredTrial[]; pareto: Set<number>; best: number | undefined } | undefined;
+  const derive = (s: StudyView): { marks: Highlights; scored: ScoredTrial[] } => {
+    if (derived?.trials !== s.trials || derived.bestTrial !== s.bestTrial) {
+      const scored = scoredTrials(s.trials);
+      derived = { trials: s.trials, bestTrial: s.bestTrial, scored, pareto: paretoNumbers(scored), best: bestNumber(scored, s.bestTrial) };
+    }
+    return { scored: derived.scored, marks: { pareto: derived.pareto, best: derived.best, selected: selection.current.focused } };
   };
 
+  let filtered: { trials: readonly TrialRecord[]; states: ReadonlySet<TrialState>; shown: TrialRecord[]; scored: ScoredTrial[] } | undefined;
+  const curvesCache: Parameters<typeof curvesWorthDrawing>[2] = {};
   const renderCharts = (): void => {
     if (!study) return;
     const { scored: all, marks } = derive(study);
-    const { states } = selection.current;
-    const shown = study.trials.filter((t) => states.has(t.state));
-    const scored = all.filter((p) => states.has(p.trial.state));
+    const { states, picked } = selection.current;
+    if (filtered?.trials !== study.trials || filtered.states !== states) {
+      filtered = { trials: study.trials, states, shown: study.trials.filter((t) => states.has(t.state)), scored: all.filter((p) => states.has(p.trial.state)) };
+    }
+    const { shown, scored } = filtered;
     const metric = study.spec.task.metric;
-    const scatter = scatterPlot(scored, shown, metric, marks);
-    scatterHost.replaceChildren(
-      scatter ?? h('div', { class: 'plot-empty' }, 'No finished trials yet. Points appear here as trials complete.'),
-    );
+    const scatterInput = { scored, trials: shown, metricName: metric, marks, picked };
+    scatter.draw(scatterInput);
+    mount(scatterHost, scatter.root, scatterEmpty, scatter.empty);
     setText(
       scatterNote,
       scored.length > 0 ? `${marks.pareto.size} of ${scored.length} complete trials on the front` : 'maximize metric, minimize parameters',
     );
-    const curveTrials = curvesWorthDrawing(shown, marks);
+    const curveTrials = curvesWorthDrawing(shown, marks, curvesCache);
     setText(curvesNote, curveTrials.length < shown.length ? `dev metric at each evaluation · ${curveTrials.length} of ${shown.length} trials: the focused, the running, the front and the best` : 'dev metric at each evaluation');
-    const curves = curvesPlot(curveTrials, metric, study.spec.training.steps, marks);
-    curvesHost.replaceChildren(curves ?? h('div', { class: 'plot-empty' }, 'No evaluations reported yet.'));
-    charted = { focused: selection.current.focused, states };
-    markPicked();
-  };
-
-  let charted: { focused: number | undefined; states: ReadonlySet<TrialState> } = { focused: undefined, states: selection.current.states };
-  /** Marks the picked trials' points in the Pareto and curves plots and dims the others. */
-  const markPicked = (): void => {
-    const { picked } = selection.current;
-    for (const el of [...scatterHost.querySelectorAll('[data-trial]'), ...curvesHost.querySelectorAll('[data-trial]')]) {
-      const n = Number(el.getAttribute('data-trial'));
-      el.classList.toggle('is-picked', picked.has(n));
-      el.classList.toggle('is-dimmed', picked.size > 0 && !picked.has(n));
-    }
+    curves.draw({ trials: curveTrials, metricName: metric, maxSteps: study.spec.training.steps, marks, picked });
+    mount(curvesHost, curves.root, curvesEmpty, curves.empty);
   };
 
   const renderTrials = (): void => {

@@ -158,11 +158,22 @@ export type Gesture =
   | { kind: 'brush'; from: number; to: number; at: number }
   | { kind: 'clear' };
 
+/** What a plot offers besides clicks: a brush (default on) and a tooltip for the point under the pointer. */
+export interface PlotOptions {
+  /** Whether a drag brushes a range (else a drag does nothing). */
+  brush?: boolean;
+  /** The tooltip text of a drawn trial (hovered within 8 px), if the plot has tooltips. */
+  describe?: (trial: number) => string;
+}
+
 /** A canvas with a plot area, scales, and pointer gestures. */
 export class CanvasPlot {
   readonly canvas: HTMLCanvasElement;
   readonly root: HTMLElement;
   private readonly brushBox: HTMLElement;
+  private readonly tip: HTMLElement;
+  /** The pixels and hits of the last {@link snapshot}, redrawn by {@link restore}. */
+  private layer: { canvas: HTMLCanvasElement; hits: HitPoint[] } | undefined;
   width = 0;
   x: Scale = scale(0, 1, 0, 1);
   y: Scale = scale(0, 1, 0, 1);
@@ -177,10 +188,12 @@ export class CanvasPlot {
     label: string,
     /** The direction a drag brushes: along x (most plots) or y (parallel coordinates). */
     private readonly along: 'x' | 'y' = 'x',
+    private readonly options: PlotOptions = {},
   ) {
     this.canvas = h('canvas', { class: 'view-canvas', 'data-testid': testId, role: 'img', 'aria-label': label });
     this.brushBox = h('div', { class: 'brush-box', hidden: true });
-    this.root = h('div', { class: 'canvas-host' }, this.canvas, this.brushBox);
+    this.tip = h('div', { class: 'plot-tip', role: 'tooltip', hidden: true });
+    this.root = h('div', { class: 'canvas-host' }, this.canvas, this.brushBox, this.tip);
     // The CSS height is fixed from the start, so drawing never changes the page's layout.
     this.canvas.style.height = `${height}px`;
     this.listen(onGesture);
@@ -217,6 +230,41 @@ export class CanvasPlot {
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, this.width, this.height);
     this.hits = [];
+    this.layer = undefined;
+    return ctx;
+  }
+
+  /**
+   * Keeps what is drawn so far (pixels and hits) as the base layer: a highlight that changes
+   * alone (a focus ring) then costs one image copy via {@link restore} instead of a redraw of
+   * every point.
+   */
+  snapshot(): void {
+    const copy = this.layer?.canvas ?? document.createElement('canvas');
+    copy.width = this.canvas.width;
+    copy.height = this.canvas.height;
+    const ctx = copy.getContext('2d')!;
+    ctx.clearRect(0, 0, copy.width, copy.height);
+    ctx.drawImage(this.canvas, 0, 0);
+    this.layer = { canvas: copy, hits: [...this.hits] };
+  }
+
+  /**
+   * Puts the base layer of the last {@link snapshot} back (the canvas's size unchanged) and
+   * returns the context for the highlights; undefined when there is none and the caller must
+   * redraw everything.
+   */
+  restore(): CanvasRenderingContext2D | undefined {
+    const layer = this.layer;
+    if (!layer || layer.canvas.width !== this.canvas.width || layer.canvas.height !== this.canvas.height) return undefined;
+    if (Math.max(200, this.measuredWidth || 400) !== this.width) return undefined;
+    const ctx = this.canvas.getContext('2d')!;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.drawImage(layer.canvas, 0, 0);
+    const ratio = window.devicePixelRatio || 1;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    this.hits = [...layer.hits];
     return ctx;
   }
 
@@ -321,6 +369,24 @@ export class CanvasPlot {
     Object.assign(this.brushBox.style, style);
   }
 
+  /** Shows the tooltip of the trial under the pointer (nearest within 8 px), or hides it. */
+  private hover(p: { x: number; y: number } | undefined): void {
+    const describe = this.options.describe;
+    if (!describe) return;
+    const trial = p ? this.nearest(p.x, p.y) : undefined;
+    this.canvas.style.cursor = trial === undefined ? '' : 'pointer';
+    if (trial === undefined || !p) {
+      this.tip.hidden = true;
+      return;
+    }
+    this.tip.textContent = describe(trial);
+    this.tip.hidden = false;
+    // Beside the pointer, flipped to its left in the right half so it stays inside the plot.
+    const leftHalf = p.x < this.width / 2;
+    Object.assign(this.tip.style, leftHalf ? { left: `${p.x + 14}px`, right: '' } : { left: '', right: `${this.width - p.x + 14}px` }, { top: `${Math.max(0, p.y - 10)}px` });
+    this.tip.dataset['trial'] = String(trial);
+  }
+
   /** The coordinate a drag brushes along, clamped to the plot area. */
   private brushCoordinate(p: { x: number; y: number }): number {
     return this.along === 'x' ? Math.min(this.right, Math.max(this.left, p.x)) : Math.min(this.bottom, Math.max(this.top, p.y));
@@ -333,6 +399,7 @@ export class CanvasPlot {
       return { x: event.clientX - r.left, y: event.clientY - r.top };
     };
     const band = (from: { x: number; y: number }, to: { x: number; y: number }): { from: number; to: number; at: number } | undefined => {
+      if (this.options.brush === false) return undefined;
       const moved = this.along === 'x' ? Math.abs(to.x - from.x) : Math.abs(to.y - from.y);
       if (moved <= 3) return undefined;
       const [a, b] = [this.brushCoordinate(from), this.brushCoordinate(to)].sort((u, v) => u - v) as [number, number];
@@ -344,7 +411,9 @@ export class CanvasPlot {
     });
     this.canvas.addEventListener('pointermove', (event) => {
       if (start) this.showBrush(band(start, local(event)));
+      else this.hover(local(event));
     });
+    this.canvas.addEventListener('pointerleave', () => this.hover(undefined));
     this.canvas.addEventListener('pointerup', (event) => {
       if (!start) return;
       const p = local(event);
