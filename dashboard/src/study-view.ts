@@ -1,6 +1,6 @@
 /** One study (`#/studies/<id>`): header, Pareto scatter, learning curves, the trial table and detail, the Pareto module grid. */
 
-import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
+import type { StudyView, TrialPage, TrialRecord, TrialState } from '../../scheduler/types.js';
 import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy, fetchTrialsAfter } from './api.js';
 import type { Highlights } from './charts.js';
 import { createCurvesPlot } from './curves-plot.js';
@@ -12,6 +12,7 @@ import { bestNumber, paretoNumbers, scoredTrials, type ScoredTrial } from './par
 import { createParetoPlot } from './pareto-plot.js';
 import { Selection } from './selection.js';
 import { createTrialDetail } from './trial-detail.js';
+import { loadTrials } from './trial-loader.js';
 import { createTrialTable } from './trial-table.js';
 import { createSearchViews } from './views/search-views.js';
 import { problemText, progressBar, stateBadge, type View, type ViewContext } from './ui.js';
@@ -304,7 +305,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       ),
       card(
         'Budget',
-        h('div', { class: 'stat-main' }, `${done} / ${s.spec.budget.maxTrials}`, h('span', { class: 'stat-unit' }, ' trials done')),
+        h('div', { class: 'stat-main', 'data-testid': 'budget-done' }, `${done} / ${s.spec.budget.maxTrials}`, h('span', { class: 'stat-unit' }, ' trials done')),
         progressBar(done, s.spec.budget.maxTrials),
         h('div', { class: 'stat-sub' }, `${running} running · ${waiting} waiting · max ${s.spec.budget.maxParallel} in parallel`),
       ),
@@ -379,24 +380,27 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   };
 
   // Trials as read so far, and the change cursor: after the first load only what changed is fetched.
+  /** Trials per request: the API's largest page. */
+  const PAGE = 1000;
   const trialsByNumber = new Map<number, TrialRecord>();
   let cursor: number | undefined;
   const loader = new Coalescer(async () => {
     try {
-      const s = await fetchStudy(id, cursor === undefined ? 1000 : 0, abort.signal);
-      let more: boolean;
+      const s = await fetchStudy(id, cursor === undefined ? PAGE : 0, abort.signal);
+      const read = (after: number, limit: number): Promise<TrialPage> => fetchTrialsAfter(id, after, limit, abort.signal);
       if (cursor === undefined) {
-        for (const t of s.trials) trialsByNumber.set(t.number, t);
-        cursor = s.trialsCursor;
-        more = !s.trialsComplete;
+        // The first load: the rest of the trials in ranges read side by side (trial-loader.ts).
+        const loaded = await loadTrials({ trials: s.trials, cursor: s.trialsCursor, complete: s.trialsComplete, total: s.summary.trialsTotal }, read, PAGE);
+        for (const [n, t] of loaded.trials) trialsByNumber.set(n, t);
+        cursor = loaded.cursor;
       } else {
-        more = true;
-      }
-      while (more) {
-        const page = await fetchTrialsAfter(id, cursor, abort.signal);
-        for (const t of page.trials) trialsByNumber.set(t.number, t);
-        cursor = page.cursor;
-        more = page.hasMore;
+        // Later: the changes since the cursor, usually a few trials, one page after another.
+        for (let more = true; more; ) {
+          const page = await read(cursor, PAGE);
+          for (const t of page.trials) trialsByNumber.set(t.number, t);
+          cursor = page.cursor;
+          more = page.hasMore;
+        }
       }
       if (abort.signal.aborted) return;
       ctx.setProblem(null);

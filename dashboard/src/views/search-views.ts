@@ -128,6 +128,8 @@ export function createSearchViews(selection: Selection): SearchViews {
   };
   /** Publishes, once every view shows the current state, what the benchmark and tests read. */
   const settle = (): void => {
+    // How many views still show an older state (drawn in idle time); 0 when all are current.
+    root.dataset['pending'] = String(current ? views.filter((v) => !isCurrent(v)).length : views.length);
     if (!current || !views.every(isCurrent)) return;
     const perView = views.map((v) => drawnWith.get(v)!.ms);
     root.dataset['viewMs'] = perView.map((ms) => Math.round(ms)).join(',');
