@@ -1,8 +1,8 @@
 /**
  * Learning curves on a canvas: each drawn trial's intermediate reports (step, value), coloured
  * by state (running dashed), the Pareto-optimal ones in the accent colour on top. The focused
- * trial is drawn dark over a copy of the other curves, so selecting a trial that is already
- * drawn does not redraw them.
+ * trial is drawn dark on the plot's highlight layer, so selecting a trial that is already drawn
+ * does not redraw the others.
  */
 
 import type { TrialRecord } from '../../scheduler/types.js';
@@ -45,7 +45,7 @@ function isEmpty(input: CurvesInput): boolean {
 /** Builds the plot; a click on a curve's point calls `onFocus` with its trial. */
 export function createCurvesPlot(onFocus: (trial: number) => void): CurvesPlot {
   let last: CurvesInput | undefined;
-  let base: { input: CurvesInput; width: number; drawn: ReadonlySet<number> } | undefined;
+  let base: { input: CurvesInput; drawn: ReadonlySet<number> } | undefined;
   const curves = new Map<number, { trial: TrialRecord; points: { step: number; value: number }[] }>();
   const describe = (n: number): string => {
     const c = curves.get(n);
@@ -142,7 +142,6 @@ export function createCurvesPlot(onFocus: (trial: number) => void): CurvesPlot {
     }
     plot.canvas.dataset['drawn'] = String(curves.size);
     plot.canvas.dataset['picked'] = String(picked.size > 0 ? lit.length : 0);
-    plot.snapshot();
   };
 
   /** The focused trial's curve, dark and thick, over the others. */
@@ -168,21 +167,16 @@ export function createCurvesPlot(onFocus: (trial: number) => void): CurvesPlot {
     const numbers = new Set(input.trials.map((t) => t.number));
     const same =
       base !== undefined &&
-      base.width === plot.measuredWidth &&
+      plot.sized &&
       base.input.marks.pareto === input.marks.pareto &&
       base.input.picked === input.picked &&
       base.input.metricName === input.metricName &&
       base.input.maxSteps === input.maxSteps &&
       base.input.trials.length === input.trials.length &&
       input.trials.every((t, i) => t === base!.input.trials[i] || (base!.drawn.has(t.number) && curves.get(t.number)?.trial === t));
-    const ctx = same ? plot.restore() : undefined;
-    if (ctx) {
-      drawFocus(ctx, input.marks.selected);
-      return;
-    }
-    drawBase(input);
-    base = { input, width: plot.measuredWidth, drawn: numbers };
-    drawFocus(plot.canvas.getContext('2d')!, input.marks.selected);
+    if (!same) drawBase(input);
+    base = { input, drawn: numbers };
+    drawFocus(plot.overlay(), input.marks.selected);
   };
   CanvasPlot.onResize(render);
 

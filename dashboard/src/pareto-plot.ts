@@ -3,15 +3,15 @@
  * (x, log scale). Complete trials are dots, the Pareto-optimal ones are emphasised, labelled and
  * joined by the front's staircase; pruned trials are hollow at their best intermediate value.
  * A 10,000-trial study is thousands of points: as SVG nodes they cost seconds to build and lay
- * out, here one path per kind. The points are the base layer; the focus ring is drawn over a
- * copy of it, so selecting a trial does not redraw the points.
+ * out, here one path per kind. The focus ring is drawn on the plot's highlight layer above the
+ * points, so selecting a trial does not redraw them.
  */
 
 import type { TrialRecord } from '../../scheduler/types.js';
 import { bestReport, decimalsFor, linearAxis, logAxis, placeLabel, type Highlights, type Rect } from './charts.js';
 import { fmtCountFull, fmtMetric, fmtPercent } from './format.js';
 import type { ScoredTrial } from './pareto.js';
-import { CanvasPlot, colours, scale } from './views/canvas-plot.js';
+import { CanvasPlot, colours, scale, SpotSet } from './views/canvas-plot.js';
 
 const MARGINS = { left: 58, right: 18, top: 14, bottom: 46 };
 const HEIGHT = 320;
@@ -53,7 +53,7 @@ function isEmpty(input: ParetoInput): boolean {
 /** Builds the plot; a click on a point calls `onFocus` with its trial. */
 export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
   let last: ParetoInput | undefined;
-  let base: { input: ParetoInput; width: number } | undefined;
+  let base: { input: ParetoInput } | undefined;
   let points: Point[] = [];
   const byNumber = new Map<number, Point>();
   const describe = (n: number): string => {
@@ -130,12 +130,14 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     const dimmed = (p: Point): boolean => picked.size > 0 && !picked.has(p.trial.number);
     const circles = (items: readonly Point[], radius: number): void => {
       ctx.beginPath();
+      const spots = new SpotSet();
       for (const p of items) {
         const x = px(p);
         const y = py(p);
+        plot.hits.push({ trial: p.trial.number, x, y });
+        if (!spots.add(x, y)) continue;
         ctx.moveTo(x + radius, y);
         ctx.arc(x, y, radius, 0, Math.PI * 2);
-        plot.hits.push({ trial: p.trial.number, x, y });
       }
     };
     for (const faded of [true, false]) {
@@ -211,10 +213,9 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     d['labels'] = String(labelled);
     d['picked'] = String(picked.size > 0 ? points.filter((p) => picked.has(p.trial.number)).length : 0);
     d['best'] = best ? String(best.trial.number) : '';
-    plot.snapshot();
   };
 
-  /** The focused trial's dashed ring, over the base layer. */
+  /** The focused trial's dashed ring, on the highlight layer. */
   const drawFocus = (ctx: CanvasRenderingContext2D, selected: number | undefined): void => {
     const p = selected !== undefined ? byNumber.get(selected) : undefined;
     plot.canvas.dataset['focused'] = p ? String(selected) : '';
@@ -237,21 +238,16 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     if (!input || plot.measuredWidth === 0 || !plot.root.isConnected || isEmpty(input)) return;
     const same =
       base !== undefined &&
-      base.width === plot.measuredWidth &&
+      plot.sized &&
       base.input.scored === input.scored &&
       base.input.trials === input.trials &&
       base.input.marks.pareto === input.marks.pareto &&
       base.input.marks.best === input.marks.best &&
       base.input.picked === input.picked &&
       base.input.metricName === input.metricName;
-    const ctx = same ? plot.restore() : undefined;
-    if (ctx) {
-      drawFocus(ctx, input.marks.selected);
-      return;
-    }
-    drawBase(input);
-    base = { input, width: plot.measuredWidth };
-    drawFocus(plot.canvas.getContext('2d')!, input.marks.selected);
+    if (!same) drawBase(input);
+    base = { input };
+    drawFocus(plot.overlay(), input.marks.selected);
   };
   CanvasPlot.onResize(render);
 

@@ -6,6 +6,7 @@ import type { Highlights } from './charts.js';
 import { createCurvesPlot } from './curves-plot.js';
 import { summaryGridView } from './config-grid.js';
 import { h, setAttr, setChildren, setText, type Child } from './dom.js';
+import { whenIdle } from './idle.js';
 import { fmtCount, fmtCountFull, fmtDateTime, fmtDuration, fmtLearningRate, fmtMetric, fmtPercent } from './format.js';
 import { Coalescer, type LiveEvent } from './live.js';
 import { bestNumber, paretoNumbers, scoredTrials, type ScoredTrial } from './pareto.js';
@@ -135,7 +136,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     searchViews.filterBar,
     h(
       'div',
-      { class: 'panels' },
+      { class: 'panels', 'data-testid': 'study-plots' },
       h(
         'section',
         { class: 'card panel' },
@@ -205,6 +206,32 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     if (host.firstChild !== want) host.replaceChildren(want);
   };
   selection.subscribe(() => renderCharts());
+  // Out of view, the two plots are brought up to date in idle time (a click in a view further
+  // down must not wait for thousands of points nobody sees), and at once when they come back.
+  const plots = content.querySelector<HTMLElement>('[data-testid="study-plots"]')!;
+  let plotsInView = true;
+  let plotsStale = false;
+  let plotsIdle = false;
+  const markPlots = (stale: boolean): void => {
+    plotsStale = stale;
+    plots.dataset['pending'] = stale ? '1' : '0';
+  };
+  new IntersectionObserver(
+    ([entry]) => {
+      plotsInView = entry?.isIntersecting ?? true;
+      if (plotsInView && plotsStale) renderCharts();
+    },
+    { rootMargin: '120px 0px' },
+  ).observe(plots);
+  const renderChartsLater = (): void => {
+    markPlots(true);
+    if (plotsIdle) return;
+    plotsIdle = true;
+    whenIdle(() => {
+      plotsIdle = false;
+      if (plotsStale) renderCharts(true);
+    }, 500);
+  };
 
   // ---- derived data, cached per trial list (a focus or a pick must not recompute the front) ----
   let derived: { trials: readonly TrialRecord[]; bestTrial: number | undefined; scored: ScoredTrial[]; pareto: Set<number>; best: number | undefined } | undefined;
@@ -218,8 +245,13 @@ export function createStudyView(ctx: ViewContext, id: string): View {
 
   let filtered: { trials: readonly TrialRecord[]; states: ReadonlySet<TrialState>; shown: TrialRecord[]; scored: ScoredTrial[] } | undefined;
   const curvesCache: Parameters<typeof curvesWorthDrawing>[2] = {};
-  const renderCharts = (): void => {
+  const renderCharts = (now = plotsInView): void => {
     if (!study) return;
+    if (!now) {
+      renderChartsLater();
+      return;
+    }
+    markPlots(false);
     const { scored: all, marks } = derive(study);
     const { states, picked } = selection.current;
     if (filtered?.trials !== study.trials || filtered.states !== states) {

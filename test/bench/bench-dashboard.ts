@@ -15,7 +15,7 @@
  * - an interaction (state filter, table filter, sort, brush, focus): from the input event
  *   (a capturing listener, before the page's own handlers) until the paint of the next frame
  *   after the handlers ran (requestAnimationFrame, then a timer). "views current" is when the
- *   search views outside the viewport, redrawn in idle time, have caught up too.
+ *   plots and search views outside the viewport, redrawn in idle time, have caught up too.
  *
  * Usage: `npm run bench:dashboard [-- --trials 10000 --repeat 5 --loads 5 --shots DIR]`. Needs
  * Redis at REDIS_URL (a key prefix of its own, deleted afterwards) and /usr/bin/chromium.
@@ -43,7 +43,7 @@ const token = `apt_${randomBytes(24).toString('base64url')}`;
 interface Row {
   measure: string;
   times: number[];
-  /** Times until the search views outside the viewport caught up (idle time), if measured. */
+  /** Times until the plots and views outside the viewport caught up (idle time), if measured. */
   settled?: number[];
   note: string;
 }
@@ -68,9 +68,10 @@ async function armTimer(page: Page, type: string): Promise<void> {
           setTimeout(() => {
             w.benchResult = performance.now() - start;
             const views = document.querySelector('[data-testid="search-views"]');
+            const plots = document.querySelector('[data-testid="study-plots"]');
             // (No named inner functions here: tsx would wrap them in a helper the page does not have.)
             const timer = setInterval(() => {
-              if (views?.getAttribute('data-pending') !== '0') return;
+              if (views?.getAttribute('data-pending') !== '0' || plots?.getAttribute('data-pending') === '1') return;
               w.benchSettled = performance.now() - start;
               clearInterval(timer);
             }, 2);

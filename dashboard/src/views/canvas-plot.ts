@@ -172,8 +172,8 @@ export class CanvasPlot {
   readonly root: HTMLElement;
   private readonly brushBox: HTMLElement;
   private readonly tip: HTMLElement;
-  /** The pixels and hits of the last {@link snapshot}, redrawn by {@link restore}. */
-  private layer: { canvas: HTMLCanvasElement; hits: HitPoint[] } | undefined;
+  /** The highlight layer over the canvas, made on first use (see {@link overlay}). */
+  private top_: HTMLCanvasElement | undefined;
   width = 0;
   x: Scale = scale(0, 1, 0, 1);
   y: Scale = scale(0, 1, 0, 1);
@@ -230,42 +230,36 @@ export class CanvasPlot {
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, this.width, this.height);
     this.hits = [];
-    this.layer = undefined;
     return ctx;
   }
 
   /**
-   * Keeps what is drawn so far (pixels and hits) as the base layer: a highlight that changes
-   * alone (a focus ring) then costs one image copy via {@link restore} instead of a redraw of
-   * every point.
+   * The highlight layer: a second canvas over the plot, cleared and sized like it, for what
+   * changes alone (a focus ring, a focused curve). Drawing there leaves the points below as
+   * they are, so a focus costs a ring, not a redraw of thousands of points.
    */
-  snapshot(): void {
-    const copy = this.layer?.canvas ?? document.createElement('canvas');
-    copy.width = this.canvas.width;
-    copy.height = this.canvas.height;
-    const ctx = copy.getContext('2d')!;
-    ctx.clearRect(0, 0, copy.width, copy.height);
-    ctx.drawImage(this.canvas, 0, 0);
-    this.layer = { canvas: copy, hits: [...this.hits] };
-  }
-
-  /**
-   * Puts the base layer of the last {@link snapshot} back (the canvas's size unchanged) and
-   * returns the context for the highlights; undefined when there is none and the caller must
-   * redraw everything.
-   */
-  restore(): CanvasRenderingContext2D | undefined {
-    const layer = this.layer;
-    if (!layer || layer.canvas.width !== this.canvas.width || layer.canvas.height !== this.canvas.height) return undefined;
-    if (Math.max(200, this.measuredWidth || 400) !== this.width) return undefined;
-    const ctx = this.canvas.getContext('2d')!;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    ctx.drawImage(layer.canvas, 0, 0);
+  overlay(): CanvasRenderingContext2D {
+    if (!this.top_) {
+      this.top_ = h('canvas', { class: 'view-canvas-overlay', 'aria-hidden': 'true' });
+      this.top_.style.height = `${this.height}px`;
+      this.root.insertBefore(this.top_, this.brushBox);
+    }
+    const layer = this.top_;
+    if (layer.width !== this.canvas.width || layer.height !== this.canvas.height) {
+      layer.width = this.canvas.width;
+      layer.height = this.canvas.height;
+    }
+    const ctx = layer.getContext('2d')!;
     const ratio = window.devicePixelRatio || 1;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, layer.width, layer.height);
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    this.hits = [...layer.hits];
     return ctx;
+  }
+
+  /** Whether the plot's width is still the one it was last drawn at (else it must be drawn again). */
+  get sized(): boolean {
+    return Math.max(200, this.measuredWidth || 400) === this.width;
   }
 
   /** Sets the scales (from the plot area's edges, known after begin) and mirrors them for tests. */
@@ -437,4 +431,29 @@ export function ringFocused(ctx: CanvasRenderingContext2D, plot: CanvasPlot, foc
   ctx.lineWidth = 2;
   ctx.arc(hit.x, hit.y, 6.5, 0, Math.PI * 2);
   ctx.stroke();
+}
+
+/** The quarter-pixel cell of up to four coordinates in [0, 2048) px, packed exactly in one number (4 × 13 bits). */
+export function spotKey(x: number, y: number, x2 = 0, y2 = 0): number {
+  const q = (v: number): number => Math.min(8191, Math.max(0, Math.round(v * 4)));
+  return ((q(x) * 8192 + q(y)) * 8192 + q(x2)) * 8192 + q(y2);
+}
+
+/**
+ * Marks that fall on the same spot (a quarter pixel apart at most) once: at 10,000 trials many
+ * points share a spot, and one fill of a path covers a spot the same however often the path
+ * passes it, so drawing the spot once gives the same picture for a fraction of the rasterising
+ * (a software canvas without a GPU spends most of a redraw there). `add` returns whether the
+ * spot is new.
+ */
+export class SpotSet {
+  private readonly seen = new Set<number>();
+
+  /** Whether (x, y) (and, for a segment, (x2, y2)) was not added before; adds it. */
+  add(x: number, y: number, x2 = 0, y2 = 0): boolean {
+    const key = spotKey(x, y, x2, y2);
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
 }

@@ -10,8 +10,9 @@
  * what the user can see, not the whole page.
  */
 
-import type { StudyView, TrialRecord, TrialState } from '../../../scheduler/types.js';
+import type { StudyView, TrialState } from '../../../scheduler/types.js';
 import { h, setText } from '../dom.js';
+import { whenIdle } from '../idle.js';
 import { ALL_TRIAL_STATES, type Selection, type SelectionState } from '../selection.js';
 import { CanvasPlot, paddedExtent } from './canvas-plot.js';
 import { distributionView } from './distribution-view.js';
@@ -49,11 +50,6 @@ function watched(view: SearchView, el: HTMLElement): HTMLElement {
   return el;
 }
 
-/** Runs `work` when the page is idle (after the frame), or within `timeout` ms at the latest. */
-function whenIdle(work: (deadline: { timeRemaining(): number; didTimeout: boolean }) => void, timeout: number): void {
-  if (typeof window.requestIdleCallback === 'function') window.requestIdleCallback(work, { timeout });
-  else window.setTimeout(() => work({ timeRemaining: () => 8, didTimeout: true }), 1);
-}
 
 /** Builds the search section, subscribed to `selection`. */
 export function createSearchViews(selection: Selection): SearchViews {
