@@ -414,14 +414,17 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   // Trials as read so far, and the change cursor: after the first load only what changed is fetched.
   /** Trials per request: the API's largest page. */
   const PAGE = 1000;
+  /** Trials in the first answer, with the study. */
+  const FIRST_PAGE = 200;
   const trialsByNumber = new Map<number, TrialRecord>();
   let cursor: number | undefined;
   const loader = new Coalescer(async () => {
     try {
-      const s = await fetchStudy(id, cursor === undefined ? PAGE : 0, abort.signal);
+      // The first load asks for a small first page: it answers fast, and its cursor is enough to
+      // split the rest into ranges that are then read side by side (trial-loader.ts).
+      const s = await fetchStudy(id, cursor === undefined ? FIRST_PAGE : 0, abort.signal);
       const read = (after: number, limit: number): Promise<TrialPage> => fetchTrialsAfter(id, after, limit, abort.signal);
       if (cursor === undefined) {
-        // The first load: the rest of the trials in ranges read side by side (trial-loader.ts).
         const loaded = await loadTrials({ trials: s.trials, cursor: s.trialsCursor, complete: s.trialsComplete, total: s.summary.trialsTotal }, read, PAGE);
         for (const [n, t] of loaded.trials) trialsByNumber.set(n, t);
         cursor = loaded.cursor;
