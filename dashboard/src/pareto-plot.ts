@@ -20,7 +20,7 @@ const HEIGHT = 320;
 export interface ParetoInput {
   /** Complete trials with a metric, of the states shown. */
   scored: readonly ScoredTrial[];
-  /** Every trial of the states shown (the pruned ones are drawn at their best report). */
+  /** Trials of the states shown; the pruned ones among them are drawn at their best report, the others not at all. */
   trials: readonly TrialRecord[];
   metricName: string;
   marks: Highlights;

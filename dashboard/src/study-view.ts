@@ -244,6 +244,12 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   };
 
   let filtered: { trials: readonly TrialRecord[]; states: ReadonlySet<TrialState>; shown: TrialRecord[]; scored: ScoredTrial[] } | undefined;
+  /**
+   * What the Pareto plot draws: complete trials and pruned ones (at their best report). Kept as
+   * the same arrays while the filter keeps those two states as they were, so hiding failed,
+   * running or waiting trials (none of which it draws) does not redraw its points.
+   */
+  let paretoSet: { trials: readonly TrialRecord[]; key: string; scored: ScoredTrial[]; pruned: TrialRecord[] } | undefined;
   const curvesCache: Parameters<typeof curvesWorthDrawing>[2] = {};
   const renderCharts = (now = plotsInView): void => {
     if (!study) return;
@@ -258,8 +264,12 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       filtered = { trials: study.trials, states, shown: study.trials.filter((t) => states.has(t.state)), scored: all.filter((p) => states.has(p.trial.state)) };
     }
     const { shown, scored } = filtered;
+    const paretoKey = `${states.has('complete')}|${states.has('pruned')}`;
+    if (paretoSet?.trials !== study.trials || paretoSet.key !== paretoKey) {
+      paretoSet = { trials: study.trials, key: paretoKey, scored, pruned: shown.filter((t) => t.state === 'pruned') };
+    }
     const metric = study.spec.task.metric;
-    const scatterInput = { scored, trials: shown, metricName: metric, marks, picked };
+    const scatterInput = { scored: paretoSet.scored, trials: paretoSet.pruned, metricName: metric, marks, picked };
     scatter.draw(scatterInput);
     mount(scatterHost, scatter.root, scatterEmpty, scatter.empty);
     setText(
