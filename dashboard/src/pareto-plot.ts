@@ -130,7 +130,7 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     const dimmed = (p: Point): boolean => picked.size > 0 && !picked.has(p.trial.number);
     const circles = (items: readonly Point[], radius: number): void => {
       ctx.beginPath();
-      const spots = new SpotSet();
+      const spots = new SpotSet(1);
       for (const p of items) {
         const x = px(p);
         const y = py(p);

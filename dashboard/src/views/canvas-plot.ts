@@ -433,25 +433,29 @@ export function ringFocused(ctx: CanvasRenderingContext2D, plot: CanvasPlot, foc
   ctx.stroke();
 }
 
-/** The quarter-pixel cell of up to four coordinates in [0, 2048) px, packed exactly in one number (4 × 13 bits). */
-export function spotKey(x: number, y: number, x2 = 0, y2 = 0): number {
-  const q = (v: number): number => Math.min(8191, Math.max(0, Math.round(v * 4)));
+/** The cell (`1 / perPixel` px wide) of up to four coordinates in [0, 8192 / perPixel) px, packed exactly in one number (4 × 13 bits). */
+export function spotKey(x: number, y: number, x2 = 0, y2 = 0, perPixel = 4): number {
+  const q = (v: number): number => Math.min(8191, Math.max(0, Math.round(v * perPixel)));
   return ((q(x) * 8192 + q(y)) * 8192 + q(x2)) * 8192 + q(y2);
 }
 
 /**
- * Marks that fall on the same spot (a quarter pixel apart at most) once: at 10,000 trials many
- * points share a spot, and one fill of a path covers a spot the same however often the path
- * passes it, so drawing the spot once gives the same picture for a fraction of the rasterising
- * (a software canvas without a GPU spends most of a redraw there). `add` returns whether the
- * spot is new.
+ * Marks that fall on the same spot once: at 10,000 trials many points share a spot, and one
+ * fill of a path covers a spot the same however often the path passes it, so drawing the spot
+ * once gives the same picture for a fraction of the rasterising (a software canvas without a
+ * GPU spends most of a redraw there). A spot is a quarter pixel by default; for dots a few
+ * pixels wide a whole pixel (a skipped dot is then drawn at most half a pixel from where it
+ * belongs, under another dot). `add` returns whether the spot is new.
  */
 export class SpotSet {
   private readonly seen = new Set<number>();
 
+  /** Spots of `1 / perPixel` CSS px. */
+  constructor(private readonly perPixel = 4) {}
+
   /** Whether (x, y) (and, for a segment, (x2, y2)) was not added before; adds it. */
   add(x: number, y: number, x2 = 0, y2 = 0): boolean {
-    const key = spotKey(x, y, x2, y2);
+    const key = spotKey(x, y, x2, y2, this.perPixel);
     if (this.seen.has(key)) return false;
     this.seen.add(key);
     return true;

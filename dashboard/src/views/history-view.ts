@@ -85,7 +85,7 @@ export function historyView(selection: Selection): SearchView {
     for (const state of ['pruned', 'complete'] as const) layers.push([stateColour(state), state === 'complete', lit.filter((s) => s.trial.state === state)]);
     for (const [colour, filled, items] of layers) {
       ctx.beginPath();
-      const spots = new SpotSet();
+      const spots = new SpotSet(1);
       for (const s of items) {
         const x = plot.x.at(s.trial.number);
         const y = plot.y.at(s.value);

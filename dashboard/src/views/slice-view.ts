@@ -87,7 +87,7 @@ export function sliceView(selection: Selection): SearchView {
     for (const [colour, points] of [...groups].sort(([a], [b]) => Number(b === DIM) - Number(a === DIM))) {
       ctx.fillStyle = colour;
       ctx.beginPath();
-      const spots = new SpotSet();
+      const spots = new SpotSet(1);
       for (const q of points) if (spots.add(q.x, q.y)) ctx.rect(q.x - 2, q.y - 2, 4, 4);
       ctx.fill();
     }
