@@ -257,7 +257,8 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     const problems = (await detail.getByTestId('detail-errors').textContent()) ?? '';
     expect(problems).toContain(failed.error);
     expect(problems).toContain('out of memory');
-    expect(await detail.getByTestId('detail-files').textContent()).toMatch(/No files yet/);
+    // The file list comes from its own request: wait for it rather than read the loading note.
+    await expect.poll(() => detail.getByTestId('detail-files').textContent()).toMatch(/No files yet/);
     // A point clicked in the Pareto plot opens in the panel too (the focus is shared).
     // (Its point is where the canvas's mirrored scales put 0.91 at its share of parameters, x on a log scale.)
     const pareto = page.getByTestId('pareto-plot');
