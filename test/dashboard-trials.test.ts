@@ -257,9 +257,18 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     const problems = (await detail.getByTestId('detail-errors').textContent()) ?? '';
     expect(problems).toContain(failed.error);
     expect(problems).toContain('out of memory');
-    expect(await detail.getByTestId('detail-files').textContent()).toMatch(/No files yet/);
+    // The file list comes from its own request: wait for it rather than read the loading note.
+    await expect.poll(() => detail.getByTestId('detail-files').textContent()).toMatch(/No files yet/);
     // A point clicked in the Pareto plot opens in the panel too (the focus is shared).
-    await page.locator('[data-testid="pareto-plot"] [data-trial="5"]').first().click();
+    // (Its point is where the canvas's mirrored scales put 0.91 at its share of parameters, x on a log scale.)
+    const pareto = page.getByTestId('pareto-plot');
+    await pareto.scrollIntoViewIfNeeded();
+    const d = await pareto.evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset }));
+    const [left, top, right, bottom] = (d['box'] ?? '').split(',').map(Number) as [number, number, number, number];
+    const lx = (v: number): number => Math.log10(v);
+    const px = left + ((lx(trial.trainablePercent) - lx(Number(d['xLo']))) / (lx(Number(d['xHi'])) - lx(Number(d['xLo'])))) * (right - left);
+    const py = bottom - ((0.91 - Number(d['yLo'])) / (Number(d['yHi']) - Number(d['yLo']))) * (bottom - top);
+    await pareto.click({ position: { x: px, y: py } });
     await expect.poll(() => page.getByTestId('detail-title').textContent()).toBe('Trial #5');
     // Escape closes the panel and clears the focus.
     await page.keyboard.press('Escape');

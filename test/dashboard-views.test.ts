@@ -43,6 +43,39 @@ async function xOf(canvas: Locator, v: number): Promise<number> {
   return left + ((v - lo) / (hi - lo)) * (right - left);
 }
 
+/** Waits until every plot and view shows the current selection (those out of view catch up in idle time). */
+async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.querySelector('[data-testid="search-views"]')?.getAttribute('data-pending') === '0' && document.querySelector('[data-testid="study-plots"]')?.getAttribute('data-pending') !== '1');
+}
+
+/** Where a trial's point is on the Pareto canvas (CSS px inside it), from the scales the canvas mirrors (x log). */
+async function paretoPoint(canvas: Locator, percent: number, metric: number): Promise<[number, number]> {
+  const [left, top, right, bottom] = ((await canvas.getAttribute('data-box')) ?? '').split(',').map(Number) as [number, number, number, number];
+  const [xlo, xhi, ylo, yhi] = [await num(canvas, 'x-lo'), await num(canvas, 'x-hi'), await num(canvas, 'y-lo'), await num(canvas, 'y-hi')];
+  return [left + ((Math.log10(percent) - Math.log10(xlo)) / (Math.log10(xhi) - Math.log10(xlo))) * (right - left), bottom - ((metric - ylo) / (yhi - ylo)) * (bottom - top)];
+}
+
+/** Opaque pixels of the Pareto plot's highlight layer on a circle of radius `r` around (x, y). */
+async function ringPixels(canvas: Locator, [x, y]: [number, number], r: number): Promise<number> {
+  return canvas.evaluate(
+    (c, [cx, cy, radius]) => {
+      const layer = c.parentElement?.querySelector<HTMLCanvasElement>('.view-canvas-overlay');
+      const ctx = layer?.getContext('2d');
+      if (!layer || !ctx) return 0;
+      const ratio = layer.width / layer.getBoundingClientRect().width;
+      let hits = 0;
+      for (let k = 0; k < 64; k++) {
+        const a = (k / 64) * Math.PI * 2;
+        const px = Math.round((cx! + radius! * Math.cos(a)) * ratio);
+        const py = Math.round((cy! + radius! * Math.sin(a)) * ratio);
+        if (ctx.getImageData(px, py, 1, 1).data[3]! > 0) hits++;
+      }
+      return hits;
+    },
+    [x, y, r],
+  );
+}
+
 /** The trials the table shows (it keeps the picked ones when some are picked); all fit its window here. */
 async function pickedRows(page: Page): Promise<number[]> {
   return page.getByTestId('trial-row').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-trial-number'))).sort((a, b) => a - b));
@@ -124,18 +157,25 @@ describe.runIf(runBrowserTests)('search views in a real browser', () => {
 
   it('filters every view, the Pareto plot and the table by trial state', async () => {
     await page.locator('[data-testid="state-filter"] input[data-state="complete"]').uncheck();
+    await settled(page);
     const pruned = trials.filter((t) => t.state === 'pruned');
     expect(await page.getByTestId('search-views').getAttribute('data-shown')).toBe(String(TRIALS - trials.filter((t) => t.state === 'complete').length));
     expect(await num(page.getByTestId('history-plot'), 'drawn')).toBe(pruned.length);
     expect(await num(page.getByTestId('ecdf-plot'), 'drawn')).toBe(pruned.length);
     expect(await num(page.getByTestId('hypervolume-plot'), 'drawn')).toBe(0);
-    expect(await page.locator('[data-testid="pareto-plot"] .pt-complete, [data-testid="pareto-plot"] .pt-pareto').count()).toBe(0);
-    expect(await page.locator('[data-testid="pareto-plot"] .pt-pruned').count()).toBe(pruned.length);
+    // The Pareto canvas: no complete point left, every pruned trial at its best report.
+    const pareto = page.getByTestId('pareto-plot');
+    expect(await num(pareto, 'complete')).toBe(0);
+    expect(await num(pareto, 'front')).toBe(0);
+    expect(await num(pareto, 'pruned')).toBe(pruned.length);
+    expect(await num(pareto, 'drawn')).toBe(pruned.length);
     expect(await page.locator('[data-testid="trial-row"][data-state="complete"]').count()).toBe(0);
     expect(await page.getByTestId('trial-count').textContent()).toBe(`${TRIALS - trials.filter((t) => t.state === 'complete').length} of ${TRIALS} trials shown`);
     await page.getByTestId('state-filter').screenshot({ path: new URL('dashboard-views-filter.png', artifacts).pathname });
     await page.locator('[data-testid="state-filter"] input[data-state="complete"]').check();
+    await settled(page);
     expect(await num(page.getByTestId('history-plot'), 'drawn')).toBe(withMetric().length);
+    expect(await num(page.getByTestId('pareto-plot'), 'complete')).toBe(trials.filter((t) => t.state === 'complete').length);
     expect(await page.getByTestId('trial-count').textContent()).toBe(`${TRIALS} trials`);
   });
 
@@ -146,11 +186,13 @@ describe.runIf(runBrowserTests)('search views in a real browser', () => {
     const expected = trials.filter((t) => t.number >= 10 && t.number <= 20).map((t) => t.number);
     await expect.poll(() => pickedRows(page)).toEqual(expected);
     expect(await page.getByTestId('picked-note').textContent()).toContain(`${expected.length} trials picked`);
+    await settled(page);
     const inRange = (t: TrialRecord): boolean => t.number >= 10 && t.number <= 20;
     expect(await num(history, 'picked')).toBe(withMetric().filter(inRange).length);
     expect(await num(page.getByTestId('parallel-plot'), 'picked')).toBe(expected.length);
     expect(await num(page.getByTestId('ecdf-plot'), 'picked')).toBe(withMetric().filter(inRange).length);
-    expect(await page.locator('[data-testid="pareto-plot"] .pt-group.is-picked').count()).toBe(trials.filter((t) => inRange(t) && t.state === 'complete').length);
+    // The Pareto plot outlines the picked complete trials and the pruned ones (at their best report).
+    expect(await num(page.getByTestId('pareto-plot'), 'picked')).toBe(trials.filter((t) => inRange(t) && (t.state === 'complete' || t.state === 'pruned')).length);
     await page.locator('.panels').first().screenshot({ path: new URL('dashboard-views-linked-pareto.png', artifacts).pathname });
     const table = (await page.getByTestId('trials-table').boundingBox())!;
     await page.screenshot({ path: new URL('dashboard-views-linked-table.png', artifacts).pathname, fullPage: true, clip: { x: table.x, y: table.y, width: table.width, height: 700 } });
@@ -167,6 +209,7 @@ describe.runIf(runBrowserTests)('search views in a real browser', () => {
     const expected = trials.filter((t) => t.params['serialAdapter.size'] === 16).map((t) => t.number);
     expect(expected.length).toBeGreaterThan(0);
     await expect.poll(() => pickedRows(page)).toEqual(expected);
+    await settled(page);
     expect(await num(parallel, 'brushes')).toBe(1);
     expect(await num(parallel, 'picked')).toBe(expected.length);
     const slice = page.locator('[data-testid="slice-plot"][data-param="serialAdapter.size"]');
@@ -177,6 +220,7 @@ describe.runIf(runBrowserTests)('search views in a real browser', () => {
     const both = trials.filter((t) => t.params['serialAdapter.size'] === 16 && t.params['layer.0'] === false).map((t) => t.number);
     expect(both.length).toBeGreaterThan(0);
     await expect.poll(() => pickedRows(page)).toEqual(both);
+    await settled(page);
     expect(await num(parallel, 'brushes')).toBe(2);
     await parallel.screenshot({ path: new URL('dashboard-views-parallel.png', artifacts).pathname });
   });
@@ -186,8 +230,14 @@ describe.runIf(runBrowserTests)('search views in a real browser', () => {
     expect(await page.getByTestId('trial-count').textContent()).toBe(`${TRIALS} trials`);
     const target = trials.find((t) => t.state === 'complete')!;
     await page.locator(`[data-testid="trial-row"][data-trial-number="${target.number}"]`).click();
-    for (const view of ['history-plot', 'parallel-plot', 'ecdf-plot']) expect(await page.getByTestId(view).getAttribute('data-focused')).toBe(String(target.number));
-    expect(await page.locator('[data-testid="pareto-plot"] .pt-group.is-selected').getAttribute('data-trial')).toBe(String(target.number));
+    await settled(page);
+    for (const view of ['history-plot', 'parallel-plot', 'ecdf-plot', 'pareto-plot']) expect(await page.getByTestId(view).getAttribute('data-focused')).toBe(String(target.number));
+    // The Pareto plot rings the focused point on its highlight layer: pixels on the ring around it, none around another point.
+    const pareto = page.getByTestId('pareto-plot');
+    const at = await paretoPoint(pareto, target.trainablePercent, target.metric!);
+    expect(await ringPixels(pareto, at, 12)).toBeGreaterThan(40);
+    const away = trials.find((t) => t.state === 'complete' && Math.abs(t.trainablePercent - target.trainablePercent) / target.trainablePercent > 0.5)!;
+    expect(await ringPixels(pareto, await paretoPoint(pareto, away.trainablePercent, away.metric!), 12)).toBeLessThan(8);
 
     // A click on another trial's point in the history focuses that one, table row included.
     const other = withMetric().find((t) => t.number > target.number + 5)!;
@@ -199,7 +249,9 @@ describe.runIf(runBrowserTests)('search views in a real browser', () => {
     const box = (await history.boundingBox())!;
     await page.mouse.click(box.x + (await xOf(history, other.number)), box.y + y);
     await expect.poll(() => page.locator('[data-testid="trial-row"].is-selected').getAttribute('data-trial-number')).toBe(String(other.number));
+    await settled(page);
     expect(await page.getByTestId('parallel-plot').getAttribute('data-focused')).toBe(String(other.number));
+    expect(await page.getByTestId('pareto-plot').getAttribute('data-focused')).toBe(other.state === 'complete' || other.state === 'pruned' ? String(other.number) : '');
     await page.getByTestId('search-views').screenshot({ path: new URL('dashboard-views-focused.png', artifacts).pathname });
     expect(pageErrors).toEqual([]);
   });

@@ -102,9 +102,9 @@ export function fetchStudy(id: string, trials: number, signal?: AbortSignal): Pr
   return getJson<StudyView>(`${studyPath(id)}?trials=${trials}`, signal);
 }
 
-/** `GET /api/studies/:id/trials?after=`: the trials that changed after a cursor. */
-export function fetchTrialsAfter(id: string, after: number, signal?: AbortSignal): Promise<TrialPage> {
-  return getJson<TrialPage>(`${studyPath(id)}/trials?after=${after}&limit=1000`, signal);
+/** `GET /api/studies/:id/trials?after=&limit=`: the trials that changed after a cursor (at most `limit`, the API allows 1,000). */
+export function fetchTrialsAfter(id: string, after: number, limit: number, signal?: AbortSignal): Promise<TrialPage> {
+  return getJson<TrialPage>(`${studyPath(id)}/trials?after=${after}&limit=${limit}`, signal);
 }
 
 /** `GET /api/health`: whether the API is up, and the workers that stopped taking trials. */

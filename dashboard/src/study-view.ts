@@ -1,15 +1,19 @@
 /** One study (`#/studies/<id>`): header, Pareto scatter, learning curves, the trial table and detail, the Pareto module grid. */
 
-import type { StudyView, TrialRecord, TrialState } from '../../scheduler/types.js';
+import type { StudyView, TrialPage, TrialRecord, TrialState } from '../../scheduler/types.js';
 import { ApiError, bestConfigUrl, cancelStudy, deleteStudy, downloadFile, fetchStudy, fetchTrialsAfter } from './api.js';
-import { curvesPlot, scatterPlot, type Highlights } from './charts.js';
+import type { Highlights } from './charts.js';
+import { createCurvesPlot } from './curves-plot.js';
 import { summaryGridView } from './config-grid.js';
 import { h, setAttr, setChildren, setText, type Child } from './dom.js';
+import { whenIdle } from './idle.js';
 import { fmtCount, fmtCountFull, fmtDateTime, fmtDuration, fmtLearningRate, fmtMetric, fmtPercent } from './format.js';
 import { Coalescer, type LiveEvent } from './live.js';
-import { bestNumber, paretoNumbers, scoredTrials } from './pareto.js';
+import { bestNumber, paretoNumbers, scoredTrials, type ScoredTrial } from './pareto.js';
+import { createParetoPlot } from './pareto-plot.js';
 import { Selection } from './selection.js';
 import { createTrialDetail } from './trial-detail.js';
+import { loadTrials } from './trial-loader.js';
 import { createTrialTable } from './trial-table.js';
 import { createSearchViews } from './views/search-views.js';
 import { problemText, progressBar, stateBadge, type View, type ViewContext } from './ui.js';
@@ -36,12 +40,22 @@ const MAX_CURVES = 300;
 
 /**
  * The trials whose learning curves are drawn: all of them up to {@link MAX_CURVES}, else the
- * focused trial, the running ones, the Pareto front and then the best by metric.
+ * running ones, the Pareto front and then the best by metric, with the focused trial in place
+ * of the last when it is not among them. The ranking is cached per trial list (sorting 10,000
+ * trials on every focus costs more than drawing the curves).
  */
-function curvesWorthDrawing(trials: readonly TrialRecord[], marks: Highlights): TrialRecord[] {
+function curvesWorthDrawing(trials: readonly TrialRecord[], marks: Highlights, cache: { trials?: readonly TrialRecord[]; pareto?: ReadonlySet<number>; top?: TrialRecord[] }): TrialRecord[] {
   if (trials.length <= MAX_CURVES) return [...trials];
-  const rank = (t: TrialRecord): number => (t.number === marks.selected ? 0 : t.state === 'running' ? 1 : marks.pareto.has(t.number) ? 2 : 3);
-  return [...trials].sort((a, b) => rank(a) - rank(b) || (b.metric ?? -Infinity) - (a.metric ?? -Infinity)).slice(0, MAX_CURVES);
+  if (cache.trials !== trials || cache.pareto !== marks.pareto || !cache.top) {
+    const rank = (t: TrialRecord): number => (t.state === 'running' ? 1 : marks.pareto.has(t.number) ? 2 : 3);
+    cache.top = [...trials].sort((a, b) => rank(a) - rank(b) || (b.metric ?? -Infinity) - (a.metric ?? -Infinity)).slice(0, MAX_CURVES);
+    cache.trials = trials;
+    cache.pareto = marks.pareto;
+  }
+  const top = cache.top;
+  if (marks.selected === undefined || top.some((t) => t.number === marks.selected)) return top;
+  const focused = trials.find((t) => t.number === marks.selected);
+  return focused ? [focused, ...top.slice(0, MAX_CURVES - 1)] : top;
 }
 
 /** Builds the page of the study `id`. */
@@ -104,7 +118,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   const cards = h('div', { class: 'cards' });
   const spaceBox = h('details', { class: 'space', hidden: true });
 
-  const scatterHost = h('div', { class: 'plot-host', 'data-testid': 'pareto-plot' });
+  const scatterHost = h('div', { class: 'plot-host', 'data-testid': 'pareto-host' });
   const scatterNote = h('p', { class: 'panel-note' });
   const curvesHost = h('div', { class: 'plot-host' });
   const curvesNote = h('p', { class: 'panel-note' }, 'dev metric at each evaluation');
@@ -122,7 +136,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     searchViews.filterBar,
     h(
       'div',
-      { class: 'panels' },
+      { class: 'panels', 'data-testid': 'study-plots' },
       h(
         'section',
         { class: 'card panel' },
@@ -181,57 +195,91 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   );
   ctx.setTitle('Study');
 
-  // ---- selection: click a point (the table sets the focus itself) ----
-  const onPlotClick = (event: Event): void => {
-    const hit = (event.target as Element).closest('[data-trial]');
-    if (hit) selection.toggleFocus(Number(hit.getAttribute('data-trial')));
+  // ---- the Pareto and curves plots (canvas); a click on a point focuses its trial ----
+  const scatter = createParetoPlot((n) => selection.toggleFocus(n));
+  const curves = createCurvesPlot((n) => selection.toggleFocus(n));
+  const scatterEmpty = h('div', { class: 'plot-empty' }, 'No finished trials yet. Points appear here as trials complete.');
+  const curvesEmpty = h('div', { class: 'plot-empty' }, 'No evaluations reported yet.');
+  /** Shows the plot or its empty state, moving nodes only when that changes (a move restarts the plot's layout). */
+  const mount = (host: HTMLElement, plot: HTMLElement, empty: HTMLElement, isEmpty: boolean): void => {
+    const want = isEmpty ? empty : plot;
+    if (host.firstChild !== want) host.replaceChildren(want);
   };
-  scatterHost.addEventListener('click', onPlotClick);
-  curvesHost.addEventListener('click', onPlotClick);
-  selection.subscribe(({ focused, states }) => {
-    // A pick only restyles the plots' points; a new focus or state filter redraws them.
-    if (focused !== charted.focused || states !== charted.states) renderCharts();
-    else markPicked();
-  });
-
-  // ---- derived data ----
-  const derive = (s: StudyView): { marks: Highlights; scored: ReturnType<typeof scoredTrials> } => {
-    const scored = scoredTrials(s.trials);
-    return { scored, marks: { pareto: paretoNumbers(scored), best: bestNumber(scored, s.bestTrial), selected: selection.current.focused } };
+  selection.subscribe(() => renderCharts());
+  // Out of view, the two plots are brought up to date in idle time (a click in a view further
+  // down must not wait for thousands of points nobody sees), and at once when they come back.
+  const plots = content.querySelector<HTMLElement>('[data-testid="study-plots"]')!;
+  let plotsInView = true;
+  let plotsStale = false;
+  let plotsIdle = false;
+  const markPlots = (stale: boolean): void => {
+    plotsStale = stale;
+    plots.dataset['pending'] = stale ? '1' : '0';
+  };
+  new IntersectionObserver(
+    ([entry]) => {
+      plotsInView = entry?.isIntersecting ?? true;
+      if (plotsInView && plotsStale) renderCharts();
+    },
+    { rootMargin: '120px 0px' },
+  ).observe(plots);
+  const renderChartsLater = (): void => {
+    markPlots(true);
+    if (plotsIdle) return;
+    plotsIdle = true;
+    whenIdle(() => {
+      plotsIdle = false;
+      if (plotsStale) renderCharts(true);
+    }, 500);
   };
 
-  const renderCharts = (): void => {
+  // ---- derived data, cached per trial list (a focus or a pick must not recompute the front) ----
+  let derived: { trials: readonly TrialRecord[]; bestTrial: number | undefined; scored: ScoredTrial[]; pareto: Set<number>; best: number | undefined } | undefined;
+  const derive = (s: StudyView): { marks: Highlights; scored: ScoredTrial[] } => {
+    if (derived?.trials !== s.trials || derived.bestTrial !== s.bestTrial) {
+      const scored = scoredTrials(s.trials);
+      derived = { trials: s.trials, bestTrial: s.bestTrial, scored, pareto: paretoNumbers(scored), best: bestNumber(scored, s.bestTrial) };
+    }
+    return { scored: derived.scored, marks: { pareto: derived.pareto, best: derived.best, selected: selection.current.focused } };
+  };
+
+  let filtered: { trials: readonly TrialRecord[]; states: ReadonlySet<TrialState>; shown: TrialRecord[]; scored: ScoredTrial[] } | undefined;
+  /**
+   * What the Pareto plot draws: complete trials and pruned ones (at their best report). Kept as
+   * the same arrays while the filter keeps those two states as they were, so hiding failed,
+   * running or waiting trials (none of which it draws) does not redraw its points.
+   */
+  let paretoSet: { trials: readonly TrialRecord[]; key: string; scored: ScoredTrial[]; pruned: TrialRecord[] } | undefined;
+  const curvesCache: Parameters<typeof curvesWorthDrawing>[2] = {};
+  const renderCharts = (now = plotsInView): void => {
     if (!study) return;
+    if (!now) {
+      renderChartsLater();
+      return;
+    }
+    markPlots(false);
     const { scored: all, marks } = derive(study);
-    const { states } = selection.current;
-    const shown = study.trials.filter((t) => states.has(t.state));
-    const scored = all.filter((p) => states.has(p.trial.state));
+    const { states, picked } = selection.current;
+    if (filtered?.trials !== study.trials || filtered.states !== states) {
+      filtered = { trials: study.trials, states, shown: study.trials.filter((t) => states.has(t.state)), scored: all.filter((p) => states.has(p.trial.state)) };
+    }
+    const { shown, scored } = filtered;
+    const paretoKey = `${states.has('complete')}|${states.has('pruned')}`;
+    if (paretoSet?.trials !== study.trials || paretoSet.key !== paretoKey) {
+      paretoSet = { trials: study.trials, key: paretoKey, scored, pruned: shown.filter((t) => t.state === 'pruned') };
+    }
     const metric = study.spec.task.metric;
-    const scatter = scatterPlot(scored, shown, metric, marks);
-    scatterHost.replaceChildren(
-      scatter ?? h('div', { class: 'plot-empty' }, 'No finished trials yet. Points appear here as trials complete.'),
-    );
+    const scatterInput = { scored: paretoSet.scored, trials: paretoSet.pruned, metricName: metric, marks, picked };
+    scatter.draw(scatterInput);
+    mount(scatterHost, scatter.root, scatterEmpty, scatter.empty);
     setText(
       scatterNote,
       scored.length > 0 ? `${marks.pareto.size} of ${scored.length} complete trials on the front` : 'maximize metric, minimize parameters',
     );
-    const curveTrials = curvesWorthDrawing(shown, marks);
+    const curveTrials = curvesWorthDrawing(shown, marks, curvesCache);
     setText(curvesNote, curveTrials.length < shown.length ? `dev metric at each evaluation · ${curveTrials.length} of ${shown.length} trials: the focused, the running, the front and the best` : 'dev metric at each evaluation');
-    const curves = curvesPlot(curveTrials, metric, study.spec.training.steps, marks);
-    curvesHost.replaceChildren(curves ?? h('div', { class: 'plot-empty' }, 'No evaluations reported yet.'));
-    charted = { focused: selection.current.focused, states };
-    markPicked();
-  };
-
-  let charted: { focused: number | undefined; states: ReadonlySet<TrialState> } = { focused: undefined, states: selection.current.states };
-  /** Marks the picked trials' points in the Pareto and curves plots and dims the others. */
-  const markPicked = (): void => {
-    const { picked } = selection.current;
-    for (const el of [...scatterHost.querySelectorAll('[data-trial]'), ...curvesHost.querySelectorAll('[data-trial]')]) {
-      const n = Number(el.getAttribute('data-trial'));
-      el.classList.toggle('is-picked', picked.has(n));
-      el.classList.toggle('is-dimmed', picked.size > 0 && !picked.has(n));
-    }
+    curves.draw({ trials: curveTrials, metricName: metric, maxSteps: study.spec.training.steps, marks, picked });
+    mount(curvesHost, curves.root, curvesEmpty, curves.empty);
   };
 
   const renderTrials = (): void => {
@@ -299,7 +347,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       ),
       card(
         'Budget',
-        h('div', { class: 'stat-main' }, `${done} / ${s.spec.budget.maxTrials}`, h('span', { class: 'stat-unit' }, ' trials done')),
+        h('div', { class: 'stat-main', 'data-testid': 'budget-done' }, `${done} / ${s.spec.budget.maxTrials}`, h('span', { class: 'stat-unit' }, ' trials done')),
         progressBar(done, s.spec.budget.maxTrials),
         h('div', { class: 'stat-sub' }, `${running} running · ${waiting} waiting · max ${s.spec.budget.maxParallel} in parallel`),
       ),
@@ -374,24 +422,30 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   };
 
   // Trials as read so far, and the change cursor: after the first load only what changed is fetched.
+  /** Trials per request: the API's largest page. */
+  const PAGE = 1000;
+  /** Trials in the first answer, with the study. */
+  const FIRST_PAGE = 200;
   const trialsByNumber = new Map<number, TrialRecord>();
   let cursor: number | undefined;
   const loader = new Coalescer(async () => {
     try {
-      const s = await fetchStudy(id, cursor === undefined ? 1000 : 0, abort.signal);
-      let more: boolean;
+      // The first load asks for a small first page: it answers fast, and its cursor is enough to
+      // split the rest into ranges that are then read side by side (trial-loader.ts).
+      const s = await fetchStudy(id, cursor === undefined ? FIRST_PAGE : 0, abort.signal);
+      const read = (after: number, limit: number): Promise<TrialPage> => fetchTrialsAfter(id, after, limit, abort.signal);
       if (cursor === undefined) {
-        for (const t of s.trials) trialsByNumber.set(t.number, t);
-        cursor = s.trialsCursor;
-        more = !s.trialsComplete;
+        const loaded = await loadTrials({ trials: s.trials, cursor: s.trialsCursor, complete: s.trialsComplete, total: s.summary.trialsTotal }, read, PAGE);
+        for (const [n, t] of loaded.trials) trialsByNumber.set(n, t);
+        cursor = loaded.cursor;
       } else {
-        more = true;
-      }
-      while (more) {
-        const page = await fetchTrialsAfter(id, cursor, abort.signal);
-        for (const t of page.trials) trialsByNumber.set(t.number, t);
-        cursor = page.cursor;
-        more = page.hasMore;
+        // Later: the changes since the cursor, usually a few trials, one page after another.
+        for (let more = true; more; ) {
+          const page = await read(cursor, PAGE);
+          for (const t of page.trials) trialsByNumber.set(t.number, t);
+          cursor = page.cursor;
+          more = page.hasMore;
+        }
       }
       if (abort.signal.aborted) return;
       ctx.setProblem(null);

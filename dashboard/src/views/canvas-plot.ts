@@ -158,11 +158,22 @@ export type Gesture =
   | { kind: 'brush'; from: number; to: number; at: number }
   | { kind: 'clear' };
 
+/** What a plot offers besides clicks: a brush (default on) and a tooltip for the point under the pointer. */
+export interface PlotOptions {
+  /** Whether a drag brushes a range (else a drag does nothing). */
+  brush?: boolean;
+  /** The tooltip text of a drawn trial (hovered within 8 px), if the plot has tooltips. */
+  describe?: (trial: number) => string;
+}
+
 /** A canvas with a plot area, scales, and pointer gestures. */
 export class CanvasPlot {
   readonly canvas: HTMLCanvasElement;
   readonly root: HTMLElement;
   private readonly brushBox: HTMLElement;
+  private readonly tip: HTMLElement;
+  /** The highlight layer over the canvas, made on first use (see {@link overlay}). */
+  private top_: HTMLCanvasElement | undefined;
   width = 0;
   x: Scale = scale(0, 1, 0, 1);
   y: Scale = scale(0, 1, 0, 1);
@@ -177,10 +188,12 @@ export class CanvasPlot {
     label: string,
     /** The direction a drag brushes: along x (most plots) or y (parallel coordinates). */
     private readonly along: 'x' | 'y' = 'x',
+    private readonly options: PlotOptions = {},
   ) {
     this.canvas = h('canvas', { class: 'view-canvas', 'data-testid': testId, role: 'img', 'aria-label': label });
     this.brushBox = h('div', { class: 'brush-box', hidden: true });
-    this.root = h('div', { class: 'canvas-host' }, this.canvas, this.brushBox);
+    this.tip = h('div', { class: 'plot-tip', role: 'tooltip', hidden: true });
+    this.root = h('div', { class: 'canvas-host' }, this.canvas, this.brushBox, this.tip);
     // The CSS height is fixed from the start, so drawing never changes the page's layout.
     this.canvas.style.height = `${height}px`;
     this.listen(onGesture);
@@ -218,6 +231,35 @@ export class CanvasPlot {
     ctx.clearRect(0, 0, this.width, this.height);
     this.hits = [];
     return ctx;
+  }
+
+  /**
+   * The highlight layer: a second canvas over the plot, cleared and sized like it, for what
+   * changes alone (a focus ring, a focused curve). Drawing there leaves the points below as
+   * they are, so a focus costs a ring, not a redraw of thousands of points.
+   */
+  overlay(): CanvasRenderingContext2D {
+    if (!this.top_) {
+      this.top_ = h('canvas', { class: 'view-canvas-overlay', 'aria-hidden': 'true' });
+      this.top_.style.height = `${this.height}px`;
+      this.root.insertBefore(this.top_, this.brushBox);
+    }
+    const layer = this.top_;
+    if (layer.width !== this.canvas.width || layer.height !== this.canvas.height) {
+      layer.width = this.canvas.width;
+      layer.height = this.canvas.height;
+    }
+    const ctx = layer.getContext('2d')!;
+    const ratio = window.devicePixelRatio || 1;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, layer.width, layer.height);
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    return ctx;
+  }
+
+  /** Whether the plot's width is still the one it was last drawn at (else it must be drawn again). */
+  get sized(): boolean {
+    return Math.max(200, this.measuredWidth || 400) === this.width;
   }
 
   /** Sets the scales (from the plot area's edges, known after begin) and mirrors them for tests. */
@@ -321,6 +363,24 @@ export class CanvasPlot {
     Object.assign(this.brushBox.style, style);
   }
 
+  /** Shows the tooltip of the trial under the pointer (nearest within 8 px), or hides it. */
+  private hover(p: { x: number; y: number } | undefined): void {
+    const describe = this.options.describe;
+    if (!describe) return;
+    const trial = p ? this.nearest(p.x, p.y) : undefined;
+    this.canvas.style.cursor = trial === undefined ? '' : 'pointer';
+    if (trial === undefined || !p) {
+      this.tip.hidden = true;
+      return;
+    }
+    this.tip.textContent = describe(trial);
+    this.tip.hidden = false;
+    // Beside the pointer, flipped to its left in the right half so it stays inside the plot.
+    const leftHalf = p.x < this.width / 2;
+    Object.assign(this.tip.style, leftHalf ? { left: `${p.x + 14}px`, right: '' } : { left: '', right: `${this.width - p.x + 14}px` }, { top: `${Math.max(0, p.y - 10)}px` });
+    this.tip.dataset['trial'] = String(trial);
+  }
+
   /** The coordinate a drag brushes along, clamped to the plot area. */
   private brushCoordinate(p: { x: number; y: number }): number {
     return this.along === 'x' ? Math.min(this.right, Math.max(this.left, p.x)) : Math.min(this.bottom, Math.max(this.top, p.y));
@@ -333,6 +393,7 @@ export class CanvasPlot {
       return { x: event.clientX - r.left, y: event.clientY - r.top };
     };
     const band = (from: { x: number; y: number }, to: { x: number; y: number }): { from: number; to: number; at: number } | undefined => {
+      if (this.options.brush === false) return undefined;
       const moved = this.along === 'x' ? Math.abs(to.x - from.x) : Math.abs(to.y - from.y);
       if (moved <= 3) return undefined;
       const [a, b] = [this.brushCoordinate(from), this.brushCoordinate(to)].sort((u, v) => u - v) as [number, number];
@@ -344,7 +405,9 @@ export class CanvasPlot {
     });
     this.canvas.addEventListener('pointermove', (event) => {
       if (start) this.showBrush(band(start, local(event)));
+      else this.hover(local(event));
     });
+    this.canvas.addEventListener('pointerleave', () => this.hover(undefined));
     this.canvas.addEventListener('pointerup', (event) => {
       if (!start) return;
       const p = local(event);
@@ -368,4 +431,33 @@ export function ringFocused(ctx: CanvasRenderingContext2D, plot: CanvasPlot, foc
   ctx.lineWidth = 2;
   ctx.arc(hit.x, hit.y, 6.5, 0, Math.PI * 2);
   ctx.stroke();
+}
+
+/** The cell (`1 / perPixel` px wide) of up to four coordinates in [0, 8192 / perPixel) px, packed exactly in one number (4 × 13 bits). */
+export function spotKey(x: number, y: number, x2 = 0, y2 = 0, perPixel = 4): number {
+  const q = (v: number): number => Math.min(8191, Math.max(0, Math.round(v * perPixel)));
+  return ((q(x) * 8192 + q(y)) * 8192 + q(x2)) * 8192 + q(y2);
+}
+
+/**
+ * Marks that fall on the same spot once: at 10,000 trials many points share a spot, and one
+ * fill of a path covers a spot the same however often the path passes it, so drawing the spot
+ * once gives the same picture for a fraction of the rasterising (a software canvas without a
+ * GPU spends most of a redraw there). A spot is a quarter pixel by default; for dots a few
+ * pixels wide a whole pixel (a skipped dot is then drawn at most half a pixel from where it
+ * belongs, under another dot). `add` returns whether the spot is new.
+ */
+export class SpotSet {
+  private readonly seen = new Set<number>();
+
+  /** Spots of `1 / perPixel` CSS px. */
+  constructor(private readonly perPixel = 4) {}
+
+  /** Whether (x, y) (and, for a segment, (x2, y2)) was not added before; adds it. */
+  add(x: number, y: number, x2 = 0, y2 = 0): boolean {
+    const key = spotKey(x, y, x2, y2, this.perPixel);
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
 }

@@ -8,7 +8,7 @@
 import type { TrialRecord } from '../../../scheduler/types.js';
 import { h } from '../dom.js';
 import type { Selection, SelectionState } from '../selection.js';
-import { CanvasPlot, colours, niceTicks, paddedExtent, ringFocused, scale, type Gesture } from './canvas-plot.js';
+import { CanvasPlot, colours, niceTicks, paddedExtent, ringFocused, scale, SpotSet, type Gesture } from './canvas-plot.js';
 import { hypervolumeHistory, runningBest, studyReference, type ObjectivePoint } from './stats.js';
 import { DIM, dimmed, fmtTick, markDrawn, metricOf, stateColour, type SearchData, type SearchView } from './view-data.js';
 
@@ -85,10 +85,12 @@ export function historyView(selection: Selection): SearchView {
     for (const state of ['pruned', 'complete'] as const) layers.push([stateColour(state), state === 'complete', lit.filter((s) => s.trial.state === state)]);
     for (const [colour, filled, items] of layers) {
       ctx.beginPath();
+      const spots = new SpotSet(1);
       for (const s of items) {
         const x = plot.x.at(s.trial.number);
         const y = plot.y.at(s.value);
         plot.hits.push({ trial: s.trial.number, x, y });
+        if (!spots.add(x, y)) continue;
         ctx.moveTo(x + 2.6, y);
         ctx.arc(x, y, 2.6, 0, Math.PI * 2);
       }

@@ -1,20 +1,33 @@
 /**
  * Parameter importance as bars: each parameter's share of the metric's variance explained by
  * its main effect (fANOVA on a random forest, see importance.ts), over the shown trials that
- * have a metric. The forest is fitted after the page has drawn (a 10,000-trial study must not
- * wait for it) and only again when those trials change.
+ * have a metric. The forest is fitted after the page has drawn, one tree per slice of a few
+ * milliseconds between frames (a 10,000-trial study must not wait for it, nor block a click
+ * while it fits), and only again when those trials change.
  */
 
 import { h } from '../dom.js';
-import { fanovaImportance } from './importance.js';
+import { fanovaSteps } from './importance.js';
 import { importanceFeature } from './param-axes.js';
 import { metricOf, type SearchData, type SearchView } from './view-data.js';
+
+/** Longest the forest fit holds the main thread at a time, in milliseconds. */
+const SLICE_MS = 8;
 
 /** Fewest trials with a metric before a ranking means anything. */
 const MIN_TRIALS = 8;
 
 /** The importance of each axis of `data` over its shown trials with a metric (a pure computation). */
 export function importanceOf(data: SearchData): { name: string; share: number }[] {
+  const steps = importanceSteps(data);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** {@link importanceOf} as steps: yields after each tree of the forest, returns the ranking. */
+export function* importanceSteps(data: SearchData): Generator<void, { name: string; share: number }[], void> {
   const features = data.axes.map((a) => importanceFeature(a));
   const x: number[][] = [];
   const y: number[] = [];
@@ -24,7 +37,7 @@ export function importanceOf(data: SearchData): { name: string; share: number }[
     x.push(data.axes.map((a, i) => features[i]!.encode(t.params[a.name])));
     y.push(m);
   }
-  const shares = fanovaImportance(x, y, features);
+  const shares = yield* fanovaSteps(x, y, features);
   return data.axes.map((a, i) => ({ name: a.name, share: shares[i]! })).sort((a, b) => b.share - a.share);
 }
 
@@ -74,6 +87,7 @@ export function importanceView(): SearchView {
       if (next === key) return;
       key = next;
       if (timer !== undefined) window.clearTimeout(timer);
+      timer = undefined;
       if (n < MIN_TRIALS) {
         list.dataset['state'] = 'too-few';
         list.replaceChildren(h('div', { class: 'plot-empty' }, `Needs ${MIN_TRIALS} trials with a metric (${n} so far).`));
@@ -81,13 +95,29 @@ export function importanceView(): SearchView {
       }
       list.dataset['state'] = 'computing';
       list.classList.add('is-stale');
-      timer = window.setTimeout(() => {
-        timer = undefined;
-        const started = performance.now();
-        show(importanceOf(data));
-        list.classList.remove('is-stale');
-        list.dataset['ms'] = (performance.now() - started).toFixed(0);
-      }, 30);
+      const started = performance.now();
+      let busy = 0;
+      const steps = importanceSteps(data);
+      // Each slice fits trees for up to SLICE_MS, then gives the page a turn (input, frames).
+      const slice = (): void => {
+        const t0 = performance.now();
+        for (;;) {
+          const step = steps.next();
+          if (step.done) {
+            timer = undefined;
+            show(step.value);
+            list.classList.remove('is-stale');
+            busy += performance.now() - t0;
+            list.dataset['ms'] = busy.toFixed(0);
+            list.dataset['wallMs'] = (performance.now() - started).toFixed(0);
+            return;
+          }
+          if (performance.now() - t0 >= SLICE_MS) break;
+        }
+        busy += performance.now() - t0;
+        timer = window.setTimeout(slice, 0);
+      };
+      timer = window.setTimeout(slice, 30);
     },
   };
 }

@@ -175,6 +175,24 @@ export function fanovaImportance(
   domains: readonly FeatureDomain[],
   options: ImportanceOptions = {},
 ): number[] {
+  const steps = fanovaSteps(x, y, domains, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * {@link fanovaImportance} one tree at a time: the generator yields after each tree and returns
+ * the shares, so a page can fit the forest in slices between frames (at 10,000 trials the
+ * whole fit takes a few hundred milliseconds, too long to block input).
+ */
+export function* fanovaSteps(
+  x: readonly (readonly number[])[],
+  y: readonly number[],
+  domains: readonly FeatureDomain[],
+  options: ImportanceOptions = {},
+): Generator<void, number[], void> {
   const o: Required<ImportanceOptions> = { trees: 32, maxDepth: 8, minLeaf: 3, maxSamples: 1500, seed: 1, ...options };
   const d = domains.length;
   const totals = new Array<number>(d).fill(0);
@@ -185,9 +203,11 @@ export function fanovaImportance(
   for (let t = 0; t < o.trees; t++) {
     const rows = Array.from({ length: size }, () => Math.floor(random() * x.length));
     const effects = treeMainEffects(growTree(x, y, rows, domains, o, random), domains);
-    if (!effects) continue;
-    counted++;
-    for (let i = 0; i < d; i++) totals[i]! += effects[i]!;
+    if (effects) {
+      counted++;
+      for (let i = 0; i < d; i++) totals[i]! += effects[i]!;
+    }
+    if (t + 1 < o.trees) yield;
   }
   return counted > 0 ? totals.map((v) => v / counted) : totals;
 }

@@ -7,7 +7,7 @@
 
 import { h } from '../dom.js';
 import type { Selection, SelectionState } from '../selection.js';
-import { CanvasPlot, colours, niceTicks, ringFocused, scale, type Gesture } from './canvas-plot.js';
+import { CanvasPlot, colours, niceTicks, ringFocused, scale, SpotSet, type Gesture } from './canvas-plot.js';
 import type { ParamAxis } from './param-axes.js';
 import { DIM, dimmed, fmtTick, markDrawn, metricOf, stateColour, type SearchData, type SearchView } from './view-data.js';
 
@@ -87,7 +87,8 @@ export function sliceView(selection: Selection): SearchView {
     for (const [colour, points] of [...groups].sort(([a], [b]) => Number(b === DIM) - Number(a === DIM))) {
       ctx.fillStyle = colour;
       ctx.beginPath();
-      for (const q of points) ctx.rect(q.x - 2, q.y - 2, 4, 4);
+      const spots = new SpotSet(1);
+      for (const q of points) if (spots.add(q.x, q.y)) ctx.rect(q.x - 2, q.y - 2, 4, 4);
       ctx.fill();
     }
     ringFocused(ctx, plot, sel.focused, colours().text);
