@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { Histogram } from 'prom-client';
 import type { Job, Queue } from 'bullmq';
+import { BASELINES } from '../search/baselines.js';
 import { getPreset, presetObjectives } from '../search/presets.js';
 import { lastReportValue, shouldPrune } from '../search/pruners.js';
 import type { TrialReports } from '../search/pruners.js';
@@ -468,37 +469,53 @@ export class Scheduler {
     const { spec } = study;
     const preset = getPreset(spec.preset);
     const headParams = countHeadParams(shape, numLabels);
-    const history: TrialObservation[] = trials.map((t) => {
+    // Baselines come first and are no points of the space: the search neither sees them nor
+    // counts them, so it numbers its own trials from the first after the baselines.
+    const baselines = spec.baselines ?? [];
+    const offset = baselines.length;
+    const history: TrialObservation[] = trials.filter((t) => t.baseline === undefined).map((t) => {
       const state = t.state === 'complete' || t.state === 'pruned' || t.state === 'failed' ? t.state : 'pending';
       // A pruned trial counts with its last report, a complete one with its best evaluation.
       const metric = t.state === 'pruned' ? lastReportValue(t) : t.metric;
       // The curve lets the search observe a pruned trial at its predicted final metric.
-      return { number: t.number, point: t.params, state, reports: t.reports, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
+      return { number: t.number - offset, point: t.params, state, reports: t.reports, ...(state !== 'failed' && state !== 'pending' && metric !== undefined ? { values: [metric, t.trainableParams] } : {}) };
     });
     await this.settleReference(study, trials);
     const numbers = Array.from({ length: count }, (_, i) => trials.length + i);
-    const warm = await this.warmStart(study);
-    let points: SearchPoint[];
-    try {
-      const outcome = await this.proposer({ study, history: [...warm.priors, ...history], numbers, configurations: warm.configurations });
-      if (!outcome.ok) throw new Error(outcome.message);
-      points = outcome.points;
-    } catch (error) {
-      throw new ProposalError(`the search cannot propose a trial: ${error instanceof Error ? error.message : String(error)}`);
+    const baselineNumbers = numbers.filter((n) => n < offset);
+    const searchNumbers = numbers.filter((n) => n >= offset);
+    let points: SearchPoint[] = [];
+    if (searchNumbers.length > 0) {
+      const warm = await this.warmStart(study);
+      try {
+        const outcome = await this.proposer({ study, history: [...warm.priors, ...history], numbers: searchNumbers.map((n) => n - offset), configurations: warm.configurations });
+        if (!outcome.ok) throw new Error(outcome.message);
+        points = outcome.points;
+      } catch (error) {
+        throw new ProposalError(`the search cannot propose a trial: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
+    const planned = [
+      ...baselineNumbers.map((number) => ({ number, point: {} as SearchPoint, peft: BASELINES[baselines[number]!].config(shape), baseline: baselines[number]! })),
+      ...searchNumbers.map((number, i) => {
+        const config = preset.toConfig(points[i]!, shape);
+        return { number, point: points[i]!, peft: config.peft, learningRate: config.learningRate };
+      }),
+    ];
     const created: TrialRecord[] = [];
-    for (const [i, point] of points.entries()) {
-      const number = numbers[i]!;
-      const config = preset.toConfig(point, shape);
-      const trainableParams = countPeftParams(config.peft, shape) + headParams;
+    for (const { number, point, peft, ...rest } of planned) {
+      const baseline = 'baseline' in rest ? rest.baseline : undefined;
+      const learningRate = 'learningRate' in rest ? rest.learningRate : undefined;
+      const trainableParams = countPeftParams(peft, shape) + headParams;
       const trial: TrialRecord = {
         number,
         state: 'waiting',
         params: point,
-        peft: config.peft,
+        ...(baseline !== undefined ? { baseline } : {}),
+        peft,
         training: {
           ...study.spec.training,
-          learningRate: config.learningRate ?? study.spec.training.learningRate,
+          learningRate: learningRate ?? study.spec.training.learningRate,
           seed: study.spec.algorithm.seed * 1000 + number,
           dataSeed: study.spec.algorithm.seed,
         },
@@ -592,6 +609,8 @@ export class Scheduler {
 
 /** Whether the study's pruner stops `trial` after its latest report. */
 function prunes(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): boolean {
+  // A baseline is the yardstick: it always trains to the end.
+  if (trial.baseline !== undefined) return false;
   const asReports = (t: TrialRecord): TrialReports => ({
     number: t.number,
     state: t.state === 'waiting' || t.state === 'running' ? 'running' : t.state,

@@ -5,7 +5,9 @@
  * (search/admission.ts). Every error names the field.
  */
 import { z } from 'zod';
-import { admitSearchSpace, InadmissibleSpecError } from '../search/admission.js';
+import { admitSearchSpace, baselineProblem, InadmissibleSpecError } from '../search/admission.js';
+import { BASELINE_NAMES, BASELINES, defaultBaselines } from '../search/baselines.js';
+import type { BaselineName } from '../search/baselines.js';
 import { getPreset, PRESET_NAMES } from '../search/presets.js';
 import type { PresetName } from '../search/presets.js';
 import { InvalidPrunerError, validatePruner } from '../search/pruners.js';
@@ -82,6 +84,11 @@ export const studySpecSchema = z.strictObject({
     })
     .default({}),
   pruner: prunerSchema.default({ type: 'paretoCurve' }),
+  /**
+   * Well-known methods at their usual settings, trained first as trials of the budget (see
+   * search/baselines.ts); default: the standard set when the budget has room for it, else none.
+   */
+  baselines: z.array(z.enum(BASELINE_NAMES as [BaselineName, ...BaselineName[]])).max(BASELINE_NAMES.length).optional(),
   /** Configurations evaluated first, in order, before the algorithm proposes any. */
   warmStart: z.union([z.strictObject({ configurations: z.array(z.record(z.string(), paramValue)).min(1) }), z.strictObject({ fromStudy: z.string().min(1) })]).optional(),
   budget: z.strictObject({
@@ -210,5 +217,36 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
     if (error instanceof InadmissibleSpecError) throw new InvalidSpecError(error.field, error.problem);
     throw error;
   }
-  return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace }, dataset, shape };
+  const baselines = admitBaselines(spec.baselines, configurations.length, shape, dataset.outputs, spec.training, spec.budget.maxTrials, context.trialMaxMemoryBytes ?? DEFAULT_TRIAL_MAX_MEMORY);
+  return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace, baselines }, dataset, shape };
+}
+
+/**
+ * The study's baselines: the spec's, each checked as a trial of this study (a problem is refused
+ * naming `baselines.<i>`), or the default set less those this study cannot run. They come first
+ * in the budget, so they and the warm-start configurations must leave the search a trial.
+ */
+function admitBaselines(
+  given: BaselineName[] | undefined,
+  warmStarts: number,
+  shape: EncoderShape,
+  headOutputs: number,
+  training: StudySpec['training'],
+  maxTrials: number,
+  maxMemoryBytes: number,
+): BaselineName[] {
+  const problemOf = (name: BaselineName): string | undefined => baselineProblem(BASELINES[name].config(shape), { shape, headOutputs, training, maxMemoryBytes });
+  if (given === undefined) {
+    const defaults = defaultBaselines(maxTrials).filter((name) => problemOf(name) === undefined);
+    return defaults.length + warmStarts < maxTrials ? defaults : [];
+  }
+  given.forEach((name, i) => {
+    if (given.indexOf(name) !== i) throw new InvalidSpecError(`baselines.${i}`, `"${name}" is listed twice`);
+    const problem = problemOf(name);
+    if (problem) throw new InvalidSpecError(`baselines.${i}`, `baseline "${name}" cannot run in this study: ${problem}`);
+  });
+  if (given.length + warmStarts >= maxTrials) {
+    throw new InvalidSpecError('baselines', `${given.length} baselines${warmStarts ? ` and ${warmStarts} warm-start configurations` : ''} leave none of budget.maxTrials (${maxTrials}) to the search: each baseline is one trial of the budget`);
+  }
+  return given;
 }

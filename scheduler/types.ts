@@ -9,6 +9,7 @@ import type { PresetName } from '../search/presets.js';
 import type { PrunerConfig } from '../search/pruners.js';
 import type { SamplerName } from '../search/sampler.js';
 import type { StudyReference } from '../search/reference-point.js';
+import type { BaselineName } from '../search/baselines.js';
 
 /** Life cycle of a study. */
 export type StudyState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -28,7 +29,12 @@ export interface StudySpec {
   objectives: { maxTrainablePercent?: number; referencePoint?: [number, number] };
   pruner: PrunerConfig;
   /**
-   * Configurations evaluated first, in order (trial i is configuration i), or another study
+   * Baselines trained first, as the first trials of the budget (trial i is baseline i); absent in
+   * studies stored before baselines existed.
+   */
+  baselines?: BaselineName[];
+  /**
+   * Configurations evaluated first, in order (after the baselines), or another study
    * whose trials are prior observations (same space and base model) or whose Pareto
    * configurations are re-run first (otherwise).
    */
@@ -81,8 +87,10 @@ export interface StudyWarning {
 export interface TrialRecord {
   number: number;
   state: TrialState;
-  /** The point the search proposed. */
+  /** The point the search proposed (empty for a baseline). */
   params: SearchPoint;
+  /** The baseline this trial trains, if it is one (see search/baselines.ts). */
+  baseline?: BaselineName;
   /** The PEFT configuration the point maps to. */
   peft: PeftConfig;
   training: TrainingConfig;

@@ -14,7 +14,7 @@ import { pointProblem, repairPoint, samplePoint } from './space.js';
 import { positionsTaken } from './positions.js';
 import { describeEstimate, estimateTrialMemory, formatBytes } from './trial-memory.js';
 import type { TrialMemoryEstimate, TrialMemoryInput } from './trial-memory.js';
-import type { EncoderShape, SearchPoint } from './types.js';
+import type { EncoderShape, PeftConfig, SearchPoint } from './types.js';
 
 /** Random draws made at submit to find valid configurations. */
 export const ADMISSION_DRAWS = 300;
@@ -124,6 +124,29 @@ export function admitSearchSpace(request: AdmissionRequest): Admission {
     );
   }
   return { validDraws: valid.length, worstPoint: worst, worstEstimate };
+}
+
+/**
+ * Checks one baseline's configuration as a trial of this study: its methods accept it, its
+ * prompt and prefix leave room for the input, and it fits the memory limit.
+ * @returns the problem, or undefined when it can run
+ */
+export function baselineProblem(peft: PeftConfig, request: Omit<AdmissionRequest, 'preset' | 'space' | 'seed' | 'maxTrainablePercent'>): string | undefined {
+  const { shape } = request;
+  try {
+    validatePeft(peft, shape);
+  } catch (error) {
+    return `its configuration does not build on this base model: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const taken = positionsTaken(peft);
+  if (taken + request.training.maxSeqLength > shape.maxPositions) {
+    return `its prompt and prefix take ${taken} of the base model's ${shape.maxPositions} positions, which leaves ${Math.max(0, shape.maxPositions - taken)} for the input, not training.maxSeqLength ${request.training.maxSeqLength}`;
+  }
+  const estimate = estimateTrialMemory({ shape, peft, training: request.training, headOutputs: request.headOutputs });
+  if (estimate.total > request.maxMemoryBytes) {
+    return `one trial needs an estimated ${describeEstimate(estimate, request.training, shape)}; that is more than AUTOPEFT_TRIAL_MAX_MEMORY (${formatBytes(request.maxMemoryBytes)})`;
+  }
+  return undefined;
 }
 
 /** Choices tried one by one for extremes; past this, the numeric extremes and the first choices. */

@@ -8,6 +8,7 @@
  */
 
 import type { TrialRecord } from '../../scheduler/types.js';
+import { BASELINES } from '../../search/baselines.js';
 import { bestReport, decimalsFor, linearAxis, logAxis, placeLabel, type Highlights, type Rect } from './charts.js';
 import { fmtCountFull, fmtMetric, fmtPercent } from './format.js';
 import type { ScoredTrial } from './pareto.js';
@@ -61,7 +62,8 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     if (!p || !last) return `Trial #${n}`;
     const t = p.trial;
     if (p.kind === 'pruned') return `Trial #${n} (pruned): best intermediate ${last.metricName} ${fmtMetric(p.y)}, ${fmtPercent(t.trainablePercent)} of base parameters`;
-    return `Trial #${n}${n === last.marks.best ? ' (best)' : ''}${p.kind === 'front' ? ' · Pareto-optimal' : ''}\n${last.metricName} ${fmtMetric(p.y)} · ${fmtPercent(p.x)} of base (${fmtCountFull(t.trainableParams)} parameters)`;
+    const baseline = t.baseline !== undefined ? ` · baseline: ${BASELINES[t.baseline].label}` : '';
+    return `Trial #${n}${n === last.marks.best ? ' (best)' : ''}${p.kind === 'front' ? ' · Pareto-optimal' : ''}${baseline}\n${last.metricName} ${fmtMetric(p.y)} · ${fmtPercent(p.x)} of base (${fmtCountFull(t.trainableParams)} parameters)`;
   };
   const plot: CanvasPlot = new CanvasPlot(
     'pareto-plot',
@@ -186,9 +188,45 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
       ctx.stroke();
     }
 
-    // Label the front's points with their trial numbers where the labels fit without overlap.
+    // Baselines: a dark diamond each, named, so the found configurations read against them.
+    const baselinePoints = points.filter((p) => p.trial.baseline !== undefined && p.kind !== 'pruned');
+    if (baselinePoints.length > 0) {
+      ctx.beginPath();
+      for (const p of baselinePoints) {
+        const [x, y, r] = [px(p), py(p), 6.5];
+        ctx.moveTo(x, y - r);
+        ctx.lineTo(x + r, y);
+        ctx.lineTo(x, y + r);
+        ctx.lineTo(x - r, y);
+        ctx.closePath();
+      }
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = c.text;
+      ctx.fill();
+      ctx.strokeStyle = '#fff';
+      ctx.lineWidth = 1.5;
+      ctx.stroke();
+    }
+
+    // Label the baselines with their names and the front's points with their trial numbers, where the labels fit without overlap.
     const obstacles: Rect[] = points.map((p) => ({ x0: px(p) - 5, x1: px(p) + 5, y0: py(p) - 5, y1: py(p) + 5 }));
     const area: Rect = { x0: plot.left, x1: plot.right, y0: plot.top, y1: plot.bottom };
+    ctx.font = '500 10.5px system-ui, sans-serif';
+    ctx.textBaseline = 'alphabetic';
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = '#fff';
+    ctx.fillStyle = c.text;
+    const baselineLabels: string[] = [];
+    for (const p of baselinePoints) {
+      const text = BASELINES[p.trial.baseline!].label;
+      const spot = placeLabel(px(p), py(p), text.length * 6, obstacles, area);
+      if (!spot) continue;
+      obstacles.push(spot.rect);
+      ctx.textAlign = spot.anchor === 'start' ? 'left' : 'right';
+      ctx.strokeText(text, spot.x, spot.y);
+      ctx.fillText(text, spot.x, spot.y);
+      baselineLabels.push(text);
+    }
     ctx.font = '600 10.5px system-ui, sans-serif';
     ctx.textBaseline = 'alphabetic';
     ctx.lineWidth = 3;
@@ -211,6 +249,8 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     d['complete'] = String(points.length - Number(d['pruned']));
     d['front'] = String(front.length);
     d['labels'] = String(labelled);
+    d['baselines'] = String(baselinePoints.length);
+    d['baselineLabels'] = baselineLabels.join('|');
     d['picked'] = String(picked.size > 0 ? points.filter((p) => picked.has(p.trial.number)).length : 0);
     d['best'] = best ? String(best.trial.number) : '';
   };
