@@ -573,7 +573,8 @@ export class Scheduler {
     const { store } = this.options;
     const source = await store.getStudy(warm.fromStudy);
     if (!source) throw new ProposalError(`warmStart.fromStudy: no study "${warm.fromStudy}"`);
-    const trials = await store.getTrials(warm.fromStudy);
+    // Its baselines are no points of its space: they warm nothing.
+    const trials = (await store.getTrials(warm.fromStudy)).filter((t) => t.baseline === undefined);
     const preset = getPreset(study.spec.preset);
     return warmStartFrom(
       {

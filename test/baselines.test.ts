@@ -88,6 +88,8 @@ describe('baselines', () => {
 
     if (!browser) return;
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${stack.url}/?token=${stack.token}#/studies/${id}`);
     const plot = page.getByTestId('pareto-plot');
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="pareto-plot"]')?.getAttribute('data-drawn') ?? 0) === 5);
@@ -96,6 +98,12 @@ describe('baselines', () => {
     expect(labels.length).toBeGreaterThanOrEqual(2);
     for (const label of labels) expect(['LoRA r8', 'BitFit', 'Pfeiffer adapter']).toContain(label);
     await page.getByTestId('pareto-host').screenshot({ path: 'test/artifacts/baselines-pareto.png' });
+    // The table says which rows are baselines.
+    expect(await page.getByTestId('baseline-tag').count()).toBe(3);
+    // Every other view draws the study too: a baseline has no point of the space, and no view trips on it.
+    await page.waitForFunction(() => document.querySelector('[data-testid="search-views"]')?.getAttribute('data-pending') === '0');
+    await page.screenshot({ path: 'test/artifacts/baselines-page.png', fullPage: true });
+    expect(errors).toEqual([]);
     await page.close();
   }, 180_000);
 });

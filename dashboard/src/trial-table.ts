@@ -8,6 +8,7 @@
 import type { TrialRecord } from '../../scheduler/types.js';
 import { reportAxis, sparkline, type Highlights } from './charts.js';
 import { h, setAttr, setText } from './dom.js';
+import { BASELINES } from '../../search/baselines.js';
 import { fmtCountFull, fmtDateTime, fmtDuration, fmtLayers, fmtLearningRate, fmtMetric, fmtPercent, peftLayers, peftModules } from './format.js';
 import { ALL_TRIAL_STATES, type Selection } from './selection.js';
 import { columnFilter, lastReport, queryTrials, trialColumns, trialsCsv, type ColumnFilter, type SortOrder, type TrialColumn } from './trial-query.js';
@@ -85,7 +86,13 @@ function trialRow(trial: TrialRecord, input: TrialTableInput, axis: ReturnType<t
     h(
       'td',
       { class: 'nowrap clip' },
-      modules.length > 0 ? h('span', { class: 'chips' }, ...modules.map((m) => h('span', { class: 'chip', title: m.title }, m.label))) : 'head only',
+      h(
+        'span',
+        { class: 'chips' },
+        // A baseline says so first: it is the yardstick, not a configuration the search found.
+        trial.baseline !== undefined ? h('span', { class: 'tag tag-baseline', 'data-testid': 'baseline-tag', title: `Baseline: ${BASELINES[trial.baseline].settings}` }, 'baseline') : null,
+        ...(modules.length > 0 ? modules.map((m) => h('span', { class: 'chip', title: m.title }, m.label)) : ['head only']),
+      ),
     ),
     h('td', { class: 'nowrap clip', title: `${layers.length} layers` }, fmtLayers(layers)),
     h('td', { class: 'num' }, fmtLearningRate(trial.training.learningRate)),
