@@ -178,7 +178,7 @@ export function createCurvesPlot(onFocus: (trial: number) => void): CurvesPlot {
     base = { input, drawn: numbers };
     drawFocus(plot.overlay(), input.marks.selected);
   };
-  CanvasPlot.onResize(render);
+  CanvasPlot.onResize(render, plot.root);
 
   return {
     root: plot.root,

@@ -289,7 +289,7 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     base = { input };
     drawFocus(plot.overlay(), input.marks.selected);
   };
-  CanvasPlot.onResize(render);
+  CanvasPlot.onResize(render, plot.root);
 
   return {
     root: plot.root,

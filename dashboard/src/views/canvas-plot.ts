@@ -122,7 +122,22 @@ export function ramp(t: number): string {
 /** Every plot built (a plot whose root left the page stops counting). */
 const LIVE = new Set<CanvasPlot>();
 const BY_ROOT = new WeakMap<Element, CanvasPlot>();
-const resizeListeners = new Set<() => void>();
+/** Resize listeners by the element they draw into: dropped once it left the page. */
+const resizeListeners = new Map<() => void, Element>();
+const seenOnPage = new WeakSet<Element>();
+
+/**
+ * Whether an element that was on the page has left it (its study page was navigated away
+ * from): its plot and listeners are then forgotten, so they do not pile up visit after visit.
+ * An element not attached yet is not gone.
+ */
+function gone(element: Element): boolean {
+  if (element.isConnected) {
+    seenOnPage.add(element);
+    return false;
+  }
+  return seenOnPage.has(element);
+}
 
 /**
  * Widths come from one resize observer, never from reading layout while drawing: a read after
@@ -141,7 +156,10 @@ function onLayout(entries: ResizeObserverEntry[]): void {
     plot.measuredWidth = width;
     changed = true;
   }
-  if (changed) for (const listener of resizeListeners) listener();
+  for (const [listener, owner] of resizeListeners) {
+    if (gone(owner)) resizeListeners.delete(listener);
+    else if (changed) listener();
+  }
 }
 
 /** A drawn point a click can hit. */
@@ -207,13 +225,21 @@ export class CanvasPlot {
 
   /** Whether every plot on the page has been laid out (so drawing needs no layout read). */
   static allMeasured(): boolean {
-    for (const plot of LIVE) if (plot.root.isConnected && plot.measuredWidth === 0) return false;
+    for (const plot of LIVE) {
+      if (gone(plot.root)) {
+        LIVE.delete(plot);
+        observer?.unobserve(plot.root);
+      } else if (plot.root.isConnected && plot.measuredWidth === 0) return false;
+    }
     return true;
   }
 
-  /** Calls `listener` after the layout changed some plot's width (and on each plot's first layout). */
-  static onResize(listener: () => void): void {
-    resizeListeners.add(listener);
+  /**
+   * Calls `listener` after the layout changed some plot's width (and on each plot's first
+   * layout), until `owner` (the element it draws into) has left the page.
+   */
+  static onResize(listener: () => void, owner: Element): void {
+    resizeListeners.set(listener, owner);
   }
 
   /** Sizes the canvas to its host and clears it; returns the context in CSS pixels. Set the scales next. */

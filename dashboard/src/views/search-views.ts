@@ -188,7 +188,7 @@ export function createSearchViews(selection: Selection): SearchViews {
     // A new width redraws every view (the canvases were cleared by the resize).
     drawnWith.clear();
     draw(selection.current);
-  });
+  }, root);
 
   return {
     filterBar,
