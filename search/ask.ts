@@ -53,7 +53,7 @@ export interface AskRequest {
   objectives?: readonly ObjectiveSpec[];
   /** Rejects points that cannot be built (e.g. every module off); they are never proposed. */
   isValid?: (point: SearchPoint) => boolean;
-  /** Hypervolume reference point in raw units (default: worst observed plus 10 % of the range). */
+  /** Hypervolume reference point in raw units (default: the sampler's own; BO's is designReferencePoint in pareto.ts). */
   referencePoint?: number[];
   /** Total trials of the study, when known: sizes initial designs and populations. */
   budget?: number;

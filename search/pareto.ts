@@ -175,6 +175,28 @@ export function nonDominatedBoxes(points: readonly (readonly number[])[], refere
   throw new RangeError(`box decomposition supports 1 to 3 objectives, got ${m}`);
 }
 
+/** Observations a search given no reference point takes its box from (see {@link designReferencePoint}). */
+export const REFERENCE_DESIGN_SIZE = 10;
+
+/**
+ * The hypervolume reference of a search given none (minimised objectives): from its first
+ * {@link REFERENCE_DESIGN_SIZE} observations (by trial number, the initial design, so the box
+ * stops moving once they exist), per objective their upper quartile plus 10 % of their spread.
+ * The worst observation instead ({@link defaultReferencePoint}) lets one far-off random point
+ * stretch the box, and the search then chases the front's extremes: on DTLZ2 at 50 evaluations
+ * 0.126 against random search's 0.270, with this box 0.371 (BENCHMARKS.md).
+ */
+export function designReferencePoint(points: readonly (readonly number[])[]): number[] {
+  const design = points.slice(0, REFERENCE_DESIGN_SIZE);
+  const m = design[0]?.length ?? 0;
+  return Array.from({ length: m }, (_, d) => {
+    const column = design.map((p) => p[d]!).sort((a, b) => a - b);
+    const upper = column[Math.floor(0.75 * (column.length - 1))]!;
+    const spread = upper - column[0]!;
+    return upper + 0.1 * (spread > 0 ? spread : Math.abs(upper) > 0 ? Math.abs(upper) : 1);
+  });
+}
+
 /**
  * A default reference point (minimisation): the worst observed value of each objective plus
  * 10 % of its observed range (or of its magnitude when the range is zero).

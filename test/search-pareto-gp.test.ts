@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { HypervolumeImprovement, expectedShortfall } from '../search/ehvi.js';
 import { fitGaussianProcess, logPosterior } from '../search/gp.js';
-import { crowdingDistance, defaultReferencePoint, dominates, hypervolume, nonDominatedBoxes, nonDominatedSort, paretoFront, toMinimization } from '../search/pareto.js';
+import { crowdingDistance, defaultReferencePoint, designReferencePoint, dominates, hypervolume, nonDominatedBoxes, nonDominatedSort, paretoFront, toMinimization } from '../search/pareto.js';
 import { createRandom } from '../search/random.js';
 
 describe('Pareto utilities', () => {
+  it('takes the reference of a search given none from its first 10 observations: their upper quartile plus 10 % of their spread', () => {
+    // Objective 0: 0..9 (upper quartile 6, spread 6); objective 1: a far-off point (1000) among them.
+    const design = Array.from({ length: 10 }, (_, i) => [i, i === 9 ? 1000 : 10 + i]);
+    expect(designReferencePoint(design)).toEqual([6.6, 16 + 0.6]);
+    // Later observations never move the box, however far off; the worst observation would.
+    expect(designReferencePoint([...design, [500, 5000], [-3, -3]])).toEqual(designReferencePoint(design));
+    expect(defaultReferencePoint(design)[1]).toBeGreaterThan(1000);
+  });
+
   it('sorts into non-dominated fronts', () => {
     const points = [[1, 5], [2, 2], [5, 1], [3, 3], [4, 4], [2, 2]];
     expect(dominates([2, 2], [3, 3])).toBe(true);

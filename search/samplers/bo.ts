@@ -15,7 +15,7 @@ import { HypervolumeImprovement } from '../ehvi.js';
 import type { FactorCache } from '../gp.js';
 import { GaussianProcess, fitHyperparameters, outputScale } from '../gp.js';
 import { neighbour } from '../mutation.js';
-import { defaultReferencePoint, paretoFront, toMinimization } from '../pareto.js';
+import { designReferencePoint, paretoFront, toMinimization } from '../pareto.js';
 import { samplePoint } from '../space.js';
 import type { SearchPoint } from '../types.js';
 import { latinHypercubePoint } from './random.js';
@@ -110,7 +110,7 @@ class Surrogate {
     this.neighbours = options.neighbours ?? 32;
     this.local = () => this.front.length > (options.exactVarianceLimit ?? 200);
     const raw = context.request.referencePoint;
-    this.reference = raw ? toMinimization(raw, context.objectives.map((o) => o.direction)) : defaultReferencePoint(observed.map((o) => o.y));
+    this.reference = raw ? toMinimization(raw, context.objectives.map((o) => o.direction)) : designReferencePoint(observed.map((o) => o.y));
     // The front uses posterior means for modelled objectives, which damps lucky noise.
     for (const [i, o] of observed.entries()) this.front.push(o.y.map((v, d) => this.models.get(d)?.meanAt(i) ?? v));
     for (const trial of context.pending) this.fantasise(trial.point, false);
