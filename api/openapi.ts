@@ -14,7 +14,7 @@ import { quotasSchema, SCOPES, tokenRequestSchema } from './tokens.js';
 import type { TokenRecord } from './tokens.js';
 
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
-const studyState = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+const studyState = z.enum(['queued', 'running', 're-evaluating', 'completed', 'failed', 'cancelled']);
 const trialState = z.enum(['waiting', 'running', 'complete', 'pruned', 'failed']);
 const report = z.object({ step: z.number(), value: z.number() });
 const shape = z.object({
