@@ -316,7 +316,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     const current = badgeHost.firstElementChild;
     if (current?.getAttribute('data-state') !== s.state) badgeHost.replaceChildren(stateBadge(s.state, 'study-state'));
 
-    const finished = s.state !== 'queued' && s.state !== 'running';
+    const finished = s.state !== 'queued' && s.state !== 'running' && s.state !== 're-evaluating';
     cancelButton.hidden = finished;
     deleteButton.hidden = !finished;
 
