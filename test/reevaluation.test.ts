@@ -6,12 +6,14 @@
  * no test column (no built-in dataset has labelled test data).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StudyReport } from '../scheduler/report.js';
 import type { StudyView, TrialRecord } from '../scheduler/types.js';
 import { BASELINES } from '../search/baselines.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
+import { launchBrowser, runBrowserTests } from './helpers/browser.js';
 import { startStack, waitFor } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
 
@@ -21,12 +23,15 @@ const shape = BASE_MODELS['tiny-random']!.shape;
 
 describe('re-evaluation', () => {
   let stack: TestStack;
+  let browser: Browser | undefined;
 
   beforeAll(async () => {
     stack = await startStack(2);
+    if (runBrowserTests) browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
+    await browser?.close();
     await stack?.close();
   });
 
@@ -174,6 +179,36 @@ describe('re-evaluation', () => {
     expect(lines.length).toBe(1 + report.rows.length);
     // The summary's best and front ignore the repeats: the best is a search or baseline trial.
     expect(study.summary.bestTrial).toBeLessThan(5);
+
+    // The Report tab: the table, and the Pareto plot of means with interval bars and the baselines marked.
+    if (!browser) return;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${stack.url}/?token=${stack.token}#/studies/${id}`);
+    const tab = page.getByTestId('report-tab');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="report-tab"]')?.hasAttribute('disabled'));
+    await tab.click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="report-panel"]')?.getAttribute('data-ready') === '1');
+    const rows = page.getByTestId('report-table').locator('tbody tr');
+    expect(await rows.count()).toBe(report.rows.length);
+    expect(await rows.nth(foundRows.length).locator('td').first().textContent()).toMatch(/^LoRA r8/);
+    expect(await page.getByTestId('report-dev-mean').nth(foundRows.length).textContent()).toBe(`${lora.splits.dev!.mean.toFixed(3)} ± ${lora.splits.dev!.std!.toFixed(3)}`);
+    expect(await page.getByTestId('report-table').locator('th').allTextContents()).not.toContain('test mean ± std');
+    const plot = page.getByTestId('report-plot');
+    expect(await plot.getAttribute('data-points')).toBe(String(report.rows.length));
+    expect(await plot.getAttribute('data-error-bars')).toBe(String(report.rows.length));
+    expect(await plot.getAttribute('data-baselines')).toBe('2');
+    expect(await plot.locator('.baseline text').allTextContents()).toEqual(['LoRA r8', 'BitFit']);
+    await page.getByTestId('report-panel').screenshot({ path: 'test/artifacts/reevaluation-report-tab.png' });
+    const [markdown] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-download-md').click()]);
+    expect(markdown.suggestedFilename()).toBe('autopeft-reeval-report.md');
+    // The search tab is still there, and its Pareto plot draws the search's trials only (no repeats).
+    await page.getByTestId('search-tab').click();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="pareto-plot"]')?.getAttribute('data-drawn') ?? 0) > 0);
+    expect(await page.getByTestId('pareto-plot').getAttribute('data-drawn')).toBe('5');
+    expect(errors).toEqual([]);
+    await page.close();
   }, 200_000);
 
   it('can be cancelled while re-evaluating', async () => {
