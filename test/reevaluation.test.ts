@@ -207,6 +207,9 @@ describe('re-evaluation', () => {
     await page.getByTestId('search-tab').click();
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="pareto-plot"]')?.getAttribute('data-drawn') ?? 0) > 0);
     expect(await page.getByTestId('pareto-plot').getAttribute('data-drawn')).toBe('5');
+    expect(await page.getByTestId('budget-done').textContent()).toBe('5 / 5 trials done');
+    expect(await page.getByTestId('reevaluation-count').textContent()).toBe(`+ ${repeats.length} re-evaluation trials (outside the budget)`);
+    expect(await page.getByTestId('study-state').textContent()).toBe('completed');
     expect(errors).toEqual([]);
     await page.close();
   }, 200_000);
@@ -214,6 +217,8 @@ describe('re-evaluation', () => {
   it('can be cancelled while re-evaluating', async () => {
     const id = await idOf(await submit({ baselines: [], reevaluation: { configurations: 1, seeds: 4 }, algorithm: { name: 'random', seed: 2 }, budget: { maxTrials: 1, maxParallel: 1 } }));
     await waitFor(async () => ((await view(id)).state === 're-evaluating' ? true : undefined), 60_000, 're-evaluating');
+    // Still active: it cannot be deleted, only cancelled.
+    expect((await stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(409);
     expect((await stack.api(`/api/studies/${id}/cancel`, { method: 'POST' })).status).toBe(202);
     const study = await waitFor(async () => {
       const v = await view(id);

@@ -373,7 +373,10 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     warningBox.hidden = warnings.length === 0;
     warningBox.replaceChildren(...warnings.map((w) => h('p', { 'data-code': w.code }, h('strong', null, 'Warning: '), `${w.message}. `, h('span', { class: 'muted' }, `What usually helps: ${w.advice}.`))));
 
-    const done = s.trials.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length;
+    // The budget counts the search's trials; re-evaluations come after it (see the Report tab).
+    const budgeted = s.trials.filter((t) => t.reevaluation === undefined);
+    const repeats = s.trials.length - budgeted.length;
+    const done = budgeted.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length;
     const running = s.trials.filter((t) => t.state === 'running').length;
     const waiting = s.trials.filter((t) => t.state === 'waiting').length;
     const best = scored.find((p) => p.trial.number === marks.best);
@@ -390,6 +393,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
         h('div', { class: 'stat-main', 'data-testid': 'budget-done' }, `${done} / ${s.spec.budget.maxTrials}`, h('span', { class: 'stat-unit' }, ' trials done')),
         progressBar(done, s.spec.budget.maxTrials),
         h('div', { class: 'stat-sub' }, `${running} running · ${waiting} waiting · max ${s.spec.budget.maxParallel} in parallel`),
+        repeats > 0 ? h('div', { class: 'stat-sub', 'data-testid': 'reevaluation-count' }, `+ ${repeats} re-evaluation trials (outside the budget)`) : null,
       ),
       card(
         'Best trial',
