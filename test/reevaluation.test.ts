@@ -214,6 +214,24 @@ describe('re-evaluation', () => {
     await page.close();
   }, 200_000);
 
+  it('creates each planned re-evaluation once across a scheduler restart', async () => {
+    // Longer training, so that the restart falls inside the phase.
+    const id = await idOf(await submit({ baselines: [], reevaluation: { configurations: 1, seeds: 3 }, algorithm: { name: 'random', seed: 4 }, budget: { maxTrials: 1, maxParallel: 1 }, training: { ...training, steps: 40, evalEvery: 20 } }));
+    const phase = await waitFor(async () => {
+      const state = (await view(id)).state;
+      return state === 'queued' || state === 'running' ? undefined : state;
+    }, 60_000, 're-evaluating');
+    expect(phase).toBe('re-evaluating');
+    await stack.restartScheduler();
+    const study = await waitFor(async () => {
+      const v = await view(id);
+      return v.state === 'completed' || v.state === 'failed' ? v : undefined;
+    }, 60_000, 'the study to complete');
+    expect(study.state, study.error).toBe('completed');
+    expect(study.trials.map((t) => t.reevaluation)).toEqual([undefined, { of: 0, seed: 1 }, { of: 0, seed: 2 }, { of: 0, seed: 3 }]);
+    expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(200);
+  }, 90_000);
+
   it('can be cancelled while re-evaluating', async () => {
     const id = await idOf(await submit({ baselines: [], reevaluation: { configurations: 1, seeds: 4 }, algorithm: { name: 'random', seed: 2 }, budget: { maxTrials: 1, maxParallel: 1 } }));
     await waitFor(async () => ((await view(id)).state === 're-evaluating' ? true : undefined), 60_000, 're-evaluating');
