@@ -71,20 +71,20 @@ describe('re-evaluation', () => {
     );
     const states = new Set<string>();
     let reevaluatingInFlight = 0;
-    const study = await waitFor(
-      async () => {
-        const v = await view(id);
-        states.add(v.state);
-        if (v.state === 're-evaluating') {
-          reevaluatingInFlight = Math.max(reevaluatingInFlight, v.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length);
-          // Not ready while the phase runs.
-          expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(409);
-        }
-        return v.state === 'completed' || v.state === 'failed' ? v : undefined;
-      },
-      150_000,
-      'the study to finish',
-    );
+    // Polled often (not waitFor's 250 ms): on tiny shapes the phase can last well under a second.
+    let study: StudyView | undefined;
+    for (const deadline = Date.now() + 150_000; !study; ) {
+      const v = await view(id);
+      states.add(v.state);
+      if (v.state === 're-evaluating') {
+        reevaluatingInFlight = Math.max(reevaluatingInFlight, v.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length);
+        // Not ready while the phase runs.
+        expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(409);
+      }
+      if (v.state === 'completed' || v.state === 'failed') study = v;
+      else if (Date.now() > deadline) throw new Error('timed out waiting for the study to finish');
+      else await new Promise((resolve) => setTimeout(resolve, 30));
+    }
     expect(study.state, study.error).toBe('completed');
     expect([...states]).toContain('re-evaluating');
     expect(reevaluatingInFlight).toBeLessThanOrEqual(2);
@@ -233,7 +233,7 @@ describe('re-evaluation', () => {
   }, 90_000);
 
   it('can be cancelled while re-evaluating', async () => {
-    const id = await idOf(await submit({ baselines: [], reevaluation: { configurations: 1, seeds: 4 }, algorithm: { name: 'random', seed: 2 }, budget: { maxTrials: 1, maxParallel: 1 } }));
+    const id = await idOf(await submit({ baselines: [], reevaluation: { configurations: 1, seeds: 4 }, algorithm: { name: 'random', seed: 2 }, budget: { maxTrials: 1, maxParallel: 1 }, training: { ...training, steps: 40, evalEvery: 20 } }));
     await waitFor(async () => ((await view(id)).state === 're-evaluating' ? true : undefined), 60_000, 're-evaluating');
     // Still active: it cannot be deleted, only cancelled.
     expect((await stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(409);
