@@ -9,6 +9,8 @@ import express from 'express';
 import type { Request, Response, Router } from 'express';
 import { zipSync } from 'fflate';
 import { STORED_CONFIG_FILES, buildTrialConfig } from '../scheduler/best-config.js';
+import { buildReport, reportCsv, reportMarkdown, reportProblem } from '../scheduler/report.js';
+import type { StudyReport } from '../scheduler/report.js';
 import { parseStudySpec } from '../scheduler/spec.js';
 import type { SpecContext } from '../scheduler/spec.js';
 import { MAX_PAGE, STUDY_ID_PATTERN } from '../scheduler/store.js';
@@ -200,6 +202,31 @@ export function createApp(deps: AppDeps): express.Express {
     const config = buildTrialConfig(study, best, study.baseShape, await storedConfigOf(study, best));
     res.attachment(`autopeft-${safeFileName(study.spec.name)}-trial-${best.number}.json`);
     res.type('application/json').send(JSON.stringify(config, null, 2));
+  });
+
+  /** A completed study's report (scheduler/report.ts): 404 for an unknown study, 409 before re-evaluation has finished or without one. */
+  const reportOf = async (id: string): Promise<StudyReport> => {
+    const study = await deps.store.getStudy(id);
+    if (!study) throw notFound(id);
+    const problem = reportProblem(study);
+    if (problem) throw new ConflictError(problem);
+    return buildReport(study, await deps.store.getTrials(id));
+  };
+
+  app.get('/api/studies/:id/report', read, async (req, res) => {
+    res.json(await reportOf(studyIdOf(req)));
+  });
+
+  app.get('/api/studies/:id/report.md', read, async (req, res) => {
+    const report = await reportOf(studyIdOf(req));
+    res.attachment(`autopeft-${safeFileName(report.study.name)}-report.md`);
+    res.type('text/markdown; charset=utf-8').send(reportMarkdown(report));
+  });
+
+  app.get('/api/studies/:id/report.csv', read, async (req, res) => {
+    const report = await reportOf(studyIdOf(req));
+    res.attachment(`autopeft-${safeFileName(report.study.name)}-report.csv`);
+    res.type('text/csv; charset=utf-8').send(reportCsv(report));
   });
 
   /** The project configuration the worker stored with a trial's weights, if it has one. */

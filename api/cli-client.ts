@@ -118,12 +118,18 @@ export async function status(client: Client, out: Output, id: string): Promise<n
   out.result(study, () => {
     const progress = watchProgress(study.summary, Date.now());
     console.log(progressLine(progress));
+    const reevaluations = study.trials.filter((t) => t.reevaluation !== undefined);
+    if (study.state === 're-evaluating' || reevaluations.length > 0) {
+      const done = reevaluations.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length;
+      console.log(`re-evaluation: ${done}/${reevaluations.length} retrained so far${study.state === 're-evaluating' ? ' (the search is over; the report follows)' : ''}`);
+    }
     console.log(`task: ${study.spec.task.dataset} on ${study.spec.task.baseModel}, metric ${study.spec.task.metric}`);
     printWarnings(study);
     console.log(['trial', 'state', 'params', '% base', `best ${study.spec.task.metric}`, 'peft'].join('\t'));
     for (const t of study.trials) {
       const modules = peftModules(t.peft).map((m) => m.label);
-      console.log([t.number, t.state, t.trainableParams, t.trainablePercent.toFixed(3), t.metric?.toFixed(4) ?? '-', modules.join(', ') || 'head only'].join('\t'));
+      const state = t.reevaluation ? `${t.state} (re-evaluates ${t.reevaluation.of}, seed ${t.reevaluation.seed})` : t.state;
+      console.log([t.number, state, t.trainableParams, t.trainablePercent.toFixed(3), t.metric?.toFixed(4) ?? '-', modules.join(', ') || 'head only'].join('\t'));
     }
   });
   return 0;

@@ -9,12 +9,13 @@ import { studySpecSchema } from '../scheduler/spec.js';
 import type { PeftConfig, TrainingConfig } from '../search/types.js';
 import type { StudyPage, StudySpec, StudySummary, StudyView, TrialFiles, TrialPage, TrialRecord } from '../scheduler/types.js';
 import type { UploadSummary } from '../workers/data/stored.js';
+import type { StudyReport } from '../scheduler/report.js';
 import type { StoppedWorker } from '../workers/job-types.js';
 import { quotasSchema, SCOPES, tokenRequestSchema } from './tokens.js';
 import type { TokenRecord } from './tokens.js';
 
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
-const studyState = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+const studyState = z.enum(['queued', 'running', 're-evaluating', 'completed', 'failed', 'cancelled']);
 const trialState = z.enum(['waiting', 'running', 'complete', 'pruned', 'failed']);
 const report = z.object({ step: z.number(), value: z.number() });
 const shape = z.object({
@@ -57,6 +58,7 @@ const trialRecord = z
     metric: z.number().optional(),
     metrics: z.record(z.string(), z.number()).optional(),
     majorityBaseline: z.number().optional(),
+    reevaluation: z.object({ of: z.number().int(), seed: z.number().int() }).optional().describe('set on a re-evaluation trial: the trial it retrains and its seed number'),
     worker: z.string().optional(),
     backend: z.string().optional(),
     attempts: z.number(),
@@ -158,6 +160,48 @@ const catalog = z.object({
   baseModels: z.record(z.string(), z.object({ description: z.string(), shape })),
   presets: z.record(z.string(), z.object({ description: z.string() })),
 });
+const seedStats = z.object({
+  n: z.number().int(),
+  values: z.array(z.number()),
+  mean: z.number(),
+  std: z.number().optional().describe('sample standard deviation; absent for n < 2'),
+  interval: z.tuple([z.number(), z.number()]).optional().describe('95 % Student-t interval of the mean; absent for n < 2'),
+});
+const reportSplit = z.enum(['dev', 'test']);
+const studyReport = z.object({
+  study: z.object({ id: z.string(), name: z.string(), state: studyState }),
+  dataset: z.string(),
+  baseModel: z.string(),
+  metric: z.string(),
+  splits: z.array(reportSplit).describe('the splits the rows carry: dev; test only for datasets with labelled test data'),
+  notes: z.array(z.string()),
+  levels: z.object({ majorityClass: z.number().optional(), chance: z.number().optional() }),
+  settings: z.object({
+    training: documentedObject<StudySpec['training']>('the study training settings'),
+    dataSeed: z.number().optional(),
+    reevaluation: z.object({ configurations: z.number().int(), seeds: z.number().int() }),
+    devExamples: z.number().optional(),
+    confidence: z.literal(0.95),
+  }),
+  rows: z.array(
+    z.object({
+      label: z.string(),
+      kind: z.enum(['found', 'baseline']),
+      trial: z.number().int(),
+      baseline: z.string().optional(),
+      baselineSettings: z.string().optional(),
+      modules: z.array(z.string()),
+      layers: z.array(z.number().int()),
+      where: z.string(),
+      storedParams: z.number(),
+      trainablePercent: z.number(),
+      searchMetric: z.number().optional(),
+      reevaluationTrials: z.array(z.number().int()),
+      splits: z.object({ dev: seedStats.optional(), test: seedStats.optional() }),
+    }),
+  ),
+  comparisons: z.array(z.object({ configuration: z.string(), baseline: z.string(), split: reportSplit, lower: z.number(), upper: z.number() })),
+});
 const created = z.object({ id: z.string(), state: studyState });
 const cancelling = z.object({ id: z.string(), state: z.literal('cancelling') });
 const createdToken = tokenRecord.extend({ token: z.string().describe('the secret: shown once, stored only as a hash') });
@@ -175,6 +219,7 @@ export type AnswerSchemasCheck = [
   Describes<typeof uploadSummary, UploadSummary>,
   Describes<typeof tokenRecord, TokenRecord>,
   Describes<typeof stoppedWorker, StoppedWorker>,
+  Describes<typeof studyReport, StudyReport>,
 ];
 
 type Scope = (typeof SCOPES)[number];
@@ -230,6 +275,9 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/api/studies/{id}/cancel', summary: 'Cancel a study (creator or admin)', scope: 'submit', responses: { 202: cancelling, 403: null, 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/best', summary: "The best trial's configuration (attachment)", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/best/files/{file}', summary: "A file of the best trial's trained adapter", scope: 'read', responses: { 200: 'application/octet-stream', 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/report', summary: 'The study report: each re-evaluated configuration (found or baseline) with where it acts, stored parameters, trainable %, its search metric and mean, sample std and 95 % Student-t interval over the re-evaluation seeds per split; majority-class and chance levels; settings; "X beats baseline Y" only when the intervals are disjoint. 409 until re-evaluation has finished, or for a study without one', scope: 'read', responses: { 200: studyReport, 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/report.md', summary: 'The report as Markdown (attachment)', scope: 'read', responses: { 200: 'text/markdown', 404: null, 409: null } },
+  { method: 'get', path: '/api/studies/{id}/report.csv', summary: 'The report table as CSV, one line per configuration (attachment)', scope: 'read', responses: { 200: 'text/csv', 404: null, 409: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/files', summary: "The files a trial offers for download: its configuration and a ZIP of everything (complete trials) and its trained adapter's files, each with its API path", scope: 'read', responses: { 200: trialFiles, 404: null } },
   { method: 'get', path: '/api/studies/{id}/trials/{number}/config', summary: "A complete trial's configuration (attachment), in the format of /best", scope: 'read', responses: { 200: z.record(z.string(), z.unknown()), 404: null, 409: null } },
   {

@@ -29,6 +29,7 @@ import { studyIdOfJob } from '../workers/job-types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import { ProposalThread } from './propose.js';
 import { applyTrialOutcome } from './trial-outcome.js';
+import { isSearchTrial, reevaluationPlan } from './reevaluation.js';
 import { studyWarnings } from './study-warnings.js';
 import type { ProposalOutcome, ProposalRequest } from './propose.js';
 import { LockLostError, trialJobIdOf } from './store.js';
@@ -354,6 +355,11 @@ export class Scheduler {
       return;
     }
 
+    if (study.state === 're-evaluating') {
+      await this.reevaluate(study, trials);
+      return;
+    }
+
     const inFlight = trials.filter((t) => !FINISHED.has(t.state)).length;
     const room = Math.min(study.spec.budget.maxParallel - inFlight, study.spec.budget.maxTrials - trials.length);
     if (room > 0) {
@@ -367,16 +373,68 @@ export class Scheduler {
     }
 
     if (trials.length >= study.spec.budget.maxTrials && trials.every((t) => FINISHED.has(t.state))) {
-      const anyComplete = trials.some((t) => t.state === 'complete');
-      study.state = anyComplete ? 'completed' : 'failed';
-      if (!anyComplete) study.error = `every trial failed; the last: ${lastFailure(trials) ?? 'unknown'}`;
-      study.finishedAt = new Date().toISOString();
-      const warnings = studyWarnings(trials, study.spec.task.metric, true);
-      if (warnings.length > 0) study.warnings = warnings;
-      await store.saveStudy(study, this.owner);
-      await this.letGo(study.id);
-      this.log(`study ${study.id} ${study.state}${warnings.length > 0 ? ` (warning: ${warnings.map((w) => w.code).join(', ')})` : ''}`);
+      // The search is over: retrain what it found (and the baselines) with other seeds first, if asked.
+      if (reevaluationPlan(trials, study.spec.reevaluation).length > 0) {
+        study.state = 're-evaluating';
+        await store.saveStudy(study, this.owner);
+        this.log(`study ${study.id} re-evaluating`);
+        await this.reevaluate(study, trials);
+        return;
+      }
+      await this.complete(study, trials);
     }
+  }
+
+  /**
+   * One step of the re-evaluation phase: creates the planned re-evaluation trials not created yet,
+   * at most `maxParallel` in flight, and completes the study once every one has finished.
+   */
+  private async reevaluate(study: StudyRecord, trials: TrialRecord[]): Promise<void> {
+    const { store } = this.options;
+    const created = new Set(trials.flatMap((t) => (t.reevaluation ? [`${t.reevaluation.of}:${t.reevaluation.seed}`] : [])));
+    const todo = reevaluationPlan(trials, study.spec.reevaluation).filter((p) => !created.has(`${p.of}:${p.seed}`));
+    if (todo.length === 0 && trials.every((t) => FINISHED.has(t.state))) {
+      await this.complete(study, trials);
+      return;
+    }
+    const room = study.spec.budget.maxParallel - trials.filter((t) => !FINISHED.has(t.state)).length;
+    for (const { of, seed } of todo.slice(0, Math.max(0, room))) {
+      const original = trials[of]!;
+      const number = trials.length;
+      const trial: TrialRecord = {
+        number,
+        state: 'waiting',
+        params: original.params,
+        reevaluation: { of, seed },
+        peft: original.peft,
+        // The same settings and data; only the training seed differs: the one a trial of this
+        // number gets, so it differs from the original's and from every other re-evaluation's.
+        training: { ...original.training, seed: study.spec.algorithm.seed * 1000 + number },
+        trainableParams: original.trainableParams,
+        trainablePercent: original.trainablePercent,
+        reports: [],
+        attempts: 0,
+        createdAt: new Date().toISOString(),
+      };
+      // Stored before it is enqueued: a crash in between is repaired by reconcile().
+      await store.saveTrial(study.id, trial, this.owner);
+      await this.enqueue(study, trial);
+      trials.push(trial);
+    }
+  }
+
+  /** Ends a study whose trials (and re-evaluations) all finished: completed, or failed if none completed. */
+  private async complete(study: StudyRecord, trials: TrialRecord[]): Promise<void> {
+    const { store } = this.options;
+    const anyComplete = trials.some((t) => t.state === 'complete');
+    study.state = anyComplete ? 'completed' : 'failed';
+    if (!anyComplete) study.error = `every trial failed; the last: ${lastFailure(trials) ?? 'unknown'}`;
+    study.finishedAt = new Date().toISOString();
+    const warnings = studyWarnings(trials, study.spec.task.metric, true);
+    if (warnings.length > 0) study.warnings = warnings;
+    await store.saveStudy(study, this.owner);
+    await this.letGo(study.id);
+    this.log(`study ${study.id} ${study.state}${warnings.length > 0 ? ` (warning: ${warnings.map((w) => w.code).join(', ')})` : ''}`);
   }
 
   /** Stores the warnings the trials call for, when they changed. */
@@ -473,7 +531,7 @@ export class Scheduler {
     // counts them, so it numbers its own trials from the first after the baselines.
     const baselines = spec.baselines ?? [];
     const offset = baselines.length;
-    const history: TrialObservation[] = trials.filter((t) => t.baseline === undefined).map((t) => {
+    const history: TrialObservation[] = trials.filter(isSearchTrial).map((t) => {
       const state = t.state === 'complete' || t.state === 'pruned' || t.state === 'failed' ? t.state : 'pending';
       // A pruned trial counts with its last report, a complete one with its best evaluation.
       const metric = t.state === 'pruned' ? lastReportValue(t) : t.metric;
@@ -573,8 +631,8 @@ export class Scheduler {
     const { store } = this.options;
     const source = await store.getStudy(warm.fromStudy);
     if (!source) throw new ProposalError(`warmStart.fromStudy: no study "${warm.fromStudy}"`);
-    // Its baselines are no points of its space: they warm nothing.
-    const trials = (await store.getTrials(warm.fromStudy)).filter((t) => t.baseline === undefined);
+    // Its baselines are no points of its space, and its re-evaluations repeat trials: they warm nothing.
+    const trials = (await store.getTrials(warm.fromStudy)).filter(isSearchTrial);
     const preset = getPreset(study.spec.preset);
     return warmStartFrom(
       {
@@ -610,8 +668,8 @@ export class Scheduler {
 
 /** Whether the study's pruner stops `trial` after its latest report. */
 function prunes(study: StudyRecord, trial: TrialRecord, trials: TrialRecord[]): boolean {
-  // A baseline is the yardstick: it always trains to the end.
-  if (trial.baseline !== undefined) return false;
+  // A baseline is the yardstick, a re-evaluation a repeat measurement: both train to the end.
+  if (trial.baseline !== undefined || trial.reevaluation !== undefined) return false;
   const asReports = (t: TrialRecord): TrialReports => ({
     number: t.number,
     state: t.state === 'waiting' || t.state === 'running' ? 'running' : t.state,

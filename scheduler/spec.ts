@@ -21,7 +21,10 @@ import { trainingSettingsSchema } from '../search/training-schema.js';
 import { DEFAULT_TRIAL_MAX_MEMORY } from '../search/trial-memory.js';
 import type { EncoderShape, MetricName } from '../search/types.js';
 import { METRIC_NAMES } from '../workers/train/metrics.js';
-import type { StudySpec } from './types.js';
+import type { ReevaluationSpec, StudySpec } from './types.js';
+
+/** Re-evaluation a study gets by default when its budget is large enough (AutoPEFT uses 5 seeds; 3 keeps it affordable). */
+export const DEFAULT_REEVALUATION: Readonly<ReevaluationSpec> = { configurations: 5, seeds: 3 };
 
 /** A spec that cannot run; `field` is the dotted path of the offending field. */
 export class InvalidSpecError extends Error {
@@ -95,8 +98,24 @@ export const studySpecSchema = z.strictObject({
     maxTrials: z.number().int().min(1).max(10_000),
     maxParallel: z.number().int().min(1).max(256).default(1),
   }),
+  /**
+   * Retraining after the search: the `configurations` best Pareto-optimal search trials and every
+   * baseline, `seeds` times each; default: on (5, 3) when budget.maxTrials >= 30, else off.
+   */
+  reevaluation: z
+    .strictObject({
+      configurations: z.number().int().min(0).max(10).default(DEFAULT_REEVALUATION.configurations),
+      seeds: z.number().int().min(1).max(10).default(DEFAULT_REEVALUATION.seeds),
+    })
+    .optional(),
   training: trainingSettingsSchema.prefault({}),
 });
+
+/**
+ * Whether a spec without `reevaluation` re-evaluates: only a budget this large, so that the
+ * retraining (up to (K + baselines) × S trials) stays a fraction of the search.
+ */
+export const REEVALUATION_DEFAULT_MIN_TRIALS = 30;
 
 /** What a study needs to know of its dataset. */
 export interface DatasetFacts {
@@ -218,7 +237,8 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
     throw error;
   }
   const baselines = admitBaselines(spec.baselines, configurations.length, shape, dataset.outputs, spec.training, spec.budget.maxTrials, context.trialMaxMemoryBytes ?? DEFAULT_TRIAL_MAX_MEMORY);
-  return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace, baselines }, dataset, shape };
+  const reevaluation = spec.reevaluation ?? (spec.budget.maxTrials >= REEVALUATION_DEFAULT_MIN_TRIALS ? { ...DEFAULT_REEVALUATION } : { configurations: 0, seeds: DEFAULT_REEVALUATION.seeds });
+  return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace, baselines, reevaluation }, dataset, shape };
 }
 
 /**

@@ -353,7 +353,8 @@ export class StudyStore {
         String(trial.number),
         JSON.stringify(trial),
         trial.state,
-        trial.state === 'complete' && trial.metric !== undefined ? String(trial.metric) : '',
+        // A re-evaluation retrains a configuration already on the front: it is not another point of it.
+        trial.state === 'complete' && trial.metric !== undefined && trial.reevaluation === undefined ? String(trial.metric) : '',
         String(trial.trainableParams),
         new Date().toISOString(),
         fence,
@@ -447,7 +448,7 @@ export class StudyStore {
     return answers.map(([seq, rev]) => (seq == null && rev == null ? undefined : `${seq ?? 0}.${rev ?? 0}`));
   }
 
-  /** Asks the schedulers to cancel a study; false if it is already finished or unknown. */
+  /** Asks the schedulers to cancel a study (searching or re-evaluating); false if it is already finished or unknown. */
   async requestCancel(id: string): Promise<boolean> {
     const study = await this.getStudy(id);
     if (!study || study.state === 'completed' || study.state === 'failed' || study.state === 'cancelled') return false;
@@ -457,12 +458,12 @@ export class StudyStore {
 
   /**
    * Deletes a finished study: its record, trials, trained adapters and stop requests. Returns
-   * false (and deletes nothing) if the study is unknown or still queued or running. The queue
+   * false (and deletes nothing) if the study is unknown or still queued, running or re-evaluating. The queue
    * forgets the study's finished jobs on its own (after 7 days).
    */
   async deleteStudy(id: string): Promise<boolean> {
     const study = await this.getStudy(id);
-    if (!study || study.state === 'queued' || study.state === 'running') return false;
+    if (!study || study.state === 'queued' || study.state === 'running' || study.state === 're-evaluating') return false;
     const numbers = (await this.redis.hkeys(this.trialsKey(id))).map(Number);
     const perTrial = numbers.flatMap((n) => {
       const jobId = trialJobIdOf(id, n);
@@ -639,11 +640,11 @@ export function trialJobIdOf(studyId: string, trialNumber: number): string {
   return `${studyId}-${trialNumber}`;
 }
 
-/** The complete trial with the highest metric; ties go to fewer trainable parameters. */
+/** The complete trial with the highest metric; ties go to fewer trainable parameters. Re-evaluations are not candidates (as in the summary). */
 export function bestTrial(trials: TrialRecord[]): TrialRecord | undefined {
   let best: TrialRecord | undefined;
   for (const trial of trials) {
-    if (trial.state !== 'complete' || trial.metric === undefined) continue;
+    if (trial.state !== 'complete' || trial.metric === undefined || trial.reevaluation !== undefined) continue;
     if (!best || trial.metric > best.metric! || (trial.metric === best.metric && trial.trainableParams < best.trainableParams)) {
       best = trial;
     }

@@ -12,7 +12,20 @@ import type { StudyReference } from '../search/reference-point.js';
 import type { BaselineName } from '../search/baselines.js';
 
 /** Life cycle of a study. */
-export type StudyState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+/**
+ * Life cycle of a study: `running` while the search spends its budget, `re-evaluating` while its
+ * Pareto-optimal configurations and baselines are retrained with other seeds (see the spec's
+ * `reevaluation`), then `completed`.
+ */
+export type StudyState = 'queued' | 'running' | 're-evaluating' | 'completed' | 'failed' | 'cancelled';
+
+/** How a study re-evaluates once its search ends. */
+export interface ReevaluationSpec {
+  /** At most this many Pareto-optimal search trials are retrained (0: no re-evaluation at all). */
+  configurations: number;
+  /** Training seeds per retrained configuration. */
+  seeds: number;
+}
 
 /** Life cycle of a trial. */
 export type TrialState = 'waiting' | 'running' | 'complete' | 'pruned' | 'failed';
@@ -40,6 +53,11 @@ export interface StudySpec {
    */
   warmStart?: { configurations: SearchPoint[] } | { fromStudy: string };
   budget: { maxTrials: number; maxParallel: number };
+  /**
+   * Retraining after the search (outside `budget.maxTrials`); absent in studies stored before it
+   * existed, which never re-evaluate.
+   */
+  reevaluation?: ReevaluationSpec;
   /** Training settings shared by every trial (the search may override `learningRate`). */
   training: Omit<TrainingConfig, 'seed' | 'dataSeed'>;
 }
@@ -91,6 +109,12 @@ export interface TrialRecord {
   params: SearchPoint;
   /** The baseline this trial trains, if it is one (see search/baselines.ts). */
   baseline?: BaselineName;
+  /**
+   * Set on a re-evaluation trial: it retrains trial `of` (same configuration and training
+   * settings, same data seed) with training seed number `seed` (1..S). Never pruned, never seen
+   * by the search, outside the budget.
+   */
+  reevaluation?: { of: number; seed: number };
   /** The PEFT configuration the point maps to. */
   peft: PeftConfig;
   training: TrainingConfig;

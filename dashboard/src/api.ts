@@ -1,6 +1,7 @@
 /** Typed access to the AutoPEFT REST API from the browser. */
 
 import type { StudyPage, StudySummary, StudyView, TrialFiles, TrialPage } from '../../scheduler/types.js';
+import type { StudyReport } from '../../scheduler/report.js';
 import type { UploadSummary } from '../../workers/data/stored.js';
 import type { StoppedWorker } from '../../workers/job-types.js';
 import { authHeaders, tokenRefused } from './auth.js';
@@ -154,6 +155,16 @@ export interface Catalog {
   datasets: Record<string, { kind: string; description: string; defaultMetric: string; metrics: string[] }>;
   baseModels: Record<string, { description: string }>;
   presets: Record<string, { description: string }>;
+}
+
+/** `GET /api/studies/:id/report`: the study's report (409 until its re-evaluation has finished). */
+export function fetchReport(id: string, signal?: AbortSignal): Promise<StudyReport> {
+  return getJson<StudyReport>(`${studyPath(id)}/report`, signal);
+}
+
+/** The URL of the report as Markdown or CSV (`GET /api/studies/:id/report.md`, `.csv`). */
+export function reportUrl(id: string, format: 'md' | 'csv'): string {
+  return `${studyPath(id)}/report.${format}`;
 }
 
 /** `GET /api/catalog`. */

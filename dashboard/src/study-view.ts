@@ -12,6 +12,7 @@ import { Coalescer, type LiveEvent } from './live.js';
 import { bestNumber, paretoNumbers, scoredTrials, type ScoredTrial } from './pareto.js';
 import { createParetoPlot } from './pareto-plot.js';
 import { Selection } from './selection.js';
+import { createReportView } from './report-view.js';
 import { createTrialDetail } from './trial-detail.js';
 import { loadTrials } from './trial-loader.js';
 import { createTrialTable } from './trial-table.js';
@@ -180,6 +181,28 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   content.hidden = true;
   const notFound = h('div', { class: 'card empty-state', hidden: true });
 
+  // ---- tabs: the search (everything above) and, for a study that re-evaluates, its report ----
+  const report = createReportView(id, (message) => ctx.setProblem(message));
+  report.root.hidden = true;
+  let activeTab: 'search' | 'report' = 'search';
+  const tabButton = (tab: 'search' | 'report', label: string): HTMLButtonElement => {
+    const button = h('button', { type: 'button', role: 'tab', class: 'tab', 'data-testid': `${tab}-tab`, 'aria-selected': tab === activeTab ? 'true' : 'false' }, label);
+    button.addEventListener('click', () => showTab(tab));
+    return button;
+  };
+  const searchTab = tabButton('search', 'Search');
+  const reportTab = tabButton('report', 'Report');
+  const tabs = h('div', { class: 'tabs', role: 'tablist', hidden: true }, searchTab, reportTab);
+  const showTab = (tab: 'search' | 'report'): void => {
+    activeTab = tab;
+    searchTab.setAttribute('aria-selected', String(tab === 'search'));
+    reportTab.setAttribute('aria-selected', String(tab === 'report'));
+    content.hidden = tab !== 'search' || study === undefined;
+    report.root.hidden = tab !== 'report';
+    if (tab === 'report') report.load();
+    else if (study) renderCharts();
+  };
+
   const root = h(
     'section',
     { class: 'page' },
@@ -190,8 +213,10 @@ export function createStudyView(ctx: ViewContext, id: string): View {
       h('div', { class: 'study-title' }, title, subline),
       h('div', { class: 'study-actions' }, badgeHost, cancelButton, deleteButton, download),
     ),
+    tabs,
     notFound,
     content,
+    report.root,
   );
   ctx.setTitle('Study');
 
@@ -237,7 +262,8 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   let derived: { trials: readonly TrialRecord[]; bestTrial: number | undefined; scored: ScoredTrial[]; pareto: Set<number>; best: number | undefined } | undefined;
   const derive = (s: StudyView): { marks: Highlights; scored: ScoredTrial[] } => {
     if (derived?.trials !== s.trials || derived.bestTrial !== s.bestTrial) {
-      const scored = scoredTrials(s.trials);
+      // A re-evaluation repeats a trial's configuration: it is no further point of the search's front.
+      const scored = scoredTrials(s.trials.filter((t) => t.reevaluation === undefined));
       derived = { trials: s.trials, bestTrial: s.bestTrial, scored, pareto: paretoNumbers(scored), best: bestNumber(scored, s.bestTrial) };
     }
     return { scored: derived.scored, marks: { pareto: derived.pareto, best: derived.best, selected: selection.current.focused } };
@@ -299,6 +325,20 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     setText(paretoGridNote, front.length > 0 ? `share of the ${front.length} Pareto-optimal trials with each module in each layer, and their median size` : '');
   };
 
+  /** The Report tab: shown for a study that re-evaluates, usable once that has finished. */
+  const renderTabs = (s: StudyView): void => {
+    const reevaluates = (s.spec.reevaluation?.configurations ?? 0) > 0;
+    tabs.hidden = !reevaluates;
+    const ready = reevaluates && s.state === 'completed';
+    const repeats = s.trials.filter((t) => t.reevaluation !== undefined);
+    const done = repeats.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length;
+    setText(reportTab, s.state === 're-evaluating' ? `Report (re-evaluating ${done}/${repeats.length})` : 'Report');
+    if (ready) reportTab.removeAttribute('disabled');
+    else reportTab.setAttribute('disabled', '');
+    reportTab.title = ready ? 'The report of the re-evaluated configurations' : 'Ready once the search and the re-evaluation have finished';
+    if (ready && activeTab === 'report') report.load();
+  };
+
   const renderHeader = (s: StudyView): void => {
     const { scored, marks } = derive(s);
     setText(title, s.spec.name || '(unnamed study)');
@@ -316,7 +356,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     const current = badgeHost.firstElementChild;
     if (current?.getAttribute('data-state') !== s.state) badgeHost.replaceChildren(stateBadge(s.state, 'study-state'));
 
-    const finished = s.state !== 'queued' && s.state !== 'running';
+    const finished = s.state !== 'queued' && s.state !== 'running' && s.state !== 're-evaluating';
     cancelButton.hidden = finished;
     deleteButton.hidden = !finished;
 
@@ -333,7 +373,10 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     warningBox.hidden = warnings.length === 0;
     warningBox.replaceChildren(...warnings.map((w) => h('p', { 'data-code': w.code }, h('strong', null, 'Warning: '), `${w.message}. `, h('span', { class: 'muted' }, `What usually helps: ${w.advice}.`))));
 
-    const done = s.trials.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length;
+    // The budget counts the search's trials; re-evaluations come after it (see the Report tab).
+    const budgeted = s.trials.filter((t) => t.reevaluation === undefined);
+    const repeats = s.trials.length - budgeted.length;
+    const done = budgeted.filter((t) => t.state === 'complete' || t.state === 'pruned' || t.state === 'failed').length;
     const running = s.trials.filter((t) => t.state === 'running').length;
     const waiting = s.trials.filter((t) => t.state === 'waiting').length;
     const best = scored.find((p) => p.trial.number === marks.best);
@@ -350,6 +393,7 @@ export function createStudyView(ctx: ViewContext, id: string): View {
         h('div', { class: 'stat-main', 'data-testid': 'budget-done' }, `${done} / ${s.spec.budget.maxTrials}`, h('span', { class: 'stat-unit' }, ' trials done')),
         progressBar(done, s.spec.budget.maxTrials),
         h('div', { class: 'stat-sub' }, `${running} running · ${waiting} waiting · max ${s.spec.budget.maxParallel} in parallel`),
+        repeats > 0 ? h('div', { class: 'stat-sub', 'data-testid': 'reevaluation-count' }, `+ ${repeats} re-evaluation trials (outside the budget)`) : null,
       ),
       card(
         'Best trial',
@@ -407,7 +451,8 @@ export function createStudyView(ctx: ViewContext, id: string): View {
   const render = (s: StudyView): void => {
     study = s;
     notFound.hidden = true;
-    content.hidden = false;
+    content.hidden = activeTab !== 'search';
+    renderTabs(s);
     const t0 = performance.now();
     renderHeader(s);
     renderCharts();
@@ -476,6 +521,9 @@ export function createStudyView(ctx: ViewContext, id: string): View {
     root,
     refresh: () => loader.request(),
     wants: (event: LiveEvent) => event.studyId === undefined || event.studyId === id,
-    destroy: () => abort.abort(),
+    destroy: () => {
+      abort.abort();
+      report.destroy();
+    },
   };
 }

@@ -230,7 +230,8 @@ for (const id of ids) {
   countedTwice += Math.abs(counts.total - trials.length) + Object.entries(byState).reduce((sum, [state, n]) => sum + Math.abs((counts.byState[state as TrialRecord['state']] ?? 0) - n), 0);
   const studyJobs = jobs.filter((j) => (j.id ?? '').startsWith(id));
   countedTwice += Math.max(0, studyJobs.length - trials.length);
-  overruns += Math.max(0, trials.length - study.spec.budget.maxTrials);
+  // Re-evaluation trials (a study of 30 trials or more) come after the budget, outside it.
+  overruns += Math.max(0, trials.filter((t) => t.reevaluation === undefined).length - study.spec.budget.maxTrials);
 }
 const failedTrials = (await Promise.all(ids.map((id) => store.getTrials(id)))).flat().filter((t) => t.state === 'failed');
 
