@@ -23,6 +23,7 @@ import type { TrialJobData, TrialJobOutcome } from '../../workers/job-types.js';
 import type { StudySpec, TrialRecord } from '../../scheduler/types.js';
 import { BASE_MODELS } from '../../workers/models/catalog.js';
 import { startServiceProcess } from '../helpers/api-process.js';
+import { deleteUnder } from '../helpers/redis.js';
 
 const { values } = parseArgs({
   options: {
@@ -282,12 +283,8 @@ try {
   await deleteBenchKeys();
 }
 
+/** Deletes the bench's keys: the global ones and the studies' own (which carry the prefix untagged). */
 async function deleteBenchKeys(): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteUnder(redis, prefix);
   await redis.quit();
 }
