@@ -36,8 +36,9 @@ const FINISHED: ReadonlySet<StudyState> = new Set(['completed', 'failed', 'cance
 export function watchProgress(summary: StudySummary, now: number): WatchProgress {
   const elapsedMs = Math.max(0, now - Date.parse(summary.createdAt));
   const finished = FINISHED.has(summary.state);
-  const done = summary.trialsDone;
   const budget = summary.maxTrials;
+  // Re-evaluation trials come after the budget (the state says re-evaluating): the bar stops at its end.
+  const done = Math.min(summary.trialsDone, budget);
   const progress: WatchProgress = {
     id: summary.id,
     name: summary.name,

@@ -20,6 +20,8 @@ const COLUMNS: { label: string; numeric?: boolean }[] = [
 
 function studyRow(study: StudySummary): HTMLTableRowElement {
   const inFlight = Math.max(0, study.trialsTotal - study.trialsDone);
+  // Re-evaluation trials come after the budget: the budget's progress stops at its end.
+  const done = Math.min(study.trialsDone, study.maxTrials);
   return h(
     'tr',
     { class: 'clickable', 'data-testid': 'study-row', 'data-study-id': study.id },
@@ -39,10 +41,10 @@ function studyRow(study: StudySummary): HTMLTableRowElement {
       h(
         'div',
         { class: 'progress-line' },
-        h('span', { class: 'num' }, `${study.trialsDone} / ${study.maxTrials}`),
+        h('span', { class: 'num' }, `${done} / ${study.maxTrials}`),
         inFlight > 0 ? h('span', { class: 'sub' }, `+${inFlight} active`) : null,
       ),
-      progressBar(study.trialsDone, study.maxTrials),
+      progressBar(done, study.maxTrials),
     ),
     h('td', { class: 'num strong' }, fmtMetric(study.bestMetric)),
     h('td', { class: 'nowrap muted' }, fmtDateTime(study.createdAt)),
