@@ -457,7 +457,7 @@ export class StudyStore {
   }
 
   /**
-   * Deletes a finished study: its record, trials, trained adapters and stop requests. Returns
+   * Deletes a finished study: its record, trials, trained adapters and stored outcomes (stop requests expire on their own). Returns
    * false (and deletes nothing) if the study is unknown or still queued, running or re-evaluating. The queue
    * forgets the study's finished jobs on its own (after 7 days).
    */
@@ -465,9 +465,11 @@ export class StudyStore {
     const study = await this.getStudy(id);
     if (!study || study.state === 'queued' || study.state === 'running' || study.state === 're-evaluating') return false;
     const numbers = (await this.redis.hkeys(this.trialsKey(id))).map(Number);
+    // Stop requests stay (they expire within a day): a study deleted right after its cancel may
+    // still have a trial training, whose worker has yet to read its stop request.
     const perTrial = numbers.flatMap((n) => {
       const jobId = trialJobIdOf(id, n);
-      return [artifactKey(this.prefix, jobId), stopRequestKey(this.prefix, jobId), resultKey(this.prefix, jobId)];
+      return [artifactKey(this.prefix, jobId), resultKey(this.prefix, jobId)];
     });
     // Out of the index first (the global keys), then the study's own keys (its shard).
     await execAll(

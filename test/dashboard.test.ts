@@ -106,7 +106,7 @@ describe.runIf(runBrowserTests)('dashboard in a real browser', () => {
     await page.waitForURL((url) => url.hash === '#/' || url.hash === '');
     await page.getByTestId('studies-table').waitFor();
     await expect.poll(() => page.locator(`[data-testid="study-row"][data-study-id="${long.id}"]`).count()).toBe(0);
-    expect(await page.locator(`[data-testid="study-row"][data-study-id="${id}"]`).count()).toBe(1);
+    await expect.poll(() => page.locator(`[data-testid="study-row"][data-study-id="${id}"]`).count()).toBe(1);
     expect((await stack.api(`/api/studies/${long.id}`)).status).toBe(404);
     expect(pageErrors).toEqual([]);
   });
