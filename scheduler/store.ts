@@ -25,7 +25,7 @@ import type { EncoderShape } from '../search/types.js';
 import { artifactKey, resultKey, stopRequestKey, stoppedWorkersKey, studyKeyBase } from '../workers/job-types.js';
 import type { RedisClient } from '../workers/redis-connection.js';
 import type { StopReason, StoppedWorker } from '../workers/job-types.js';
-import type { StudyPage, StudyRecord, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from './types.js';
+import type { StudyRecord, StudySpec, StudySummary, StudyView, TrialPage, TrialRecord } from './types.js';
 
 export type { StudyPage, TrialPage } from './types.js';
 
@@ -543,16 +543,6 @@ export class StudyStore {
       trialsComplete: !page.hasMore,
       ...(counts.bestTrial !== undefined ? { bestTrial: counts.bestTrial } : {}),
     };
-  }
-
-  /**
-   * One page of study summaries, newest first, read from the summaries only. `cursor` is the
-   * `nextCursor` of the page before.
-   */
-  async listStudies(limit = 50, cursor?: string): Promise<StudyPage> {
-    const { ids, nextCursor } = await this.studyPageIds(limit, cursor);
-    const studies = (await this.summariesOf(ids)).filter((s): s is StudySummary => s !== undefined);
-    return { studies, ...(nextCursor ? { nextCursor } : {}) };
   }
 
   /** The ids of one page of studies, newest first, and the cursor of the next page if any. */

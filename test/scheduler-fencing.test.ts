@@ -3,47 +3,34 @@
  * other takes the study over; when the first resumes, every write of its step is refused, so
  * nothing its successor wrote is overwritten. And a step longer than the lock keeps it.
  */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposePoints } from '../scheduler/propose.js';
 import type { ProposalOutcome, ProposalRequest } from '../scheduler/propose.js';
 import { Scheduler } from '../scheduler/scheduler.js';
-import { StudyStore } from '../scheduler/store.js';
-import { DEFAULT_QUEUE_NAME } from '../workers/job-types.js';
+import type { StudyStore } from '../scheduler/store.js';
 import type { TrialJobData, TrialJobOutcome } from '../workers/job-types.js';
-import { startInProcessApp } from './helpers/app.js';
 import type { InProcessApp } from './helpers/app.js';
+import { startSchedulerApp } from './helpers/scheduler-app.js';
+import type { SchedulerApp } from './helpers/scheduler-app.js';
 import { waitFor } from './helpers/stack.js';
 
-const spec = (name: string) => ({
-  name,
-  task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'f1' },
-  algorithm: { name: 'random', seed: 5 },
-  budget: { maxTrials: 4, maxParallel: 2 },
-  training: { steps: 2, batchSize: 4, evalEvery: 1, maxSeqLength: 16, trainExamples: 8, devExamples: 4 },
-});
-
 describe('scheduler lock fencing', () => {
+  let harness: SchedulerApp;
   let app: InProcessApp;
   let store: StudyStore;
   let queue: Queue<TrialJobData, TrialJobOutcome>;
 
   beforeAll(async () => {
-    app = await startInProcessApp('fencing', 'admin');
-    store = new StudyStore(app.redis, app.prefix);
-    queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: app.redis, prefix: app.prefix });
+    harness = await startSchedulerApp('fencing');
+    ({ app, store, queue } = harness);
   });
 
   afterAll(async () => {
-    await queue?.close();
-    await app?.close();
+    await harness?.close();
   });
 
-  const submit = async (name: string): Promise<string> => {
-    const response = await fetch(`${app.url}/api/studies`, { method: 'POST', headers: { ...app.auth, 'content-type': 'application/json' }, body: JSON.stringify(spec(name)) });
-    expect(response.status).toBe(201);
-    return ((await response.json()) as { id: string }).id;
-  };
+  const submit = (name: string): Promise<string> => harness.submit(name);
 
   it('refuses the writes of a scheduler that paused past its lock, once another took the study over', async () => {
     const id = await submit('paused scheduler');

@@ -3,39 +3,30 @@
  * locks, a scheduler that joins is given studies, and the studies of one that stops move to the
  * others. Every study is driven by exactly one of them at a time.
  */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposePoints } from '../scheduler/propose.js';
 import { Scheduler } from '../scheduler/scheduler.js';
-import { StudyStore } from '../scheduler/store.js';
-import { DEFAULT_QUEUE_NAME } from '../workers/job-types.js';
+import type { StudyStore } from '../scheduler/store.js';
 import type { TrialJobData, TrialJobOutcome } from '../workers/job-types.js';
-import { startInProcessApp } from './helpers/app.js';
 import type { InProcessApp } from './helpers/app.js';
+import { startSchedulerApp } from './helpers/scheduler-app.js';
+import type { SchedulerApp } from './helpers/scheduler-app.js';
 import { waitFor } from './helpers/stack.js';
 
-const spec = (name: string) => ({
-  name,
-  task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'f1' },
-  algorithm: { name: 'random', seed: 5 },
-  budget: { maxTrials: 4, maxParallel: 2 },
-  training: { steps: 2, batchSize: 4, evalEvery: 1, maxSeqLength: 16, trainExamples: 8, devExamples: 4 },
-});
-
 describe('schedulers sharing studies', () => {
+  let harness: SchedulerApp;
   let app: InProcessApp;
   let store: StudyStore;
   let queue: Queue<TrialJobData, TrialJobOutcome>;
 
   beforeAll(async () => {
-    app = await startInProcessApp('sharing', 'admin');
-    store = new StudyStore(app.redis, app.prefix);
-    queue = new Queue<TrialJobData, TrialJobOutcome>(DEFAULT_QUEUE_NAME, { connection: app.redis, prefix: app.prefix });
+    harness = await startSchedulerApp('sharing');
+    ({ app, store, queue } = harness);
   });
 
   afterAll(async () => {
-    await queue?.close();
-    await app?.close();
+    await harness?.close();
   });
 
   /** Lock owner of each study. */
@@ -44,11 +35,7 @@ describe('schedulers sharing studies', () => {
 
   it('split the studies between them, take a joiner in and take over from one that stops', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const response = await fetch(`${app.url}/api/studies`, { method: 'POST', headers: { ...app.auth, 'content-type': 'application/json' }, body: JSON.stringify(spec(`shared ${i}`)) });
-      expect(response.status).toBe(201);
-      ids.push(((await response.json()) as { id: string }).id);
-    }
+    for (let i = 0; i < 6; i++) ids.push(await harness.submit(`shared ${i}`));
     // No workers: every study creates its first 2 trials and waits; nothing finishes.
     const options = { store, queue, lockTtlMs: 1500, pollMs: 200, propose: async (request: Parameters<typeof proposePoints>[0]) => proposePoints(request) };
     const a = new Scheduler(options);
