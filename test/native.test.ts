@@ -1,4 +1,4 @@
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Tf } from '../workers/backend.js';
 import { selectBackend } from '../workers/backend.js';
@@ -11,7 +11,18 @@ import {
   registerNativeKernels,
   unregisterNativeKernels,
 } from '../workers/native/index.js';
-import { FUSED_KERNEL, FUSED_KERNEL_NAMES, attention, dropoutMask, gelu, globalNorm, layerNorm, seededDropout } from '../workers/model/fused-ops.js';
+import {
+  FUSED_KERNEL,
+  FUSED_KERNEL_NAMES,
+  attention,
+  dropoutMask,
+  fusedProjection,
+  gelu,
+  globalNorm,
+  layerNorm,
+  projectionFusable,
+  seededDropout,
+} from '../workers/model/fused-ops.js';
 import { batchPairs } from '../workers/native/kernels.js';
 import { AdamW } from '../workers/train/adamw.js';
 
@@ -368,6 +379,66 @@ describe.skipIf(!addon)('native kernels on the wasm backend', () => {
     tf.dispose([q, kv, mask]);
   });
 
+  it('fused projection (with and without a LoRA update) equals the composed ops, forward and every gradient: odd and size-1 shapes', () => {
+    const next = rng(53);
+    // rows, dIn, dOut, rank (0: no update), scale
+    for (const [rows, dIn, dOut, rank, scale] of [
+      [1, 1, 1, 0, 0],
+      [1, 1, 1, 1, 2],
+      [7, 5, 3, 0, 0],
+      [7, 5, 3, 2, 0.5],
+      [33, 16, 48, 8, 2],
+      [64, 128, 128, 1, 16],
+    ] as [number, number, number, number, number][]) {
+      const x = randomTensor(tf, next, [rows, dIn]);
+      const kernel = randomTensor(tf, next, [dIn, dOut]);
+      const bias = randomTensor(tf, next, [dOut]);
+      const input = randomTensor(tf, next, [rows, dIn]);
+      const a = randomTensor(tf, next, [dIn, Math.max(rank, 1)]);
+      const b = randomTensor(tf, next, [Math.max(rank, 1), dOut]);
+      const upstream = randomTensor(tf, next, [rows, dOut]);
+      const project = (...t: Tensor[]): Tensor => {
+        const [x2, k2, b2, i2, a2, bb2] = t as [Tensor2D, Tensor2D, Tensor1D, Tensor2D, Tensor2D, Tensor2D];
+        const update = rank > 0 ? { input: i2, a: a2, b: bb2, scale } : undefined;
+        if (projectionFusable(tf, update !== undefined)) return fusedProjection(tf, x2, k2, b2, update);
+        const base = tf.add(tf.matMul(x2, k2), b2);
+        return update ? tf.add(base, tf.mul(tf.matMul(tf.matMul(i2, a2), bb2), scale)) : base;
+      };
+      const inputs = [x, kernel, bias, input, a, b];
+      // Without an update only x, the kernel and the bias take part.
+      const used = rank > 0 ? inputs : inputs.slice(0, 3);
+      const all = (): Tensor => {
+        const grads = tf.grads((...t: Tensor[]) => tf.sum(tf.mul(upstream, project(...t, ...inputs.slice(t.length)))))(used);
+        return tf.concat([project(...inputs).reshape([-1]), ...grads.map((g) => g.reshape([-1]))]);
+      };
+      const result = nativeAndWasm(tf, FUSED_NAMES, all);
+      const what = `projection rows ${rows} ${dIn} -> ${dOut} rank ${rank}`;
+      const sizes: Record<string, number> = { y: rows * dOut, dx: rows * dIn, dkernel: dIn * dOut, dbias: dOut };
+      if (rank > 0) Object.assign(sizes, { dinput: rows * dIn, da: dIn * rank, db: rank * dOut });
+      let offset = 0;
+      for (const [part, size] of Object.entries(sizes)) {
+        expectClose(result.native.subarray(offset, offset + size), result.wasm.subarray(offset, offset + size), `${what}: ${part}`, 1e-5);
+        offset += size;
+      }
+      expect(offset).toBe(result.native.length);
+      tf.dispose([...inputs, upstream]);
+    }
+  });
+
+  it('fused projection forms no gradient of a frozen kernel: two products per step, not three', async () => {
+    registerNativeKernels(tf, addon!, DEFAULT_NATIVE_KERNELS);
+    const next = rng(59);
+    const x = tf.variable(randomTensor(tf, next, [6, 4]));
+    const kernel = randomTensor(tf, next, [4, 5]) as Tensor2D;
+    const bias = randomTensor(tf, next, [5]) as Tensor1D;
+    const info = await tf.profile(() => tf.grads((v: Tensor) => tf.sum(fusedProjection(tf, v as Tensor2D, kernel, bias)))([x]));
+    const names = info.kernels.map((k) => k.name);
+    expect(names.filter((n) => n === FUSED_KERNEL.projection)).toHaveLength(1);
+    // The input gradient dy kernel^T is the only product of the backward pass.
+    expect(names.filter((n) => n === 'BatchMatMul')).toHaveLength(1);
+    tf.dispose([x, kernel, bias]);
+  });
+
   it('fused global norm equals the composed sum of squares over any number of tensors, empty ones included', () => {
     const next = rng(47);
     for (const shapes of [[[1]], [[3, 5], [129], [0]], [[64, 64], [7], [1, 1], [300]]] as number[][][]) {
@@ -490,6 +561,60 @@ describe.skipIf(!addon)('native kernels on the wasm backend', () => {
       if (wasmReliable) expectClose(native, wasm, `${what} (wasm)`);
       tf.dispose([a, b, ...(bias ? [bias] : []), ...(prelu ? [prelu] : [])]);
     }
+  });
+
+  it('Add, Sub, Multiply and Sum equal the wasm kernels: one shape, bias rows and scalars on either side, other broadcasts, odd and size-1 shapes', () => {
+    const next = rng(61);
+    const names: NativeKernelName[] = ['Add', 'Sub', 'Multiply', 'Sum'];
+    const pairs: [number[], number[]][] = [
+      [[1], [1]],
+      [[7, 5], [7, 5]],
+      [[7, 5], [5]],
+      [[5], [7, 5]],
+      [[3, 4, 5], [1, 5]],
+      [[7, 5], [1]],
+      [[1], [3, 4, 5]],
+      [[7, 5], [7, 1]],
+      [[2, 1, 3], [4, 1]],
+      [[0, 5], [5]],
+    ];
+    for (const [aShape, bShape] of pairs) {
+      const a = randomTensor(tf, next, aShape, 3);
+      const b = randomTensor(tf, next, bShape, 3);
+      for (const [name, f] of [
+        ['add', () => tf.add(a, b)],
+        ['sub', () => tf.sub(a, b)],
+        ['mul', () => tf.mul(a, b)],
+      ] as [string, () => Tensor][]) {
+        const { native, wasm } = nativeAndWasm(tf, names, f);
+        // Elementwise float ops are exact: the same numbers bit for bit.
+        expect(Array.from(native), `${name} ${JSON.stringify(aShape)} with ${JSON.stringify(bShape)}`).toEqual(Array.from(wasm));
+      }
+      tf.dispose([a, b]);
+    }
+    for (const [shape, axis, keepDims] of [
+      [[9, 5], 0, false],
+      [[9, 5], [0], true],
+      [[4, 3, 5], [0, 1], false],
+      [[4, 3, 5], [1, 0], true],
+      [[1, 1], 0, false],
+      [[6, 5], 1, false],
+      [[6, 5], [0, 1], false],
+      [[6], 0, false],
+    ] as [number[], number | number[], boolean][]) {
+      const x = randomTensor(tf, next, shape, 3);
+      const { native, wasm, shape: outShape } = nativeAndWasm(tf, names, () => tf.sum(x, axis, keepDims));
+      expect(outShape, `sum ${JSON.stringify(shape)} over ${JSON.stringify(axis)}`).toEqual(tf.tidy(() => tf.sum(tf.zeros(shape), axis, keepDims).shape));
+      expectClose(native, wasm, `sum ${JSON.stringify(shape)} over ${JSON.stringify(axis)}`, 1e-6);
+      x.dispose();
+    }
+    // int32 stays with the wasm kernels.
+    registerNativeKernels(tf, addon!, names);
+    const i = tf.tensor([1, 2, 3], [3], 'int32');
+    expect(Array.from(tf.add(i, i).dataSync())).toEqual([2, 4, 6]);
+    expect(tf.add(i, i).dtype).toBe('int32');
+    unregisterNativeKernels(tf, names);
+    i.dispose();
   });
 
   it('Softmax equals the wasm kernel, masked scores give exactly 0', () => {
@@ -662,7 +787,7 @@ describe('selectBackend and the native kernels', () => {
     const log = vi.fn<(message: string) => void>();
     const selected = await selectBackend({ prefer: 'wasm', log });
     expect(selected.nativeKernels).toEqual([...DEFAULT_NATIVE_KERNELS]);
-    expect(log.mock.calls[0]![0]).toMatch(/native kernels \(.*1 BLAS thread\): BatchMatMul, _FusedMatMul/);
+    expect(log.mock.calls[0]![0]).toMatch(/native kernels \(.*1 BLAS thread\): BatchMatMul, Add, Sub, Multiply, Sum, _FusedMatMul/);
   });
 
   it.skipIf(!addon)('takes a kernel subset', async () => {

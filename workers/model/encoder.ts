@@ -13,9 +13,10 @@ import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow
 import type { EncoderShape, LoraTarget } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { LayerNormSite, PeftModule, PassShape, Sublayer } from '../peft/peft-module.js';
-import { applyProjectionHooks, applyProjectionInputHooks } from '../peft/peft-module.js';
+import { applyProjectionHooks, applyProjectionInputHooks, takeLowRankUpdate } from '../peft/peft-module.js';
 import type { ForwardContext } from './forward-context.js';
-import { attention, gelu, layerNorm } from './fused-ops.js';
+import type { LowRankUpdate } from './fused-ops.js';
+import { attention, fusedProjection, gelu, layerNorm, projectionFusable } from './fused-ops.js';
 import type { EncoderLayerWeights, EncoderWeights, LayerNormWeights } from './weights.js';
 
 /** How position ids are formed. */
@@ -212,7 +213,10 @@ export class BertEncoder {
       const weights = w[projection];
       let bias: Tensor1D = weights.bias;
       for (const module of modules) bias = module.biasOverride?.(index, projection) ?? bias;
-      return applyProjectionHooks(modules, site, adjusted, this.dense(adjusted, weights.kernel, bias), ctx);
+      // LoRA's update joins the projection's own kernel where the backend has one for both.
+      const fused = projectionFusable(tf, true) ? takeLowRankUpdate(modules, site, adjusted, ctx) : undefined;
+      const output = this.dense(adjusted, weights.kernel, bias, fused?.update);
+      return applyProjectionHooks(fused?.rest ?? modules, site, adjusted, output, ctx);
     };
 
     const heads = this.shape.numHeads;
@@ -282,8 +286,12 @@ export class BertEncoder {
    * is several times slower with `transposeB` than without. The bias is added outside, so a
    * trainable bias (BitFit) gets its gradient.
    */
-  private dense(x: Tensor2D, kernel: Tensor2D, bias: Tensor1D): Tensor2D {
+  private dense(x: Tensor2D, kernel: Tensor2D, bias: Tensor1D, update?: LowRankUpdate): Tensor2D {
     const tf = this.tf;
+    // One kernel for the product, the bias (and the update) where the backend has it; its
+    // gradients are formed only for inputs that need them, as below.
+    if (projectionFusable(tf, update !== undefined)) return fusedProjection(tf, x, kernel, bias, update);
+    if (update) throw new Error('a low-rank update needs the fused projection kernel');
     if (!this.options.frozenKernels) return tf.add<Tensor2D>(tf.matMul(x, kernel), bias);
     const kernelT = this.transposedKernel(kernel);
     const op = tf.customGrad((...inputs) => {

@@ -22,6 +22,11 @@
  *   [dq, dk, dv].
  * - `AutopeftSumSquares` {x0, x1, ...} (any float32 shapes) → one float, the sum of the squares
  *   of all their elements (no gradient: it measures gradients).
+ * - `AutopeftProjection` {x [rows, dIn], kernel [dIn, dOut], bias [dOut]} → `x kernel + bias`;
+ *   `AutopeftLoraProjection` {x, kernel, bias, loraInput [rows, dIn], loraA [dIn, r],
+ *   loraB [r, dOut]}, attrs {scale} → `x kernel + bias + scale (loraInput loraA) loraB` (LoRA
+ *   beside its frozen projection); `AutopeftLoraGrad` {dy, loraInput, loraA, loraB}, attrs
+ *   {scale} → [dLoraInput, dLoraA, dLoraB].
  */
 import type { NamedAttrMap, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from '../backend.js';
@@ -38,6 +43,9 @@ export const FUSED_KERNEL = {
   attention: 'AutopeftAttention',
   attentionGrad: 'AutopeftAttentionGrad',
   sumSquares: 'AutopeftSumSquares',
+  projection: 'AutopeftProjection',
+  loraProjection: 'AutopeftLoraProjection',
+  loraGrad: 'AutopeftLoraGrad',
 } as const;
 
 /** A kernel name of {@link FUSED_KERNEL}. */
@@ -89,6 +97,31 @@ function registerFusedGradients(tf: Tf): void {
       // One kernel computes the three gradients (see the layer-norm gradient for why here).
       const [dq, dk, dv] = tf.engine().runKernel(FUSED_KERNEL.attentionGrad, { dy: dy as Tensor, q, k, v, mask }, attrs) as Tensor[];
       return { q: () => dq!, k: () => dk!, v: () => dv!, mask: () => tf.zerosLike(mask) };
+    },
+  });
+  // The projection's gradients are lazy per input: tfjs asks only for those on a path to a
+  // trainable variable, so a frozen kernel's (as costly as the forward product) is never formed.
+  const projectionGradients = (dy: Tensor, x: Tensor, kernel: Tensor) => ({
+    x: () => tf.matMul(dy as Tensor2D, kernel as Tensor2D, false, true),
+    kernel: () => tf.matMul(x as Tensor2D, dy as Tensor2D, true, false),
+    bias: () => tf.sum(dy, 0),
+  });
+  tf.registerGradient({
+    kernelName: FUSED_KERNEL.projection,
+    inputsToSave: ['x', 'kernel'],
+    gradFunc: (dy, saved) => {
+      const [x, kernel] = saved as [Tensor, Tensor];
+      return projectionGradients(dy as Tensor, x, kernel);
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED_KERNEL.loraProjection,
+    inputsToSave: ['x', 'kernel', 'loraInput', 'loraA', 'loraB'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, kernel, loraInput, loraA, loraB] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      // One kernel for the update's three gradients (see the layer-norm gradient for why here).
+      const [dInput, dA, dB] = tf.engine().runKernel(FUSED_KERNEL.loraGrad, { dy: dy as Tensor, loraInput, loraA, loraB }, attrs) as Tensor[];
+      return { ...projectionGradients(dy as Tensor, x, kernel), loraInput: () => dInput!, loraA: () => dA!, loraB: () => dB! };
     },
   });
   tf.registerGradient({
@@ -195,6 +228,46 @@ export function attention(tf: Tf, q: Tensor2D, k: Tensor2D, v: Tensor2D, mask: T
   const scores = tf.add(tf.matMul(split(tf.mul(q, scale), seqQ), split(k, seqK), false, true), tf.reshape(mask, [batch, 1, 1, seqK]));
   const probs = seededDropout(tf, tf.softmax(scores), rate, seed);
   return tf.reshape(tf.transpose(tf.matMul(probs, split(v, seqK)), [0, 2, 1, 3]), [batch * seqQ, hidden]) as Tensor2D;
+}
+
+/** A low-rank update `scale (input a) b` of a projection's output (LoRA's, ungated). */
+export interface LowRankUpdate {
+  /** The update's input `[rows, dIn]`: the projection's, after the update's own dropout. */
+  input: Tensor2D;
+  /** `[dIn, rank]` and `[rank, dOut]`. */
+  a: Tensor2D;
+  b: Tensor2D;
+  scale: number;
+}
+
+/**
+ * Whether the active backend runs a projection (with a low-rank update, if `withUpdate`) as one
+ * kernel, {@link fusedProjection}. Where it does not, the caller composes tfjs ops.
+ */
+export function projectionFusable(tf: Tf, withUpdate: boolean): boolean {
+  return withUpdate
+    ? backendHas(tf, FUSED_KERNEL.loraProjection, FUSED_KERNEL.loraGrad)
+    : backendHas(tf, FUSED_KERNEL.projection);
+}
+
+/**
+ * `x kernel + bias`, plus `scale (input a) b` when an update is given, in one kernel (check
+ * {@link projectionFusable} first). Gradients flow to every input; each is computed only when
+ * something trainable needs it, so a frozen kernel costs no gradient product.
+ */
+export function fusedProjection(tf: Tf, x: Tensor2D, kernel: Tensor2D, bias: Tensor1D, update?: LowRankUpdate): Tensor2D {
+  const [rows, dIn] = x.shape;
+  const dOut = kernel.shape[1];
+  if (kernel.shape[0] !== dIn || bias.size !== dOut) {
+    throw new RangeError(`projection: x [${x.shape.join(', ')}], kernel [${kernel.shape.join(', ')}] and bias [${bias.shape.join(', ')}] do not fit`);
+  }
+  if (!update) return runFused<Tensor2D>(tf, FUSED_KERNEL.projection, { x, kernel, bias });
+  const { input, a, b, scale } = update;
+  const rank = a.shape[1];
+  if (input.shape[0] !== rows || input.shape[1] !== dIn || a.shape[0] !== dIn || b.shape[0] !== rank || b.shape[1] !== dOut) {
+    throw new RangeError(`projection: update input [${input.shape.join(', ')}], A [${a.shape.join(', ')}] and B [${b.shape.join(', ')}] do not fit a ${dIn} -> ${dOut} projection of ${rows} rows`);
+  }
+  return runFused<Tensor2D>(tf, FUSED_KERNEL.loraProjection, { x, kernel, bias, loraInput: input, loraA: a, loraB: b }, { scale });
 }
 
 /**

@@ -145,6 +145,44 @@ export interface NativeAddon {
    */
   sumSquares(heap: ArrayBufferLike, ranges: Uint32Array, outOffset: number): void;
   /**
+   * `out = a op b` for a rows x cols matrix `a` and `b` of the same size, one row (`bLength` =
+   * cols, repeated down the rows) or one scalar (`bLength` = 1); op by {@link BinaryCode}.
+   */
+  binary(heap: ArrayBufferLike, op: number, aOffset: number, bOffset: number, outOffset: number, rows: number, cols: number, bLength: number): void;
+  /** `out[c]` = the sum over the rows of a rows x cols matrix's column c. */
+  columnSums(heap: ArrayBufferLike, xOffset: number, outOffset: number, rows: number, cols: number): void;
+  /**
+   * A linear layer and its low-rank update in one call: `out = x W + bias + scale (xl A) B` for
+   * x and xl `[rows, dIn]`, W `[dIn, dOut]`, bias `[dOut]`, A `[dIn, rank]`, B `[rank, dOut]`;
+   * rank 0: no update (xl, A and B are not read).
+   */
+  projection(
+    heap: ArrayBufferLike,
+    xOffset: number,
+    wOffset: number,
+    biasOffset: number,
+    loraInOffset: number,
+    aOffset: number,
+    bOffset: number,
+    outOffset: number,
+    ...dims: ProjectionDims
+  ): void;
+  /**
+   * Gradients of the update `scale (xl A) B` of {@link NativeAddon.projection} for the output
+   * gradient dy: d xl, dA and dB.
+   */
+  loraGrad(
+    heap: ArrayBufferLike,
+    dyOffset: number,
+    loraInOffset: number,
+    aOffset: number,
+    bOffset: number,
+    dLoraInOffset: number,
+    dAOffset: number,
+    dBOffset: number,
+    ...dims: ProjectionDims
+  ): void;
+  /**
    * The BLAS library's self-description, the kernel set it runs (OpenBLAS's core name, empty
    * when the library cannot say) and its thread count (-1 when it cannot say).
    */
@@ -156,11 +194,17 @@ export interface NativeAddon {
 /** The sizes and settings of an attention call: batch, heads, seqQ, seqK, headSize, scale, rate, seed. */
 export type AttentionDims = [batch: number, heads: number, seqQ: number, seqK: number, headSize: number, scale: number, rate: number, seed: number];
 
+/** The sizes of a projection call: rows, dIn, dOut, the update's rank, and its scale. */
+export type ProjectionDims = [rows: number, dIn: number, dOut: number, rank: number, scale: number];
+
 /** Activation codes of {@link NativeAddon.biasActivation} (the wasm backend's numbering). */
 export const ActivationCode = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 } as const;
 
 /** Function codes of {@link NativeAddon.unary}. */
 export const UnaryCode = { erf: 0, exp: 1, tanh: 2, sigmoid: 3, rsqrt: 4 } as const;
+
+/** Operation codes of {@link NativeAddon.binary}. */
+export const BinaryCode = { add: 0, sub: 1, mul: 2 } as const;
 
 /** Where the build puts the addon. */
 export const ADDON_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'build', 'Release', 'autopeft_native.node');

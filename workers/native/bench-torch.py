@@ -115,14 +115,17 @@ def main():
     for _ in range(s.get('warmup', 2)):
         step()
     samples = []
+    cpu_samples = []
     for _ in range(s['rounds']):
         started = time.perf_counter()
+        cpu_started = time.process_time()
         for _ in range(s['steps']):
             step()
         samples.append((time.perf_counter() - started) * 1000 / s['steps'])
+        cpu_samples.append((time.process_time() - cpu_started) * 1000 / s['steps'])
     settings = torch.__config__.show()
     blas = next((part.strip() for part in settings.replace('\n', ',').split(',') if part.strip().startswith('BLAS_INFO')), 'BLAS_INFO=?')
-    print(json.dumps({'ms': samples, 'torch': torch.__version__, 'blas': blas, 'threads': torch.get_num_threads()}))
+    print(json.dumps({'ms': samples, 'cpuMs': cpu_samples, 'torch': torch.__version__, 'blas': blas, 'threads': torch.get_num_threads()}))
 
 
 if __name__ == '__main__':

@@ -199,8 +199,17 @@ function torchEnv(): NodeJS.ProcessEnv {
   return { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 }
 
-/** One round of the step in PyTorch: ms/step over `steps` steps after two warm-up steps. */
-function torchRound(bench: BenchShape, steps: number): number {
+/** Wall and CPU ms per step of one timed run. */
+interface StepTime {
+  ms: number;
+  cpuMs: number;
+}
+
+/**
+ * One round of the step in PyTorch: wall and CPU (process) ms/step over `steps` steps after two
+ * warm-up steps.
+ */
+function torchRound(bench: BenchShape, steps: number): StepTime {
   const { shape } = bench;
   const settings = {
     hidden: shape.hiddenSize,
@@ -216,8 +225,8 @@ function torchRound(bench: BenchShape, steps: number): number {
   };
   const run = spawnSync(python, [TORCH_SCRIPT, JSON.stringify(settings)], { encoding: 'utf8', env: torchEnv() });
   if (run.status !== 0) throw new Error(`bench-torch.py failed: ${run.stderr.trim().split('\n').at(-1) ?? run.status}`);
-  const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms: number[] };
-  return result.ms[0]!;
+  const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms: number[]; cpuMs: number[] };
+  return { ms: result.ms[0]!, cpuMs: result.cpuMs[0]! };
 }
 
 /** PyTorch's version, BLAS and core as the child sees them. */
@@ -233,6 +242,12 @@ interface Row {
   ms: Partial<Record<Mode, number>>;
   /** PyTorch's ms/step (median of the rounds), when it ran. */
   torchMs?: number;
+  /**
+   * CPU (process) ms/step of wasm+native and of PyTorch, medians: on a shared machine time spent
+   * waiting for a core is not in them, so their ratio moves less with the load than wall time's.
+   */
+  nativeCpuMs?: number;
+  torchCpuMs?: number;
   flops: number;
   gflops: number;
   losses: Partial<Record<Mode, number>>;
@@ -242,7 +257,8 @@ interface Row {
 async function benchShape(bench: BenchShape, withTorch: boolean): Promise<Row> {
   const modes = MODES.filter((mode) => mode !== 'cpu' || withCpu);
   const samples: Record<Mode, number[]> = { wasm: [], 'wasm+native': [], cpu: [] };
-  const torchSamples: number[] = [];
+  const torchSamples: StepTime[] = [];
+  const nativeCpu: number[] = [];
   const losses: Partial<Record<Mode, number>> = {};
   let flops = 0;
   let peft = '';
@@ -259,8 +275,11 @@ async function benchShape(bench: BenchShape, withTorch: boolean): Promise<Row> {
       const steps = quick ? 1 : bench.steps[mode];
       const flopsBefore = nativeMatMulFlops();
       const started = performance.now();
+      const cpuStarted = process.cpuUsage();
       for (let i = 0; i < steps; i++) trainer.step();
       samples[mode].push((performance.now() - started) / steps);
+      const cpu = process.cpuUsage(cpuStarted);
+      if (mode === 'wasm+native') nativeCpu.push((cpu.user + cpu.system) / 1000 / steps);
       if (mode === 'wasm+native') flops = (nativeMatMulFlops() - flopsBefore) / steps;
       trainer.dispose();
     }
@@ -269,10 +288,13 @@ async function benchShape(bench: BenchShape, withTorch: boolean): Promise<Row> {
   }
   const ms: Partial<Record<Mode, number>> = {};
   for (const mode of modes) ms[mode] = median(samples[mode]);
-  const torchMs = withTorch ? median(torchSamples) : undefined;
+  const torchMs = withTorch ? median(torchSamples.map((t) => t.ms)) : undefined;
+  const torchCpuMs = withTorch ? median(torchSamples.map((t) => t.cpuMs)) : undefined;
   const all = (values: number[]): string => values.map((v) => v.toFixed(1)).join(', ');
-  console.log(`  ${bench.name} rounds: wasm+native ${all(samples['wasm+native'])}${withTorch ? `; PyTorch ${all(torchSamples)}` : ''} ms/step`);
-  return { shape: bench.name, tokens: bench.batch * bench.seq, ms, torchMs, flops, gflops: sgemmRate(bench), losses, peft };
+  const torchText = withTorch ? `; PyTorch ${all(torchSamples.map((t) => t.ms))} (CPU ${all(torchSamples.map((t) => t.cpuMs))})` : '';
+  console.log(`  ${bench.name} rounds: wasm+native ${all(samples['wasm+native'])} (CPU ${all(nativeCpu)})${torchText} ms/step`);
+  const nativeCpuMs = nativeCpu.length > 0 ? median(nativeCpu) : undefined;
+  return { shape: bench.name, tokens: bench.batch * bench.seq, ms, torchMs, nativeCpuMs, torchCpuMs, flops, gflops: sgemmRate(bench), losses, peft };
 }
 
 /** Steps with native kernels, checking tensors, the wasm heap and RSS stay put. */
@@ -309,6 +331,7 @@ function table(rows: Row[]): string {
     'wasm+native ms/step',
     'PyTorch ms/step',
     'native / PyTorch',
+    'native / PyTorch, CPU time',
     'cpu ms/step',
     'wasm tok/s',
     'wasm+native tok/s',
@@ -328,6 +351,7 @@ function table(rows: Row[]): string {
       fmt(row.ms['wasm+native'], 1),
       fmt(row.torchMs, 1),
       row.torchMs && row.ms['wasm+native'] ? `${(row.ms['wasm+native'] / row.torchMs).toFixed(2)}x` : 'n/a',
+      row.torchCpuMs && row.nativeCpuMs ? `${(row.nativeCpuMs / row.torchCpuMs).toFixed(2)}x` : 'n/a',
       fmt(row.ms.cpu, 0),
       fmt(tokensPerSecond('wasm'), 0),
       fmt(tokensPerSecond('wasm+native'), 0),

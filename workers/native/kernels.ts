@@ -13,7 +13,7 @@ import type { Tf } from '../backend.js';
 import { FUSED_KERNEL, FUSED_KERNEL_NAMES } from '../model/fused-ops.js';
 import type { FusedKernelName } from '../model/fused-ops.js';
 import type { AttentionDims, NativeAddon } from './addon.js';
-import { ActivationCode, UnaryCode } from './addon.js';
+import { ActivationCode, BinaryCode, UnaryCode } from './addon.js';
 
 /**
  * Kernels this module provides, by tfjs kernel name: replacements of wasm kernels, then the
@@ -21,6 +21,10 @@ import { ActivationCode, UnaryCode } from './addon.js';
  */
 export const NATIVE_KERNEL_NAMES = [
   'BatchMatMul',
+  'Add',
+  'Sub',
+  'Multiply',
+  'Sum',
   '_FusedMatMul',
   'Softmax',
   'Identity',
@@ -45,6 +49,10 @@ export type NativeKernelName = (typeof NATIVE_KERNEL_NAMES)[number];
  */
 export const DEFAULT_NATIVE_KERNELS: readonly NativeKernelName[] = [
   'BatchMatMul',
+  'Add',
+  'Sub',
+  'Multiply',
+  'Sum',
   '_FusedMatMul',
   'Softmax',
   'Identity',
@@ -281,6 +289,69 @@ function unaryKernel(code: number): KernelBuilder {
 }
 
 /**
+ * How `b` meets `a` in an elementwise operation whose output has a's shape: all of it (the same
+ * size), one row repeated down a's rows (b's size is a's last dimension, every other dimension
+ * of b is 1), one scalar; or undefined for any other broadcast, which the wasm kernel handles.
+ */
+function broadcastLength(a: TensorInfo, b: TensorInfo): number | undefined {
+  const size = sizeOf(a.shape);
+  const bSize = sizeOf(b.shape);
+  if (b.shape.length > a.shape.length) return undefined;
+  if (bSize === 1) return 1;
+  if (b.shape.join() === a.shape.join()) return size;
+  const cols = a.shape[a.shape.length - 1] ?? 0;
+  return bSize === cols && b.shape[b.shape.length - 1] === cols ? cols : undefined;
+}
+
+/**
+ * `Add`, `Sub` and `Multiply` of float32 tensors of one shape, or with a bias row or a scalar
+ * on either side (on the left only for the commutative two): the residual adds, bias adds and
+ * gradient sums of a training step. Every other broadcast goes to the wasm kernel.
+ */
+function binaryKernel(op: number): KernelBuilder {
+  const commutative = op !== BinaryCode.sub;
+  return (_tf, addon, original) => (args: KernelArgs) => {
+    const { a, b } = args.inputs;
+    const { backend } = args;
+    if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || !isWasmHeapBackend(backend)) return original(args);
+    let [full, other] = [a, b];
+    let length = broadcastLength(a, b);
+    if (length === undefined && commutative) {
+      [full, other] = [b, a];
+      length = broadcastLength(b, a);
+    }
+    if (length === undefined) return original(args);
+    const size = sizeOf(full.shape);
+    const cols = length === size || length === 1 ? Math.max(size, 1) : length;
+    const out = backend.makeOutput([...full.shape], 'float32');
+    if (size > 0) addon.binary(heapOf(backend), op, offsetOf(backend, full), offsetOf(backend, other), offsetOf(backend, out), size / cols, cols, length);
+    return out;
+  };
+}
+
+/**
+ * `Sum` of a float32 tensor over every axis but the last (a bias gradient: the column sums of
+ * `[rows, cols]`), with or without kept dimensions; other reductions go to the wasm kernel.
+ */
+const sumKernel: KernelBuilder = (_tf, addon, original) => (args: KernelArgs) => {
+  const { x } = args.inputs;
+  const { backend, attrs } = args;
+  if (!x || x.dtype !== 'float32' || x.shape.length < 2 || !isWasmHeapBackend(backend)) return original(args);
+  const rank = x.shape.length;
+  const raw = attrs?.axis;
+  // No axis (null or undefined) means every axis: a full reduction, left to the wasm kernel.
+  if (raw === null || raw === undefined) return original(args);
+  const axes = (Array.isArray(raw) ? raw : [raw]).map((axis) => (Number(axis) + rank) % rank);
+  const leading = new Set(axes);
+  if (leading.size !== rank - 1 || leading.has(rank - 1) || axes.some((axis) => !Number.isInteger(axis))) return original(args);
+  const cols = x.shape[rank - 1]!;
+  const shape = attrs?.keepDims === true ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols];
+  const out = backend.makeOutput(shape, 'float32');
+  if (cols > 0) addon.columnSums(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), sizeOf(x.shape) / cols, cols);
+  return out;
+};
+
+/**
  * A new tensor on the same memory, as the wasm backend's `Reshape` does: no kernel of the wasm
  * backend writes into an existing tensor's memory, and the shared memory is freed with its last
  * reference. (tfjs runs this for every tensor it saves for the backward pass.)
@@ -363,7 +434,57 @@ function attentionDims(kernel: string, q: TensorInfo, k: TensorInfo, v: TensorIn
   return [batch, heads, q.shape[0]! / batch, k.shape[0]! / batch, hidden / heads, Number(attrs?.scale ?? 1), rate, Number(attrs?.seed ?? 0)];
 }
 
+/** A projection's sizes from its inputs, checked: rows, dIn, dOut and the update's rank (0: none). */
+function projectionSizes(kernel: string, x: TensorInfo, w: TensorInfo, bias: TensorInfo, update?: [TensorInfo, TensorInfo, TensorInfo]): [number, number, number, number] {
+  const [rows = 0, dIn = 0] = x.shape;
+  const dOut = w.shape[1] ?? 0;
+  let ok = x.shape.length === 2 && w.shape.length === 2 && w.shape[0] === dIn && sizeOf(bias.shape) === dOut;
+  let rank = 0;
+  if (update) {
+    const [input, a, b] = update;
+    rank = a.shape[1] ?? 0;
+    ok &&= input.shape.join() === x.shape.join() && a.shape.length === 2 && a.shape[0] === dIn && b.shape.length === 2 && b.shape[0] === rank && b.shape[1] === dOut;
+  }
+  if (!ok) throw new RangeError(`${kernel}: x [rows, dIn], kernel [dIn, dOut], bias [dOut] (and loraInput like x, loraA [dIn, r], loraB [r, dOut]) expected`);
+  return [rows, dIn, dOut, rank];
+}
+
+/** Both projection kernels: without an update, and with LoRA's. */
+function projectionBuilder(withUpdate: boolean): FusedKernelBuilder {
+  const kernel = withUpdate ? FUSED_KERNEL.loraProjection : FUSED_KERNEL.projection;
+  const names = withUpdate ? ['x', 'kernel', 'bias', 'loraInput', 'loraA', 'loraB'] : ['x', 'kernel', 'bias'];
+  return (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, kernel, names);
+    const [x, w, bias, input, a, b] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo?, TensorInfo?, TensorInfo?];
+    const update = input && a && b ? ([input, a, b] as [TensorInfo, TensorInfo, TensorInfo]) : undefined;
+    const [rows, dIn, dOut, rank] = projectionSizes(kernel, x, w, bias, update);
+    const out = backend.makeOutput([rows, dOut], 'float32');
+    matMulFlops += 2 * rows * dOut * dIn + 2 * rows * rank * (dIn + dOut);
+    const at = (t: TensorInfo | undefined): number => (t ? offsetOf(backend, t) : 0);
+    const scale = withUpdate ? Number(args.attrs?.scale ?? 1) : 0;
+    addon.projection(heapOf(backend), at(x), at(w), at(bias), at(input), at(a), at(b), at(out), rows, dIn, dOut, rank, scale);
+    return out;
+  };
+}
+
 const FUSED_BUILDERS: Record<FusedKernelName, FusedKernelBuilder> = {
+  [FUSED_KERNEL.projection]: projectionBuilder(false),
+  [FUSED_KERNEL.loraProjection]: projectionBuilder(true),
+  [FUSED_KERNEL.loraGrad]: (addon) => (args: KernelArgs) => {
+    const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.loraGrad, ['dy', 'loraInput', 'loraA', 'loraB']);
+    const [dy, input, a, b] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+    const [rows = 0, dIn = 0] = input.shape;
+    const [rank = 0, dOut = 0] = b.shape;
+    const ok = input.shape.length === 2 && a.shape.join() === [dIn, rank].join() && b.shape.length === 2 && dy.shape.join() === [rows, dOut].join();
+    if (!ok) throw new RangeError(`${FUSED_KERNEL.loraGrad}: dy [rows, dOut], loraInput [rows, dIn], loraA [dIn, r] and loraB [r, dOut] expected`);
+    const outputs = [input, a, b].map((t) => backend.makeOutput([...t.shape], 'float32'));
+    const [dInput, dA, dB] = outputs as [TensorInfo, TensorInfo, TensorInfo];
+    // Recomputing u = input A, then t = dy B^T and the three gradient products.
+    matMulFlops += 2 * rows * rank * (2 * dOut + 3 * dIn);
+    const scale = Number(args.attrs?.scale ?? 1);
+    addon.loraGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, input), offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, dInput), offsetOf(backend, dA), offsetOf(backend, dB), rows, dIn, dOut, rank, scale);
+    return outputs;
+  },
   [FUSED_KERNEL.attention]: (addon) => (args: KernelArgs) => {
     const { backend, inputs } = fusedArgs(args, FUSED_KERNEL.attention, ['q', 'k', 'v', 'mask']);
     const [q, k, v, mask] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo];
@@ -505,6 +626,10 @@ function isFusedKernel(name: NativeKernelName): name is keyof typeof FUSED_BUILD
 
 const BUILDERS: Record<Exclude<NativeKernelName, keyof typeof FUSED_BUILDERS>, KernelBuilder> = {
   BatchMatMul: batchMatMulKernel,
+  Add: binaryKernel(BinaryCode.add),
+  Sub: binaryKernel(BinaryCode.sub),
+  Multiply: binaryKernel(BinaryCode.mul),
+  Sum: sumKernel,
   _FusedMatMul: fusedMatMulKernel,
   Softmax: softmaxKernel,
   Identity: identityKernel,

@@ -11,6 +11,7 @@ import { loraTargetDims } from '../../search/target-dims.js';
 import type { Tf } from '../backend.js';
 import { InvalidTrialError } from '../errors.js';
 import type { ForwardContext } from '../model/forward-context.js';
+import type { LowRankUpdate } from '../model/fused-ops.js';
 import { PROJECTION_MODULE_PATHS } from '../model/weights.js';
 import { createRng, deriveSeed, uniformArray } from '../random.js';
 import { Gate } from './common.js';
@@ -126,6 +127,12 @@ export class LoraModule implements PeftModule {
   /** Whether the updates are gated (UniPELT) rather than scaled by alpha / rank. */
   get isGated(): boolean {
     return [...this.pairs.values()].some((pair) => pair.gate !== undefined);
+  }
+
+  lowRankUpdate(site: ProjectionSite, input: Tensor2D, ctx: ForwardContext): LowRankUpdate | undefined {
+    const pair = this.pair(site.layer, site.projection);
+    if (!pair || pair.gate) return undefined;
+    return { input: ctx.dropout(input, this.config.dropout), a: pair.a, b: pair.b, scale: pair.scale };
   }
 
   adjustProjection(site: ProjectionSite, input: Tensor2D, output: Tensor2D, ctx: ForwardContext): Tensor2D {

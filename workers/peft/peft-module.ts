@@ -19,6 +19,7 @@ import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from '@te
 import type { LoraTarget, PeftConfig } from '../../search/types.js';
 import type { Tf } from '../backend.js';
 import type { ForwardContext } from '../model/forward-context.js';
+import type { LowRankUpdate } from '../model/fused-ops.js';
 
 /** Shape of the current pass, which per-example operations (gates, prefixes) need. */
 export interface PassShape {
@@ -115,6 +116,14 @@ export interface PeftModule {
    * module does not touch.
    */
   adjustProjection?(site: ProjectionSite, input: Tensor2D, output: Tensor2D, ctx: ForwardContext): Tensor2D;
+  /**
+   * What {@link adjustProjection} adds at this site, when it is a plain low-rank update `scale
+   * (x' A) B` (ungated LoRA; x' its own dropout of the input): the encoder then adds it inside
+   * the projection's own kernel and skips this module's {@link adjustProjection} there. Must
+   * draw from `ctx` exactly what {@link adjustProjection} would; undefined where it is not such
+   * an update (then nothing may be drawn).
+   */
+  lowRankUpdate?(site: ProjectionSite, input: Tensor2D, ctx: ForwardContext): LowRankUpdate | undefined;
   /** Keys and values to prepend in a layer's self-attention (prefix-tuning), or undefined. */
   attentionPrefix?(layer: number, layerInput: Tensor2D, shape: PassShape, ctx: ForwardContext): AttentionPrefix | undefined;
   /** A term added to a sublayer's output before the residual, computed from the sublayer input (parallel adapter). */
@@ -176,6 +185,22 @@ export function applyProjectionInputHooks(
     if (module.adjustProjectionInput) result = module.adjustProjectionInput(site, result, ctx);
   }
   return result;
+}
+
+/**
+ * The low-rank update a projection's kernel can add itself, and the modules whose projection
+ * hooks still run after it: only the first module with a projection hook may hand its update
+ * over, since a later one adds after earlier hooks changed the output ((IA)3 scales it).
+ */
+export function takeLowRankUpdate(
+  modules: readonly PeftModule[],
+  site: ProjectionSite,
+  input: Tensor2D,
+  ctx: ForwardContext,
+): { update: LowRankUpdate; rest: PeftModule[] } | undefined {
+  const first = modules.find((module) => module.adjustProjection !== undefined);
+  const update = first?.lowRankUpdate?.(site, input, ctx);
+  return first && update ? { update, rest: modules.filter((module) => module !== first) } : undefined;
 }
 
 /** Runs every module's projection hook, in module order, on one projection's output. */

@@ -273,7 +273,7 @@ static inline __attribute__((always_inline)) float exp_approx(float x) {
  * is chosen at run time rather than with -march=native.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MULTIVERSION
 #endif
@@ -363,22 +363,42 @@ static napi_value unary(napi_env env, napi_callback_info info) {
  * here are the masks the JavaScript path draws for the same seed, so a trial's numbers do not
  * depend on whether the native kernels are present.
  */
-static inline uint32_t mulberry32_next(uint32_t *state) {
-  *state += 0x6d2b79f5u;
-  uint32_t t = *state;
+static inline __attribute__((always_inline)) uint32_t mulberry32_hash(uint32_t t) {
   t = (t ^ (t >> 15)) * (t | 1u);
   t ^= t + (t ^ (t >> 7)) * (t | 61u);
   return t ^ (t >> 14);
 }
 
+/* The stream's step: its state after draw i is seed + i * MULBERRY32_STEP (mod 2^32). */
+#define MULBERRY32_STEP 0x6d2b79f5u
+
+/*
+ * The drop test `draw / 2^32 < rate` in integers: for an integer draw, draw < rate * 2^32 exactly
+ * when draw < ceil(rate * 2^32). Where that ceiling is 2^32 (rate within 2^-32 of 1) every draw
+ * drops, which `all` says.
+ */
+typedef struct {
+  uint32_t below;
+  bool all;
+} drop_threshold;
+
+
+static drop_threshold drop_threshold_of(double rate) {
+  const double t = ceil(rate * 4294967296.0);
+  drop_threshold d = {t >= 4294967296.0 ? UINT32_MAX : (uint32_t)t, t >= 4294967296.0};
+  return d;
+}
+
+/*
+ * Draw i (i = 1, 2, ...) of the stream hashes the state seed + i * step on its own, so the loop
+ * has no carried dependence and vectorises; the draws are those of the sequential stream.
+ */
 static MULTIVERSION void dropout_loop(const float *x, float *y, size_t count, uint32_t seed, double rate) {
   const float keep = (float)(1.0 / (1.0 - rate));
-  /* draw / 2^32 < rate  <=>  draw < rate * 2^32 (exact: a power-of-two scaling) */
-  const double threshold = rate * 4294967296.0;
-  uint32_t state = seed;
+  const drop_threshold d = drop_threshold_of(rate);
   for (size_t i = 0; i < count; i++) {
-    const uint32_t draw = mulberry32_next(&state);
-    y[i] = x[i] * ((double)draw < threshold ? 0.0f : keep);
+    const uint32_t draw = mulberry32_hash(seed + (uint32_t)(i + 1) * MULBERRY32_STEP);
+    y[i] = x[i] * ((draw < d.below || d.all) ? 0.0f : keep);
   }
 }
 
@@ -481,16 +501,62 @@ static napi_value gelu_grad(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/*
+ * Row sums below keep PARTS interleaved partial sums: one running sum is a chain of dependent
+ * adds (4 cycles each) that the compiler may not reorder, while PARTS independent ones fill
+ * vector lanes. The summation order differs from a sequential sum only in rounding.
+ */
+#define PARTS 16
+
+/* Sum of x[j], in double. */
+static inline __attribute__((always_inline)) double sum_double(const float *x, size_t n) {
+  double part[PARTS] = {0};
+  size_t j = 0;
+  for (; j + PARTS <= n; j += PARTS) {
+    for (size_t l = 0; l < PARTS; l++) part[l] += x[j + l];
+  }
+  double sum = 0;
+  for (; j < n; j++) sum += x[j];
+  for (size_t l = 0; l < PARTS; l++) sum += part[l];
+  return sum;
+}
+
+/* Sum of (x[j] - center)^2, in double. */
+static inline __attribute__((always_inline)) double squares_about(const float *x, size_t n, double center) {
+  double part[PARTS] = {0};
+  size_t j = 0;
+  for (; j + PARTS <= n; j += PARTS) {
+    for (size_t l = 0; l < PARTS; l++) {
+      const double d = x[j + l] - center;
+      part[l] += d * d;
+    }
+  }
+  double sum = 0;
+  for (; j < n; j++) {
+    const double d = x[j] - center;
+    sum += d * d;
+  }
+  for (size_t l = 0; l < PARTS; l++) sum += part[l];
+  return sum;
+}
+
+/* Sum of a[j] b[j] in float, or of a[j] when b is NULL. */
+static inline __attribute__((always_inline)) float dot_floats(const float *a, const float *b, size_t n) {
+  float part[PARTS] = {0};
+  size_t j = 0;
+  for (; j + PARTS <= n; j += PARTS) {
+    for (size_t l = 0; l < PARTS; l++) part[l] += b ? a[j + l] * b[j + l] : a[j + l];
+  }
+  float sum = 0;
+  for (; j < n; j++) sum += b ? a[j] * b[j] : a[j];
+  for (size_t l = 0; l < PARTS; l++) sum += part[l];
+  return sum;
+}
+
 /* Mean and 1 / sqrt(variance + eps) of a row (biased variance, accumulated in double). */
 static inline __attribute__((always_inline)) void row_moments(const float *x, size_t cols, double eps, float *mean_out, float *rstd_out) {
-  double sum = 0;
-  for (size_t j = 0; j < cols; j++) sum += x[j];
-  const double mean = sum / (double)cols;
-  double squares = 0;
-  for (size_t j = 0; j < cols; j++) {
-    const double d = x[j] - mean;
-    squares += d * d;
-  }
+  const double mean = sum_double(x, cols) / (double)cols;
+  const double squares = squares_about(x, cols, mean);
   *mean_out = (float)mean;
   *rstd_out = (float)(1.0 / sqrt(squares / (double)cols + eps));
 }
@@ -520,14 +586,30 @@ static MULTIVERSION void layer_norm_grad_rows(const float *dy, const float *x, c
     float *dxr = dx + r * cols;
     float mean, rstd;
     row_moments(xr, cols, eps, &mean, &rstd);
+    float part_g[PARTS] = {0}, part_gx[PARTS] = {0};
+    size_t j = 0;
+    for (; j + PARTS <= cols; j += PARTS) {
+      for (size_t l = 0; l < PARTS; l++) {
+        const float xhat = (xr[j + l] - mean) * rstd;
+        const float g = dyr[j + l] * gamma[j + l];
+        part_g[l] += g;
+        part_gx[l] += g * xhat;
+      }
+    }
     float sum_g = 0, sum_gx = 0;
-    for (size_t j = 0; j < cols; j++) {
+    for (; j < cols; j++) {
       const float xhat = (xr[j] - mean) * rstd;
       const float g = dyr[j] * gamma[j];
       sum_g += g;
       sum_gx += g * xhat;
-      acc_gamma[j] += (double)(dyr[j] * xhat);
-      acc_beta[j] += (double)dyr[j];
+    }
+    for (size_t l = 0; l < PARTS; l++) {
+      sum_g += part_g[l];
+      sum_gx += part_gx[l];
+    }
+    for (size_t c = 0; c < cols; c++) {
+      acc_gamma[c] += (double)(dyr[c] * ((xr[c] - mean) * rstd));
+      acc_beta[c] += (double)dyr[c];
     }
     const float mean_g = sum_g / (float)cols;
     const float mean_gx = sum_gx / (float)cols;
@@ -677,18 +759,21 @@ static MULTIVERSION void masked_softmax_rows(float *s, const float *mask, size_t
       max = row[j] > max ? row[j] : max;
     }
     for (size_t j = 0; j < cols; j++) row[j] = exp_approx(row[j] - max);
-    float sum = 0;
-    for (size_t j = 0; j < cols; j++) sum += row[j];
-    const float inv = 1.0f / sum;
+    const float inv = 1.0f / dot_floats(row, NULL, cols);
     for (size_t j = 0; j < cols; j++) row[j] *= inv;
   }
 }
 
-/* The next `count` dropout factors of the stream (0 or keep), into `factors`. */
-static void dropout_factors(float *factors, size_t count, uint32_t *state, double rate) {
+/* The next `count` dropout factors of the stream (0 or keep), into `factors`; advances `state`. */
+static MULTIVERSION void dropout_factors(float *factors, size_t count, uint32_t *state, double rate) {
   const float keep = (float)(1.0 / (1.0 - rate));
-  const double threshold = rate * 4294967296.0;
-  for (size_t i = 0; i < count; i++) factors[i] = (double)mulberry32_next(state) < threshold ? 0.0f : keep;
+  const drop_threshold d = drop_threshold_of(rate);
+  const uint32_t base = *state;
+  for (size_t i = 0; i < count; i++) {
+    const uint32_t draw = mulberry32_hash(base + (uint32_t)(i + 1) * MULBERRY32_STEP);
+    factors[i] = (draw < d.below || d.all) ? 0.0f : keep;
+  }
+  *state = base + (uint32_t)count * MULBERRY32_STEP;
 }
 
 /* dS = P * (G - rowsum(G * P)) in place in G: the softmax gradient of each row. */
@@ -696,8 +781,7 @@ static MULTIVERSION void softmax_grad_rows(const float *p, float *g, size_t rows
   for (size_t r = 0; r < rows; r++) {
     const float *pr = p + r * cols;
     float *gr = g + r * cols;
-    float dot = 0;
-    for (size_t j = 0; j < cols; j++) dot += gr[j] * pr[j];
+    const float dot = dot_floats(gr, pr, cols);
     for (size_t j = 0; j < cols; j++) gr[j] = pr[j] * (gr[j] - dot);
   }
 }
@@ -933,6 +1017,191 @@ static napi_value gather_rows(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Binary operation codes of {@link binary}. */
+enum { BIN_ADD = 0, BIN_SUB, BIN_MUL };
+
+/* out[r, c] = a[r, c] op b[r, c], b[c] or b[0] (b_len = rows * cols, cols or 1). */
+static MULTIVERSION void binary_rows(size_t op, const float *a, const float *b, float *out, size_t rows, size_t cols, size_t b_len) {
+  const size_t count = rows * cols;
+  if (b_len == count) {
+    if (op == BIN_ADD) for (size_t i = 0; i < count; i++) out[i] = a[i] + b[i];
+    else if (op == BIN_SUB) for (size_t i = 0; i < count; i++) out[i] = a[i] - b[i];
+    else for (size_t i = 0; i < count; i++) out[i] = a[i] * b[i];
+  } else if (b_len == 1) {
+    const float v = b[0];
+    if (op == BIN_ADD) for (size_t i = 0; i < count; i++) out[i] = a[i] + v;
+    else if (op == BIN_SUB) for (size_t i = 0; i < count; i++) out[i] = a[i] - v;
+    else for (size_t i = 0; i < count; i++) out[i] = a[i] * v;
+  } else {
+    for (size_t r = 0; r < rows; r++) {
+      const float *ar = a + r * cols;
+      float *o = out + r * cols;
+      if (op == BIN_ADD) for (size_t j = 0; j < cols; j++) o[j] = ar[j] + b[j];
+      else if (op == BIN_SUB) for (size_t j = 0; j < cols; j++) o[j] = ar[j] - b[j];
+      else for (size_t j = 0; j < cols; j++) o[j] = ar[j] * b[j];
+    }
+  }
+}
+
+/*
+ * binary(heap, op, aOffset, bOffset, outOffset, rows, cols, bLength): out = a op b elementwise
+ * for a rows x cols matrix a and b of the same size, one row (bLength = cols, repeated down the
+ * rows: a bias) or one scalar (bLength = 1); op 0 add, 1 subtract, 2 multiply. May be in place.
+ */
+static napi_value binary(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 8, argv)) return NULL;
+  heap_t heap;
+  static const char *const names[] = {"op", "aOffset", "bOffset", "outOffset", "rows", "cols", "bLength"};
+  size_t v[7];
+  if (!get_heap(env, argv[0], &heap)) return NULL;
+  for (size_t i = 0; i < 7; i++) {
+    if (!get_size(env, argv[i + 1], names[i], &v[i])) return NULL;
+  }
+  const size_t op = v[0], rows = v[4], cols = v[5], b_len = v[6];
+  if (op > BIN_MUL) return fail(env, "binary: unknown operation code");
+  if (b_len != rows * cols && b_len != cols && b_len != 1) return fail(env, "binary: b must have a's size, one row's or one element");
+  const float *a = floats_at(env, &heap, v[1], rows * cols, "a");
+  const float *b = a ? floats_at(env, &heap, v[2], b_len, "b") : NULL;
+  float *out = b ? floats_at(env, &heap, v[3], rows * cols, "out") : NULL;
+  if (!out) return NULL;
+  binary_rows(op, a, b, out, rows, cols, b_len);
+  return undefined(env);
+}
+
+/* columnSums(heap, xOffset, outOffset, rows, cols): out[c] = sum over rows of x[r, c]. */
+static MULTIVERSION void column_sums(const float *x, float *out, size_t rows, size_t cols) {
+  memset(out, 0, cols * sizeof(float));
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    for (size_t j = 0; j < cols; j++) out[j] += xr[j];
+  }
+}
+
+static napi_value column_sums_binding(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  heap_t heap;
+  size_t x_off, out_off, rows, cols;
+  if (!get_heap(env, argv[0], &heap) || !get_size(env, argv[1], "xOffset", &x_off) || !get_size(env, argv[2], "outOffset", &out_off) ||
+      !get_size(env, argv[3], "rows", &rows) || !get_size(env, argv[4], "cols", &cols))
+    return NULL;
+  const float *x = floats_at(env, &heap, x_off, rows * cols, "x");
+  float *out = x ? floats_at(env, &heap, out_off, cols, "out") : NULL;
+  if (!out) return NULL;
+  column_sums(x, out, rows, cols);
+  return undefined(env);
+}
+
+/* Reads `count` sizes from argv into out, each named for its error message. */
+static bool get_sizes(napi_env env, napi_value *argv, size_t count, const char *const *names, size_t *out) {
+  for (size_t i = 0; i < count; i++) {
+    if (!get_size(env, argv[i], names[i], &out[i])) return false;
+  }
+  return true;
+}
+
+/*
+ * projection(heap, xOffset, wOffset, biasOffset, loraInOffset, aOffset, bOffset, outOffset,
+ *            rows, dIn, dOut, rank, scale): a linear layer with its low-rank update in one call,
+ * out = x W + bias + scale (xl A) B, for x and xl [rows, dIn], W [dIn, dOut], bias [dOut],
+ * A [dIn, rank], B [rank, dOut]. With rank 0 there is no update (xl, A and B are not read).
+ * The bias is written first and both products accumulate onto it (beta = 1), so no pass of its
+ * own adds it; (xl A) B costs rows * rank * (dIn + dOut), forming A B would cost dIn * dOut more.
+ */
+static napi_value projection(napi_env env, napi_callback_info info) {
+  napi_value argv[16];
+  size_t argc = 16;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 13) return fail(env, "projection: expected 13 arguments");
+  heap_t heap;
+  static const char *const names[] = {"xOffset", "wOffset", "biasOffset", "loraInOffset", "aOffset", "bOffset", "outOffset",
+                                      "rows", "dIn", "dOut", "rank"};
+  size_t v[11];
+  float scale;
+  if (!get_heap(env, argv[0], &heap) || !get_sizes(env, argv + 1, 11, names, v) || !get_float(env, argv[12], &scale)) return NULL;
+  const size_t rows = v[7], d_in = v[8], d_out = v[9], rank = v[10];
+  if (rows > INT32_MAX || d_in > INT32_MAX || d_out > INT32_MAX || rank > INT32_MAX)
+    return fail(env, "projection: dimensions exceed the BLAS index range");
+  const float *x = floats_at(env, &heap, v[0], rows * d_in, "x");
+  const float *w = x ? floats_at(env, &heap, v[1], d_in * d_out, "w") : NULL;
+  const float *bias = w ? floats_at(env, &heap, v[2], d_out, "bias") : NULL;
+  float *out = bias ? floats_at(env, &heap, v[6], rows * d_out, "out") : NULL;
+  if (!out) return NULL;
+  const float *xl = NULL, *a = NULL, *b = NULL;
+  if (rank > 0) {
+    xl = floats_at(env, &heap, v[3], rows * d_in, "loraIn");
+    a = xl ? floats_at(env, &heap, v[4], d_in * rank, "a") : NULL;
+    b = a ? floats_at(env, &heap, v[5], rank * d_out, "b") : NULL;
+    if (!b) return NULL;
+  }
+  if (rows == 0 || d_out == 0) return undefined(env);
+  for (size_t r = 0; r < rows; r++) memcpy(out + r * d_out, bias, d_out * sizeof(float));
+  if (d_in > 0) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d_out, (int)d_in, 1.0f, x, (int)d_in, w, (int)d_out,
+                1.0f, out, (int)d_out);
+  }
+  if (rank > 0 && d_in > 0) {
+    float *u = malloc(rows * rank * sizeof(float));
+    if (!u) return fail(env, "projection: out of memory");
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)rank, (int)d_in, 1.0f, xl, (int)d_in, a, (int)rank,
+                0.0f, u, (int)rank);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d_out, (int)rank, scale, u, (int)rank, b, (int)d_out,
+                1.0f, out, (int)d_out);
+    free(u);
+  }
+  return undefined(env);
+}
+
+/*
+ * loraGrad(heap, dyOffset, loraInOffset, aOffset, bOffset, dInOffset, dAOffset, dBOffset, rows,
+ *          dIn, dOut, rank, scale): the gradients of the update scale (xl A) B of
+ * {@link projection} for the output gradient dy [rows, dOut]: with t = dy B^T and u = xl A
+ * (recomputed: rows * dIn * rank, cheaper than keeping it), d xl = scale t A^T,
+ * dA = scale xl^T t and dB = scale u^T dy.
+ */
+static napi_value lora_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[16];
+  size_t argc = 16;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 13) return fail(env, "loraGrad: expected 13 arguments");
+  heap_t heap;
+  static const char *const names[] = {"dyOffset", "loraInOffset", "aOffset", "bOffset", "dInOffset", "dAOffset", "dBOffset",
+                                      "rows", "dIn", "dOut", "rank"};
+  size_t v[11];
+  float scale;
+  if (!get_heap(env, argv[0], &heap) || !get_sizes(env, argv + 1, 11, names, v) || !get_float(env, argv[12], &scale)) return NULL;
+  const size_t rows = v[7], d_in = v[8], d_out = v[9], rank = v[10];
+  if (rows > INT32_MAX || d_in > INT32_MAX || d_out > INT32_MAX || rank > INT32_MAX)
+    return fail(env, "loraGrad: dimensions exceed the BLAS index range");
+  const float *dy = floats_at(env, &heap, v[0], rows * d_out, "dy");
+  const float *xl = dy ? floats_at(env, &heap, v[1], rows * d_in, "loraIn") : NULL;
+  const float *a = xl ? floats_at(env, &heap, v[2], d_in * rank, "a") : NULL;
+  const float *b = a ? floats_at(env, &heap, v[3], rank * d_out, "b") : NULL;
+  float *dxl = b ? floats_at(env, &heap, v[4], rows * d_in, "dLoraIn") : NULL;
+  float *da = dxl ? floats_at(env, &heap, v[5], d_in * rank, "dA") : NULL;
+  float *db = da ? floats_at(env, &heap, v[6], rank * d_out, "dB") : NULL;
+  if (!db) return NULL;
+  if (rows == 0 || rank == 0 || d_in == 0 || d_out == 0) {
+    /* An empty product: every gradient is 0 (BLAS may leave C untouched when k = 0). */
+    memset(dxl, 0, rows * d_in * sizeof(float));
+    memset(da, 0, d_in * rank * sizeof(float));
+    memset(db, 0, rank * d_out * sizeof(float));
+    return undefined(env);
+  }
+  float *t = malloc(2 * rows * rank * sizeof(float));
+  if (!t) return fail(env, "loraGrad: out of memory");
+  float *u = t + rows * rank;
+  const int m = (int)rows, ni = (int)d_in, no = (int)d_out, r = (int)rank;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r, no, 1.0f, dy, no, b, no, 0.0f, t, r);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, r, ni, 1.0f, xl, ni, a, r, 0.0f, u, r);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, ni, r, scale, t, r, a, r, 0.0f, dxl, ni);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ni, r, m, scale, xl, ni, t, r, 0.0f, da, r);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, no, m, scale, u, r, dy, no, 0.0f, db, no);
+  free(t);
+  return undefined(env);
+}
+
 /* The OpenBLAS extensions, looked up at run time so that any CBLAS links. */
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
@@ -989,6 +1258,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"projection", NULL, projection, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binary", NULL, binary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"columnSums", NULL, column_sums_binding, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"loraGrad", NULL, lora_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlasThreads", NULL, set_blas_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
