@@ -553,6 +553,20 @@ static inline __attribute__((always_inline)) float dot_floats(const float *a, co
   return sum;
 }
 
+/* The largest of n >= 1 floats (NaN-free input), in PARTS partial maxima. */
+static inline __attribute__((always_inline)) float max_floats(const float *x, size_t n) {
+  float part[PARTS];
+  for (size_t l = 0; l < PARTS; l++) part[l] = -INFINITY;
+  size_t j = 0;
+  for (; j + PARTS <= n; j += PARTS) {
+    for (size_t l = 0; l < PARTS; l++) part[l] = x[j + l] > part[l] ? x[j + l] : part[l];
+  }
+  float max = -INFINITY;
+  for (; j < n; j++) max = x[j] > max ? x[j] : max;
+  for (size_t l = 0; l < PARTS; l++) max = part[l] > max ? part[l] : max;
+  return max;
+}
+
 /* Mean and 1 / sqrt(variance + eps) of a row (biased variance, accumulated in double). */
 static inline __attribute__((always_inline)) void row_moments(const float *x, size_t cols, double eps, float *mean_out, float *rstd_out) {
   const double mean = sum_double(x, cols) / (double)cols;
@@ -753,11 +767,8 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
 static MULTIVERSION void masked_softmax_rows(float *s, const float *mask, size_t rows, size_t cols) {
   for (size_t r = 0; r < rows; r++) {
     float *row = s + r * cols;
-    float max = -INFINITY;
-    for (size_t j = 0; j < cols; j++) {
-      row[j] += mask[j];
-      max = row[j] > max ? row[j] : max;
-    }
+    for (size_t j = 0; j < cols; j++) row[j] += mask[j];
+    const float max = max_floats(row, cols);
     for (size_t j = 0; j < cols; j++) row[j] = exp_approx(row[j] - max);
     const float inv = 1.0f / dot_floats(row, NULL, cols);
     for (size_t j = 0; j < cols; j++) row[j] *= inv;
