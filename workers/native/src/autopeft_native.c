@@ -1113,6 +1113,30 @@ static bool get_sizes(napi_env env, napi_value *argv, size_t count, const char *
 }
 
 /*
+ * The arguments of projection and loraGrad: the heap, seven byte offsets, then rows, dIn, dOut,
+ * rank (into v[0..10]) and the scale; false with an exception pending when one is wrong.
+ */
+static bool get_projection_args(napi_env env, napi_callback_info info, const char *kernel, const char *const *names, heap_t *heap,
+                                size_t *v, float *scale) {
+  napi_value argv[16];
+  size_t argc = 16;
+  char message[96];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < 13) {
+    snprintf(message, sizeof message, "%s: expected 13 arguments", kernel);
+    return fail(env, message), false;
+  }
+  if (!get_heap(env, argv[0], heap) || !get_sizes(env, argv + 1, 11, names, v) || !get_float(env, argv[12], scale)) return false;
+  for (size_t i = 7; i < 11; i++) {
+    if (v[i] > INT32_MAX) {
+      snprintf(message, sizeof message, "%s: dimensions exceed the BLAS index range", kernel);
+      return fail(env, message), false;
+    }
+  }
+  return true;
+}
+
+/*
  * projection(heap, xOffset, wOffset, biasOffset, loraInOffset, aOffset, bOffset, outOffset,
  *            rows, dIn, dOut, rank, scale): a linear layer with its low-rank update in one call,
  * out = x W + bias + scale (xl A) B, for x and xl [rows, dIn], W [dIn, dOut], bias [dOut],
@@ -1121,19 +1145,13 @@ static bool get_sizes(napi_env env, napi_value *argv, size_t count, const char *
  * own adds it; (xl A) B costs rows * rank * (dIn + dOut), forming A B would cost dIn * dOut more.
  */
 static napi_value projection(napi_env env, napi_callback_info info) {
-  napi_value argv[16];
-  size_t argc = 16;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 13) return fail(env, "projection: expected 13 arguments");
-  heap_t heap;
   static const char *const names[] = {"xOffset", "wOffset", "biasOffset", "loraInOffset", "aOffset", "bOffset", "outOffset",
                                       "rows", "dIn", "dOut", "rank"};
+  heap_t heap;
   size_t v[11];
   float scale;
-  if (!get_heap(env, argv[0], &heap) || !get_sizes(env, argv + 1, 11, names, v) || !get_float(env, argv[12], &scale)) return NULL;
+  if (!get_projection_args(env, info, "projection", names, &heap, v, &scale)) return NULL;
   const size_t rows = v[7], d_in = v[8], d_out = v[9], rank = v[10];
-  if (rows > INT32_MAX || d_in > INT32_MAX || d_out > INT32_MAX || rank > INT32_MAX)
-    return fail(env, "projection: dimensions exceed the BLAS index range");
   const float *x = floats_at(env, &heap, v[0], rows * d_in, "x");
   const float *w = x ? floats_at(env, &heap, v[1], d_in * d_out, "w") : NULL;
   const float *bias = w ? floats_at(env, &heap, v[2], d_out, "bias") : NULL;
@@ -1172,19 +1190,13 @@ static napi_value projection(napi_env env, napi_callback_info info) {
  * dA = scale xl^T t and dB = scale u^T dy.
  */
 static napi_value lora_grad(napi_env env, napi_callback_info info) {
-  napi_value argv[16];
-  size_t argc = 16;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 13) return fail(env, "loraGrad: expected 13 arguments");
-  heap_t heap;
   static const char *const names[] = {"dyOffset", "loraInOffset", "aOffset", "bOffset", "dInOffset", "dAOffset", "dBOffset",
                                       "rows", "dIn", "dOut", "rank"};
+  heap_t heap;
   size_t v[11];
   float scale;
-  if (!get_heap(env, argv[0], &heap) || !get_sizes(env, argv + 1, 11, names, v) || !get_float(env, argv[12], &scale)) return NULL;
+  if (!get_projection_args(env, info, "loraGrad", names, &heap, v, &scale)) return NULL;
   const size_t rows = v[7], d_in = v[8], d_out = v[9], rank = v[10];
-  if (rows > INT32_MAX || d_in > INT32_MAX || d_out > INT32_MAX || rank > INT32_MAX)
-    return fail(env, "loraGrad: dimensions exceed the BLAS index range");
   const float *dy = floats_at(env, &heap, v[0], rows * d_out, "dy");
   const float *xl = dy ? floats_at(env, &heap, v[1], rows * d_in, "loraIn") : NULL;
   const float *a = xl ? floats_at(env, &heap, v[2], d_in * rank, "a") : NULL;
