@@ -26,6 +26,7 @@ import { BASE_MODELS } from '../workers/models/catalog.js';
 import { buildPeftModules, storedPeftWeights } from '../workers/peft/build.js';
 import { countModuleParams } from '../workers/peft/peft-module.js';
 import { trainTrial } from '../workers/train/train-trial.js';
+import { estimateTrialMemory } from '../search/trial-memory.js';
 import type { PeftBench } from './helpers/peft-bench.js';
 import { SHAPE, createPeftBench } from './helpers/peft-bench.js';
 
@@ -280,6 +281,23 @@ describe('per-layer sizes: the spec option', () => {
     await expect(parseStudySpec(spec({ preset: 'autopeft', searchSpace: { ...given, 'prefix.length.0': { type: 'categorical', choices: [8] } } }), context)).rejects.toThrow(
       /^searchSpace\.prefix\.length\.0: unknown parameter for this preset/,
     );
+  });
+});
+
+describe('per-layer sizes: the trial memory estimate', () => {
+  it("uses each layer's own width and rank: between the same modules at their smallest and at their largest size everywhere", () => {
+    const training = { batchSize: 16, maxSeqLength: 64, trainExamples: 64, devExamples: 32 };
+    const at = (serial: number | Record<string, number>, rank: number | Record<string, Partial<Record<LoraTarget, number>>>): number => {
+      const peft: PeftConfig = {
+        serialAdapter: { placement: 'pfeiffer', layers: [0, 5, 11], activation: 'relu', ...(typeof serial === 'number' ? { size: serial } : { size: 768, sizeByLayer: serial }) },
+        lora: { alpha: 128, dropout: 0, targets: ['query', 'ffnIn'], layers: [0, 5, 11], ...(typeof rank === 'number' ? { rank } : { rank: 64, rankByLayer: rank }) },
+      };
+      // The activations: what a layer's width changes beyond the trainable count.
+      return estimateTrialMemory({ shape: bertBase, peft, training, headOutputs: 2 }).activations;
+    };
+    const mixed = at({ '0': 3, '5': 96 }, { '0': { query: 2 }, '11': { ffnIn: 0 } });
+    expect(mixed).toBeGreaterThan(at(3, 2));
+    expect(mixed).toBeLessThan(at(768, 64));
   });
 });
 
