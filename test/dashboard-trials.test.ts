@@ -379,6 +379,30 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     expect(errors).toEqual([]);
   }, 240_000);
 
+  it('offers per-layer sizes in the form only for the presets that have them, and sends presetOptions.perLayerSizes', async () => {
+    const { page, errors } = await open('/new');
+    await page.getByTestId('create-study-form').waitFor();
+    await expect.poll(() => page.locator('[data-field="preset"] option').count()).toBeGreaterThan(1);
+    const box = page.locator('[data-field="presetOptions.perLayerSizes"]');
+    await page.locator('[data-field="preset"]').selectOption('lora');
+    expect(await box.isHidden()).toBe(true);
+    await page.locator('[data-field="preset"]').selectOption('autopeft-lora');
+    expect(await box.isVisible()).toBe(true);
+    await box.check();
+    await page.locator('[data-field="task.baseModel"]').fill('no-such-model');
+    await page.locator('[data-field="budget.maxTrials"]').fill('2');
+    const [request] = await Promise.all([page.waitForRequest((r) => r.url().endsWith('/api/studies') && r.method() === 'POST'), page.getByTestId('submit-study').click()]);
+    expect(request.postDataJSON()).toMatchObject({ preset: 'autopeft-lora', presetOptions: { perLayerSizes: true } });
+    await expect.poll(() => page.locator('[data-error-for="task.baseModel"]').isVisible()).toBe(true);
+    await page.getByTestId('create-study-form').screenshot({ path: shot('create-study-per-layer.png') });
+    // Switching to a preset without the option unchecks it: the spec never carries it there.
+    await page.locator('[data-field="preset"]').selectOption('survey');
+    expect(await box.isHidden()).toBe(true);
+    const [second] = await Promise.all([page.waitForRequest((r) => r.url().endsWith('/api/studies') && r.method() === 'POST'), page.getByTestId('submit-study').click()]);
+    expect((second.postDataJSON() as Record<string, unknown>).presetOptions).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
   it('creates a study from the form: the API’s message beside a bad field, an upload as its dataset, and the study runs; its trial files download intact', async () => {
     const { page, errors } = await open('/');
     await page.getByTestId('new-study').click();
