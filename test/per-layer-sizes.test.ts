@@ -14,7 +14,8 @@ import { autopeftLoraPreset, autopeftPreset } from '../search/presets.js';
 import { createRandom } from '../search/random.js';
 import { createSampler, SAMPLER_NAMES } from '../search/sampler.js';
 import type { TrialObservation } from '../search/sampler.js';
-import { pointProblem, repairPoint, samplePoint } from '../search/space.js';
+import { conditionOrder, pointProblem, repairPoint, samplePoint, validateSpace } from '../search/space.js';
+import type { ConditionClause, SearchSpace } from '../search/space.js';
 import type { EncoderShape, LoraTarget, PeftConfig, SearchPoint } from '../search/types.js';
 import { LORA_TARGETS } from '../search/types.js';
 import { parseStudySpec } from '../scheduler/spec.js';
@@ -80,6 +81,31 @@ function countByHand(point: SearchPoint, shape: EncoderShape, lora: boolean): nu
   if (moduleOn('prefix')) n += 2 * Number(point['prefix.length'] ?? 0) * d * on.length;
   return n;
 }
+
+describe('conditions with several clauses', () => {
+  const space: SearchSpace = {
+    'm.on': { type: 'categorical', choices: [true, false] },
+    'layer.0': { type: 'categorical', choices: [true, false] },
+    'm.size.0': { type: 'int', low: 1, high: 8, condition: { parent: 'layer.0', values: [true], and: [{ parent: 'm.on', values: [true] }] } },
+  };
+  it('makes a parameter active only when every clause holds', () => {
+    expect(() => validateSpace(space)).not.toThrow();
+    const full = { 'm.on': true, 'layer.0': true, 'm.size.0': 4 };
+    expect(pointProblem(space, full)).toBeUndefined();
+    expect(pointProblem(space, { ...full, 'm.on': false })).toBe('m.size.0: inactive but present');
+    expect(pointProblem(space, { ...full, 'layer.0': false })).toBe('m.size.0: inactive but present');
+    expect(repairPoint(space, { ...full, 'm.on': false }, createRandom(1))).toEqual({ 'layer.0': true, 'm.on': false });
+    // Both parents come before the child, whatever the names' order.
+    expect(conditionOrder(space).indexOf('m.size.0')).toBe(2);
+  });
+  it('checks every clause, naming the parameter and the clause at fault', () => {
+    const bad = (and: ConditionClause[]): SearchSpace => ({ ...space, 'm.size.0': { type: 'int', low: 1, high: 8, condition: { parent: 'layer.0', values: [true], and } } });
+    expect(() => validateSpace(bad([{ parent: 'x.on', values: [true] }]))).toThrow('m.size.0: the condition\'s parent "x.on" is not a parameter of the space');
+    expect(() => validateSpace(bad([{ parent: 'm.on', values: ['yes'] }]))).toThrow('m.size.0: the condition value "yes" is not a value of parent "m.on"');
+    const cycle: SearchSpace = { ...space, 'm.on': { type: 'categorical', choices: [true, false], condition: { parent: 'layer.0', values: [true], and: [{ parent: 'm.size.0', values: [1] }] } } };
+    expect(() => validateSpace(cycle)).toThrow('conditions form a cycle');
+  });
+});
 
 describe('per-layer sizes: the spaces', () => {
   it('are off by default: the spaces without the option are exactly the one-size spaces', () => {
