@@ -47,7 +47,7 @@ export function loraLayerSites(config: LoraSiteFields): { layer: number; target:
   return config.layers.flatMap((layer) => loraSites(config).map(({ target }) => ({ layer, target, rank: loraRankAt(config, layer, target) })).filter((s) => s.rank > 0));
 }
 
-/** Whether any two sites of a configuration differ in rank (or some target skips some layer). */
+/** Whether `rankByLayer` moves some site off its per-target rank (or leaves it without LoRA), so that ranks differ by layer. */
 export function hasPerLayerRanks(config: LoraSiteFields): boolean {
   return config.rankByLayer !== undefined && config.layers.some((layer) => loraSites(config).some(({ target, rank }) => loraRankAt(config, layer, target) !== rank));
 }
