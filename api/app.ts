@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/catalog', read, (_req, res) => {
     // Shapes and descriptions only: a model's directory is a server path, not the client's business.
     const baseModels = Object.fromEntries(Object.entries(BASE_MODELS).map(([name, entry]) => [name, { description: entry.description, shape: entry.shape }]));
-    const presets = Object.fromEntries(Object.entries(PRESETS).map(([name, preset]) => [name, { description: preset.description }]));
+    const presets = Object.fromEntries(Object.entries(PRESETS).map(([name, preset]) => [name, { description: preset.description, options: preset.options ?? [] }]));
     res.json({ datasets: DATASET_INFO, baseModels, presets });
   });
 

@@ -158,7 +158,7 @@ const whoami = z.object({ name: z.string(), scope: z.enum(SCOPES), quotas: quota
 const catalog = z.object({
   datasets: z.record(z.string(), z.unknown()),
   baseModels: z.record(z.string(), z.object({ description: z.string(), shape })),
-  presets: z.record(z.string(), z.object({ description: z.string() })),
+  presets: z.record(z.string(), z.object({ description: z.string(), options: z.array(z.string()) })),
 });
 const seedStats = z.object({
   n: z.number().int(),

@@ -9,7 +9,7 @@ import { admitSearchSpace, baselineProblem, InadmissibleSpecError } from '../sea
 import { BASELINE_NAMES, BASELINES, defaultBaselines } from '../search/baselines.js';
 import type { BaselineName } from '../search/baselines.js';
 import { getPreset, PRESET_NAMES } from '../search/presets.js';
-import type { PresetName } from '../search/presets.js';
+import type { PresetName, PresetOptions } from '../search/presets.js';
 import { InvalidPrunerError, validatePruner } from '../search/pruners.js';
 import { configurationsProblem } from '../search/warm-start.js';
 import type { PrunerConfig } from '../search/pruners.js';
@@ -38,8 +38,9 @@ export class InvalidSpecError extends Error {
 }
 
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
-/** A parameter that only matters when its parent takes one of `values`. */
-const condition = z.strictObject({ parent: z.string().min(1), values: z.array(paramValue).min(1) }).optional();
+const clause = { parent: z.string().min(1), values: z.array(paramValue).min(1) };
+/** A parameter that only matters when its parent takes one of `values` (and each `and` clause holds too). */
+const condition = z.strictObject({ ...clause, and: z.array(z.strictObject(clause)).min(1).optional() }).optional();
 
 const distributionSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('categorical'), choices: z.array(paramValue).min(1), condition }),
@@ -74,6 +75,11 @@ export const studySpecSchema = z.strictObject({
   }),
   /** Which family of configurations to search; its default space unless `searchSpace` is given. */
   preset: z.enum(PRESET_NAMES as [PresetName, ...PresetName[]]).default('lora'),
+  /**
+   * Options of the preset's default space: `perLayerSizes` gives the autopeft presets a size per
+   * module per layer (search/presets.ts PresetOptions).
+   */
+  presetOptions: z.strictObject({ perLayerSizes: z.boolean().optional() }).optional(),
   searchSpace: z.record(z.string(), distributionSchema).optional(),
   algorithm: z
     .strictObject({ name: z.enum(SAMPLER_NAMES as unknown as [SamplerName, ...SamplerName[]]).default('auto'), seed: z.number().int().min(0).max(2 ** 31 - 1).default(0) })
@@ -182,7 +188,8 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
   }
   if (spec.budget.maxParallel > spec.budget.maxTrials) spec.budget.maxParallel = spec.budget.maxTrials;
   const preset = getPreset(spec.preset);
-  const searchSpace: SearchSpace = spec.searchSpace ?? preset.space(shape);
+  checkPresetOptions(spec);
+  const searchSpace: SearchSpace = spec.searchSpace ?? preset.space(shape, spec.presetOptions);
   try {
     validateSpace(searchSpace);
     preset.checkSpace?.(searchSpace, shape);
@@ -239,6 +246,24 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
   const baselines = admitBaselines(spec.baselines, configurations.length, shape, dataset.outputs, spec.training, spec.budget.maxTrials, context.trialMaxMemoryBytes ?? DEFAULT_TRIAL_MAX_MEMORY);
   const reevaluation = spec.reevaluation ?? (spec.budget.maxTrials >= REEVALUATION_DEFAULT_MIN_TRIALS ? { ...DEFAULT_REEVALUATION } : { configurations: 0, seeds: DEFAULT_REEVALUATION.seeds });
   return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace, baselines, reevaluation }, dataset, shape };
+}
+
+/** Each option set is one the preset has, and shapes the preset's own space (a given searchSpace names its parameters itself). */
+function checkPresetOptions(spec: Pick<StudySpec, 'preset' | 'presetOptions'> & { searchSpace?: SearchSpace | undefined }): void {
+  const preset = getPreset(spec.preset);
+  for (const [option, value] of Object.entries(spec.presetOptions ?? {})) {
+    if (value !== true) continue;
+    const supported = PRESET_NAMES.filter((name) => getPreset(name).options?.includes(option as keyof PresetOptions));
+    if (!preset.options?.includes(option as keyof PresetOptions)) {
+      throw new InvalidSpecError(`presetOptions.${option}`, `preset "${preset.name}" has no such option; ${supported.map((n) => `"${n}"`).join(' and ')} ${supported.length === 1 ? 'has' : 'have'} it`);
+    }
+    if (spec.searchSpace) {
+      throw new InvalidSpecError(
+        `presetOptions.${option}`,
+        "shapes the preset's default space, but the spec gives its own searchSpace: name the per-layer parameters there (serialAdapter.size.<i>, parallelAdapter.size.<i>, lora.rank.<target>.<i>) or drop searchSpace",
+      );
+    }
+  }
 }
 
 /**

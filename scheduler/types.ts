@@ -5,7 +5,7 @@
 import type { EncoderShape, IntermediateReport, PeftConfig, SearchPoint, TrainingConfig } from '../search/types.js';
 import type { TaskRef, TrialArtifact, TrialAttemptFailure } from '../workers/job-types.js';
 import type { SearchSpace } from '../search/space.js';
-import type { PresetName } from '../search/presets.js';
+import type { PresetName, PresetOptions } from '../search/presets.js';
 import type { PrunerConfig } from '../search/pruners.js';
 import type { SamplerName } from '../search/sampler.js';
 import type { StudyReference } from '../search/reference-point.js';
@@ -36,6 +36,8 @@ export interface StudySpec {
   task: TaskRef;
   /** The family of configurations searched (see search/presets.ts). */
   preset: PresetName;
+  /** Options of the preset's default space (`perLayerSizes`); absent when none were given. */
+  presetOptions?: PresetOptions;
   /** Named parameters of the preset's space; the README lists the names. */
   searchSpace: SearchSpace;
   algorithm: { name: SamplerName; seed: number };

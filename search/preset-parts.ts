@@ -2,7 +2,7 @@
  * Pieces the presets share: module sizes, per-layer switches, and the checks of a user-given
  * space's parameters.
  */
-import type { SearchSpace } from './space.js';
+import type { Condition, SearchSpace } from './space.js';
 import { InvalidSearchSpaceError } from './space.js';
 import { checkSizeDistribution } from './size-rules.js';
 import type { EncoderShape, SearchPoint } from './types.js';
@@ -30,6 +30,41 @@ export function activeLayers(point: SearchPoint): number[] {
     .filter((k) => k.startsWith('layer.') && point[k] === true)
     .map((k) => Number(k.slice(6)))
     .sort((a, b) => a - b);
+}
+
+/** Parameter name of a module size in layer i: `serialAdapter.size.3`, `lora.rank.query.3`. */
+export function perLayerParam(base: string, i: number): string {
+  return `${base}.${i}`;
+}
+
+/**
+ * A module's size in each of `layers`: its per-layer parameter where the point has one, else
+ * its one size for every layer, else 0 (off). So one mapping serves both forms of a space.
+ */
+export function layerSizes(point: SearchPoint, base: string, layers: readonly number[]): Map<number, number> {
+  return new Map(layers.map((layer) => [layer, Number(point[perLayerParam(base, layer)] ?? point[base] ?? 0)]));
+}
+
+/** The condition of a per-layer size: its layer on, and each of `switches` (a module's on/off) true. */
+export function inLayer(i: number, ...switches: string[]): { condition: Condition } {
+  const condition: Condition = { parent: layerParam(i), values: [true] };
+  if (switches.length > 0) condition.and = switches.map((parent) => ({ parent, values: [true] }));
+  return { condition };
+}
+
+/**
+ * The rule of a per-layer size `<base>.<i>`: the rule of `base` from `rules`, for a layer the
+ * model has; undefined when the name is not of that form.
+ */
+export function perLayerRule(name: string, shape: EncoderShape, rules: Readonly<Record<string, ParameterRule>>): ParameterRule | undefined {
+  const match = /^(.+)\.(\d+)$/.exec(name);
+  const base = match ? rules[match[1]!] : undefined;
+  if (!match || !base || base.kind !== 'size') return undefined;
+  const index = Number(match[2]);
+  if (index >= shape.numLayers || String(index) !== match[2]) {
+    throw new InvalidSearchSpaceError(name, `the base model has layers 0..${shape.numLayers - 1}, so there is no layer ${match[2]}`);
+  }
+  return { ...base, what: `${base.what} in layer ${index}` };
 }
 
 /** One on/off switch per layer of the model. */

@@ -8,14 +8,25 @@ import type { SearchPoint } from './types.js';
 /** A value a parameter can take. */
 export type ParamValue = number | string | boolean;
 
-/**
- * Makes a parameter active only when `parent` is active and takes one of `values`
- * (e.g. `serialAdapter.size` matters only when `serialAdapter.on` is true). Inactive
- * parameters are absent from a point.
- */
-export interface Condition {
+/** One clause of a condition: `parent` is active and takes one of `values`. */
+export interface ConditionClause {
   parent: string;
   values: ParamValue[];
+}
+
+/**
+ * Makes a parameter active only when `parent` is active and takes one of `values`
+ * (e.g. `serialAdapter.size` matters only when `serialAdapter.on` is true), and every clause
+ * of `and` holds as well (a per-layer size needs both its layer and its module on). Inactive
+ * parameters are absent from a point.
+ */
+export interface Condition extends ConditionClause {
+  and?: ConditionClause[];
+}
+
+/** The clauses of a condition, its own first. */
+export function conditionClauses(condition: Condition): ConditionClause[] {
+  return [{ parent: condition.parent, values: condition.values }, ...(condition.and ?? [])];
 }
 
 /** A distribution of one parameter. */
@@ -75,6 +86,10 @@ export function validateSpace(space: SearchSpace): void {
 }
 
 function validateCondition(space: SearchSpace, name: string, condition: Condition): void {
+  for (const clause of conditionClauses(condition)) validateClause(space, name, clause);
+}
+
+function validateClause(space: SearchSpace, name: string, condition: ConditionClause): void {
   const parent = space[condition.parent];
   if (condition.parent === name) throw new InvalidSearchSpaceError(name, 'a parameter cannot be conditioned on itself');
   if (!parent) throw new InvalidSearchSpaceError(name, `the condition's parent "${condition.parent}" is not a parameter of the space`);
@@ -103,8 +118,8 @@ export function conditionOrder(space: SearchSpace): string[] {
     if (seen === 'done') return;
     if (seen === 'visiting') throw new InvalidSearchSpaceError(name, 'conditions form a cycle');
     state.set(name, 'visiting');
-    const parent = space[name]?.condition?.parent;
-    if (parent !== undefined && space[parent]) visit(parent);
+    const condition = space[name]?.condition;
+    for (const { parent } of condition ? conditionClauses(condition) : []) if (space[parent]) visit(parent);
     state.set(name, 'done');
     order.push(name);
   };
@@ -120,10 +135,8 @@ export function dropInactive(space: SearchSpace, full: SearchPoint): SearchPoint
     const value = full[name];
     if (value === undefined) continue;
     const condition = space[name]!.condition;
-    if (condition) {
-      const parentValue = point[condition.parent];
-      if (parentValue === undefined || !condition.values.includes(parentValue)) continue;
-    }
+    // Parents come first, so `point` already holds exactly the active ones.
+    if (condition && !conditionClauses(condition).every((c) => point[c.parent] !== undefined && c.values.includes(point[c.parent]!))) continue;
     point[name] = value;
   }
   return sortKeys(point);
@@ -133,8 +146,10 @@ export function dropInactive(space: SearchSpace, full: SearchPoint): SearchPoint
 export function isActive(space: SearchSpace, point: SearchPoint, name: string): boolean {
   const condition = space[name]?.condition;
   if (!condition) return true;
-  const parentValue = point[condition.parent];
-  return parentValue !== undefined && condition.values.includes(parentValue) && isActive(space, point, condition.parent);
+  return conditionClauses(condition).every((c) => {
+    const parentValue = point[c.parent];
+    return parentValue !== undefined && c.values.includes(parentValue) && isActive(space, point, c.parent);
+  });
 }
 
 /** Maps a uniform draw u in [0, 1) to a value of the distribution. */

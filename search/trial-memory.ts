@@ -13,6 +13,8 @@
  * and the encoded examples. It is meant as an upper bound within a small factor, not an exact
  * figure.
  */
+import { bottleneckSizeAt } from './methods/adapters.js';
+import { loraRankAt } from './methods/lora.js';
 import { countBaseParams, countPeftParams, headParamCount, loraTargetDims } from './param-count.js';
 import type { EncoderShape, LoraTarget, PeftConfig, TrainingConfig } from './types.js';
 
@@ -107,14 +109,18 @@ function peftLayerFloatsPerToken(peft: PeftConfig, shape: EncoderShape, layer: n
   let floats = 0;
   const { lora, serialAdapter, parallelAdapter, ia3 } = peft;
   if (!only) {
-    if (serialAdapter?.layers.includes(layer)) floats += (serialAdapter.placement === 'houlsby' ? 2 : 1) * (3 * serialAdapter.size + 3 * d);
-    if (parallelAdapter?.layers.includes(layer)) floats += 3 * parallelAdapter.size + 3 * d;
+    if (serialAdapter?.layers.includes(layer)) floats += (serialAdapter.placement === 'houlsby' ? 2 : 1) * (3 * bottleneckSizeAt(serialAdapter, layer) + 3 * d);
+    if (parallelAdapter?.layers.includes(layer)) floats += 3 * bottleneckSizeAt(parallelAdapter, layer) + 3 * d;
     if (ia3?.layers.includes(layer)) floats += 2 * d + shape.intermediateSize;
   }
   const sites = (m: { layers: number[]; targets: LoraTarget[] } | undefined): LoraTarget[] =>
     m?.layers.includes(layer) ? m.targets.filter((t) => !only || only.includes(t)) : [];
   const dOut = (t: LoraTarget): number => loraTargetDims(t, shape).dOut;
-  for (const t of sites(lora)) floats += 2 * (lora!.rankPerTarget?.[t] ?? lora!.rank) + 3 * dOut(t);
+  for (const t of sites(lora)) {
+    // A per-layer rank of 0 leaves the projection without factors in this layer.
+    const rank = loraRankAt(lora!, layer, t);
+    if (rank > 0) floats += 2 * rank + 3 * dOut(t);
+  }
   // The low-rank relatives: a down projection (and its scaled copy), the update and its sum;
   // VeRA's scaled down projection; FourierFT's cosine and sine projections with their scaled copies.
   const { loraFa, dora, pissa, adalora, vera, fourierft } = peft;

@@ -19,6 +19,12 @@ export interface LoraModuleConfig {
   layers: number[];
   /** Per-target rank overriding `rank` (AdapterHub/PEFT `rank_pattern`-like). */
   rankPerTarget?: Partial<Record<LoraTarget, number>>;
+  /**
+   * Per-layer ranks (keys: layer indices among `layers`), overriding `rankPerTarget` and `rank`
+   * for the targets they name in that layer; a rank of 0 leaves that projection of that layer
+   * without LoRA (PEFT's `rank_pattern` with one key per module).
+   */
+  rankByLayer?: Record<string, Partial<Record<LoraTarget, number>>>;
 }
 
 /** Non-linearity inside a bottleneck adapter. */
@@ -34,6 +40,8 @@ export interface SerialAdapterConfig {
   size: number;
   layers: number[];
   activation: AdapterActivation;
+  /** Per-layer bottleneck widths (keys: layer indices among `layers`) overriding `size` there (AdapterHub's per-layer `reduction_factor`). */
+  sizeByLayer?: Record<string, number>;
 }
 
 /** Parallel adapter on the FFN: `out = LN2(FFN(h) + s * W_up f(W_down h) + h)`. */
@@ -43,6 +51,8 @@ export interface ParallelAdapterConfig {
   /** Constant scaling s (4 in AutoPEFT and AdapterHub's ParBn). */
   scaling: number;
   activation: AdapterActivation;
+  /** Per-layer bottleneck widths (keys: layer indices among `layers`) overriding `size` there. */
+  sizeByLayer?: Record<string, number>;
 }
 
 /** Prefix-tuning: `length` learned key and value vectors prepended in each chosen layer. */
@@ -72,20 +82,20 @@ export interface PromptTuningConfig {
  * LoRA-FA (Zhang et al. 2023): LoRA whose A stays frozen at its random initialisation; only B
  * trains (the optimiser state and gradients of A vanish). Stored: A and B.
  */
-export type LoraFaConfig = Omit<LoraModuleConfig, 'rankPerTarget'>;
+export type LoraFaConfig = Omit<LoraModuleConfig, 'rankPerTarget' | 'rankByLayer'>;
 
 /**
  * DoRA (Liu et al. 2024): the weight split into magnitude and direction,
  * `W' = m * (W0 + (alpha/r) B A) / ||W0 + (alpha/r) B A||` (norm per output unit), m starting at
  * `||W0||` and B at zero.
  */
-export type DoraConfig = Omit<LoraModuleConfig, 'rankPerTarget'>;
+export type DoraConfig = Omit<LoraModuleConfig, 'rankPerTarget' | 'rankByLayer'>;
 
 /**
  * PiSSA (Meng et al. 2024): LoRA initialised from the principal singular vectors of each
  * adapted weight, `W0 = W_res + (alpha/r) B A`, with the residual `W_res` frozen.
  */
-export type PissaConfig = Omit<LoraModuleConfig, 'rankPerTarget' | 'dropout'>;
+export type PissaConfig = Omit<LoraModuleConfig, 'rankPerTarget' | 'rankByLayer' | 'dropout'>;
 
 /**
  * VeRA (Kopiczko et al. 2024): one pair of frozen random matrices A `[r, max d_in]`,

@@ -276,6 +276,35 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     expect(errors).toEqual([]);
   });
 
+  it('shows per-layer sizes in the detail grid: each layer its own bottleneck and LoRA rank, none where a module skips a layer', async () => {
+    const peft: TrialRecord['peft'] = {
+      lora: { rank: 8, alpha: 16, dropout: 0, targets: ['query', 'value'], layers: [0, 1, 3, 5], rankByLayer: { '1': { value: 0 }, '3': { query: 2 }, '5': { value: 4 } } },
+      serialAdapter: { placement: 'pfeiffer', size: 32, layers: [0, 1, 3, 5], activation: 'relu', sizeByLayer: { '0': 4, '3': 16 } },
+      parallelAdapter: { size: 8, layers: [1, 2, 3], scaling: 4, activation: 'relu', sizeByLayer: { '2': 2 } },
+    };
+    const study = await writeSyntheticStudy(redis, stack.prefix, { trials: 6, name: 'per-layer test', seed: 3, overrides: { 2: { state: 'complete', metric: 0.9, peft } } });
+    const { page, errors } = await open(`/studies/${study.id}`);
+    await expect.poll(() => page.getByTestId('trial-count').textContent(), { timeout: 20_000 }).toBe('6 trials');
+    await page.locator('[data-testid="trial-row"][data-trial-number="2"]').click();
+    const grid = page.getByTestId('trial-detail').getByTestId('config-grid-table');
+    await grid.waitFor();
+    const expected: Record<string, string[]> = {
+      'lora.query': ['8', '8', '', '2', '', '8'],
+      'lora.value': ['8', '', '', '8', '', '4'],
+      'serial.ffn': ['4', '32', '', '16', '', '32'],
+      parallel: ['', '8', '2', '8', '', ''],
+    };
+    for (const [row, cells] of Object.entries(expected)) {
+      expect(await grid.locator(`tr[data-row="${row}"] td`).evaluateAll((tds) => tds.map((td) => td.textContent ?? '')), row).toEqual(cells);
+    }
+    expect(await grid.locator('tr[data-row="serial.ffn"] td[data-layer="3"]').getAttribute('title')).toBe('Adapter after FFN, layer 3: bottleneck 16');
+    // The table's chips name the range of sizes.
+    const chips = await page.locator('[data-testid="trial-row"][data-trial-number="2"] .chips').textContent();
+    for (const chip of ['LoRA r2–8 Q V', 'Serial 4–32', 'Parallel 2–8']) expect(chips).toContain(chip);
+    await page.getByTestId('trial-detail').getByTestId('config-grid').screenshot({ path: shot('per-layer-grid.png') });
+    expect(errors).toEqual([]);
+  });
+
   it('summarises the module × layer grid over the Pareto front: share of front trials per cell and their median rank', async () => {
     const study = await writeSyntheticStudy(redis, stack.prefix, { trials: 120, name: 'pareto grid', seed: 3 });
     const trials = await allTrials(study.id);
@@ -349,6 +378,30 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
     expect(await page.getByTestId('trial-row').count()).toBeLessThan(60);
     expect(errors).toEqual([]);
   }, 240_000);
+
+  it('offers per-layer sizes in the form only for the presets that have them, and sends presetOptions.perLayerSizes', async () => {
+    const { page, errors } = await open('/new');
+    await page.getByTestId('create-study-form').waitFor();
+    await expect.poll(() => page.locator('[data-field="preset"] option').count()).toBeGreaterThan(1);
+    const box = page.locator('[data-field="presetOptions.perLayerSizes"]');
+    await page.locator('[data-field="preset"]').selectOption('lora');
+    expect(await box.isHidden()).toBe(true);
+    await page.locator('[data-field="preset"]').selectOption('autopeft-lora');
+    expect(await box.isVisible()).toBe(true);
+    await box.check();
+    await page.locator('[data-field="task.baseModel"]').fill('no-such-model');
+    await page.locator('[data-field="budget.maxTrials"]').fill('2');
+    const [request] = await Promise.all([page.waitForRequest((r) => r.url().endsWith('/api/studies') && r.method() === 'POST'), page.getByTestId('submit-study').click()]);
+    expect(request.postDataJSON()).toMatchObject({ preset: 'autopeft-lora', presetOptions: { perLayerSizes: true } });
+    await expect.poll(() => page.locator('[data-error-for="task.baseModel"]').isVisible()).toBe(true);
+    await page.getByTestId('create-study-form').screenshot({ path: shot('create-study-per-layer.png') });
+    // Switching to a preset without the option unchecks it: the spec never carries it there.
+    await page.locator('[data-field="preset"]').selectOption('survey');
+    expect(await box.isHidden()).toBe(true);
+    const [second] = await Promise.all([page.waitForRequest((r) => r.url().endsWith('/api/studies') && r.method() === 'POST'), page.getByTestId('submit-study').click()]);
+    expect((second.postDataJSON() as Record<string, unknown>).presetOptions).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
 
   it('creates a study from the form: the API’s message beside a bad field, an upload as its dataset, and the study runs; its trial files download intact', async () => {
     const { page, errors } = await open('/');

@@ -216,7 +216,24 @@ function compare(actual: Shapes, expected: Shapes): { unexpected: string[]; miss
 
 const PEFT_EXAMPLES = METHOD_KEYS.filter((key) => !isRefusal(PEFT_METHODS[key].hfPeft)).map((key) => [key, PEFT_METHODS[key].example(SHAPES.bert)] as const);
 
+/** LoRA with ranks differing by layer, one projection of one layer left without LoRA. */
+const PER_LAYER_LORA: PeftConfig = {
+  lora: { rank: 4, alpha: 8, dropout: 0, targets: ['query', 'value', 'ffnOut'], layers: [0, 2], rankPerTarget: { ffnOut: 2 }, rankByLayer: { '0': { value: 0 }, '2': { query: 1, ffnOut: 3 } } },
+};
+
 describe("Hugging Face PEFT: the exported keys are the ones set_peft_model_state_dict loads", () => {
+  for (const kind of ['bert', 'roberta'] as const) {
+    it(`LoRA with per-layer ranks on ${kind}: rank_pattern per module, exactly the adapted modules targeted`, () => {
+      const shape = SHAPES[kind];
+      const exported = hfPeftExport(PER_LAYER_LORA, storedArrays(PER_LAYER_LORA, shape, kind), { modelType: kind, baseModelName: 'x', shape, headKind: kind });
+      const config = JSON.parse(exported.adapterConfig) as Record<string, unknown>;
+      const expected = peftExpected(config, hfModules(kind, shape), shape);
+      expect(compare(fileShapes(exported.weights, 'adapter_model.safetensors'), expected)).toEqual({ unexpected: [], missing: [], wrongShape: [] });
+      const ranks = [...expected].filter(([k]) => k.endsWith('lora_A.weight')).map(([k, s]) => [k.replace(/^base_model\.model\.\w+\.encoder\.layer\./, '').replace('.lora_A.weight', ''), s[0]]);
+      expect(Object.fromEntries(ranks)).toEqual({ '0.attention.self.query': 4, '0.output.dense': 2, '2.attention.self.query': 1, '2.attention.self.value': 4, '2.output.dense': 3 });
+    });
+  }
+
   it('covers every method the registry exports to PEFT', () => {
     expect(PEFT_EXAMPLES.map(([key]) => key).sort()).toEqual(['adalora', 'dora', 'fourierft', 'ia3', 'layerNorm', 'lora', 'loraFa', 'pissa', 'prefix', 'promptTuning', 'vera'].sort());
   });
@@ -256,8 +273,11 @@ function hubExpected(file: Record<string, unknown>, shape: EncoderShape): Shapes
     if (c.architecture === undefined) {
       // BnConfig: Adapter(down = Sequential(Linear(d, d // rf), act), up = Linear), an optional gate Linear(d, 1).
       expect([c.ln_before, c.ln_after, c.phm_layer, c.inv_adapter]).toEqual([false, false, false, null]);
-      const m = Math.floor(d / (c.reduction_factor as number));
+      // A per-layer map: the layer's own factor (by its id as a string), else "default".
+      const rf = c.reduction_factor as number | Record<string, number>;
+      const rfAt = (layer: number): number => (typeof rf === 'number' ? rf : (rf[String(layer)] ?? rf.default!));
       for (const layer of layers) {
+        const m = Math.floor(d / rfAt(layer));
         for (const [location, path] of [['mh_adapter', 'attention.output'], ['output_adapter', 'output']] as const) {
           if (c[location] !== true) continue;
           const at = `${bb}encoder.layer.${layer}.${path}.adapters.${name}`;
@@ -329,6 +349,8 @@ const HUB_CASES: [string, (shape: EncoderShape) => PeftConfig][] = [
   ['serial (Pfeiffer, SeqBn)', () => ({ serialAdapter: { placement: 'pfeiffer', size: 4, layers: [0, 2], activation: 'relu' } })],
   ['double serial (Houlsby, DoubleSeqBn)', () => ({ serialAdapter: { placement: 'houlsby', size: 2, layers: [0, 1, 2], activation: 'swish' } })],
   ['parallel (ParBn)', () => ({ parallelAdapter: { size: 8, layers: [1], scaling: 4, activation: 'relu' } })],
+  ['serial with widths differing by layer (per-layer reduction_factor)', () => ({ serialAdapter: { placement: 'houlsby', size: 8, layers: [0, 1, 2], activation: 'relu', sizeByLayer: { '0': 2, '2': 4 } } })],
+  ['parallel with widths differing by layer (per-layer reduction_factor)', () => ({ parallelAdapter: { size: 4, layers: [1, 2], scaling: 4, activation: 'relu', sizeByLayer: { '2': 16 } } })],
   ['prefix-tuning (flat, from the MLP)', () => ({ prefix: { length: 3, layers: [0, 2], reparamSize: 8 } })],
   ['LoRA', () => ({ lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value', 'ffnIn', 'ffnOut'], layers: [0, 1] } })],
   ['LoRA-FA', (s) => PEFT_METHODS.loraFa.example(s)],
@@ -375,6 +397,20 @@ describe("AdapterHub: the exported keys are the ones adapters' load_adapter crea
       });
     }
   }
+
+  it('refuses LoRA with per-layer ranks, saying why and which exports keep them', () => {
+    const shape = SHAPES.bert;
+    expect(() => adapterHubExport(PER_LAYER_LORA, storedArrays(PER_LAYER_LORA, shape, 'bert'), shape, { modelType: 'bert', modelName: 'x', name: 'n' }, { kind: 'bert', outputs: LABELS, labels: [] })).toThrow(
+      /AdapterHub LoRA has one rank for the same matrices of every layer it adapts; this configuration sets LoRA ranks per layer .* Hugging Face PEFT export \(rank_pattern\)/,
+    );
+  });
+
+  it('writes per-layer widths as the per-layer reduction_factor map', () => {
+    const shape = SHAPES.bert;
+    const peft: PeftConfig = { serialAdapter: { placement: 'pfeiffer', size: 8, layers: [0, 1, 2], activation: 'relu', sizeByLayer: { '0': 2, '2': 4 } } };
+    const files = adapterHubExport(peft, storedArrays(peft, shape, 'bert'), shape, { modelType: 'bert', modelName: 'x', name: 'n' }, { kind: 'bert', outputs: LABELS, labels: [] });
+    expect((JSON.parse(files.config) as { config: { reduction_factor: unknown } }).config.reduction_factor).toEqual({ '0': 8, '2': 4, default: 2 });
+  });
 
   it('writes scaling 1 and 4 as 1.0 and 4.0, which Python reads as floats', () => {
     const shape = SHAPES.bert;

@@ -21,6 +21,14 @@ const all = [0, 1, 2];
 
 const CASES: [string, PeftConfig][] = [
   ['LoRA with a per-target rank', { lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value', 'ffnOut'], layers: [0, 2], rankPerTarget: { ffnOut: 3 } } }],
+  ['LoRA with per-layer ranks', { lora: { rank: 3, alpha: 6, dropout: 0, targets: ['query', 'ffnIn'], layers: [0, 1, 2], rankByLayer: { '0': { ffnIn: 0 }, '2': { query: 1, ffnIn: 2 } } } }],
+  [
+    'adapters with per-layer widths',
+    {
+      serialAdapter: { placement: 'houlsby', size: 4, layers: [0, 2], activation: 'relu', sizeByLayer: { '2': 1 } },
+      parallelAdapter: { size: 8, layers: [1, 2], scaling: 4, activation: 'relu', sizeByLayer: { '1': 2 } },
+    },
+  ],
   ['Pfeiffer adapter', { serialAdapter: { placement: 'pfeiffer', size: 4, layers: [1, 2], activation: 'relu' } }],
   ['Houlsby adapter', { serialAdapter: { placement: 'houlsby', size: 3, layers: all, activation: 'swish' } }],
   ['parallel adapter', { parallelAdapter: { size: 4, layers: [0, 1], scaling: 4, activation: 'relu' } }],
@@ -62,7 +70,7 @@ const CASES: [string, PeftConfig][] = [
 ];
 
 /** Modules whose fresh state leaves the base model's outputs exactly as they were. */
-const IDENTITY_AT_START = new Set(['LoRA with a per-target rank', 'Pfeiffer adapter', 'Houlsby adapter', 'parallel adapter', '(IA)3', 'BitFit']);
+const IDENTITY_AT_START = new Set(['LoRA with a per-target rank', 'LoRA with per-layer ranks', 'adapters with per-layer widths', 'Pfeiffer adapter', 'Houlsby adapter', 'parallel adapter', '(IA)3', 'BitFit']);
 
 let backend: SelectedBackend;
 let tf: Tf;
@@ -157,12 +165,11 @@ describe.each(CASES)('%s', (name, peft) => {
 });
 
 describe('merging into the base weights', () => {
-  it('LoRA, (IA)3 and BitFit merged give the unmerged outputs within 1e-5', () => {
-    const peft: PeftConfig = {
-      lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'key', 'value', 'attentionOutput', 'ffnIn', 'ffnOut'], layers: [0, 2] },
-      ia3: { layers: [0, 1] },
-      bitfit: { layers: [2] },
-    };
+  it.each([
+    ['LoRA', { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'key', 'value', 'attentionOutput', 'ffnIn', 'ffnOut'], layers: [0, 2] }],
+    ['LoRA with per-layer ranks', { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value', 'ffnOut'], layers: [0, 2], rankByLayer: { '0': { value: 0, ffnOut: 3 }, '2': { query: 1 } } }],
+  ] as [string, NonNullable<PeftConfig['lora']>][])('%s, (IA)3 and BitFit merged give the unmerged outputs within 1e-5', (_name, lora) => {
+    const peft: PeftConfig = { lora, ia3: { layers: [0, 1] }, bitfit: { layers: [2] } };
     const modules = buildPeftModules(tf, peft, SHAPE, 8, { weights });
     // Random values everywhere, so that every factor matters (fresh B and (IA)3 are trivial).
     for (const m of modules) {

@@ -154,7 +154,8 @@ export function fetchTrialFiles(id: string, trial: number, signal?: AbortSignal)
 export interface Catalog {
   datasets: Record<string, { kind: string; description: string; defaultMetric: string; metrics: string[] }>;
   baseModels: Record<string, { description: string }>;
-  presets: Record<string, { description: string }>;
+  /** Each preset's description and the `presetOptions` it understands. */
+  presets: Record<string, { description: string; options?: string[] }>;
 }
 
 /** `GET /api/studies/:id/report`: the study's report (409 until its re-evaluation has finished). */

@@ -40,7 +40,7 @@ export function configGrid(peft: PeftConfig): ConfigGrid {
   const global: string[] = [];
   for (const { key, spec, config } of presentSpecs(peft)) {
     const part = (spec as MethodSpec<typeof config>).grid(config);
-    part.rows.forEach((r, i) => rows.push({ id: r.id, label: r.label, unit: r.unit, cells: new Map(r.layers.map((l) => [l, r.size])), order: METHOD_KEYS.indexOf(key) * 100 + i }));
+    part.rows.forEach((r, i) => rows.push({ id: r.id, label: r.label, unit: r.unit, cells: new Map(r.layers.map((l, j) => [l, r.sizes?.[j] ?? r.size])), order: METHOD_KEYS.indexOf(key) * 100 + i }));
     global.push(...part.notes);
   }
   return { rows, global };

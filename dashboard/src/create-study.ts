@@ -106,7 +106,8 @@ export function createStudyForm(ctx: ViewContext): View {
   const uploadStatus = h('div', { class: 'field-hint', 'data-testid': 'upload-status' }, 'CSV, TSV or JSON Lines with a text and a label column; the API checks every line.');
   const submitButton = h('button', { type: 'submit', class: 'button', 'data-testid': 'submit-study' }, 'Create study');
   const formError = h('div', { class: 'callout callout-error', role: 'alert', 'data-testid': 'form-error', hidden: true });
-  const presetHint = h('div', { class: 'field-hint' });
+  const presetHint = h('div', { class: 'field-hint preset-hint' });
+  const perLayerSizes = h('input', { type: 'checkbox' });
 
   const uploadField = field({ path: 'upload', label: 'Upload a dataset' }, uploadFile);
   uploadField.insertBefore(h('div', { class: 'upload-row' }, uploadFile, uploadButton), uploadField.querySelector('.field-error'));
@@ -123,6 +124,7 @@ export function createStudyForm(ctx: ViewContext): View {
       textInput({ path: 'name', label: 'Name', placeholder: 'study' }),
       field({ path: 'preset', label: 'Search preset' }, preset),
       presetHint,
+      field({ path: 'presetOptions.perLayerSizes', label: 'Per-layer sizes', hint: 'a size per module per layer (adapter bottlenecks, LoRA ranks), each only where its layer is on' }, perLayerSizes),
     ),
     h(
       'fieldset',
@@ -195,12 +197,27 @@ export function createStudyForm(ctx: ViewContext): View {
     const put = (path: string, text: string): void => {
       if (text.trim() !== '') setPath(out, path, fieldValue(text, numeric.has(path)));
     };
-    for (const [path, input] of inputs) if (path !== 'upload') put(path, input.value);
+    for (const [path, input] of inputs) {
+      if (path === 'upload') continue;
+      // A checkbox says true or nothing: an unchecked option keeps the preset's default.
+      if (input instanceof HTMLInputElement && input.type === 'checkbox') {
+        if (input.checked) setPath(out, path, true);
+      } else put(path, input.value);
+    }
     return out;
   };
 
   dataset.addEventListener('change', fillMetrics);
-  preset.addEventListener('change', () => setText(presetHint, catalog?.presets[preset.value]?.description ?? ''));
+  /** The preset's description, and its options offered only where the preset has them. */
+  const showPreset = (): void => {
+    const info = catalog?.presets[preset.value];
+    setText(presetHint, info?.description ?? '');
+    const offered = info?.options?.includes('perLayerSizes') === true;
+    perLayerSizes.closest<HTMLElement>('.field')!.hidden = !offered;
+    if (!offered) perLayerSizes.checked = false;
+  };
+  preset.addEventListener('change', showPreset);
+  showPreset();
   uploadButton.addEventListener('click', () => {
     const file = uploadFile.files?.[0];
     clearErrors();
@@ -252,7 +269,7 @@ export function createStudyForm(ctx: ViewContext): View {
           catalog = c;
           uploads = u;
           preset.replaceChildren(...Object.keys(c.presets).map((name) => h('option', { value: name }, name)));
-          setText(presetHint, c.presets[preset.value]?.description ?? '');
+          showPreset();
           modelList.replaceChildren(...Object.entries(c.baseModels).map(([name, m]) => h('option', { value: name }, m.description)));
           if (!baseModel.value) baseModel.value = Object.keys(c.baseModels)[0] ?? '';
           fillDatasets();

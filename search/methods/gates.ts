@@ -5,12 +5,13 @@
  */
 import type { GatesConfig, PeftConfig } from '../types.js';
 import { serialInsertions } from './adapters.js';
+import { loraLayerSites } from './lora.js';
 import type { MethodSpec } from './spec.js';
 
 /** Gated module instances of a configuration: per LoRA site, per serial-adapter insertion, per prefix layer. */
 function gatedInstances(gates: GatesConfig, peft: PeftConfig): number {
   let n = 0;
-  if (gates.lora && peft.lora) n += peft.lora.targets.length * peft.lora.layers.length;
+  if (gates.lora && peft.lora) n += loraLayerSites(peft.lora).length;
   if (gates.serialAdapter && peft.serialAdapter) n += serialInsertions(peft.serialAdapter) * peft.serialAdapter.layers.length;
   if (gates.prefix && peft.prefix) n += peft.prefix.layers.length;
   return n;

@@ -29,18 +29,32 @@ export function targetRows(key: MethodKey, title: string, unit: string, config: 
   return LORA_TARGETS.filter((t) => config.targets.includes(t)).map((t) => ({ id: `${key}.${t}`, label: `${title} ${TARGET_LABELS[t]}`, unit, layers: config.layers, size: size(t) }));
 }
 
-/** The targets a configuration adapts, in the model's order, with their ranks. */
+/** The targets a configuration adapts, in the model's order, with their ranks (per-layer ranks aside: see {@link loraLayerSites}). */
 export function loraSites(config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget'>): { target: LoraTarget; rank: number }[] {
   return LORA_TARGETS.filter((t) => config.targets.includes(t)).map((target) => ({ target, rank: config.rankPerTarget?.[target] ?? config.rank }));
 }
 
-/** `sum over targets of per-target size(dIn, dOut, rank)`, times the layers. */
-export function perSiteCount(
-  config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'layers'>,
-  shape: EncoderShape,
-  size: (dims: { dIn: number; dOut: number }, rank: number) => number,
-): number {
-  return loraSites(config).reduce((sum, { target, rank }) => sum + size(loraTargetDims(target, shape), rank), 0) * config.layers.length;
+/** The LoRA-shaped fields that say where the factors sit and how wide they are. */
+export type LoraSiteFields = Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'rankByLayer' | 'layers'>;
+
+/** The rank of a target in a layer: `rankByLayer`, else `rankPerTarget`, else `rank` (0: no LoRA there). */
+export function loraRankAt(config: Omit<LoraSiteFields, 'layers' | 'targets'>, layer: number, target: LoraTarget): number {
+  return config.rankByLayer?.[String(layer)]?.[target] ?? config.rankPerTarget?.[target] ?? config.rank;
+}
+
+/** Every projection that carries factors, layer by layer and in the model's order within a layer, with its rank. */
+export function loraLayerSites(config: LoraSiteFields): { layer: number; target: LoraTarget; rank: number }[] {
+  return config.layers.flatMap((layer) => loraSites(config).map(({ target }) => ({ layer, target, rank: loraRankAt(config, layer, target) })).filter((s) => s.rank > 0));
+}
+
+/** Whether `rankByLayer` moves some site off its per-target rank (or leaves it without LoRA), so that ranks differ by layer. */
+export function hasPerLayerRanks(config: LoraSiteFields): boolean {
+  return config.rankByLayer !== undefined && config.layers.some((layer) => loraSites(config).some(({ target, rank }) => loraRankAt(config, layer, target) !== rank));
+}
+
+/** `sum over sites of size(dIn, dOut, rank)`: per target times the layers, unless ranks differ by layer. */
+export function perSiteCount(config: LoraSiteFields, shape: EncoderShape, size: (dims: { dIn: number; dOut: number }, rank: number) => number): number {
+  return loraLayerSites(config).reduce((sum, { target, rank }) => sum + size(loraTargetDims(target, shape), rank), 0);
 }
 
 /**
@@ -59,6 +73,41 @@ export function validateLoraConfig(config: Omit<LoraModuleConfig, 'dropout'> & {
     if (!Number.isInteger(rank) || rank < 1) fail(`rankPerTarget.${target} must be a positive integer, got ${rank}`);
   }
   checkLayers(fail, config.layers, shape);
+  if (config.rankByLayer !== undefined) checkRankByLayer(fail, { ...config, rankByLayer: config.rankByLayer });
+}
+
+/** Per-layer ranks name listed layers and targets only, and leave every listed layer and target some factor. */
+function checkRankByLayer(fail: (message: string) => never, config: LoraSiteFields & { rankByLayer: NonNullable<LoraModuleConfig['rankByLayer']> }): void {
+  if (typeof config.rankByLayer !== 'object' || config.rankByLayer === null) fail('rankByLayer must map layer indices to per-target ranks');
+  for (const [layer, ranks] of Object.entries(config.rankByLayer)) {
+    if (!config.layers.some((l) => String(l) === layer)) fail(`rankByLayer names layer "${layer}", which is not among the layers`);
+    for (const [target, rank] of Object.entries(ranks ?? {})) {
+      if (!config.targets.includes(target as LoraTarget)) fail(`rankByLayer.${layer} names "${target}", which is not among the targets`);
+      if (!Number.isInteger(rank) || rank < 0) fail(`rankByLayer.${layer}.${target} must be a non-negative integer (0: no LoRA there), got ${rank}`);
+    }
+  }
+  // A layer or target without any factor would make `layers` and `targets` claim what is not there.
+  const sites = loraLayerSites(config);
+  for (const layer of config.layers) if (!sites.some((s) => s.layer === layer)) fail(`rankByLayer leaves layer ${layer} without LoRA; drop it from layers instead`);
+  for (const target of config.targets) if (!sites.some((s) => s.target === target)) fail(`rankByLayer leaves target ${target} without LoRA in every layer; drop it from targets instead`);
+}
+
+/** Grid rows of LoRA-shaped sites: one per target, each layer's cell its own rank. */
+export function loraGridRows(key: MethodKey, title: string, config: LoraSiteFields): GridRow[] {
+  if (!hasPerLayerRanks(config)) return targetRows(key, title, 'rank', config, (t) => config.rankPerTarget?.[t] ?? config.rank);
+  const sites = loraLayerSites(config);
+  return LORA_TARGETS.filter((t) => config.targets.includes(t)).map((t) => {
+    const mine = sites.filter((s) => s.target === t);
+    return { id: `${key}.${t}`, label: `${title} ${TARGET_LABELS[t]}`, unit: 'rank', layers: mine.map((s) => s.layer), size: Math.max(...mine.map((s) => s.rank)), sizes: mine.map((s) => s.rank) };
+  });
+}
+
+/** `r8`, or `r2–8` when the ranks differ by layer. */
+function rankLabel(config: LoraSiteFields): string {
+  const ranks = loraLayerSites(config).map((s) => s.rank);
+  const low = Math.min(...ranks);
+  const high = Math.max(...ranks);
+  return low === high ? `r${high}` : `r${low}–${high}`;
 }
 
 export const loraSpec: MethodSpec<LoraModuleConfig> = {
@@ -70,10 +119,14 @@ export const loraSpec: MethodSpec<LoraModuleConfig> = {
     return { stored: n, training: n };
   },
   grid: (config) => ({
-    rows: targetRows('lora', 'LoRA', 'rank', config, (t) => config.rankPerTarget?.[t] ?? config.rank),
+    rows: loraGridRows('lora', 'LoRA', config),
     notes: [`LoRA alpha ${config.alpha}${config.dropout ? `, dropout ${config.dropout}` : ''}`],
   }),
-  chips: (config) => [{ label: `LoRA r${config.rank} ${targetList(config.targets)}`, title: `LoRA rank ${config.rank}, alpha ${config.alpha} on ${config.targets.join(', ')}` }],
+  chips: (config) => [
+    hasPerLayerRanks(config)
+      ? { label: `LoRA ${rankLabel(config)} ${targetList(config.targets)}`, title: `LoRA ranks ${rankLabel(config).slice(1)} by layer, alpha ${config.alpha} on ${config.targets.join(', ')}` }
+      : { label: `LoRA r${config.rank} ${targetList(config.targets)}`, title: `LoRA rank ${config.rank}, alpha ${config.alpha} on ${config.targets.join(', ')}` },
+  ],
   layers: (config) => config.layers,
   startsAtBase: true,
   example: () => ({ lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value', 'ffnOut'], layers: [0, 1] } }),

@@ -1,6 +1,6 @@
 /** The parallel bottleneck adapter on the FFN (He et al. 2021), the pure half. */
 import type { ParallelAdapterConfig } from '../types.js';
-import { bottleneckParams, validateParallelAdapter } from './adapters.js';
+import { bottleneckLabel, bottleneckLayerParams, bottleneckRow, hasPerLayerSizes, validateParallelAdapter } from './adapters.js';
 import type { MethodSpec } from './spec.js';
 
 export const parallelAdapterSpec: MethodSpec<ParallelAdapterConfig> = {
@@ -8,11 +8,13 @@ export const parallelAdapterSpec: MethodSpec<ParallelAdapterConfig> = {
   paradigm: 'additive',
   validate: validateParallelAdapter,
   count(config, shape) {
-    const n = bottleneckParams(shape.hiddenSize, config.size) * config.layers.length;
+    const n = bottleneckLayerParams(shape.hiddenSize, config);
     return { stored: n, training: n };
   },
-  grid: (config) => ({ rows: [{ id: 'parallel', label: 'Parallel adapter', unit: 'bottleneck', layers: config.layers, size: config.size }], notes: [] }),
-  chips: (config) => [{ label: `Parallel ${config.size}`, title: `parallel adapter, bottleneck ${config.size}, scaling ${config.scaling}` }],
+  grid: (config) => ({ rows: [bottleneckRow('parallel', 'Parallel adapter', config)], notes: [] }),
+  chips: (config) => [
+    { label: `Parallel ${bottleneckLabel(config)}`, title: `parallel adapter, bottleneck ${bottleneckLabel(config)}${hasPerLayerSizes(config) ? ' by layer' : ''}, scaling ${config.scaling}` },
+  ],
   layers: (config) => config.layers,
   startsAtBase: true,
   example: () => ({ parallelAdapter: { size: 4, layers: [0, 1], scaling: 4, activation: 'relu' } }),

@@ -1,6 +1,6 @@
 /** The serial bottleneck adapter, the pure half: Pfeiffer (one per layer) or Houlsby (two per layer) placement. */
 import type { SerialAdapterConfig } from '../types.js';
-import { bottleneckParams, serialInsertions, validateSerialAdapter } from './adapters.js';
+import { bottleneckLabel, bottleneckLayerParams, bottleneckRow, hasPerLayerSizes, serialInsertions, validateSerialAdapter } from './adapters.js';
 import type { MethodSpec } from './spec.js';
 
 export const serialAdapterSpec: MethodSpec<SerialAdapterConfig> = {
@@ -8,20 +8,20 @@ export const serialAdapterSpec: MethodSpec<SerialAdapterConfig> = {
   paradigm: 'additive',
   validate: validateSerialAdapter,
   count(config, shape) {
-    const n = serialInsertions(config) * bottleneckParams(shape.hiddenSize, config.size) * config.layers.length;
+    const n = serialInsertions(config) * bottleneckLayerParams(shape.hiddenSize, config);
     return { stored: n, training: n };
   },
   grid: (config) => ({
     rows: [
-      ...(config.placement === 'houlsby' ? [{ id: 'serial.attention', label: 'Adapter after attention', unit: 'bottleneck', layers: config.layers, size: config.size }] : []),
-      { id: 'serial.ffn', label: 'Adapter after FFN', unit: 'bottleneck', layers: config.layers, size: config.size },
+      ...(config.placement === 'houlsby' ? [bottleneckRow('serial.attention', 'Adapter after attention', config)] : []),
+      bottleneckRow('serial.ffn', 'Adapter after FFN', config),
     ],
     notes: [],
   }),
   chips: (config) => [
     {
-      label: `${config.placement === 'houlsby' ? 'Houlsby' : 'Serial'} ${config.size}`,
-      title: `serial adapter (${config.placement}), bottleneck ${config.size}, ${config.activation}`,
+      label: `${config.placement === 'houlsby' ? 'Houlsby' : 'Serial'} ${bottleneckLabel(config)}`,
+      title: `serial adapter (${config.placement}), bottleneck ${bottleneckLabel(config)}${hasPerLayerSizes(config) ? ' by layer' : ''}, ${config.activation}`,
     },
   ],
   layers: (config) => config.layers,

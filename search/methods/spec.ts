@@ -40,6 +40,8 @@ export interface GridRow {
   unit: string;
   layers: readonly number[];
   size: number;
+  /** The size in each of `layers`, in that order, when sizes differ by layer (else every layer has `size`). */
+  sizes?: readonly number[];
 }
 
 /** A method's part of the grid: its rows, and notes on what no layer shows (prompt tuning, gates, alpha). */

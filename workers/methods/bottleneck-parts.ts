@@ -1,4 +1,6 @@
 /** What the serial and parallel bottleneck adapters' builds share: their AdapterHub child and PEFT refusal. */
+import { bottleneckSizeAt, hasPerLayerSizes } from '../../search/methods/adapters.js';
+import type { BottleneckFields } from '../../search/methods/adapters.js';
 import type { EncoderShape } from '../../search/types.js';
 import type { AdapterHubContext } from './method.js';
 import { leaveOut } from './lora.js';
@@ -10,11 +12,26 @@ function reductionFactor(hidden: number, size: number, warnings: string[], what:
   return rf;
 }
 
+/**
+ * The `reduction_factor` of an adapter: one number, or with per-layer widths `adapters`' per-layer
+ * map (`{"3": 8, "default": 16}`, layer ids from 0) naming each layer whose width differs.
+ */
+function reductionFactors(hidden: number, config: BottleneckFields, warnings: string[], what: string): number | Record<string, number> {
+  const rf = reductionFactor(hidden, config.size, warnings, what);
+  if (!hasPerLayerSizes(config)) return rf;
+  const map: Record<string, number> = {};
+  for (const layer of config.layers) {
+    const size = bottleneckSizeAt(config, layer);
+    if (size !== config.size) map[String(layer)] = reductionFactor(hidden, size, warnings, `${what} in layer ${layer}`);
+  }
+  return { ...map, default: rf };
+}
+
 /** An `adapters` bottleneck configuration (no `architecture` key). */
 export function bottleneckChild(
   what: string,
   fields: { mh: boolean; lnBefore: boolean; parallel: boolean; scaling: number },
-  config: { size: number; layers: number[]; activation: string },
+  config: BottleneckFields & { activation: string },
   gated: boolean,
   ctx: AdapterHubContext,
 ): Record<string, unknown> {
@@ -22,7 +39,7 @@ export function bottleneckChild(
   return {
     mh_adapter: fields.mh,
     output_adapter: true,
-    reduction_factor: reductionFactor(shape.hiddenSize, config.size, ctx.warnings, what),
+    reduction_factor: reductionFactors(shape.hiddenSize, config, ctx.warnings, what),
     non_linearity: config.activation,
     original_ln_before: fields.lnBefore,
     original_ln_after: true,

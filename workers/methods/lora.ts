@@ -1,5 +1,6 @@
 /** LoRA (Hu et al. 2021): its build, merge and exports, and the LoRA-shaped export helpers other methods share. */
-import { loraSites, loraSpec } from '../../search/methods/lora.js';
+import { hasPerLayerRanks, loraLayerSites, loraSites, loraSpec } from '../../search/methods/lora.js';
+import type { LoraSiteFields } from '../../search/methods/lora.js';
 import type { EncoderShape, LoraModuleConfig, LoraTarget } from '../../search/types.js';
 import { escapeRegExp, modulePattern, peftModulePath, projectionPath, storedWeight, transpose } from '../export/hf-peft-parts.js';
 import type { TensorToWrite } from '../model/safetensors.js';
@@ -26,15 +27,24 @@ export function loraPeftTensors(ctx: HfPeftContext, layer: number, target: LoraT
 /** A `LoraConfig` of PEFT for a LoRA-shaped configuration; `extra` overrides fields (e.g. `use_dora`). */
 export function loraPeftConfig(config: Omit<LoraModuleConfig, 'dropout'> & { dropout?: number }, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const rankPattern: Record<string, number> = {};
-  for (const [t, r] of Object.entries(config.rankPerTarget ?? {})) {
-    if (r !== config.rank) rankPattern[`encoder\\.layer\\.\\d+\\.${escapeRegExp(PROJECTION_MODULE_PATHS[t as LoraTarget])}`] = r;
+  let targetModules = modulePattern(config.targets, config.layers);
+  if (hasPerLayerRanks(config)) {
+    // Ranks differ by layer: one pattern key per module, and the targets as exactly the modules that carry LoRA.
+    const sites = loraLayerSites(config);
+    const sitePath = (s: { layer: number; target: LoraTarget }): string => `${s.layer}\\.${escapeRegExp(PROJECTION_MODULE_PATHS[s.target])}`;
+    targetModules = `.*encoder\\.layer\\.(${sites.map(sitePath).join('|')})`;
+    for (const site of sites) if (site.rank !== config.rank) rankPattern[`encoder\\.layer\\.${sitePath(site)}`] = site.rank;
+  } else {
+    for (const [t, r] of Object.entries(config.rankPerTarget ?? {})) {
+      if (r !== config.rank) rankPattern[`encoder\\.layer\\.\\d+\\.${escapeRegExp(PROJECTION_MODULE_PATHS[t as LoraTarget])}`] = r;
+    }
   }
   return {
     peft_type: 'LORA',
     r: config.rank,
     lora_alpha: config.alpha,
     lora_dropout: config.dropout ?? 0,
-    target_modules: modulePattern(config.targets, config.layers),
+    target_modules: targetModules,
     layers_to_transform: null,
     layers_pattern: null,
     rank_pattern: rankPattern,
@@ -50,13 +60,11 @@ export function loraPeftConfig(config: Omit<LoraModuleConfig, 'dropout'> & { dro
 }
 
 /** Stored LoRA factors of every site (ours named `{stem}_A.kernel`, `{stem}_B.kernel`) as PEFT tensors. */
-export function loraFactorTensors(config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'layers'>, ctx: HfPeftContext, stem = 'lora'): TensorToWrite[] {
-  return config.layers.flatMap((layer) =>
-    loraSites(config).flatMap(({ target }) => {
-      const path = projectionPath(layer, target);
-      return loraPeftTensors(ctx, layer, target, storedWeight(ctx.weights, `${path}.${stem}_A.kernel`), storedWeight(ctx.weights, `${path}.${stem}_B.kernel`));
-    }),
-  );
+export function loraFactorTensors(config: LoraSiteFields, ctx: HfPeftContext, stem = 'lora'): TensorToWrite[] {
+  return loraLayerSites(config).flatMap(({ layer, target }) => {
+    const path = projectionPath(layer, target);
+    return loraPeftTensors(ctx, layer, target, storedWeight(ctx.weights, `${path}.${stem}_A.kernel`), storedWeight(ctx.weights, `${path}.${stem}_B.kernel`));
+  });
 }
 
 /** Why this export writes no AdapterHub form of a method. */
@@ -70,6 +78,11 @@ const ATTN_MATRIX: Partial<Record<LoraTarget, string>> = { query: 'q', key: 'k',
 export function loraAdapterHubChild(config: Omit<LoraModuleConfig, 'dropout'> & { dropout?: number }, leaveOut: number[], gated: boolean): Record<string, unknown> {
   if (config.targets.includes('attentionOutput')) {
     throw new ExportError('AdapterHub LoRA cannot target the attention output projection (it adapts q/k/v, intermediate and output only)');
+  }
+  if (hasPerLayerRanks(config)) {
+    throw new ExportError(
+      'AdapterHub LoRA has one rank for the same matrices of every layer it adapts; this configuration sets LoRA ranks per layer (per-layer sizes): its Hugging Face PEFT export (rank_pattern) or the project export keeps them',
+    );
   }
   const ranks = new Set(loraSites(config).map((s) => s.rank));
   if (ranks.size > 1) throw new ExportError(`AdapterHub LoRA has one rank for all matrices; this configuration uses ranks ${[...ranks].join(', ')}`);
@@ -94,14 +107,8 @@ export function loraAdapterHubChild(config: Omit<LoraModuleConfig, 'dropout'> & 
  * `lora_B` `[out, r]` (bare parameters, no `.weight`), and with a UniPELT gate its
  * `gate` Linear `[1, in]` (`adapters` gates LoRA from the projection's input).
  */
-export function loraHubTensors(
-  config: Pick<LoraModuleConfig, 'rank' | 'targets' | 'rankPerTarget' | 'layers'>,
-  ctx: AdapterHubWeightsContext,
-  stem = 'lora',
-  gated = false,
-): TensorToWrite[] {
-  return config.layers.flatMap((layer) =>
-    loraSites(config).flatMap(({ target }) => {
+export function loraHubTensors(config: LoraSiteFields, ctx: AdapterHubWeightsContext, stem = 'lora', gated = false): TensorToWrite[] {
+  return loraLayerSites(config).flatMap(({ layer, target }) => {
       const ours = projectionPath(layer, target);
       const hub = `${ctx.backbone}${ours}.loras.${ctx.name}`;
       const a = storedWeight(ctx.weights, `${ours}.${stem}_A.kernel`);
@@ -117,8 +124,7 @@ export function loraHubTensors(
         tensors.push(...torchLinear(ctx.weights, `${ours}.lora_gate`, `${hub}.gate`));
       }
       return tensors;
-    }),
-  );
+  });
 }
 
 /** The layers of the model a configuration leaves out (AdapterHub's `leave_out`). */

@@ -19,7 +19,7 @@ import type { ForwardContext } from '../model/forward-context.js';
 import { createRng, deriveSeed, uniformArray } from '../random.js';
 import { Gate, activate, trainable, zerosVariable } from './common.js';
 import type { PeftModule, Sublayer, SublayerSite } from './peft-module.js';
-import { validateParallelAdapter, validateSerialAdapter } from '../../search/methods/adapters.js';
+import { bottleneckSizeAt, validateParallelAdapter, validateSerialAdapter } from '../../search/methods/adapters.js';
 
 /** Module path of the adapters on each sublayer, within `encoder.layer.{i}`. */
 const SUBLAYER_PATHS: Readonly<Record<Sublayer, string>> = { attention: 'attention.output', ffn: 'output' };
@@ -80,7 +80,7 @@ export class SerialAdapterModule implements PeftModule {
     const variables = new Map<string, Variable>();
     for (const layer of config.layers) {
       for (const sublayer of sublayers) {
-        const bottleneck = new Bottleneck(tf, shape.hiddenSize, config.size, deriveSeed(seed, layer, sublayer === 'ffn' ? 1 : 0), gated);
+        const bottleneck = new Bottleneck(tf, shape.hiddenSize, bottleneckSizeAt(config, layer), deriveSeed(seed, layer, sublayer === 'ffn' ? 1 : 0), gated);
         bottleneck.register(variables, `encoder.layer.${layer}.${SUBLAYER_PATHS[sublayer]}.adapter`);
         this.insertions.set(key(layer, sublayer), bottleneck);
       }
@@ -123,7 +123,7 @@ export class ParallelAdapterModule implements PeftModule {
     validateParallelAdapter(config, shape);
     const variables = new Map<string, Variable>();
     for (const layer of config.layers) {
-      const bottleneck = new Bottleneck(tf, shape.hiddenSize, config.size, deriveSeed(seed, layer), false);
+      const bottleneck = new Bottleneck(tf, shape.hiddenSize, bottleneckSizeAt(config, layer), deriveSeed(seed, layer), false);
       bottleneck.register(variables, `encoder.layer.${layer}.output.parallel_adapter`);
       this.insertions.set(layer, bottleneck);
     }

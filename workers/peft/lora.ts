@@ -17,7 +17,7 @@ import { createRng, deriveSeed, uniformArray } from '../random.js';
 import { Gate } from './common.js';
 import type { MergedLinear, PeftModule, ProjectionSite } from './peft-module.js';
 import type { BuildMode } from './prefix.js';
-import { validateLoraConfig } from '../../search/methods/lora.js';
+import { loraRankAt, validateLoraConfig } from '../../search/methods/lora.js';
 
 /** The two factors on one projection. */
 export interface LoraPair {
@@ -74,7 +74,9 @@ export class LoraModule implements PeftModule {
     for (const layer of config.layers) {
       for (const projection of config.targets) {
         const { dIn, dOut } = loraTargetDims(projection, shape);
-        const rank = config.rankPerTarget?.[projection] ?? config.rank;
+        const rank = loraRankAt(config, layer, projection);
+        // A per-layer rank of 0: this projection of this layer carries no LoRA.
+        if (rank === 0) continue;
         const rng = createRng(deriveSeed(seed, layer, LORA_TARGETS.indexOf(projection)));
         const initialA = uniformArray(rng, dIn * rank, 1 / Math.sqrt(dIn));
         const path = `encoder.layer.${layer}.${PROJECTION_MODULE_PATHS[projection]}`;
