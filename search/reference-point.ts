@@ -5,33 +5,17 @@
  * (every configuration the search may propose adds volume for being smaller). The "worst seen
  * plus 10 %" rule it replaces moved with the data and let poor trials define the box.
  */
-import { deriveRandom } from './random.js';
-import { samplePoint } from './space.js';
+import { maximiseOverSpace } from './space-maximum.js';
 import type { SearchSpace } from './space.js';
 import type { SearchPoint } from './types.js';
 
-/** Points sampled to find the largest configuration of a space. */
-export const LARGEST_SAMPLES = 2048;
-
 /**
- * The largest value of `size` over the space's valid points: the point with every numeric
- * parameter at its upper bound and every choice at its last option (where presets put the largest
- * choice), and {@link LARGEST_SAMPLES} seeded random points, for spaces where size is not
- * monotone in the parameters. Undefined if no valid point is found.
+ * The largest value of `size` over the space's valid points (see {@link maximiseOverSpace}:
+ * coordinate ascent from the point with every size at its largest and every switch on, and from
+ * the best of 2,048 seeded random points). Undefined if no valid point is found.
  */
 export function largestConfiguration(space: SearchSpace, size: (point: SearchPoint) => number, isValid: (point: SearchPoint) => boolean, seed: number): number | undefined {
-  const corner: SearchPoint = {};
-  for (const [name, dist] of Object.entries(space)) corner[name] = dist.type === 'categorical' ? dist.choices[dist.choices.length - 1]! : dist.high;
-  const random = deriveRandom(seed, 'largest-configuration');
-  let largest: number | undefined;
-  const consider = (point: SearchPoint): void => {
-    if (!isValid(point)) return;
-    const value = size(point);
-    if (Number.isFinite(value) && (largest === undefined || value > largest)) largest = value;
-  };
-  consider(corner);
-  for (let i = 0; i < LARGEST_SAMPLES; i++) consider(samplePoint(space, random));
-  return largest;
+  return maximiseOverSpace(space, size, isValid, { seed })?.value;
 }
 
 /** A study's reference point (raw units: metric, trainable parameters) and where it came from. */
