@@ -157,7 +157,8 @@ class Ascent {
     // Owned copies, changed in place for the common move: most tried moves are undone at once.
     let assignment = { ...start };
     let point = dropInactive(this.space, assignment);
-    let best = this.better(point, undefined);
+    // A copy: `point` is the working copy that moves change in place.
+    let best = this.better({ ...point }, undefined);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       let improved = false;
       for (const name of names) {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { countPeftParams } from '../search/param-count.js';
 import type { Preset } from '../search/presets.js';
-import { autopeftLoraPreset, autopeftPreset, loraPreset } from '../search/presets.js';
+import { autopeftLoraPreset, autopeftPreset, loraPreset, PRESETS } from '../search/presets.js';
 import { createRandom } from '../search/random.js';
 import { defaultReference, largestConfiguration } from '../search/reference-point.js';
 import { dropInactive, pointKey, pointProblem, samplePoint } from '../search/space.js';
@@ -210,6 +210,13 @@ describe('largest configuration of the autopeft presets', () => {
       }
     }
   }
+
+  it('survey on bert-base: the family whose largest member is largest (MAM: a 12-vector prefix and a width-768 parallel adapter in every layer)', () => {
+    const survey = PRESETS.survey;
+    const d = bertBase.hiddenSize;
+    // Its largest rivals: a width-d Pfeiffer adapter alone (the same bottleneck without the prefix), rank-64 LoRA on query and value.
+    expect(largestConfiguration(survey.space(bertBase), sizeOf(survey), (p) => survey.isValid(p), 0)).toBe(12 * (2 * 12 * d + (2 * d * d + d + d)));
+  });
 
   it('bert-base figures: 31.9 M for autopeft, 42.7 M for autopeft-lora, with or without per-layer sizes', () => {
     expect(trueLargest(bertBase, false, 192, 64)).toBe(31_887_360);
