@@ -103,6 +103,14 @@ function validateClause(space: SearchSpace, name: string, condition: ConditionCl
 }
 
 const orderCache = new WeakMap<SearchSpace, string[]>();
+const sortedCache = new WeakMap<SearchSpace, string[]>();
+
+/** The space's parameter names in sorted order (kept per space: sampling asks for them at every draw). */
+function sortedNames(space: SearchSpace): string[] {
+  let names = sortedCache.get(space);
+  if (!names) sortedCache.set(space, (names = Object.keys(space).sort()));
+  return names;
+}
 
 /**
  * Parameter names with every parent before its children (ties in sorted-name order).
@@ -139,7 +147,10 @@ export function dropInactive(space: SearchSpace, full: SearchPoint): SearchPoint
     if (condition && !conditionClauses(condition).every((c) => point[c.parent] !== undefined && c.values.includes(point[c.parent]!))) continue;
     point[name] = value;
   }
-  return sortKeys(point);
+  // The same as sorting the point's keys: they are names of the space.
+  const sorted: SearchPoint = {};
+  for (const name of sortedNames(space)) if (point[name] !== undefined) sorted[name] = point[name];
+  return sorted;
 }
 
 /** Whether a parameter is active given the values of the point (its parent chain active and matching). */
@@ -183,14 +194,14 @@ export function unitOf(dist: Extract<Distribution, { type: 'int' | 'float' }>, v
  */
 export function pointFromUnit(space: SearchSpace, unit: (name: string) => number): SearchPoint {
   const full: SearchPoint = {};
-  for (const name of Object.keys(space).sort()) full[name] = valueAt(space[name]!, unit(name));
+  for (const name of sortedNames(space)) full[name] = valueAt(space[name]!, unit(name));
   return dropInactive(space, full);
 }
 
 /** Draws one point of the space from a uniform generator: one draw per parameter in sorted-name order. */
 export function samplePoint(space: SearchSpace, random: () => number): SearchPoint {
   const draws = new Map<string, number>();
-  for (const name of Object.keys(space).sort()) draws.set(name, random());
+  for (const name of sortedNames(space)) draws.set(name, random());
   return pointFromUnit(space, (name) => draws.get(name)!);
 }
 
@@ -219,10 +230,4 @@ export function pointProblem(space: SearchSpace, point: SearchPoint): string | u
 /** A canonical string of a point (sorted keys), to detect duplicates. */
 export function pointKey(point: SearchPoint): string {
   return JSON.stringify(Object.keys(point).sort().map((k) => [k, point[k]]));
-}
-
-function sortKeys(point: SearchPoint): SearchPoint {
-  const sorted: SearchPoint = {};
-  for (const key of Object.keys(point).sort()) sorted[key] = point[key]!;
-  return sorted;
 }
