@@ -1,22 +1,23 @@
 /**
- * The largest value of a function (a parameter count, a memory estimate) over the valid points
- * of a search space, found by coordinate ascent: start from the point that takes every
- * parameter's largest choice, change one parameter at a time to each of its values, keep every
- * improvement, and repeat until no single change improves. Seeded random points are a floor
- * and further starts. Pure and deterministic for its seed.
+ * The largest value of a function (a configuration's parameter count) over the valid points of
+ * a search space, found by coordinate ascent: start from the point that takes every parameter's
+ * largest choice, change one parameter at a time to each of its values, keep every improvement,
+ * and repeat until no single change improves. Seeded random points are a floor, and a further
+ * start where one beats the ascent's end. Pure and deterministic for its seed.
  *
- * Exact for the objectives the presets have (a sum over the active parameters of what each
- * contributes, as a parameter count is): a change that switches parameters on re-optimises
- * those before it is judged, and parents are changed after their children, so a subtree is
- * switched on at its best. For an arbitrary function it is a local maximum at least as large
- * as every sampled point.
+ * A change that switches parameters on re-optimises those before it is judged, an inactive
+ * parameter is tried with every parent its condition needs switched on at once, and children are
+ * changed before their parents, so a subtree is judged at its best. That reaches the exact maximum
+ * of the presets' parameter counts (each grows with every size and switch, or picks among
+ * families); for an arbitrary function it is a local maximum at least as large as every sampled
+ * point.
  */
 import { deriveRandom } from './random.js';
 import { conditionClauses, conditionOrder, dropInactive, isActive, pointKey, samplePoint } from './space.js';
 import type { Distribution, ParamValue, SearchSpace } from './space.js';
 import type { SearchPoint } from './types.js';
 
-/** Random points drawn as a floor and as further starts of the ascent. */
+/** Random points drawn as a floor (and further starts of the ascent). */
 export const MAXIMUM_SAMPLES = 256;
 
 /** Best sampled points the ascent starts from, besides the largest-choice point. */
