@@ -150,6 +150,39 @@ describe('largest configuration of a space', () => {
     });
   }
 
+  it('equals the brute-force maximum of 30 random count-like spaces, by the ascent alone', () => {
+    // Two layers and two modules, a size per (layer, module) behind both switches, one shared length,
+    // choices in random order, random weights, and a random cost (or gain) for each switch being on.
+    const random = createRandom(2026);
+    const shuffled = <T,>(values: T[]): T[] => values.map((v) => [random(), v] as const).sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+    const weight = (): number => 1 + Math.floor(random() * 9);
+    for (let trial = 0; trial < 30; trial++) {
+      const space: SearchSpace = { len: { type: 'categorical', choices: shuffled([0, 1, 3]) } };
+      const switchCost: Record<string, number> = {};
+      for (const name of ['layer.0', 'layer.1', 'a.on', 'b.on']) {
+        space[name] = { type: 'categorical', choices: shuffled([true, false]) };
+        switchCost[name] = Math.floor(random() * 21) - 10;
+      }
+      const sizeWeight: Record<string, number> = {};
+      for (const m of ['a', 'b']) {
+        for (const i of [0, 1]) {
+          space[`${m}.size.${i}`] = { type: 'categorical', choices: shuffled([0, 1, 2, 4]), condition: { parent: `layer.${i}`, values: [true], and: [{ parent: `${m}.on`, values: [true] }] } };
+          sizeWeight[`${m}.size.${i}`] = weight();
+        }
+      }
+      const lenWeight = weight();
+      const objective = (point: SearchPoint): number => {
+        let n = lenWeight * num(point, 'len') * [0, 1].filter((i) => point[`layer.${i}`] === true).length;
+        for (const [name, cost] of Object.entries(switchCost)) if (point[name] === true) n += cost;
+        for (const [name, w] of Object.entries(sizeWeight)) n += w * num(point, name);
+        return n;
+      };
+      const isValid = (point: SearchPoint): boolean => point['layer.0'] === true || point['layer.1'] === true;
+      const exact = Math.max(...everyPoint(space).filter(isValid).map(objective));
+      expect(maximiseOverSpace(space, objective, isValid, { seed: trial, samples: 0 })!.value, `space ${trial}: ${JSON.stringify({ switchCost, sizeWeight, lenWeight })}`).toBe(exact);
+    }
+  });
+
   it('climbs from sampled points: without them a constraint can stop the ascent short', () => {
     const trap = SMALL_CASES[3]!;
     expect(maximiseOverSpace(trap.space, trap.objective, trap.isValid, { seed: 5, samples: 0 })!.value).toBe(4);
