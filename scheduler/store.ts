@@ -70,7 +70,8 @@ export interface StudyCounts {
  * ('' if none), trainable parameters, time, the fence (the lock owner the write needs, '' for
  * none), '1' when the summary is being rebuilt (the stored copy of the trial is not counted yet),
  * the stored JSON the write expects to replace ('' for any).
- * Returns the new seq; -1 when the fence's owner no longer holds the lock; -2 when the write
+ * Returns {the new seq, 1 when this write takes the trial into a finished state (0 when it was
+ * finished already, or the summary is being rebuilt)}; -1 when the fence's owner no longer holds the lock; -2 when the write
  * would take a finished trial back to waiting or running (a worker recorded its outcome since
  * the writer read it: the outcome stands); -3 when the stored JSON is not the expected one.
  */
@@ -79,8 +80,10 @@ if ARGV[7] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[7] then return -1 end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[9] ~= '' and old ~= ARGV[9] then return -3 end
 local finished = { complete = true, pruned = true, failed = true }
+local just_finished = (finished[ARGV[3]] and ARGV[8] ~= '1') and 1 or 0
 if old and ARGV[8] ~= '1' then
   local previous = cjson.decode(old)['state']
+  if finished[previous] then just_finished = 0 end
   if finished[previous] and not finished[ARGV[3]] then return -2 end
   redis.call('HINCRBY', KEYS[2], 'count:' .. previous, -1)
 end
@@ -115,7 +118,7 @@ if ARGV[3] == 'complete' and ARGV[4] ~= '' then
     redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. ' ' .. ARGV[5])
   end
 end
-return seq`;
+return { seq, just_finished }`;
 
 /**
  * Writes a study record; with a fence (ARGV[4]), only while that owner holds the study's lock,
@@ -341,8 +344,7 @@ export class StudyStore {
 
   /** Writes a trial; returns the new seq or a negative refusal code (see SAVE_TRIAL_SCRIPT). */
   private async writeTrial(studyId: string, trial: TrialRecord, fence: string, rebuilding: boolean, expected = ''): Promise<number> {
-    const seq = Number(
-      await this.redis.eval(
+    const reply = await this.redis.eval(
         SAVE_TRIAL_SCRIPT,
         5,
         this.trialsKey(studyId),
@@ -360,12 +362,15 @@ export class StudyStore {
         fence,
         rebuilding ? '1' : '0',
         expected,
-      ),
-    );
+      );
+    // A refusal is one negative number; a write, its seq and whether it finished the trial.
+    const [seq, justFinished] = Array.isArray(reply) ? [Number(reply[0]), Number(reply[1]) === 1] : [Number(reply), false];
     if (seq === -1) throw new LockLostError(studyId);
     if (seq < 0) return seq;
     const event: StudyEvent = { studyId, type: 'trial-updated', trial: trial.number, seq };
-    if (trial.finishedAt && (trial.state === 'complete' || trial.state === 'pruned' || trial.state === 'failed')) {
+    // Only the write that finishes a trial says so: a later write of the finished record (the
+    // scheduler's after the worker's) must not count it again in the metrics.
+    if (justFinished && trial.finishedAt && (trial.state === 'complete' || trial.state === 'pruned' || trial.state === 'failed')) {
       const ms = (a?: string, b?: string): number | undefined => (a && b ? Math.max(0, Date.parse(b) - Date.parse(a)) : undefined);
       const durationMs = ms(trial.startedAt, trial.finishedAt);
       const queueWaitMs = ms(trial.createdAt, trial.startedAt);
