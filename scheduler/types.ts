@@ -132,6 +132,8 @@ export interface TrialRecord {
   metric?: number;
   metrics?: Record<string, number>;
   majorityBaseline?: number;
+  /** What its evaluations scored: `examples` of the dataset's dev split of `splitSize` (set when complete). */
+  dev?: { examples: number; splitSize: number };
   worker?: string;
   backend?: string;
   attempts: number;

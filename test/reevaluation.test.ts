@@ -12,6 +12,8 @@ import type { StudyReport } from '../scheduler/report.js';
 import type { StudyView, TrialRecord } from '../scheduler/types.js';
 import { BASELINES } from '../search/baselines.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
+import { REEVALUATION_MAX_DEV_EXAMPLES } from '../scheduler/reevaluation.js';
+import { loadDataset } from '../workers/data/index.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
 import { launchBrowser, runBrowserTests } from './helpers/browser.js';
 import { startStack, waitFor } from './helpers/stack.js';
@@ -93,15 +95,21 @@ describe('re-evaluation', () => {
     const repeats = study.trials.filter((t) => t.reevaluation !== undefined);
     expect(search.every((t) => t.reevaluation === undefined && t.state === 'complete')).toBe(true);
     expect(repeats.every((t) => t.number >= 5 && t.state === 'complete' && !t.pruneRequested && t.error === undefined)).toBe(true);
-    // Every re-evaluation: the original's configuration and settings, its data seed, another training seed.
+    // Every re-evaluation: the original's configuration and settings, its data seed, another training seed, and the
+    // dataset's whole dev split (spam-assassin's is under the cap) instead of the search's dev subset.
+    const devSplit = (await loadDataset(task.dataset)).dev.length;
+    expect(devSplit).toBeLessThan(REEVALUATION_MAX_DEV_EXAMPLES);
     for (const t of repeats) {
       const original = study.trials[t.reevaluation!.of]!;
       expect(original.reevaluation).toBeUndefined();
       expect(t.peft).toEqual(original.peft);
-      const { seed, ...rest } = t.training;
-      const { seed: originalSeed, ...originalRest } = original.training;
+      const { seed, devExamples, ...rest } = t.training;
+      const { seed: originalSeed, devExamples: originalDev, ...originalRest } = original.training;
       expect(rest).toEqual(originalRest);
       expect(seed).not.toBe(originalSeed);
+      expect(devExamples).toBe(REEVALUATION_MAX_DEV_EXAMPLES);
+      expect(t.dev).toEqual({ examples: devSplit, splitSize: devSplit });
+      expect(original.dev).toEqual({ examples: originalDev, splitSize: devSplit });
     }
     expect(new Set(repeats.map((t) => t.training.seed)).size).toBe(repeats.length);
 
@@ -160,8 +168,14 @@ describe('re-evaluation', () => {
     expect(report.splits).toEqual(['dev']);
     expect(report.notes.join(' ')).toMatch(/no labelled test split/);
     expect(report.levels.chance).toBe(0.5);
-    expect(report.levels.majorityClass).toBe(search[0]!.majorityBaseline);
-    expect(report.settings).toMatchObject({ training, reevaluation: { configurations: 2, seeds: 2 }, devExamples: 16, dataSeed: 5 });
+    // The dev column is the whole dev split, the search column the study's subset, and the report says which.
+    expect(report.settings).toMatchObject({ training, reevaluation: { configurations: 2, seeds: 2 }, searchDevExamples: 16, devExamples: devSplit, devSplitSize: devSplit, dataSeed: 5 });
+    expect(report.notes[0]).toBe(`re-evaluated on the whole dev split (${devSplit} examples)`);
+    // The majority level is the dev column's: measured on the whole split by the re-evaluations.
+    expect(report.levels.majorityClass).toBe(repeats[0]!.majorityBaseline);
+    // The search's hypervolume after each of its 3 search trials (the 2 baselines are not search trials), against the study's reference.
+    expect(report.hypervolume!.reference).toEqual(study.reference!.point);
+    expect(report.hypervolume!.steps.map((st) => st.trial)).toEqual([2, 3, 4]);
 
     const md = await stack.api(`/api/studies/${id}/report.md`);
     expect(md.status).toBe(200);
@@ -172,10 +186,13 @@ describe('re-evaluation', () => {
     expect(text).toContain(`| LoRA r8 (baseline) |`);
     expect(text).toContain(lora.splits.dev!.mean.toFixed(4));
     expect(text).not.toMatch(/test mean/);
+    expect(text).toContain(`| Search (1 seed, dev subset of 16) | dev (whole split, ${devSplit}) mean ± std |`);
+    expect(text).toContain('## Hypervolume of the search');
     const csv = await stack.api(`/api/studies/${id}/report.csv`);
     expect(csv.headers.get('content-disposition')).toMatch(/attachment; filename="?.*report\.csv"?/);
     const lines = (await csv.text()).trim().split('\n');
-    expect(lines[0]).toBe('configuration,kind,trial,where,stored_params,trainable_percent,search_metric,dev_n,dev_mean,dev_std,dev_ci_low,dev_ci_high');
+    expect(lines[0]).toBe('configuration,kind,trial,where,stored_params,trainable_percent,search_dev_examples,search_metric,dev_examples,dev_n,dev_mean,dev_std,dev_ci_low,dev_ci_high');
+    expect(lines[1]!.split(',').slice(-6)[0]).toBe(String(devSplit));
     expect(lines.length).toBe(1 + report.rows.length);
     // The summary's best and front ignore the repeats: the best is a search or baseline trial.
     expect(study.summary.bestTrial).toBeLessThan(5);
@@ -200,6 +217,14 @@ describe('re-evaluation', () => {
     expect(await plot.getAttribute('data-error-bars')).toBe(String(report.rows.length));
     expect(await plot.getAttribute('data-baselines')).toBe('2');
     expect(await plot.locator('.baseline text').allTextContents()).toEqual(['LoRA r8', 'BitFit']);
+    // Which examples each column scored, in its heading.
+    expect(await page.getByTestId('report-search-head').textContent()).toBe('Search (1 seed, dev subset of 16)');
+    expect(await page.getByTestId('report-dev-head').textContent()).toBe(`dev (whole split, ${devSplit}) mean ± std`);
+    // The hypervolume history: one point per finished search trial, ending at the report's last value, with the reference named.
+    const volume = page.getByTestId('report-hypervolume');
+    expect(await volume.getAttribute('data-points')).toBe('3');
+    expect(Number(await volume.getAttribute('data-last'))).toBe(report.hypervolume!.steps.at(-1)!.volume);
+    expect(await page.getByTestId('report-reference').textContent()).toContain('reference point accuracy');
     await page.getByTestId('report-panel').screenshot({ path: 'test/artifacts/reevaluation-report-tab.png' });
     const [markdown] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-download-md').click()]);
     expect(markdown.suggestedFilename()).toBe('autopeft-reeval-report.md');
