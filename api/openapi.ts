@@ -213,6 +213,7 @@ const studyReport = z.object({
     })
     .optional()
     .describe("the search's hypervolume after each finished search trial, in trial order, against the study's reference point"),
+  warnings: z.array(z.object({ code: z.enum(['no-learning', 'equal-metrics']), message: z.string(), advice: z.string() })).describe("the study's warnings, as on its page"),
 });
 const created = z.object({ id: z.string(), state: studyState });
 const cancelling = z.object({ id: z.string(), state: z.literal('cancelling') });

@@ -13,7 +13,7 @@ import type { ReferenceSource } from '../dashboard/src/views/stats.js';
 import { BASELINES } from '../search/baselines.js';
 import type { BaselineName } from '../search/baselines.js';
 import { REEVALUATION_MAX_DEV_EXAMPLES, reevaluationTargets } from './reevaluation.js';
-import type { ReevaluationSpec, StudyRecord, StudySpec, TrialRecord, TrialState } from './types.js';
+import type { ReevaluationSpec, StudyRecord, StudySpec, StudyWarning, TrialRecord, TrialState } from './types.js';
 
 /** The splits a report can show. The built-in and uploaded datasets have train and dev only. */
 export type ReportSplit = 'dev' | 'test';
@@ -121,6 +121,8 @@ export interface StudyReport {
   comparisons: ReportComparison[];
   /** Absent when the search finished no complete trial (there is no front and no reference). */
   hypervolume?: ReportHypervolume;
+  /** The study's warnings (scheduler/study-warnings.ts), the same the study page and `autopeft status` show. */
+  warnings: StudyWarning[];
 }
 
 /** Two-sided 95 % quantiles t(0.975, df) of Student's t distribution, df 1..30. */
@@ -251,6 +253,7 @@ export function buildReport(study: StudyRecord, trials: readonly TrialRecord[]):
     rows,
     comparisons,
     ...(hypervolume ? { hypervolume } : {}),
+    warnings: study.warnings ?? [],
   };
 }
 
@@ -262,6 +265,8 @@ export function reportMarkdown(report: StudyReport): string {
   const lines: string[] = [];
   lines.push(`# Report: ${report.study.name}`, '');
   lines.push(`${report.dataset} on ${report.baseModel}, metric ${report.metric}; mean ± sample std over ${report.settings.reevaluation.seeds} seeds, 95 % Student-t interval.`, '');
+  // Said before the numbers, as the study page does: they do not support a conclusion.
+  for (const w of report.warnings) lines.push(`> **Warning:** ${w.message}. What usually helps: ${w.advice}.`, '');
   const splitHeads = report.splits.flatMap((s) => [`${splitTitle(report, s)} mean ± std`, `${s} 95 % interval`, `${s} n (seeds)`]);
   lines.push(`| Configuration | Where it acts | Stored params | Trainable % | ${searchTitle(report)} | ${splitHeads.join(' | ')} |`);
   lines.push(`|${' --- |'.repeat(5 + splitHeads.length)}`);

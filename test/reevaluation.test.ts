@@ -3,7 +3,7 @@
  * `re-evaluating`, retrains its Pareto-optimal configurations and its baselines with other
  * training seeds, then completes; its report's statistics are those of the re-evaluation trials'
  * own metrics, its baseline rows carry the documented settings and closed-form counts, and it has
- * no test column (no built-in dataset has labelled test data).
+ * no test column (no built-in dataset has labelled test data). The study runs on the bundled model.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
@@ -19,9 +19,9 @@ import { launchBrowser, runBrowserTests } from './helpers/browser.js';
 import { startStack, waitFor } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
 
-const task = { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'accuracy' };
+const task = { dataset: 'spam-assassin', baseModel: 'brown-bert-small', metric: 'accuracy' };
 const training = { steps: 4, batchSize: 8, learningRate: 0.003, evalEvery: 2, maxSeqLength: 32, trainExamples: 32, devExamples: 16 };
-const shape = BASE_MODELS['tiny-random']!.shape;
+const shape = BASE_MODELS['brown-bert-small']!.shape;
 
 describe('re-evaluation', () => {
   let stack: TestStack;
@@ -80,8 +80,9 @@ describe('re-evaluation', () => {
       states.add(v.state);
       if (v.state === 're-evaluating') {
         reevaluatingInFlight = Math.max(reevaluatingInFlight, v.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length);
-        // Not ready while the phase runs.
-        expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(409);
+        // Not ready while the phase runs (a 200 only if the phase ended since the view was read).
+        const status = (await stack.api(`/api/studies/${id}/report`)).status;
+        if (status !== 409) expect({ status, state: (await view(id)).state }).toEqual({ status: 200, state: 'completed' });
       }
       if (v.state === 'completed' || v.state === 'failed') study = v;
       else if (Date.now() > deadline) throw new Error('timed out waiting for the study to finish');
@@ -188,6 +189,10 @@ describe('re-evaluation', () => {
     expect(text).not.toMatch(/test mean/);
     expect(text).toContain(`| Search (1 seed, dev subset of 16) | dev (whole split, ${devSplit}) mean ± std |`);
     expect(text).toContain('## Hypervolume of the search');
+    // 4 steps learn nothing: the study's honest warning is the report's too, on the page and in the Markdown.
+    expect(study.warnings?.map((w) => w.code)).toContain('no-learning');
+    expect(report.warnings).toEqual(study.warnings);
+    expect(text).toContain(`> **Warning:** ${study.warnings![0]!.message}`);
     const csv = await stack.api(`/api/studies/${id}/report.csv`);
     expect(csv.headers.get('content-disposition')).toMatch(/attachment; filename="?.*report\.csv"?/);
     const lines = (await csv.text()).trim().split('\n');
@@ -225,6 +230,7 @@ describe('re-evaluation', () => {
     expect(await volume.getAttribute('data-points')).toBe('3');
     expect(Number(await volume.getAttribute('data-last'))).toBe(report.hypervolume!.steps.at(-1)!.volume);
     expect(await page.getByTestId('report-reference').textContent()).toContain('reference point accuracy');
+    expect(await page.getByTestId('report-warning').first().getAttribute('data-code')).toBe(study.warnings![0]!.code);
     await page.getByTestId('report-panel').screenshot({ path: 'test/artifacts/reevaluation-report-tab.png' });
     const [markdown] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-download-md').click()]);
     expect(markdown.suggestedFilename()).toBe('autopeft-reeval-report.md');

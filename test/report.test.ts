@@ -126,6 +126,14 @@ describe('report', () => {
     // By hand for trial 1 alone: (5000 - 500) x (0.9 - 0.5).
     expect(hv.steps[0]!.volume).toBeCloseTo(1800, 9);
     expect(hv.steps[4]!.volume).toBe(hv.steps[3]!.volume);
+    // No warnings on this study; the study's own ones when it has them, before the table.
+    expect(report.warnings).toEqual([]);
+    const warning = { code: 'no-learning' as const, message: 'every complete trial (5) scored within noise of the majority-class baseline', advice: 'more steps' };
+    const warned = buildReport({ ...study, warnings: [warning] }, [...search, ...repeats]);
+    expect(warned.warnings).toEqual([warning]);
+    const warnedMd = reportMarkdown(warned);
+    expect(warnedMd).toContain('> **Warning:** every complete trial (5) scored within noise of the majority-class baseline. What usually helps: more steps.');
+    expect(warnedMd.indexOf('**Warning:**')).toBeLessThan(warnedMd.indexOf('| Configuration |'));
     const md = reportMarkdown(report);
     expect(md).toContain('## Hypervolume of the search');
     expect(md).toContain('Reference point: accuracy 0.5, 5000 stored parameters (majority-class level and largest configuration of the space)');

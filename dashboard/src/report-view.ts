@@ -166,6 +166,10 @@ function renderReport(report: StudyReport, onDownload: (path: string) => void): 
   return [
     h('div', { class: 'panel-head' }, h('h2', null, 'Report'), h('div', { class: 'report-downloads' }, download('md', 'Markdown'), download('csv', 'CSV'))),
     h('p', { class: 'panel-note' }, `${report.dataset} on ${report.baseModel} · ${report.metric}: mean ± sample std over ${report.settings.reevaluation.seeds} training seeds, 95 % Student-t interval · ${levels.join(' · ')}`),
+    // The study's warnings, as its page says them: the numbers below do not support a conclusion.
+    ...report.warnings.map((w) =>
+      h('div', { class: 'callout callout-warning', role: 'status', 'data-testid': 'report-warning', 'data-code': w.code }, h('strong', null, 'Warning: '), `${w.message}. `, h('span', { class: 'muted' }, `What usually helps: ${w.advice}.`)),
+    ),
     h('div', { class: 'table-scroll' }, table),
     h('div', { class: 'plot-host report-plot-host' }, reportPlot(report)),
     h('div', { class: 'legend' }, h('span', { class: 'legend-item' }, '● found configuration'), h('span', { class: 'legend-item' }, '◆ baseline'), h('span', { class: 'legend-item' }, '| 95 % interval'), h('span', { class: 'legend-item' }, '– – majority class')),
