@@ -411,6 +411,7 @@ export class Scheduler {
         // trial of this number gets, so it differs from the original's and from every other re-evaluation's.
         training: reevaluationTraining(original.training, study.spec.algorithm.seed * 1000 + number),
         trainableParams: original.trainableParams,
+        ...(original.trainingParams !== undefined ? { trainingParams: original.trainingParams } : {}),
         trainablePercent: original.trainablePercent,
         reports: [],
         attempts: 0,
@@ -578,6 +579,7 @@ export class Scheduler {
           dataSeed: study.spec.algorithm.seed,
         },
         trainableParams,
+        trainingParams: countPeftParams(peft, shape, 'training') + headParams,
         trainablePercent: (100 * trainableParams) / study.baseParams,
         reports: [],
         attempts: 0,
