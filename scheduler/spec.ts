@@ -257,7 +257,7 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
       throw new InvalidSpecError(
         'reevaluation',
         `a re-evaluation of the space's largest configuration scores up to ${REEVALUATION_MAX_DEV_EXAMPLES} dev examples and needs an estimated ${describeEstimate(estimate, reevaluationTrainingSettings, shape)}; ` +
-          `that is more than AUTOPEFT_TRIAL_MAX_MEMORY (${formatBytes(maxMemoryBytes)}): lower training.batchSize or training.maxSeqLength, or set reevaluation.configurations to 0`,
+          `that is more than AUTOPEFT_TRIAL_MAX_MEMORY (${formatBytes(maxMemoryBytes)}): its evaluation batches are larger than the search's (training.devExamples ${spec.training.devExamples}); lower training.maxSeqLength, or set reevaluation.configurations to 0`,
       );
     }
   }

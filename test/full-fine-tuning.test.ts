@@ -2,7 +2,8 @@
  * Full fine-tuning as a baseline: the size limit refuses it at admission on a base model over
  * the limit (naming the field and the limit) and drops it from the default set there, while the
  * bundled and tiny models get it; and a real trial of it on the bundled model passes the
- * worker's live-count check against both closed forms and learns.
+ * worker's live-count check against both closed forms. On the same bert-base-sized model: a
+ * re-evaluation that scores the whole dev split is refused when its evaluation does not fit.
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,17 @@ describe('full fine-tuning', () => {
     await redis.quit();
   });
 
+  it('refuses a re-evaluation whose whole-dev-split evaluation does not fit the memory limit, naming reevaluation', async () => {
+    const problem = await parseStudySpec(spec('bert-base', { baselines: [], budget: { maxTrials: 30 } }), context()).then(
+      () => undefined,
+      (error: Error & { field?: string }) => error,
+    );
+    expect(problem?.field).toBe('reevaluation');
+    expect(problem?.message).toMatch(/scores up to 2000 dev examples .* more than AUTOPEFT_TRIAL_MAX_MEMORY \(3\.0 GiB\)/);
+    // The same study without re-evaluation is admitted: only the re-evaluation's larger evaluation batches are over.
+    await expect(parseStudySpec(spec('bert-base', { baselines: [], budget: { maxTrials: 30 }, reevaluation: { configurations: 0 } }), context())).resolves.toBeDefined();
+  });
+
   it('is refused at admission on a base model over the documented limit, naming the field and the limit', async () => {
     const problem = await parseStudySpec(spec('bert-base', { baselines: ['lora', 'full'], budget: { maxTrials: 4 } }), context()).then(
       () => undefined,
@@ -62,7 +74,8 @@ describe('full fine-tuning', () => {
       expect(parsed.spec.baselines, name).toEqual(BASELINE_NAMES);
       expect(parsed.spec.baselines).toContain('full');
     }
-    const big = await parseStudySpec(spec('bert-base', { budget: { maxTrials: DEFAULT_BASELINES_MIN_TRIALS } }), context());
+    // (Re-evaluation off: its evaluation batches of the whole dev split would not fit bert-base's memory estimate.)
+    const big = await parseStudySpec(spec('bert-base', { budget: { maxTrials: DEFAULT_BASELINES_MIN_TRIALS }, reevaluation: { configurations: 0 } }), context());
     expect(big.spec.baselines).not.toContain('full');
     expect(big.spec.baselines?.length).toBeGreaterThan(0);
   });
