@@ -90,8 +90,10 @@ const HV_M = { left: 56, right: 20, top: 12, bottom: 40 };
 function hypervolumePlot(hv: ReportHypervolume): SVGSVGElement {
   const volumes = hv.steps.map((st) => st.volume);
   const trials = hv.steps.map((st) => st.trial);
-  const xAxis = linearAxis(trials, 8);
-  const yAxis = linearAxis([0, ...volumes]);
+  // Trial numbers and volumes start at 0: the padded axes are cut there.
+  const clamp = (axis: Axis): Axis => ({ lo: Math.max(0, axis.lo), hi: axis.hi, ticks: axis.ticks.filter((t) => t >= 0) });
+  const xAxis = clamp(linearAxis(trials, 8));
+  const yAxis = clamp(linearAxis([0, ...volumes]));
   const x = (v: number): number => place(xAxis, v, HV_M.left, W - HV_M.right, false);
   const y = (v: number): number => place(yAxis, v, HV_H - HV_M.bottom, HV_M.top, false);
   const svg = s('svg', { viewBox: `0 0 ${W} ${HV_H}`, class: 'report-plot report-hypervolume', 'data-testid': 'report-hypervolume', role: 'img', 'aria-label': 'hypervolume of the search after each finished search trial' });
