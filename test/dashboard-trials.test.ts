@@ -232,6 +232,10 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
       const cells = await grid.locator(`tr[data-row="${row}"] td`).evaluateAll((tds) => tds.map((td) => td.textContent ?? ''));
       expect(cells).toEqual(['', String(rank), String(rank), String(rank), '', '']);
     }
+    // The table's chip names each target's own rank (the issue: "LoRA rank 16 on query, key, value, attentionOutput").
+    const chip = page.locator('[data-testid="trial-row"][data-trial-number="5"] .chip').first();
+    expect(await chip.textContent()).toBe('LoRA Q8 K2 V4 O16');
+    expect(await chip.getAttribute('title')).toBe('LoRA ranks query 8, key 2, value 4, attentionOutput 16, alpha 32');
     // Both counts, named: the stored one (the objective) and what the optimiser updated.
     expect(await detail.getByTestId('detail-stored-params').textContent()).toMatch(new RegExp(`^${trial.trainableParams.toLocaleString('en')} \\(.* of base; the objective\\)$`));
     expect(await detail.getByTestId('detail-training-params').textContent()).toBe('98,765');

@@ -49,6 +49,17 @@ function sweptVolume(points: readonly { metric: number; params: number }[], refe
 }
 
 describe('report', () => {
+  it("says where a configuration acts with each LoRA target's own rank", () => {
+    const rankPerTarget = { query: 8, key: 2, value: 4, attentionOutput: 16 };
+    const t = trial(0, 0.9, 100, { peft: { lora: { rank: 16, alpha: 32, dropout: 0, targets: ['query', 'key', 'value', 'attentionOutput'], layers: [0, 1], rankPerTarget } } });
+    const repeat = { ...t, number: 1, reevaluation: { of: 0, seed: 1 } };
+    const study = {
+      id: 's', spec: { name: 'r', task: { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'accuracy' }, preset: 'lora', searchSpace: {}, algorithm: { name: 'random', seed: 7 }, objectives: {}, pruner: { type: 'none' }, budget: { maxTrials: 1, maxParallel: 1 }, reevaluation: { configurations: 1, seeds: 1 }, training },
+      state: 'completed', createdAt: '', updatedAt: '', baseShape: shape, baseParams: 1000, headOutputs: 2,
+    } as StudyRecord;
+    expect(buildReport(study, [t, repeat]).rows[0]!.where).toBe('LoRA Q8 K2 V4 O16 · layers 0–1');
+  });
+
   it('uses the Student t quantiles and the sample standard deviation', () => {
     expect(studentT975(1)).toBe(12.706);
     expect(studentT975(2)).toBe(4.303);
