@@ -125,11 +125,11 @@ export async function status(client: Client, out: Output, id: string): Promise<n
     }
     console.log(`task: ${study.spec.task.dataset} on ${study.spec.task.baseModel}, metric ${study.spec.task.metric}`);
     printWarnings(study);
-    console.log(['trial', 'state', 'params', '% base', `best ${study.spec.task.metric}`, 'peft'].join('\t'));
+    console.log(['trial', 'state', 'stored params (objective)', 'training params', '% base', `best ${study.spec.task.metric}`, 'peft'].join('\t'));
     for (const t of study.trials) {
       const modules = peftModules(t.peft).map((m) => m.label);
       const state = t.reevaluation ? `${t.state} (re-evaluates ${t.reevaluation.of}, seed ${t.reevaluation.seed})` : t.state;
-      console.log([t.number, state, t.trainableParams, t.trainablePercent.toFixed(3), t.metric?.toFixed(4) ?? '-', modules.join(', ') || 'head only'].join('\t'));
+      console.log([t.number, state, t.trainableParams, t.trainingParams ?? '-', t.trainablePercent.toFixed(3), t.metric?.toFixed(4) ?? '-', modules.join(', ') || 'head only'].join('\t'));
     }
   });
   return 0;

@@ -52,12 +52,14 @@ const trialRecord = z
     params: z.record(z.string(), paramValue),
     peft,
     training: documentedObject<TrainingConfig>('training settings, the seeds included'),
-    trainableParams: z.number(),
+    trainableParams: z.number().describe('closed-form stored parameters (PEFT modules and head): what the download holds, the search objective'),
+    trainingParams: z.number().optional().describe('closed-form parameters the optimiser updates (prefix-tuning counts its MLP)'),
     trainablePercent: z.number(),
     reports: z.array(report),
     metric: z.number().optional(),
     metrics: z.record(z.string(), z.number()).optional(),
     majorityBaseline: z.number().optional(),
+    dev: z.object({ examples: z.number().int(), splitSize: z.number().int() }).optional().describe('what its evaluations scored: examples of the dev split of splitSize'),
     reevaluation: z.object({ of: z.number().int(), seed: z.number().int() }).optional().describe('set on a re-evaluation trial: the trial it retrains and its seed number'),
     worker: z.string().optional(),
     backend: z.string().optional(),
@@ -180,7 +182,10 @@ const studyReport = z.object({
     training: documentedObject<StudySpec['training']>('the study training settings'),
     dataSeed: z.number().optional(),
     reevaluation: z.object({ configurations: z.number().int(), seeds: z.number().int() }),
-    devExamples: z.number().optional(),
+    searchDevExamples: z.number().optional().describe("dev examples each search trial scored (the study's dev subset): the search column's"),
+    devExamples: z.number().optional().describe("dev examples each re-evaluation scored: the dataset's whole dev split, at most maxDevExamples"),
+    devSplitSize: z.number().optional(),
+    maxDevExamples: z.number(),
     confidence: z.literal(0.95),
   }),
   rows: z.array(
@@ -201,6 +206,15 @@ const studyReport = z.object({
     }),
   ),
   comparisons: z.array(z.object({ configuration: z.string(), baseline: z.string(), split: reportSplit, lower: z.number(), upper: z.number() })),
+  hypervolume: z
+    .object({
+      reference: z.tuple([z.number(), z.number()]).describe('[metric, stored parameters]'),
+      source: z.enum(['spec', 'default', 'fallback']),
+      steps: z.array(z.object({ trial: z.number().int(), state: trialState, volume: z.number() })),
+    })
+    .optional()
+    .describe("the search's hypervolume after each finished search trial, in trial order, against the study's reference point"),
+  warnings: z.array(z.object({ code: z.enum(['no-learning', 'equal-metrics']), message: z.string(), advice: z.string() })).describe("the study's warnings, as on its page"),
 });
 const created = z.object({ id: z.string(), state: studyState });
 const cancelling = z.object({ id: z.string(), state: z.literal('cancelling') });

@@ -3,7 +3,26 @@
  * finished search's trials, so every scheduler step (and a restarted scheduler) plans the same
  * re-evaluation trials without storing the plan.
  */
+import type { TrainingConfig } from '../search/types.js';
 import type { ReevaluationSpec, TrialRecord } from './types.js';
+
+/**
+ * The most dev examples a re-evaluation trial scores: the dataset's whole dev split up to this
+ * many. The built-in spam-assassin split (1,209) is scored whole; the Brown splits (2,848 and
+ * 5,294) are capped, as are large uploads, because every evaluation of a trial (every
+ * `training.evalEvery` steps) scores them all: on the bundled model 2,000 examples of 64
+ * tokens take some 6 s per evaluation on 2 CPU cores.
+ */
+export const REEVALUATION_MAX_DEV_EXAMPLES = 2000;
+
+/**
+ * A re-evaluation's training settings: the original's (the same training subset, the same data
+ * seed), another training seed, and the whole dev split up to {@link REEVALUATION_MAX_DEV_EXAMPLES}
+ * (the worker takes at most the split's size) instead of the search's dev subset.
+ */
+export function reevaluationTraining(original: TrainingConfig, seed: number): TrainingConfig {
+  return { ...original, seed, devExamples: REEVALUATION_MAX_DEV_EXAMPLES };
+}
 
 /** One planned re-evaluation: trial `of` trained again with seed number `seed` (1..S). */
 export interface PlannedReevaluation {

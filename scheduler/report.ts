@@ -7,11 +7,13 @@
  * to beat a baseline only when its interval lies wholly above the baseline's. Pure: the API
  * reads the study and its trials and renders what this returns as JSON, Markdown or CSV.
  */
-import { fmtLayers, peftLayers, peftModules } from '../dashboard/src/format.js';
+import { fmtLayers, peftLayers, peftModules, searchTitle, splitTitle } from '../dashboard/src/format.js';
+import { REFERENCE_SOURCES, hypervolumeHistory, studyReference } from '../dashboard/src/views/stats.js';
+import type { ReferenceSource } from '../dashboard/src/views/stats.js';
 import { BASELINES } from '../search/baselines.js';
 import type { BaselineName } from '../search/baselines.js';
-import { reevaluationTargets } from './reevaluation.js';
-import type { ReevaluationSpec, StudyRecord, StudySpec, TrialRecord } from './types.js';
+import { REEVALUATION_MAX_DEV_EXAMPLES, reevaluationTargets } from './reevaluation.js';
+import type { ReevaluationSpec, StudyRecord, StudySpec, StudyWarning, TrialRecord, TrialState } from './types.js';
 
 /** The splits a report can show. The built-in and uploaded datasets have train and dev only. */
 export type ReportSplit = 'dev' | 'test';
@@ -65,6 +67,28 @@ export interface ReportComparison {
   upper: number;
 }
 
+/** One step of the search's hypervolume history. */
+export interface HypervolumeStep {
+  /** A finished search trial (never a baseline or a re-evaluation). */
+  trial: number;
+  state: TrialState;
+  /** The hypervolume of the complete search trials up to this one (a pruned or failed trial leaves it as it was). */
+  volume: number;
+}
+
+/**
+ * The search's hypervolume after each finished search trial, in trial order: of (metric ↑, stored
+ * parameters ↓), the Pareto front's objectives, against the study's reference point as the search
+ * used it (search/pareto.ts's `hypervolume`, through the dashboard's incremental history).
+ */
+export interface ReportHypervolume {
+  /** `[metric, stored parameters]`, raw units. */
+  reference: [number, number];
+  /** `spec`: objectives.referencePoint; `default`: majority-class level and largest configuration; `fallback`: worst complete trial + 10 % of the range (a study with neither). */
+  source: ReferenceSource;
+  steps: HypervolumeStep[];
+}
+
 /** A study's report (`GET /api/studies/:id/report`). */
 export interface StudyReport {
   study: { id: string; name: string; state: StudyRecord['state'] };
@@ -75,20 +99,30 @@ export interface StudyReport {
   splits: ReportSplit[];
   /** Why a split is absent. */
   notes: string[];
-  /** The majority-class level of the metric on the dev subset (as the workers measured it) and the chance level 1/classes. */
+  /** The majority-class level of the metric on the dev column's examples (as the re-evaluation workers measured it) and the chance level 1/classes. */
   levels: { majorityClass?: number; chance?: number };
   settings: {
     training: StudySpec['training'];
     /** The data seed every trial shares (the same train and dev subsets). */
     dataSeed?: number;
     reevaluation: ReevaluationSpec;
-    /** Dev examples each re-evaluation scores (the study's own dev subset, `training.devExamples`). */
+    /** Dev examples each search trial scored: the study's dev subset (`training.devExamples`, at most the split), the "search" column's. */
+    searchDevExamples?: number;
+    /** Dev examples each re-evaluation scored, the dev column's: the dataset's whole dev split, at most `maxDevExamples`. */
     devExamples?: number;
+    /** Examples in the dataset's dev split. */
+    devSplitSize?: number;
+    /** The cap on a re-evaluation's dev examples (REEVALUATION_MAX_DEV_EXAMPLES, scheduler/reevaluation.ts). */
+    maxDevExamples: number;
     /** Confidence of the intervals. */
     confidence: 0.95;
   };
   rows: ReportRow[];
   comparisons: ReportComparison[];
+  /** Absent when the search finished no complete trial (there is no front and no reference). */
+  hypervolume?: ReportHypervolume;
+  /** The study's warnings (scheduler/study-warnings.ts), the same the study page and `autopeft status` show. */
+  warnings: StudyWarning[];
 }
 
 /** Two-sided 95 % quantiles t(0.975, df) of Student's t distribution, df 1..30. */
@@ -111,6 +145,26 @@ export function seedStats(values: readonly number[]): SeedStats {
   const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
   const half = (studentT975(n - 1) * std) / Math.sqrt(n);
   return { n, values: [...values], mean, std, interval: [mean - half, mean + half] };
+}
+
+/** The hypervolume history of the search trials (see {@link ReportHypervolume}). */
+export function searchHypervolume(study: StudyRecord, trials: readonly TrialRecord[]): ReportHypervolume | undefined {
+  const finished = trials
+    .filter((t) => t.baseline === undefined && t.reevaluation === undefined && (t.state === 'complete' || t.state === 'pruned' || t.state === 'failed'))
+    .sort((a, b) => a.number - b.number);
+  const complete = finished.filter((t) => t.state === 'complete' && t.metric !== undefined).map((t) => ({ number: t.number, metric: t.metric!, params: t.trainableParams }));
+  const specPoint = study.spec.objectives.referencePoint;
+  const reference = studyReference(complete, study.reference?.point, specPoint);
+  if (!reference) return undefined;
+  const volumes = new Map(hypervolumeHistory(complete, reference).map((v) => [v.number, v.volume]));
+  let volume = 0;
+  const steps = finished.map((t): HypervolumeStep => {
+    volume = volumes.get(t.number) ?? volume;
+    return { trial: t.number, state: t.state, volume };
+  });
+  const source = study.reference?.source ?? (specPoint ? 'spec' : 'fallback');
+  // Back to raw units: the metric was negated for minimisation.
+  return { reference: [-reference[0]!, reference[1]!], source, steps };
 }
 
 /** Whether the report can be built: the study re-evaluated and that phase is over. */
@@ -160,9 +214,16 @@ export function buildReport(study: StudyRecord, trials: readonly TrialRecord[]):
       if (x && y && x[0] > y[1]) comparisons.push({ configuration: found.label, baseline: base.label, split: 'dev', lower: x[0], upper: y[1] });
     }
   }
-  const majority = trials.find((t) => t.majorityBaseline !== undefined)?.majorityBaseline;
+  // The levels and sizes of the split the dev column scored: the re-evaluations' (the whole dev split).
+  const repeats = trials.filter((t) => t.reevaluation !== undefined && t.state === 'complete');
+  const majority = (repeats.find((t) => t.majorityBaseline !== undefined) ?? trials.find((t) => t.majorityBaseline !== undefined))?.majorityBaseline;
+  const scoredDev = repeats.find((t) => t.dev !== undefined)?.dev;
+  const searchDev = trials.find((t) => t.reevaluation === undefined && t.dev !== undefined)?.dev;
+  const searchDevExamples = searchDev?.examples ?? spec.training.devExamples;
+  const devSplitSize = scoredDev?.splitSize ?? searchDev?.splitSize;
   const anyTrial = byNumber.get(0);
   const classification = study.headOutputs >= 2;
+  const hypervolume = searchHypervolume(study, trials);
   return {
     study: { id: study.id, name: spec.name, state: study.state },
     dataset: spec.task.dataset,
@@ -170,7 +231,12 @@ export function buildReport(study: StudyRecord, trials: readonly TrialRecord[]):
     metric,
     splits: ['dev'],
     notes: [
-      `re-evaluated on the study's own dev subset (training.devExamples${spec.training.devExamples !== undefined ? ` = ${spec.training.devExamples}` : ''}, data seed shared by every trial), the split the search selected on`,
+      scoredDev
+        ? scoredDev.examples < scoredDev.splitSize
+          ? `re-evaluated on ${scoredDev.examples} of the dev split's ${scoredDev.splitSize} examples (the cap REEVALUATION_MAX_DEV_EXAMPLES = ${REEVALUATION_MAX_DEV_EXAMPLES}; a subset drawn with the study's data seed)`
+          : `re-evaluated on the whole dev split (${scoredDev.examples} examples)`
+        : `re-evaluated on the whole dev split, at most ${REEVALUATION_MAX_DEV_EXAMPLES} examples`,
+      `the search column is each search trial's single-seed metric on the study's dev subset (training.devExamples${searchDevExamples !== undefined ? `: ${searchDevExamples} examples` : ''}), the subset the search selected on`,
       'no labelled test split: the dataset has train and dev data only, so the test column is absent',
     ],
     levels: { ...(majority !== undefined ? { majorityClass: majority } : {}), ...(classification ? { chance: 1 / study.headOutputs } : {}) },
@@ -178,23 +244,31 @@ export function buildReport(study: StudyRecord, trials: readonly TrialRecord[]):
       training: spec.training,
       ...(anyTrial ? { dataSeed: anyTrial.training.dataSeed } : {}),
       reevaluation,
-      ...(spec.training.devExamples !== undefined ? { devExamples: spec.training.devExamples } : {}),
+      ...(searchDevExamples !== undefined ? { searchDevExamples } : {}),
+      ...(scoredDev ? { devExamples: scoredDev.examples } : {}),
+      ...(devSplitSize !== undefined ? { devSplitSize } : {}),
+      maxDevExamples: REEVALUATION_MAX_DEV_EXAMPLES,
       confidence: 0.95,
     },
     rows,
     comparisons,
+    ...(hypervolume ? { hypervolume } : {}),
+    warnings: study.warnings ?? [],
   };
 }
 
 const fixed = (value: number | undefined, digits = 4): string => (value === undefined ? '' : value.toFixed(digits));
+
 
 /** The report as a Markdown document: the table, the levels, the comparisons and the settings. */
 export function reportMarkdown(report: StudyReport): string {
   const lines: string[] = [];
   lines.push(`# Report: ${report.study.name}`, '');
   lines.push(`${report.dataset} on ${report.baseModel}, metric ${report.metric}; mean ± sample std over ${report.settings.reevaluation.seeds} seeds, 95 % Student-t interval.`, '');
-  const splitHeads = report.splits.flatMap((s) => [`${s} mean ± std`, `${s} 95 % interval`, `${s} n`]);
-  lines.push(`| Configuration | Where it acts | Stored params | Trainable % | Search (1 seed) | ${splitHeads.join(' | ')} |`);
+  // Said before the numbers, as the study page does: they do not support a conclusion.
+  for (const w of report.warnings) lines.push(`> **Warning:** ${w.message}. What usually helps: ${w.advice}.`, '');
+  const splitHeads = report.splits.flatMap((s) => [`${splitTitle(report, s)} mean ± std`, `${s} 95 % interval`, `${s} n (seeds)`]);
+  lines.push(`| Configuration | Where it acts | Stored params | Trainable % | ${searchTitle(report)} | ${splitHeads.join(' | ')} |`);
   lines.push(`|${' --- |'.repeat(5 + splitHeads.length)}`);
   for (const row of report.rows) {
     const cells = report.splits.flatMap((s) => {
@@ -211,6 +285,7 @@ export function reportMarkdown(report: StudyReport): string {
   lines.push('', '## Comparisons', '');
   if (report.comparisons.length === 0) lines.push('No found configuration beats a baseline: no interval lies wholly above a baseline\'s.');
   for (const c of report.comparisons) lines.push(`- ${c.configuration} beats baseline ${c.baseline} on ${c.split} (${fixed(c.lower)} > ${fixed(c.upper)})`);
+  if (report.hypervolume) lines.push('', ...hypervolumeMarkdown(report.hypervolume, report.metric));
   lines.push('', '## Settings', '');
   const t = report.settings.training;
   lines.push(`- Training: ${Object.entries(t).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`);
@@ -221,6 +296,29 @@ export function reportMarkdown(report: StudyReport): string {
   return lines.join('\n');
 }
 
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+/** The hypervolume section: the reference, a sparkline over every step, and the steps where it changed. */
+function hypervolumeMarkdown(hv: ReportHypervolume, metric: string): string[] {
+  const top = Math.max(...hv.steps.map((st) => st.volume));
+  const spark = hv.steps.map((st) => SPARKS[top > 0 ? Math.round((st.volume / top) * (SPARKS.length - 1)) : 0]).join('');
+  const lines = [
+    '## Hypervolume of the search',
+    '',
+    `Reference point: ${metric} ${hv.reference[0]}, ${hv.reference[1]} stored parameters (${REFERENCE_SOURCES[hv.source]}); objectives ${metric} ↑ and stored parameters ↓, as the Pareto front. After each finished search trial in trial order (a pruned or failed trial leaves it as it was; baselines and re-evaluations are not search trials):`,
+    '',
+    `\`${spark}\` (trials ${hv.steps[0]?.trial ?? ''}–${hv.steps.at(-1)?.trial ?? ''})`,
+    '',
+    '| After trial | Hypervolume |',
+    '| --- | --- |',
+  ];
+  // Only the steps that changed it (and the last), so a long search stays a short table.
+  hv.steps.forEach((st, i) => {
+    if (i === hv.steps.length - 1 || st.volume !== (hv.steps[i - 1]?.volume ?? 0)) lines.push(`| ${st.trial} | ${Number(st.volume.toPrecision(6))} |`);
+  });
+  return lines;
+}
+
 /** A CSV field, quoted when it needs to be. */
 function csvField(value: string | number | undefined): string {
   const text = value === undefined ? '' : String(value);
@@ -229,14 +327,16 @@ function csvField(value: string | number | undefined): string {
 
 /** The report's rows as CSV, one line per configuration (full precision). */
 export function reportCsv(report: StudyReport): string {
-  const splitHeads = report.splits.flatMap((s) => [`${s}_n`, `${s}_mean`, `${s}_std`, `${s}_ci_low`, `${s}_ci_high`]);
-  const lines = [['configuration', 'kind', 'trial', 'where', 'stored_params', 'trainable_percent', 'search_metric', ...splitHeads].join(',')];
+  // Each metric column's examples beside it: the search's dev subset, and what each split scored.
+  const splitHeads = report.splits.flatMap((s) => [`${s}_examples`, `${s}_n`, `${s}_mean`, `${s}_std`, `${s}_ci_low`, `${s}_ci_high`]);
+  const lines = [['configuration', 'kind', 'trial', 'where', 'stored_params', 'trainable_percent', 'search_dev_examples', 'search_metric', ...splitHeads].join(',')];
+  const examples = (s: ReportSplit): number | undefined => (s === 'dev' ? report.settings.devExamples : undefined);
   for (const row of report.rows) {
     const cells = report.splits.flatMap((s) => {
       const st = row.splits[s];
-      return [st?.n ?? 0, st?.mean, st?.std, st?.interval?.[0], st?.interval?.[1]];
+      return [examples(s), st?.n ?? 0, st?.mean, st?.std, st?.interval?.[0], st?.interval?.[1]];
     });
-    lines.push([row.label, row.kind, row.trial, row.where, row.storedParams, row.trainablePercent, row.searchMetric, ...cells].map(csvField).join(','));
+    lines.push([row.label, row.kind, row.trial, row.where, row.storedParams, row.trainablePercent, report.settings.searchDevExamples, row.searchMetric, ...cells].map(csvField).join(','));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -29,7 +29,7 @@ import { studyIdOfJob } from '../workers/job-types.js';
 import type { TrialJobData, TrialJobOutcome, TrialProgress } from '../workers/job-types.js';
 import { ProposalThread } from './propose.js';
 import { applyTrialOutcome } from './trial-outcome.js';
-import { isSearchTrial, reevaluationPlan } from './reevaluation.js';
+import { isSearchTrial, reevaluationPlan, reevaluationTraining } from './reevaluation.js';
 import { studyWarnings } from './study-warnings.js';
 import type { ProposalOutcome, ProposalRequest } from './propose.js';
 import { LockLostError, trialJobIdOf } from './store.js';
@@ -407,10 +407,11 @@ export class Scheduler {
         params: original.params,
         reevaluation: { of, seed },
         peft: original.peft,
-        // The same settings and data; only the training seed differs: the one a trial of this
-        // number gets, so it differs from the original's and from every other re-evaluation's.
-        training: { ...original.training, seed: study.spec.algorithm.seed * 1000 + number },
+        // The same settings and training data, the whole dev split; the training seed is the one a
+        // trial of this number gets, so it differs from the original's and from every other re-evaluation's.
+        training: reevaluationTraining(original.training, study.spec.algorithm.seed * 1000 + number),
         trainableParams: original.trainableParams,
+        ...(original.trainingParams !== undefined ? { trainingParams: original.trainingParams } : {}),
         trainablePercent: original.trainablePercent,
         reports: [],
         attempts: 0,
@@ -578,6 +579,7 @@ export class Scheduler {
           dataSeed: study.spec.algorithm.seed,
         },
         trainableParams,
+        trainingParams: countPeftParams(peft, shape, 'training') + headParams,
         trainablePercent: (100 * trainableParams) / study.baseParams,
         reports: [],
         attempts: 0,

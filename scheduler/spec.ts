@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { admitSearchSpace, baselineProblem, InadmissibleSpecError } from '../search/admission.js';
+import type { Admission } from '../search/admission.js';
 import { BASELINE_NAMES, BASELINES, defaultBaselines } from '../search/baselines.js';
 import type { BaselineName } from '../search/baselines.js';
 import { getPreset, PRESET_NAMES } from '../search/presets.js';
@@ -18,9 +19,10 @@ import type { SamplerName } from '../search/sampler.js';
 import { validateSpace, InvalidSearchSpaceError } from '../search/space.js';
 import type { SearchSpace } from '../search/space.js';
 import { trainingSettingsSchema } from '../search/training-schema.js';
-import { DEFAULT_TRIAL_MAX_MEMORY } from '../search/trial-memory.js';
+import { DEFAULT_TRIAL_MAX_MEMORY, describeEstimate, estimateTrialMemory, formatBytes } from '../search/trial-memory.js';
 import type { EncoderShape, MetricName } from '../search/types.js';
 import { METRIC_NAMES } from '../workers/train/metrics.js';
+import { REEVALUATION_MAX_DEV_EXAMPLES } from './reevaluation.js';
 import type { ReevaluationSpec, StudySpec } from './types.js';
 
 /** Re-evaluation a study gets by default when its budget is large enough (AutoPEFT uses 5 seeds; 3 keeps it affordable). */
@@ -228,23 +230,38 @@ export async function parseStudySpec(input: unknown, context: SpecContext): Prom
   if (!dataset.metrics.includes(metric)) {
     throw new InvalidSpecError('task.metric', `"${metric}" does not apply to dataset "${spec.task.dataset}"; use one of ${dataset.metrics.join(', ')}`);
   }
+  const reevaluation = spec.reevaluation ?? (spec.budget.maxTrials >= REEVALUATION_DEFAULT_MIN_TRIALS ? { ...DEFAULT_REEVALUATION } : { configurations: 0, seeds: DEFAULT_REEVALUATION.seeds });
+  // A re-evaluation trial scores the whole dev split (up to the cap): its memory is checked with that many.
+  const reevaluationTrainingSettings = { ...spec.training, devExamples: Math.max(spec.training.devExamples, REEVALUATION_MAX_DEV_EXAMPLES) };
+  const maxMemoryBytes = context.trialMaxMemoryBytes ?? DEFAULT_TRIAL_MAX_MEMORY;
+  let admission: Admission;
   try {
-    admitSearchSpace({
+    admission = admitSearchSpace({
       preset,
       space: searchSpace,
       shape,
       headOutputs: dataset.outputs,
       training: spec.training,
       ...(spec.objectives.maxTrainablePercent !== undefined ? { maxTrainablePercent: spec.objectives.maxTrainablePercent } : {}),
-      maxMemoryBytes: context.trialMaxMemoryBytes ?? DEFAULT_TRIAL_MAX_MEMORY,
+      maxMemoryBytes,
       seed: spec.algorithm.seed,
     });
   } catch (error) {
     if (error instanceof InadmissibleSpecError) throw new InvalidSpecError(error.field, error.problem);
     throw error;
   }
-  const baselines = admitBaselines(spec.baselines, configurations.length, shape, dataset.outputs, spec.training, spec.budget.maxTrials, context.trialMaxMemoryBytes ?? DEFAULT_TRIAL_MAX_MEMORY);
-  const reevaluation = spec.reevaluation ?? (spec.budget.maxTrials >= REEVALUATION_DEFAULT_MIN_TRIALS ? { ...DEFAULT_REEVALUATION } : { configurations: 0, seeds: DEFAULT_REEVALUATION.seeds });
+  const reevaluating = reevaluation.configurations > 0;
+  if (reevaluating) {
+    const estimate = estimateTrialMemory({ shape, peft: preset.toConfig(admission.worstPoint, shape).peft, training: reevaluationTrainingSettings, headOutputs: dataset.outputs });
+    if (estimate.total > maxMemoryBytes) {
+      throw new InvalidSpecError(
+        'reevaluation',
+        `a re-evaluation of the space's largest configuration scores up to ${REEVALUATION_MAX_DEV_EXAMPLES} dev examples and needs an estimated ${describeEstimate(estimate, reevaluationTrainingSettings, shape)}; ` +
+          `that is more than AUTOPEFT_TRIAL_MAX_MEMORY (${formatBytes(maxMemoryBytes)}): its evaluation batches are larger than the search's (training.devExamples ${spec.training.devExamples}); lower training.maxSeqLength, or set reevaluation.configurations to 0`,
+      );
+    }
+  }
+  const baselines = admitBaselines(spec.baselines, configurations.length, shape, dataset.outputs, reevaluating ? reevaluationTrainingSettings : spec.training, spec.budget.maxTrials, maxMemoryBytes);
   return { spec: { ...spec, task: { ...spec.task, metric }, searchSpace, baselines, reevaluation }, dataset, shape };
 }
 

@@ -23,6 +23,8 @@ export function applyTrialOutcome(trial: TrialRecord, outcome: TrialJobOutcome, 
   trial.metric = outcome.metric;
   trial.metrics = outcome.metrics;
   trial.majorityBaseline = outcome.majorityBaseline;
+  // Absent from results of workers older than the field.
+  if (outcome.devExamples !== undefined) trial.dev = { examples: outcome.devExamples, splitSize: outcome.devSplitSize };
   trial.backend = outcome.backend;
   if (outcome.artifact) trial.artifact = outcome.artifact;
   // The closed form counts what is stored, so it is compared with the live stored count (the

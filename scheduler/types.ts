@@ -125,6 +125,12 @@ export interface TrialRecord {
    * the `stored` count of the method registry, the search's objective).
    */
   trainableParams: number;
+  /**
+   * Closed-form count of what the optimiser updates (PEFT modules in their training form plus
+   * task head): prefix-tuning's MLP instead of its output, LoRA-FA without its frozen A. Absent on
+   * trials stored before the field.
+   */
+  trainingParams?: number;
   /** trainableParams as a percentage of the base encoder's parameters. */
   trainablePercent: number;
   reports: IntermediateReport[];
@@ -132,6 +138,8 @@ export interface TrialRecord {
   metric?: number;
   metrics?: Record<string, number>;
   majorityBaseline?: number;
+  /** What its evaluations scored: `examples` of the dataset's dev split of `splitSize` (set when complete). */
+  dev?: { examples: number; splitSize: number };
   worker?: string;
   backend?: string;
   attempts: number;

@@ -8,6 +8,7 @@
  * their sources); sizes given as a reduction factor are d / factor, and sizes a small model
  * cannot hold are capped at its hidden size.
  */
+import { FULL_FINE_TUNING_MAX_BASE_PARAMS } from './methods/full-fine-tuning.js';
 import { prefixReparamSize } from './preset-parts.js';
 import type { EncoderShape, PeftConfig } from './types.js';
 
@@ -84,6 +85,11 @@ export const BASELINES = {
       gates: { lora: true, serialAdapter: true, prefix: true },
     }),
   },
+  full: {
+    label: 'full fine-tuning',
+    settings: `every weight, bias and LayerNorm of every layer (the embeddings and the pooler frozen), on base models of at most ${FULL_FINE_TUNING_MAX_BASE_PARAMS.toLocaleString('en-US')} parameters (the survey's Table 2 "FT" row)`,
+    config: (shape) => ({ full: { layers: allLayers(shape) } }),
+  },
 } as const satisfies Record<string, Baseline>;
 
 /** A baseline's name. */
@@ -93,13 +99,17 @@ export type BaselineName = keyof typeof BASELINES;
 export const BASELINE_NAMES = Object.keys(BASELINES) as BaselineName[];
 
 /**
- * Trials a study needs per baseline for the standard set to be its default: smaller budgets
- * default to none, so that a short study is not spent on baselines (each baseline is one trial
- * of the budget).
+ * Trials a study needs for the standard set to be its default: 3 per PEFT baseline (full
+ * fine-tuning, which only small base models run, does not raise it). Smaller budgets default to
+ * none, so that a short study is not spent on baselines (each baseline is one trial of the budget).
  */
-export const TRIALS_PER_DEFAULT_BASELINE = 3;
+export const DEFAULT_BASELINES_MIN_TRIALS = 30;
 
-/** The baselines a study trains when its spec names none: the standard set if its budget allows. */
+/**
+ * The baselines a study trains when its spec names none: the standard set if its budget allows
+ * (the scheduler then drops those its base model cannot run, such as full fine-tuning of a
+ * model over the size limit).
+ */
 export function defaultBaselines(maxTrials: number): BaselineName[] {
-  return maxTrials >= TRIALS_PER_DEFAULT_BASELINE * BASELINE_NAMES.length ? [...BASELINE_NAMES] : [];
+  return maxTrials >= DEFAULT_BASELINES_MIN_TRIALS ? [...BASELINE_NAMES] : [];
 }

@@ -7,6 +7,7 @@ import { countMethods } from './methods/registry.js';
 import type { EncoderShape, HeadKind, PeftConfig } from './types.js';
 
 export { loraTargetDims } from './target-dims.js';
+export { countBaseParams } from './base-params.js';
 
 /**
  * When the parameters are counted: `stored` is what the trained adapter keeps (the search's
@@ -30,15 +31,4 @@ export function headParamCount(kind: HeadKind, hiddenSize: number, outputs: numb
 /** Trainable parameters of the task head the encoder's family uses (see {@link EncoderShape.headKind}). */
 export function countHeadParams(shape: EncoderShape, numLabels: number): number {
   return headParamCount(shape.headKind ?? 'bert', shape.hiddenSize, numLabels);
-}
-
-/** Parameters of the base encoder (embeddings, layers, pooler), without any task head. */
-export function countBaseParams(shape: EncoderShape): number {
-  const d = shape.hiddenSize;
-  const ff = shape.intermediateSize;
-  const embeddings = (shape.vocabSize + shape.maxPositions + shape.typeVocabSize) * d + 2 * d;
-  const attention = 4 * (d * d + d) + 2 * d;
-  const feedForward = d * ff + ff + ff * d + d + 2 * d;
-  const pooler = d * d + d;
-  return embeddings + shape.numLayers * (attention + feedForward) + pooler;
 }

@@ -17,6 +17,7 @@ import { bottleneckSizeAt } from './methods/adapters.js';
 import { loraRankAt } from './methods/lora.js';
 import { countBaseParams, countPeftParams, headParamCount, loraTargetDims } from './param-count.js';
 import type { EncoderShape, LoraTarget, PeftConfig, TrainingConfig } from './types.js';
+import { LORA_TARGETS } from './types.js';
 
 /** Bytes of one float32 or int32 value. */
 const BYTES = 4;
@@ -130,6 +131,9 @@ function peftLayerFloatsPerToken(peft: PeftConfig, shape: EncoderShape, layer: n
   for (const t of sites(adalora)) floats += 3 * adalora!.initRank + 3 * dOut(t);
   for (const t of sites(vera)) floats += 2 * vera!.rank + 3 * dOut(t);
   for (const t of sites(fourierft)) floats += 5 * fourierft!.frequencies + 4 * dOut(t);
+  // Full fine-tuning: each projection's delta product and the sums with it and its bias delta.
+  const { full } = peft;
+  if (full?.layers.includes(layer)) for (const t of LORA_TARGETS.filter((p) => !only || only.includes(p))) floats += 2 * dOut(t);
   return floats;
 }
 

@@ -174,6 +174,15 @@ export interface LayerNormTuningConfig {
   layers: number[];
 }
 
+/**
+ * Full fine-tuning of the chosen layers: every projection kernel and bias and both LayerNorms'
+ * scale and shift train (the embeddings and the pooler stay frozen). The base model must be
+ * small enough (search/methods/full-fine-tuning.ts).
+ */
+export interface FullFineTuningConfig {
+  layers: number[];
+}
+
 /** UniPELT gates: a learned per-example scalar gate on each chosen module kind. */
 export interface GatesConfig {
   lora?: boolean;
@@ -203,6 +212,7 @@ export interface PeftConfig {
   rocoft?: RocoftConfig;
   layerNorm?: LayerNormTuningConfig;
   adalora?: AdaloraConfig;
+  full?: FullFineTuningConfig;
   gates?: GatesConfig;
 }
 

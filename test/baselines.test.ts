@@ -6,7 +6,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StudyView } from '../scheduler/types.js';
-import { BASELINE_NAMES, BASELINES } from '../search/baselines.js';
+import { BASELINE_NAMES, BASELINES, DEFAULT_BASELINES_MIN_TRIALS } from '../search/baselines.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
 import { launchBrowser, runBrowserTests } from './helpers/browser.js';
@@ -53,11 +53,11 @@ describe('baselines', () => {
       return study;
     };
     expect((await view(await submit({ budget: { maxTrials: 4 } }))).spec.baselines).toEqual([]);
-    expect((await view(await submit({ budget: { maxTrials: 3 * BASELINE_NAMES.length } }))).spec.baselines).toEqual(BASELINE_NAMES);
+    expect((await view(await submit({ budget: { maxTrials: DEFAULT_BASELINES_MIN_TRIALS } }))).spec.baselines).toEqual(BASELINE_NAMES);
   });
 
   it('train first, with their documented configurations, and are marked and named on the Pareto plot', async () => {
-    const response = await submit({ name: 'with baselines', baselines: ['lora', 'bitfit', 'pfeiffer'], algorithm: { name: 'random', seed: 3 }, pruner: { type: 'none' }, budget: { maxTrials: 5, maxParallel: 2 } });
+    const response = await submit({ name: 'with baselines', baselines: ['lora', 'bitfit', 'pfeiffer', 'full'], algorithm: { name: 'random', seed: 3 }, pruner: { type: 'none' }, budget: { maxTrials: 6, maxParallel: 2 } });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
     const study = await waitFor(
@@ -69,10 +69,10 @@ describe('baselines', () => {
       'the study to finish',
     );
     expect(study.state, study.error).toBe('completed');
-    expect(study.trials.map((t) => t.baseline)).toEqual(['lora', 'bitfit', 'pfeiffer', undefined, undefined]);
+    expect(study.trials.map((t) => t.baseline)).toEqual(['lora', 'bitfit', 'pfeiffer', 'full', undefined, undefined]);
     expect(study.trials.every((t) => t.state === 'complete' && t.error === undefined)).toBe(true);
     const head = countHeadParams(shape, 2);
-    for (const t of study.trials.slice(0, 3)) {
+    for (const t of study.trials.slice(0, 4)) {
       const config = BASELINES[t.baseline!].config(shape);
       expect(t.peft).toEqual(config);
       expect(t.params).toEqual({});
@@ -84,7 +84,10 @@ describe('baselines', () => {
     // The documented settings: LoRA r8 (capped at d) alpha 16 on query and value of every layer; Pfeiffer at d/16.
     expect(study.trials[0]!.peft.lora).toMatchObject({ rank: 8, alpha: 16, targets: ['query', 'value'], layers: [0, 1] });
     expect(study.trials[2]!.peft.serialAdapter).toMatchObject({ placement: 'pfeiffer', size: shape.hiddenSize / 16 });
-    expect(study.trials.slice(3).every((t) => Object.keys(t.params).length > 0)).toBe(true);
+    // Full fine-tuning stores every layer weight: the scheduler's closed form agreed with the worker's live count (no error above).
+    expect(study.trials[3]!.peft.full).toEqual({ layers: [0, 1] });
+    expect(study.trials[3]!.trainableParams).toBe(2 * (4 * 64 * 64 + 2 * 64 * 256 + 9 * 64 + 256) + head);
+    expect(study.trials.slice(4).every((t) => Object.keys(t.params).length > 0)).toBe(true);
 
     if (!browser) return;
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -92,14 +95,14 @@ describe('baselines', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${stack.url}/?token=${stack.token}#/studies/${id}`);
     const plot = page.getByTestId('pareto-plot');
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="pareto-plot"]')?.getAttribute('data-drawn') ?? 0) === 5);
-    expect(await plot.getAttribute('data-baselines')).toBe('3');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="pareto-plot"]')?.getAttribute('data-drawn') ?? 0) === 6);
+    expect(await plot.getAttribute('data-baselines')).toBe('4');
     const labels = (await plot.getAttribute('data-baseline-labels'))!.split('|').filter(Boolean);
     expect(labels.length).toBeGreaterThanOrEqual(2);
-    for (const label of labels) expect(['LoRA r8', 'BitFit', 'Pfeiffer adapter']).toContain(label);
+    for (const label of labels) expect(['LoRA r8', 'BitFit', 'Pfeiffer adapter', 'full fine-tuning']).toContain(label);
     await page.getByTestId('pareto-host').screenshot({ path: 'test/artifacts/baselines-pareto.png' });
     // The table says which rows are baselines.
-    expect(await page.getByTestId('baseline-tag').count()).toBe(3);
+    expect(await page.getByTestId('baseline-tag').count()).toBe(4);
     // Every other view draws the study too: a baseline has no point of the space, and no view trips on it.
     await page.waitForFunction(() => document.querySelector('[data-testid="search-views"]')?.getAttribute('data-pending') === '0');
     await page.screenshot({ path: 'test/artifacts/baselines-page.png', fullPage: true });

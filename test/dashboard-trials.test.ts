@@ -203,6 +203,7 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
           training: { steps: 40, batchSize: 8, learningRate: 0.004, evalEvery: 10, maxSeqLength: 32, trainExamples: 64, devExamples: 32, seed: 5, dataSeed: 1 },
           peft: { lora: { rank: 16, alpha: 32, dropout: 0, targets: ['query', 'key', 'value', 'attentionOutput'], layers: [1, 2, 3], rankPerTarget: { query: 8, key: 2, value: 4, attentionOutput: 16 } } },
           reports: [{ step: 10, value: 0.7 }, { step: 20, value: 0.91 }, { step: 30, value: 0.88 }],
+          trainingParams: 98_765,
         },
       },
     });
@@ -231,6 +232,13 @@ describe.runIf(runBrowserTests)('trial table, detail, Pareto grid and new-study 
       const cells = await grid.locator(`tr[data-row="${row}"] td`).evaluateAll((tds) => tds.map((td) => td.textContent ?? ''));
       expect(cells).toEqual(['', String(rank), String(rank), String(rank), '', '']);
     }
+    // The table's chip names each target's own rank (the issue: "LoRA rank 16 on query, key, value, attentionOutput").
+    const chip = page.locator('[data-testid="trial-row"][data-trial-number="5"] .chip').first();
+    expect(await chip.textContent()).toBe('LoRA Q8 K2 V4 O16');
+    expect(await chip.getAttribute('title')).toBe('LoRA ranks query 8, key 2, value 4, attentionOutput 16, alpha 32');
+    // Both counts, named: the stored one (the objective) and what the optimiser updated.
+    expect(await detail.getByTestId('detail-stored-params').textContent()).toMatch(new RegExp(`^${trial.trainableParams.toLocaleString('en')} \\(.* of base; the objective\\)$`));
+    expect(await detail.getByTestId('detail-training-params').textContent()).toBe('98,765');
     // Every report, and the run facts.
     expect(await detail.getByTestId('detail-reports-table').locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.textContent))).toEqual(['100.700', '200.910', '300.880']);
     expect(await detail.getByTestId('detail-worker').textContent()).toBe(trial.worker);

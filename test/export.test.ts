@@ -113,6 +113,35 @@ describe('project configuration export', () => {
     expect(Object.keys(bundle.files).sort()).toEqual([BUNDLE_FILES.projectConfig, BUNDLE_FILES.projectWeights].sort());
   });
 
+  it('full fine-tuning: the project download holds the weight deltas (the closed form), rebuilds to the same logits, and the PEFT folders say why they are absent', () => {
+    const peft: PeftConfig = { full: { layers: [0, 1] } };
+    const t = trained(peft);
+    const bundle = exportTrainedAdapter({ adapterName: 'x', baseModel: BASE, peft, head: HEAD, weights: t.arrays, metrics: { accuracy: 0.5 } });
+    const config = parseProjectConfig(bundle.files[BUNDLE_FILES.projectConfig] as string);
+    const d = SHAPE.hiddenSize;
+    const ff = SHAPE.intermediateSize;
+    // Every kernel, bias and LayerNorm of both layers, by hand: 4 d^2 + 2 d ff + 5 d + ff + 4 d each.
+    expect(config.parameters.stored).toBe(2 * (4 * d * d + 2 * d * ff + 9 * d + ff));
+    expect(config.weights.tensors['encoder.layer.1.intermediate.dense.full_delta.kernel']).toEqual([d, ff]);
+    expect(config.weights.tensors['encoder.layer.0.attention.output.LayerNorm.full_delta.weight']).toEqual([d]);
+    const file = parseSafetensors(bundle.files[BUNDLE_FILES.projectWeights] as Uint8Array, 'weights');
+    const deltas = [...file.entries].filter(([name]) => name.includes('.full_delta.'));
+    expect(deltas.reduce((sum, [, e]) => sum + e.shape.reduce((a, b) => a * b, 1), 0)).toBe(config.parameters.stored);
+    const rebuilt = rebuildAdapter(tf, config, bundle.files[BUNDLE_FILES.projectWeights] as Uint8Array, weights);
+    const a = logits(rebuilt.modules, rebuilt.head);
+    const b = logits(t.modules, t.head);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-6);
+    // The deltas matter: the base model alone gives other logits.
+    const base = logits([], t.head);
+    expect(Math.max(...a.map((v, i) => Math.abs(v - base[i]!)))).toBeGreaterThan(1e-3);
+    rebuilt.dispose();
+    dispose(t);
+    expect(bundle.files[BUNDLE_FILES.peftConfig]).toBeUndefined();
+    expect(bundle.files[BUNDLE_FILES.hubConfig]).toBeUndefined();
+    expect(bundle.notes.some((n) => /Hugging Face PEFT has no full fine-tuning/.test(n)), bundle.notes.join(' | ')).toBe(true);
+    expect(bundle.notes.some((n) => /AdapterHub has no full fine-tuning/.test(n)), bundle.notes.join(' | ')).toBe(true);
+  });
+
   it("names the base model by its _name_or_path where it has one, else a placeholder the bundle's README explains", () => {
     const peft: PeftConfig = { lora: { rank: 2, alpha: 4, dropout: 0, targets: ['query', 'value'], layers: [0, 1] } };
     const t = trained(peft);

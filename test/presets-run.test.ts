@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StudyView } from '../scheduler/types.js';
+import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { PRESET_NAMES } from '../search/presets.js';
 import { startStack, waitFor } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
@@ -49,6 +50,14 @@ describe('every preset', () => {
       expect(problems, preset).toEqual([]);
       expect(view.state, preset).toBe('completed');
       expect(view.trials).toHaveLength(4);
+      // Both counts, each its closed form: stored (the objective) and what the optimiser updated.
+      const head = countHeadParams(view.baseShape, 2);
+      for (const t of view.trials) {
+        expect(t.trainableParams, `${preset} trial ${t.number}`).toBe(countPeftParams(t.peft, view.baseShape, 'stored') + head);
+        expect(t.trainingParams, `${preset} trial ${t.number}`).toBe(countPeftParams(t.peft, view.baseShape, 'training') + head);
+        // Prefix-tuning trains an MLP it does not store: there the two differ.
+        if (t.peft.prefix && t.peft.prefix.reparamSize > 0) expect(t.trainingParams!).toBeGreaterThan(t.trainableParams);
+      }
     }
   }, 300_000);
 });

@@ -3,7 +3,7 @@
  * `re-evaluating`, retrains its Pareto-optimal configurations and its baselines with other
  * training seeds, then completes; its report's statistics are those of the re-evaluation trials'
  * own metrics, its baseline rows carry the documented settings and closed-form counts, and it has
- * no test column (no built-in dataset has labelled test data).
+ * no test column (no built-in dataset has labelled test data). The study runs on the bundled model.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
@@ -12,14 +12,16 @@ import type { StudyReport } from '../scheduler/report.js';
 import type { StudyView, TrialRecord } from '../scheduler/types.js';
 import { BASELINES } from '../search/baselines.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
+import { REEVALUATION_MAX_DEV_EXAMPLES } from '../scheduler/reevaluation.js';
+import { loadDataset } from '../workers/data/index.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
 import { launchBrowser, runBrowserTests } from './helpers/browser.js';
 import { startStack, waitFor } from './helpers/stack.js';
 import type { TestStack } from './helpers/stack.js';
 
-const task = { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'accuracy' };
+const task = { dataset: 'spam-assassin', baseModel: 'brown-bert-small', metric: 'accuracy' };
 const training = { steps: 4, batchSize: 8, learningRate: 0.003, evalEvery: 2, maxSeqLength: 32, trainExamples: 32, devExamples: 16 };
-const shape = BASE_MODELS['tiny-random']!.shape;
+const shape = BASE_MODELS['brown-bert-small']!.shape;
 
 describe('re-evaluation', () => {
   let stack: TestStack;
@@ -78,8 +80,9 @@ describe('re-evaluation', () => {
       states.add(v.state);
       if (v.state === 're-evaluating') {
         reevaluatingInFlight = Math.max(reevaluatingInFlight, v.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length);
-        // Not ready while the phase runs.
-        expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(409);
+        // Not ready while the phase runs (a 200 only if the phase ended since the view was read).
+        const status = (await stack.api(`/api/studies/${id}/report`)).status;
+        if (status !== 409) expect({ status, state: (await view(id)).state }).toEqual({ status: 200, state: 'completed' });
       }
       if (v.state === 'completed' || v.state === 'failed') study = v;
       else if (Date.now() > deadline) throw new Error('timed out waiting for the study to finish');
@@ -93,15 +96,21 @@ describe('re-evaluation', () => {
     const repeats = study.trials.filter((t) => t.reevaluation !== undefined);
     expect(search.every((t) => t.reevaluation === undefined && t.state === 'complete')).toBe(true);
     expect(repeats.every((t) => t.number >= 5 && t.state === 'complete' && !t.pruneRequested && t.error === undefined)).toBe(true);
-    // Every re-evaluation: the original's configuration and settings, its data seed, another training seed.
+    // Every re-evaluation: the original's configuration and settings, its data seed, another training seed, and the
+    // dataset's whole dev split (spam-assassin's is under the cap) instead of the search's dev subset.
+    const devSplit = (await loadDataset(task.dataset)).dev.length;
+    expect(devSplit).toBeLessThan(REEVALUATION_MAX_DEV_EXAMPLES);
     for (const t of repeats) {
       const original = study.trials[t.reevaluation!.of]!;
       expect(original.reevaluation).toBeUndefined();
       expect(t.peft).toEqual(original.peft);
-      const { seed, ...rest } = t.training;
-      const { seed: originalSeed, ...originalRest } = original.training;
+      const { seed, devExamples, ...rest } = t.training;
+      const { seed: originalSeed, devExamples: originalDev, ...originalRest } = original.training;
       expect(rest).toEqual(originalRest);
       expect(seed).not.toBe(originalSeed);
+      expect(devExamples).toBe(REEVALUATION_MAX_DEV_EXAMPLES);
+      expect(t.dev).toEqual({ examples: devSplit, splitSize: devSplit });
+      expect(original.dev).toEqual({ examples: originalDev, splitSize: devSplit });
     }
     expect(new Set(repeats.map((t) => t.training.seed)).size).toBe(repeats.length);
 
@@ -160,8 +169,14 @@ describe('re-evaluation', () => {
     expect(report.splits).toEqual(['dev']);
     expect(report.notes.join(' ')).toMatch(/no labelled test split/);
     expect(report.levels.chance).toBe(0.5);
-    expect(report.levels.majorityClass).toBe(search[0]!.majorityBaseline);
-    expect(report.settings).toMatchObject({ training, reevaluation: { configurations: 2, seeds: 2 }, devExamples: 16, dataSeed: 5 });
+    // The dev column is the whole dev split, the search column the study's subset, and the report says which.
+    expect(report.settings).toMatchObject({ training, reevaluation: { configurations: 2, seeds: 2 }, searchDevExamples: 16, devExamples: devSplit, devSplitSize: devSplit, dataSeed: 5 });
+    expect(report.notes[0]).toBe(`re-evaluated on the whole dev split (${devSplit} examples)`);
+    // The majority level is the dev column's: measured on the whole split by the re-evaluations.
+    expect(report.levels.majorityClass).toBe(repeats[0]!.majorityBaseline);
+    // The search's hypervolume after each of its 3 search trials (the 2 baselines are not search trials), against the study's reference.
+    expect(report.hypervolume!.reference).toEqual(study.reference!.point);
+    expect(report.hypervolume!.steps.map((st) => st.trial)).toEqual([2, 3, 4]);
 
     const md = await stack.api(`/api/studies/${id}/report.md`);
     expect(md.status).toBe(200);
@@ -172,10 +187,17 @@ describe('re-evaluation', () => {
     expect(text).toContain(`| LoRA r8 (baseline) |`);
     expect(text).toContain(lora.splits.dev!.mean.toFixed(4));
     expect(text).not.toMatch(/test mean/);
+    expect(text).toContain(`| Search (1 seed, dev subset of 16) | dev (whole split, ${devSplit}) mean ± std |`);
+    expect(text).toContain('## Hypervolume of the search');
+    // 4 steps learn nothing: the study's honest warning is the report's too, on the page and in the Markdown.
+    expect(study.warnings?.map((w) => w.code)).toContain('no-learning');
+    expect(report.warnings).toEqual(study.warnings);
+    expect(text).toContain(`> **Warning:** ${study.warnings![0]!.message}`);
     const csv = await stack.api(`/api/studies/${id}/report.csv`);
     expect(csv.headers.get('content-disposition')).toMatch(/attachment; filename="?.*report\.csv"?/);
     const lines = (await csv.text()).trim().split('\n');
-    expect(lines[0]).toBe('configuration,kind,trial,where,stored_params,trainable_percent,search_metric,dev_n,dev_mean,dev_std,dev_ci_low,dev_ci_high');
+    expect(lines[0]).toBe('configuration,kind,trial,where,stored_params,trainable_percent,search_dev_examples,search_metric,dev_examples,dev_n,dev_mean,dev_std,dev_ci_low,dev_ci_high');
+    expect(lines[1]!.split(',').slice(-6)[0]).toBe(String(devSplit));
     expect(lines.length).toBe(1 + report.rows.length);
     // The summary's best and front ignore the repeats: the best is a search or baseline trial.
     expect(study.summary.bestTrial).toBeLessThan(5);
@@ -200,6 +222,15 @@ describe('re-evaluation', () => {
     expect(await plot.getAttribute('data-error-bars')).toBe(String(report.rows.length));
     expect(await plot.getAttribute('data-baselines')).toBe('2');
     expect(await plot.locator('.baseline text').allTextContents()).toEqual(['LoRA r8', 'BitFit']);
+    // Which examples each column scored, in its heading.
+    expect(await page.getByTestId('report-search-head').textContent()).toBe('Search (1 seed, dev subset of 16)');
+    expect(await page.getByTestId('report-dev-head').textContent()).toBe(`dev (whole split, ${devSplit}) mean ± std`);
+    // The hypervolume history: one point per finished search trial, ending at the report's last value, with the reference named.
+    const volume = page.getByTestId('report-hypervolume');
+    expect(await volume.getAttribute('data-points')).toBe('3');
+    expect(Number(await volume.getAttribute('data-last'))).toBe(report.hypervolume!.steps.at(-1)!.volume);
+    expect(await page.getByTestId('report-reference').textContent()).toContain('reference point accuracy');
+    expect(await page.getByTestId('report-warning').first().getAttribute('data-code')).toBe(study.warnings![0]!.code);
     await page.getByTestId('report-panel').screenshot({ path: 'test/artifacts/reevaluation-report-tab.png' });
     const [markdown] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-download-md').click()]);
     expect(markdown.suggestedFilename()).toBe('autopeft-reeval-report.md');

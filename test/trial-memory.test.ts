@@ -14,6 +14,7 @@ describe('the memory estimate of one trial', () => {
     ['FourierFT with n = d^2 / 2 on four projections (bases of 2n (d_in + d_out))', { fourierft: { frequencies: 2048, scaling: 150, targets: ['query', 'value', 'ffnIn', 'ffnOut'], layers: [0, 1], locationSeed: 1 } }, 8, 32],
     ['VeRA rank 256 on the FFN (shared projections)', { vera: { rank: 256, targets: ['ffnIn', 'ffnOut'], layers: [0, 1], projectionSeed: 0 } }, 8, 32],
     ['PiSSA rank 16 on every projection (frozen initial factors)', { pissa: { rank: 16, alpha: 16, targets: ['query', 'key', 'value', 'attentionOutput', 'ffnIn', 'ffnOut'], layers: [0, 1] } }, 8, 32],
+    ['full fine-tuning of both layers (a delta per weight)', { full: { layers: [0, 1] } }, 8, 32],
     ['AdaLoRA rank 48 on every projection (importance scores)', { adalora: { initRank: 48, targetRank: 16, alpha: 16, targets: ['query', 'key', 'value', 'attentionOutput', 'ffnIn', 'ffnOut'], layers: [0, 1] } }, 8, 32],
   ];
 

@@ -151,6 +151,10 @@ export interface TrialJobResult {
   baseParams: number;
   /** Dev-set score of always predicting the majority training class, for comparison. */
   majorityBaseline: number;
+  /** Dev examples each evaluation scored: `training.devExamples`, at most the dev split's size. */
+  devExamples: number;
+  /** Examples in the dataset's whole dev split. */
+  devSplitSize: number;
   backend: string;
   worker: string;
   trainSeconds: number;

@@ -3,6 +3,7 @@
 import { TARGET_LABELS } from '../../search/methods/lora.js';
 import { methodChips, methodLayers } from '../../search/methods/registry.js';
 import type { TrialRecord } from '../../scheduler/types.js';
+import type { ReportSplit, StudyReport } from '../../scheduler/report.js';
 
 /** A LoRA target projection, as the trial configuration names it. */
 export type LoraTarget = NonNullable<TrialRecord['peft']['lora']>['targets'][number];
@@ -106,4 +107,18 @@ export function peftModules(peft: TrialRecord['peft']): { label: string; title: 
 /** Every layer some module of the configuration sits in. */
 export function peftLayers(peft: TrialRecord['peft']): number[] {
   return methodLayers(peft);
+}
+
+/** The search column's title, with the size of the dev subset it scored. */
+export function searchTitle(report: StudyReport): string {
+  const n = report.settings.searchDevExamples;
+  return `Search (1 seed${n !== undefined ? `, dev subset of ${n}` : ''})`;
+}
+
+/** A split column's title, with what it scored: `dev (whole split, 1209)` or `dev (2000 of 5294)`. */
+export function splitTitle(report: StudyReport, split: ReportSplit): string {
+  if (split !== 'dev') return split;
+  const { devExamples, devSplitSize } = report.settings;
+  if (devExamples === undefined) return 'dev';
+  return devSplitSize !== undefined && devExamples < devSplitSize ? `dev (${devExamples} of ${devSplitSize})` : `dev (whole split, ${devExamples})`;
 }

@@ -5,12 +5,14 @@
  * the intervals support, the settings and the downloads. It reads `GET /api/studies/:id/report`.
  */
 
-import type { ReportRow, StudyReport } from '../../scheduler/report.js';
+import type { ReportHypervolume, ReportRow, StudyReport } from '../../scheduler/report.js';
 import { ApiError, downloadFile, fetchReport, reportUrl } from './api.js';
 import { linearAxis, logAxis, type Axis } from './charts.js';
 import { h, s, setText } from './dom.js';
-import { fmtCountFull, fmtMetric, fmtPercent } from './format.js';
+import { fmtCountFull, fmtMetric, fmtPercent, searchTitle, splitTitle } from './format.js';
 import { problemText } from './ui.js';
+import { REFERENCE_SOURCES } from './views/stats.js';
+import { fmtTick } from './views/view-data.js';
 
 /** The tab's content and how to (re)load it. */
 export interface ReportView {
@@ -81,6 +83,43 @@ function reportPlot(report: StudyReport): SVGSVGElement {
   return svg;
 }
 
+const HV_H = 190;
+const HV_M = { left: 56, right: 20, top: 12, bottom: 40 };
+
+/** The search's hypervolume after each finished search trial, as a step line (it changes only when a trial joins the front). */
+function hypervolumePlot(hv: ReportHypervolume): SVGSVGElement {
+  const volumes = hv.steps.map((st) => st.volume);
+  const trials = hv.steps.map((st) => st.trial);
+  // Trial numbers and volumes start at 0: the padded axes are cut there.
+  const clamp = (axis: Axis): Axis => ({ lo: Math.max(0, axis.lo), hi: axis.hi, ticks: axis.ticks.filter((t) => t >= 0) });
+  const xAxis = clamp(linearAxis(trials, 8));
+  const yAxis = clamp(linearAxis([0, ...volumes]));
+  const x = (v: number): number => place(xAxis, v, HV_M.left, W - HV_M.right, false);
+  const y = (v: number): number => place(yAxis, v, HV_H - HV_M.bottom, HV_M.top, false);
+  const svg = s('svg', { viewBox: `0 0 ${W} ${HV_H}`, class: 'report-plot report-hypervolume', 'data-testid': 'report-hypervolume', role: 'img', 'aria-label': 'hypervolume of the search after each finished search trial' });
+  for (const t of yAxis.ticks) {
+    svg.append(s('line', { x1: HV_M.left, x2: W - HV_M.right, y1: y(t), y2: y(t), class: 'grid' }), s('text', { x: HV_M.left - 6, y: y(t) + 4, class: 'tick', 'text-anchor': 'end' }, fmtTick(t)));
+  }
+  for (const t of xAxis.ticks.filter((v) => Number.isInteger(v))) svg.append(s('text', { x: x(t), y: HV_H - HV_M.bottom + 16, class: 'tick', 'text-anchor': 'middle' }, String(t)));
+  svg.append(
+    s('text', { x: (HV_M.left + W - HV_M.right) / 2, y: HV_H - 8, class: 'axis-title', 'text-anchor': 'middle' }, 'search trial number'),
+    s('text', { x: 14, y: (HV_M.top + HV_H - HV_M.bottom) / 2, class: 'axis-title', 'text-anchor': 'middle', transform: `rotate(-90 14 ${(HV_M.top + HV_H - HV_M.bottom) / 2})` }, 'hypervolume'),
+  );
+  let d = '';
+  hv.steps.forEach((st, i) => {
+    d += i === 0 ? `M${x(st.trial)},${y(st.volume)}` : `H${x(st.trial)}V${y(st.volume)}`;
+  });
+  svg.append(s('path', { d, class: 'hv-line' }));
+  for (const st of hv.steps) {
+    const dot = s('circle', { cx: x(st.trial), cy: y(st.volume), r: 2.5, class: `hv-point ${st.state}` });
+    dot.append(s('title', null, `after trial ${st.trial} (${st.state}): ${fmtTick(st.volume)}`));
+    svg.append(dot);
+  }
+  svg.dataset['points'] = String(hv.steps.length);
+  svg.dataset['last'] = String(volumes.at(-1) ?? 0);
+  return svg;
+}
+
 /** One row of the table. */
 function tableRow(report: StudyReport, row: ReportRow): HTMLTableRowElement {
   const cells = report.splits.flatMap((split) => {
@@ -105,11 +144,15 @@ function tableRow(report: StudyReport, row: ReportRow): HTMLTableRowElement {
 
 /** The report's content. */
 function renderReport(report: StudyReport, onDownload: (path: string) => void): HTMLElement[] {
-  const splitHeads = report.splits.flatMap((split) => [h('th', { class: 'num' }, `${split} mean ± std`), h('th', { class: 'num' }, `${split} 95 % interval`), h('th', { class: 'num' }, 'n')]);
+  const splitHeads = report.splits.flatMap((split) => [
+    h('th', { class: 'num', 'data-testid': `report-${split}-head`, title: 'mean ± sample std of the re-evaluation seeds, on these examples' }, `${splitTitle(report, split)} mean ± std`),
+    h('th', { class: 'num' }, `${split} 95 % interval`),
+    h('th', { class: 'num', title: 're-evaluation seeds that completed' }, 'n (seeds)'),
+  ]);
   const table = h(
     'table',
     { class: 'data-table report-table', 'data-testid': 'report-table' },
-    h('thead', null, h('tr', null, h('th', null, 'Configuration'), h('th', null, 'Where it acts'), h('th', { class: 'num' }, 'Stored params'), h('th', { class: 'num' }, 'Trainable'), h('th', { class: 'num', title: 'the single-seed metric of the search trial (the best of many: biased upwards)' }, 'Search (1 seed)'), ...splitHeads)),
+    h('thead', null, h('tr', null, h('th', null, 'Configuration'), h('th', null, 'Where it acts'), h('th', { class: 'num' }, 'Stored params'), h('th', { class: 'num' }, 'Trainable'), h('th', { class: 'num', 'data-testid': 'report-search-head', title: 'the single-seed metric of the search trial on the study’s dev subset (the best of many: biased upwards)' }, searchTitle(report)), ...splitHeads)),
     h('tbody', null, ...report.rows.map((row) => tableRow(report, row))),
   );
   const levels = [
@@ -125,9 +168,24 @@ function renderReport(report: StudyReport, onDownload: (path: string) => void): 
   return [
     h('div', { class: 'panel-head' }, h('h2', null, 'Report'), h('div', { class: 'report-downloads' }, download('md', 'Markdown'), download('csv', 'CSV'))),
     h('p', { class: 'panel-note' }, `${report.dataset} on ${report.baseModel} · ${report.metric}: mean ± sample std over ${report.settings.reevaluation.seeds} training seeds, 95 % Student-t interval · ${levels.join(' · ')}`),
+    // The study's warnings, as its page says them: the numbers below do not support a conclusion.
+    ...report.warnings.map((w) =>
+      h('div', { class: 'callout callout-warning', role: 'status', 'data-testid': 'report-warning', 'data-code': w.code }, h('strong', null, 'Warning: '), `${w.message}. `, h('span', { class: 'muted' }, `What usually helps: ${w.advice}.`)),
+    ),
     h('div', { class: 'table-scroll' }, table),
     h('div', { class: 'plot-host report-plot-host' }, reportPlot(report)),
     h('div', { class: 'legend' }, h('span', { class: 'legend-item' }, '● found configuration'), h('span', { class: 'legend-item' }, '◆ baseline'), h('span', { class: 'legend-item' }, '| 95 % interval'), h('span', { class: 'legend-item' }, '– – majority class')),
+    ...(report.hypervolume
+      ? [
+          h('h3', null, 'Hypervolume of the search'),
+          h(
+            'p',
+            { class: 'panel-note', 'data-testid': 'report-reference' },
+            `after each finished search trial; reference point ${report.metric} ${fmtMetric(report.hypervolume.reference[0])}, ${fmtCountFull(report.hypervolume.reference[1])} stored parameters (${REFERENCE_SOURCES[report.hypervolume.source]}); ${report.metric} ↑, stored parameters ↓, as the Pareto front`,
+          ),
+          h('div', { class: 'plot-host report-plot-host' }, hypervolumePlot(report.hypervolume)),
+        ]
+      : []),
     h('h3', null, 'Comparisons'),
     report.comparisons.length > 0
       ? h('ul', { 'data-testid': 'report-comparisons' }, ...report.comparisons.map((c) => h('li', null, `${c.configuration} beats baseline ${c.baseline} on ${c.split} (${fmtMetric(c.lower)} > ${fmtMetric(c.upper)})`)))
@@ -136,7 +194,7 @@ function renderReport(report: StudyReport, onDownload: (path: string) => void): 
     h(
       'ul',
       { class: 'muted' },
-      h('li', null, `training: ${t.steps} steps, batch ${t.batchSize}, lr ${t.learningRate}, eval every ${t.evalEvery}, seq ${t.maxSeqLength}, ${t.trainExamples} train / ${t.devExamples} dev examples`),
+      h('li', null, `training: ${t.steps} steps, batch ${t.batchSize}, lr ${t.learningRate}, eval every ${t.evalEvery}, seq ${t.maxSeqLength}, ${t.trainExamples} train / ${t.devExamples} dev examples in the search`),
       h('li', null, `re-evaluation: ${report.settings.reevaluation.configurations} configurations (K), ${report.settings.reevaluation.seeds} seeds (S)${report.settings.dataSeed !== undefined ? `, data seed ${report.settings.dataSeed}` : ''}`),
       ...report.notes.map((n) => h('li', null, n)),
     ),

@@ -139,7 +139,11 @@ export function createTrialDetail(studyId: string, selection: Selection, onProbl
             ['Last report', reports.length > 0 ? `${fmtMetric(reports[reports.length - 1]!.value)} @ step ${reports[reports.length - 1]!.step}` : '—'],
             ...(trial.metrics ? Object.entries(trial.metrics).map(([k, v]): [string, Child] => [k, fmtMetric(v)]) : []),
             ...(trial.majorityBaseline !== undefined ? [['Majority baseline', fmtMetric(trial.majorityBaseline)] as [string, Child]] : []),
-            ['Trainable', `${fmtCountFull(trial.trainableParams)} (${fmtPercent(trial.trainablePercent)} of base)`],
+            // The two counts, named as the README names them: the objective is the stored one.
+            ['Stored params', h('span', { 'data-testid': 'detail-stored-params', title: 'what the download holds (PEFT modules and head): the search objective' }, `${fmtCountFull(trial.trainableParams)} (${fmtPercent(trial.trainablePercent)} of base; the objective)`)],
+            ...(trial.trainingParams !== undefined
+              ? [['Training params', h('span', { 'data-testid': 'detail-training-params', title: 'what the optimiser updates (e.g. prefix-tuning’s MLP instead of its output)' }, fmtCountFull(trial.trainingParams))] as [string, Child]]
+              : []),
           ]),
         ),
         section(

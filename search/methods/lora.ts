@@ -102,6 +102,11 @@ export function loraGridRows(key: MethodKey, title: string, config: LoraSiteFiel
   });
 }
 
+/** Whether the targets' ranks differ (`rankPerTarget`), layer by layer alike. */
+function hasPerTargetRanks(config: LoraSiteFields): boolean {
+  return new Set(loraSites(config).map((s) => s.rank)).size > 1;
+}
+
 /** `r8`, or `r2–8` when the ranks differ by layer. */
 function rankLabel(config: LoraSiteFields): string {
   const ranks = loraLayerSites(config).map((s) => s.rank);
@@ -125,7 +130,10 @@ export const loraSpec: MethodSpec<LoraModuleConfig> = {
   chips: (config) => [
     hasPerLayerRanks(config)
       ? { label: `LoRA ${rankLabel(config)} ${targetList(config.targets)}`, title: `LoRA ranks ${rankLabel(config).slice(1)} by layer, alpha ${config.alpha} on ${config.targets.join(', ')}` }
-      : { label: `LoRA r${config.rank} ${targetList(config.targets)}`, title: `LoRA rank ${config.rank}, alpha ${config.alpha} on ${config.targets.join(', ')}` },
+      : hasPerTargetRanks(config)
+        ? // Each target its own rank (`LoRA Q8 K2 V4 O16`), never the largest for all (issue 12).
+          { label: `LoRA ${loraSites(config).map(({ target, rank }) => `${TARGET_LABELS[target]}${rank}`).join(' ')}`, title: `LoRA ranks ${loraSites(config).map(({ target, rank }) => `${target} ${rank}`).join(', ')}, alpha ${config.alpha}` }
+        : { label: `LoRA r${config.rank} ${targetList(config.targets)}`, title: `LoRA rank ${config.rank}, alpha ${config.alpha} on ${config.targets.join(', ')}` },
   ],
   layers: (config) => config.layers,
   startsAtBase: true,

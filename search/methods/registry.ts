@@ -9,6 +9,7 @@ import { adaloraSpec } from './adalora.js';
 import { bitfitSpec } from './bitfit.js';
 import { doraSpec } from './dora.js';
 import { fourierftSpec } from './fourierft.js';
+import { fullFineTuningSpec } from './full-fine-tuning.js';
 import { gatesSpec } from './gates.js';
 import { ia3Spec } from './ia3.js';
 import { layerNormSpec } from './layer-norm.js';
@@ -39,6 +40,7 @@ export const METHOD_SPECS: SpecRegistry = {
   fourierft: fourierftSpec,
   rocoft: rocoftSpec,
   layerNorm: layerNormSpec,
+  full: fullFineTuningSpec,
   gates: gatesSpec,
 };
 

@@ -91,7 +91,8 @@ function unionConflict(children: readonly Record<string, unknown>[], shape: Enco
 export function adapterHubConfig(peft: PeftConfig, shape: EncoderShape, target: AdapterHubTarget): AdapterHubExport {
   const warnings: string[] = [];
   const children = childConfigs(peft, shape, warnings);
-  if (children.length === 0) throw new ExportError('the configuration has no module AdapterHub can describe');
+  // The methods' own refusals say why better than the count does (BitFit, full fine-tuning).
+  if (children.length === 0) throw new ExportError(`the configuration has no module AdapterHub can describe${warnings.length > 0 ? `: ${warnings.join('; ')}` : ''}`);
   const conflict = unionConflict(children, shape);
   if (conflict) throw new ExportError(conflict);
   const config = children.length === 1 ? children[0]! : { architecture: 'union', configs: children };

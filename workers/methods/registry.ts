@@ -12,6 +12,7 @@ import { adaloraMethod } from './adalora.js';
 import { bitfitMethod } from './bitfit.js';
 import { doraMethod } from './dora.js';
 import { fourierftMethod } from './fourierft.js';
+import { fullFineTuningMethod } from './full-fine-tuning.js';
 import { layerNormMethod } from './layer-norm.js';
 import { loraFaMethod } from './lora-fa.js';
 import { pissaMethod } from './pissa.js';
@@ -42,6 +43,7 @@ export const PEFT_METHODS: MethodRegistry = {
   fourierft: fourierftMethod,
   rocoft: rocoftMethod,
   layerNorm: layerNormMethod,
+  full: fullFineTuningMethod,
   gates: gatesMethod,
 };
 

@@ -413,6 +413,8 @@ export async function trainTrial(data: TrialJobData, options: TrainTrialOptions 
       storedParams,
       baseParams: model.baseParams,
       majorityBaseline: majorityBaseline(trainLabels, devLabels, task.metric),
+      devExamples: devSet.length,
+      devSplitSize: dataset.dev.length,
       backend: backend.name,
       worker: options.workerName ?? `${hostname()}:${process.pid}`,
       trainSeconds: (performance.now() - started) / 1000,

@@ -55,6 +55,16 @@ export function studyReference(
   return defaultReferencePoint(points.map((p) => toMinimization([p.metric, p.params], STUDY_DIRECTIONS)));
 }
 
+/** Where a study's hypervolume reference comes from: its spec, the default, or the fallback before either (see {@link studyReference}). */
+export type ReferenceSource = 'spec' | 'default' | 'fallback';
+
+/** Each {@link ReferenceSource} in words, for the report and the page. */
+export const REFERENCE_SOURCES: Readonly<Record<ReferenceSource, string>> = {
+  spec: "the study's objectives.referencePoint",
+  default: 'majority-class level and largest configuration of the space',
+  fallback: 'worst complete trial + 10 % of the range',
+};
+
 /**
  * The hypervolume dominated by the first k points, for every k (one value per point, in the
  * order given). The front is kept incrementally: a dominated point leaves the volume as it was,
