@@ -14,6 +14,7 @@ import { parseStudySpec } from '../scheduler/spec.js';
 import { BASELINE_NAMES, DEFAULT_BASELINES_MIN_TRIALS } from '../search/baselines.js';
 import { FULL_FINE_TUNING_MAX_BASE_PARAMS } from '../search/methods/full-fine-tuning.js';
 import { countBaseParams, countHeadParams, countPeftParams } from '../search/param-count.js';
+import { validatePeft } from '../search/methods/registry.js';
 import type { TrainingConfig } from '../search/types.js';
 import { selectBackend } from '../workers/backend.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
@@ -55,6 +56,15 @@ describe('full fine-tuning', () => {
     expect(problem?.message).toMatch(/scores up to 2000 dev examples .* more than AUTOPEFT_TRIAL_MAX_MEMORY \(3\.0 GiB\)/);
     // The same study without re-evaluation is admitted: only the re-evaluation's larger evaluation batches are over.
     await expect(parseStudySpec(spec('bert-base', { baselines: [], budget: { maxTrials: 30 }, reevaluation: { configurations: 0 } }), context())).resolves.toBeDefined();
+  });
+
+  it('cannot share a configuration with BitFit or LayerNorm tuning, whose LayerNorm parameters it already shifts', () => {
+    const shape = BASE_MODELS['tiny-random']!.shape;
+    const full = { layers: [0, 1] };
+    expect(() => validatePeft({ full, bitfit: { layers: [0] } }, shape)).toThrow(/full fine-tuning .*cannot be combined with bitfit/);
+    expect(() => validatePeft({ full, layerNorm: { layers: [1] } }, shape)).toThrow(/cannot be combined with layerNorm/);
+    expect(() => validatePeft({ full }, shape)).not.toThrow();
+    expect(() => validatePeft({ full, lora: { rank: 2, alpha: 2, dropout: 0, targets: ['query'], layers: [0] } }, shape)).not.toThrow();
   });
 
   it('is refused at admission on a base model over the documented limit, naming the field and the limit', async () => {

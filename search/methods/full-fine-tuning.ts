@@ -6,7 +6,7 @@
  * model is small enough.
  */
 import { countBaseParams, countLayerParams } from '../base-params.js';
-import type { EncoderShape, FullFineTuningConfig } from '../types.js';
+import type { EncoderShape, FullFineTuningConfig, PeftConfig } from '../types.js';
 import { checkLayers, failer } from './checks.js';
 import type { MethodSpec } from './spec.js';
 
@@ -25,10 +25,15 @@ import type { MethodSpec } from './spec.js';
 export const FULL_FINE_TUNING_MAX_BASE_PARAMS = 20_000_000;
 
 /** Throws naming the field (or the size limit) when a full fine-tuning configuration cannot run. */
-export function validateFullFineTuning(config: FullFineTuningConfig, shape: EncoderShape): void {
+export function validateFullFineTuning(config: FullFineTuningConfig, shape: EncoderShape, peft: PeftConfig = {}): void {
   const fail = failer('full fine-tuning');
   checkLayers(fail, config.layers, shape);
   if (config.layers.length === 0) fail('layers must not be empty');
+  // BitFit and LayerNorm tuning replace the LayerNorm parameters that full fine-tuning shifts by
+  // its own deltas: the later module's would win in the forward pass and the merge would add both.
+  for (const other of ['bitfit', 'layerNorm'] as const) {
+    if (peft[other]) fail(`it already trains every bias and LayerNorm of its layers and cannot be combined with ${other}`);
+  }
   const base = countBaseParams(shape);
   if (base > FULL_FINE_TUNING_MAX_BASE_PARAMS) {
     fail(

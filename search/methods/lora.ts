@@ -118,7 +118,7 @@ function rankLabel(config: LoraSiteFields): string {
 export const loraSpec: MethodSpec<LoraModuleConfig> = {
   title: 'LoRA',
   paradigm: 'reparameterised',
-  validate: validateLoraConfig,
+  validate: (config, shape) => validateLoraConfig(config, shape),
   count(config, shape) {
     const n = perSiteCount(config, shape, ({ dIn, dOut }, r) => r * (dIn + dOut));
     return { stored: n, training: n };

@@ -87,5 +87,5 @@ export function methodLayers(peft: PeftConfig): number[] {
 
 /** Runs every method's configuration check (throws `InvalidTrialError` naming the field). */
 export function validatePeft(peft: PeftConfig, shape: EncoderShape): void {
-  for (const { spec, config } of presentSpecs(peft)) spec.validate(config, shape);
+  for (const { spec, config } of presentSpecs(peft)) spec.validate(config, shape, peft);
 }

@@ -55,8 +55,11 @@ export interface MethodSpec<C> {
   /** Its name in reports, e.g. `LoRA`. */
   title: string;
   paradigm: Paradigm;
-  /** Throws `InvalidTrialError` naming the field when the configuration cannot be built. */
-  validate(config: C, shape: EncoderShape): void;
+  /**
+   * Throws `InvalidTrialError` naming the field when the configuration cannot be built; `peft`
+   * is the whole configuration, for methods that cannot share a model with some others.
+   */
+  validate(config: C, shape: EncoderShape, peft: PeftConfig): void;
   /** Closed-form counts; `peft` is the whole configuration (gates count per gated module). */
   count(config: C, shape: EncoderShape, peft: PeftConfig): ParamCounts;
   /** Dashboard chips of a configuration. */
