@@ -14,6 +14,37 @@ export interface GpHyperparameters {
   signal: number;
   /** Observation-noise variance. */
   noise: number;
+  /**
+   * Prior variance (relative to the signal) of the coefficients of a diagonal quadratic mean
+   * (see {@link basisFeatures}), integrated out; 0 or absent: none.
+   */
+  basis?: number;
+}
+
+/**
+ * Features of the quadratic mean: per input, 2(x − ½) and 4(x − ½)² − ⅓ (centred for a uniform
+ * input), scaled so that their coefficients, each with prior variance `weight / D`, add about
+ * `weight` of variance in total. A kernel term signal · f(x)·f(x′) is the same as such a mean
+ * with Gaussian coefficients integrated out: the GP can then explain a bowl along an input
+ * from few points, which a long-lengthscale Matérn term sees as flat.
+ */
+export function basisFeatures(x: ArrayLike<number>, weight: number): Float64Array {
+  const dims = x.length;
+  if (!(weight > 0)) return new Float64Array(0);
+  const f = new Float64Array(2 * dims);
+  const scale = Math.sqrt(weight / dims);
+  for (let d = 0; d < dims; d++) {
+    const u = x[d]! - 0.5;
+    f[2 * d] = scale * 2 * u;
+    f[2 * d + 1] = scale * (4 * u * u - 1 / 3);
+  }
+  return f;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
 }
 
 /** Posterior of the latent function at one input, in the units of the training outputs. */
@@ -30,6 +61,8 @@ export interface GpFitOptions {
   iterations?: number;
   /** Lower bound of the noise variance (standardised units). @defaultValue 1e-6 */
   minNoise?: number;
+  /** Prior variance (relative to the signal) of a quadratic mean's coefficients, see {@link basisFeatures}; 0: none. @defaultValue 0 */
+  basis?: number;
 }
 
 function matern(r: number): number {
@@ -70,6 +103,8 @@ function backward(rows: readonly Float64Array[], z: Float64Array): Float64Array 
 interface Factor {
   keys: string[];
   scaled: Float64Array[];
+  /** Quadratic-mean features of each point (empty without one). */
+  features: Float64Array[];
   rows: Float64Array[];
   diagonalNoise: number[];
 }
@@ -107,7 +142,7 @@ export class FactorCache {
   store(hyperKey: string, factor: Factor): void {
     const index = this.entries.findIndex((e) => e.hyperKey === hyperKey && e.factor.keys.length <= factor.keys.length && e.factor.keys.every((k, i) => factor.keys[i] === k));
     if (index >= 0) this.entries.splice(index, 1);
-    this.entries.push({ hyperKey, factor: { keys: [...factor.keys], scaled: [...factor.scaled], rows: [...factor.rows], diagonalNoise: [...factor.diagonalNoise] } });
+    this.entries.push({ hyperKey, factor: { keys: [...factor.keys], scaled: [...factor.scaled], features: [...factor.features], rows: [...factor.rows], diagonalNoise: [...factor.diagonalNoise] } });
     while (this.entries.length > this.maxEntries) this.entries.shift();
   }
 
@@ -137,10 +172,14 @@ export interface GpConditionOptions {
 export class GaussianProcess {
   private readonly keys: string[];
   private readonly scaled: Float64Array[];
+  private readonly features: Float64Array[];
+  private readonly basis: number;
   private readonly rows: Float64Array[];
   private readonly diagonalNoise: number[];
   private readonly ys: number[] = [];
   private alpha: Float64Array | undefined;
+  /** Σ_i α_i f(x_i): the quadratic mean's part of the posterior mean is f(x) · this, O(D) per prediction. */
+  private basisWeights: Float64Array | undefined;
   private readonly inverseLengthscales: number[];
   private scratch: { nearest: Int32Array; nearestR2: Float64Array; local: Float64Array; kx: Float64Array; z: Float64Array } | undefined;
 
@@ -154,17 +193,19 @@ export class GaussianProcess {
   ) {
     const { extraNoise, cache = sharedFactorCache } = options;
     this.inverseLengthscales = hyper.lengthscales.map((l) => 1 / l);
+    this.basis = hyper.basis ?? 0;
     for (const y of outputs) this.ys.push((y - yMean) / yStd);
     const keys = inputs.map((x, i) => `${x.join(',')}|${extraNoise?.[i] ?? 0}`);
-    const hyperKey = `${hyper.lengthscales.join(',')}|${hyper.signal}|${hyper.noise}`;
+    const hyperKey = `${hyper.lengthscales.join(',')}|${hyper.signal}|${hyper.noise}|${this.basis}`;
     const hit = cache?.lookup(hyperKey, keys);
     const prefix = hit?.prefix ?? 0;
     this.keys = keys.slice(0, prefix);
     this.scaled = hit ? hit.factor.scaled.slice(0, prefix) : [];
+    this.features = hit ? hit.factor.features.slice(0, prefix) : [];
     this.rows = hit ? hit.factor.rows.slice(0, prefix) : [];
     this.diagonalNoise = hit ? hit.factor.diagonalNoise.slice(0, prefix) : [];
-    for (let i = prefix; i < inputs.length; i++) this.extend(keys[i]!, this.scale(inputs[i]!), extraNoise?.[i] ?? 0);
-    if (cache && prefix < inputs.length) cache.store(hyperKey, { keys: this.keys, scaled: this.scaled, rows: this.rows, diagonalNoise: this.diagonalNoise });
+    for (let i = prefix; i < inputs.length; i++) this.extend(keys[i]!, this.scale(inputs[i]!), basisFeatures(inputs[i]!, this.basis), extraNoise?.[i] ?? 0);
+    if (cache && prefix < inputs.length) cache.store(hyperKey, { keys: this.keys, scaled: this.scaled, features: this.features, rows: this.rows, diagonalNoise: this.diagonalNoise });
   }
 
   /** Number of conditioning points. */
@@ -176,13 +217,13 @@ export class GaussianProcess {
     return Float64Array.from(x, (v, d) => v * this.inverseLengthscales[d]!);
   }
 
-  private kernel(a: Float64Array, b: Float64Array): number {
+  private kernel(a: Float64Array, b: Float64Array, fa: Float64Array, fb: Float64Array): number {
     let r2 = 0;
     for (let d = 0; d < a.length; d++) {
       const diff = a[d]! - b[d]!;
       r2 += diff * diff;
     }
-    return this.hyper.signal * matern(Math.sqrt(r2));
+    return this.hyper.signal * (matern(Math.sqrt(r2)) + dot(fa, fb));
   }
 
   /**
@@ -190,12 +231,12 @@ export class GaussianProcess {
    * (nearly) non-positive, e.g. for a repeated input, is raised by adding jitter to that
    * diagonal entry alone, so earlier rows stay valid and shared.
    */
-  private extend(key: string, xs: Float64Array, extra: number): void {
+  private extend(key: string, xs: Float64Array, fs: Float64Array, extra: number): void {
     const k = new Float64Array(this.rows.length);
-    for (let j = 0; j < k.length; j++) k[j] = this.kernel(xs, this.scaled[j]!);
+    for (let j = 0; j < k.length; j++) k[j] = this.kernel(xs, this.scaled[j]!, fs, this.features[j]!);
     const l = forward(this.rows, k);
     let noise = this.hyper.noise + 1e-10 + extra;
-    let pivot = this.hyper.signal + noise;
+    let pivot = this.hyper.signal * (1 + dot(fs, fs)) + noise;
     for (const v of l) pivot -= v * v;
     const floor = 1e-8 * (this.hyper.signal + this.hyper.noise);
     if (!(pivot > floor)) {
@@ -207,20 +248,47 @@ export class GaussianProcess {
     row[l.length] = Math.sqrt(pivot);
     this.rows.push(row);
     this.scaled.push(xs);
+    this.features.push(fs);
     this.keys.push(key);
     this.diagonalNoise.push(noise);
   }
 
   /** Conditions on one more observation (raw output units). */
   addObservation(x: readonly number[], y: number): void {
-    this.extend(`${x.join(',')}|0`, this.scale(x), 0);
+    this.extend(`${x.join(',')}|0`, this.scale(x), basisFeatures(x, this.basis), 0);
     this.ys.push((y - this.yMean) / this.yStd);
     this.alpha = undefined;
+    this.basisWeights = undefined;
   }
 
   private weights(): Float64Array {
     this.alpha ??= backward(this.rows, forward(this.rows, this.ys));
     return this.alpha;
+  }
+
+  /** The quadratic mean's part of the (standardised) posterior mean at features fs. */
+  private basisMean(fs: Float64Array): number {
+    if (fs.length === 0) return 0;
+    if (!this.basisWeights) {
+      const alpha = this.weights();
+      const w = new Float64Array(fs.length);
+      for (let i = 0; i < alpha.length; i++) {
+        const f = this.features[i]!;
+        for (let j = 0; j < w.length; j++) w[j] = w[j]! + alpha[i]! * f[j]!;
+      }
+      this.basisWeights = w;
+    }
+    return this.hyper.signal * dot(fs, this.basisWeights);
+  }
+
+  /** Matérn part of the kernel between scaled inputs. */
+  private materns(a: Float64Array, b: Float64Array): number {
+    let r2 = 0;
+    for (let d = 0; d < a.length; d++) {
+      const diff = a[d]! - b[d]!;
+      r2 += diff * diff;
+    }
+    return this.hyper.signal * matern(Math.sqrt(r2));
   }
 
   /** Posterior mean at conditioning point i: y_i − σ²_i α_i, since (K + Σ) α = y. */
@@ -232,8 +300,8 @@ export class GaussianProcess {
   predictMean(x: readonly number[]): number {
     const alpha = this.weights();
     const xs = this.scale(x);
-    let mean = 0;
-    for (let i = 0; i < alpha.length; i++) mean += this.kernel(xs, this.scaled[i]!) * alpha[i]!;
+    let mean = this.basisMean(basisFeatures(x, this.basis));
+    for (let i = 0; i < alpha.length; i++) mean += this.materns(xs, this.scaled[i]!) * alpha[i]!;
     return this.yMean + this.yStd * mean;
   }
 
@@ -241,15 +309,16 @@ export class GaussianProcess {
   predict(x: readonly number[]): Prediction {
     const alpha = this.weights();
     const xs = this.scale(x);
+    const fs = basisFeatures(x, this.basis);
     const n = alpha.length;
     const k = new Float64Array(n);
     let mean = 0;
     for (let i = 0; i < n; i++) {
-      k[i] = this.kernel(xs, this.scaled[i]!);
+      k[i] = this.kernel(xs, this.scaled[i]!, fs, this.features[i]!);
       mean += k[i]! * alpha[i]!;
     }
     const v = forward(this.rows, k);
-    let variance = this.hyper.signal;
+    let variance = this.hyper.signal * (1 + dot(fs, fs));
     for (let i = 0; i < n; i++) variance -= v[i]! * v[i]!;
     return { mean: this.yMean + this.yStd * mean, variance: Math.max(variance, 1e-12) * this.yStd * this.yStd };
   }
@@ -264,6 +333,7 @@ export class GaussianProcess {
     if (n <= neighbours) return this.predict(x);
     const alpha = this.weights();
     const xs = this.scale(x);
+    const fs = basisFeatures(x, this.basis);
     const dims = xs.length;
     // Keep the k smallest distances in a sorted buffer (k is small: insertion is cheap).
     if (this.scratch?.nearest.length !== neighbours) {
@@ -298,11 +368,13 @@ export class GaussianProcess {
     const m = neighbours;
     for (let a = 0; a < m; a++) {
       const sa = this.scaled[nearest[a]!]!;
-      kx[a] = this.hyper.signal * matern(Math.sqrt(nearestR2[a]!));
-      for (let b = 0; b < a; b++) local[a * m + b] = this.kernel(sa, this.scaled[nearest[b]!]!);
-      local[a * m + a] = this.hyper.signal + this.diagonalNoise[nearest[a]!]!;
+      const fa = this.features[nearest[a]!]!;
+      kx[a] = this.hyper.signal * (matern(Math.sqrt(nearestR2[a]!)) + dot(fs, fa));
+      for (let b = 0; b < a; b++) local[a * m + b] = this.kernel(sa, this.scaled[nearest[b]!]!, fa, this.features[nearest[b]!]!);
+      local[a * m + a] = this.hyper.signal * (1 + dot(fa, fa)) + this.diagonalNoise[nearest[a]!]!;
     }
-    let variance = this.hyper.signal;
+    mean += this.basisMean(fs);
+    let variance = this.hyper.signal * (1 + dot(fs, fs));
     for (let a = 0; a < m; a++) {
       for (let b = 0; b <= a; b++) {
         let sum = local[a * m + b]!;
@@ -341,6 +413,7 @@ export function logPosterior(
   z: readonly number[],
   theta: readonly number[],
   extraNoise?: readonly number[],
+  basis = 0,
 ): { value: number; gradient: number[] } {
   const n = x.length;
   const dims = theta.length - 2;
@@ -348,6 +421,7 @@ export function logPosterior(
   const noise = Math.exp(theta[dims + 1]!);
   const scaled = new Float64Array(n * dims);
   for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) scaled[i * dims + d] = x[i]![d]! / Math.exp(theta[d]!);
+  const features = x.map((xi) => basisFeatures(xi, basis));
   const r = new Float64Array(n * n);
   const kf = new Float64Array(n * n);
   const chol = new Float64Array(n * n);
@@ -360,10 +434,10 @@ export function logPosterior(
       }
       const rij = Math.sqrt(r2);
       r[i * n + j] = rij;
-      kf[i * n + j] = signal * matern(rij);
+      kf[i * n + j] = signal * (matern(rij) + dot(features[i]!, features[j]!));
       chol[i * n + j] = kf[i * n + j]!;
     }
-    chol[i * n + i] = signal + noise + 1e-8 + (extraNoise?.[i] ?? 0);
+    chol[i * n + i] = signal * (1 + dot(features[i]!, features[i]!)) + noise + 1e-8 + (extraNoise?.[i] ?? 0);
   }
   // Cholesky in place (lower triangle).
   for (let i = 0; i < n; i++) {
@@ -412,7 +486,7 @@ export function logPosterior(
       for (let k = i; k < n; k++) inverse += invT[i * n + k]! * invT[j * n + k]!;
       const wij = alpha[i]! * alpha[j]! - inverse;
       if (i === j) {
-        signalGrad += 0.5 * wij * signal;
+        signalGrad += 0.5 * wij * signal * (1 + dot(features[i]!, features[i]!));
         noiseGrad += 0.5 * wij * noise;
         continue;
       }
@@ -464,6 +538,7 @@ class AdamRun {
     private readonly theta: number[],
     private readonly lower: number[],
     private readonly upper: number[],
+    private readonly basis = 0,
   ) {
     this.m = theta.map(() => 0);
     this.v = theta.map(() => 0);
@@ -471,7 +546,7 @@ class AdamRun {
   }
 
   step(x: readonly (readonly number[])[], z: readonly number[], extra?: readonly number[]): void {
-    const { value, gradient } = logPosterior(x, z, this.theta, extra);
+    const { value, gradient } = logPosterior(x, z, this.theta, extra, this.basis);
     if (value > this.best.value) this.best = { theta: [...this.theta], value };
     if (!Number.isFinite(value)) return;
     this.t++;
@@ -501,7 +576,7 @@ export function fitHyperparameters(x: readonly (readonly number[])[], y: readonl
   const fx = subset.map((i) => x[i]!);
   const fz = standardise(subset.map((i) => y[i]!)).z;
   const fe = extraNoise ? subset.map((i) => extraNoise[i]!) : undefined;
-  const key = JSON.stringify([iterations, minNoise, fx, fz, fe]);
+  const key = JSON.stringify([iterations, minNoise, options.basis ?? 0, fx, fz, fe]);
   const known = fitMemo.get(key);
   if (known) return known;
   const lower = [...new Array<number>(dims).fill(Math.log(0.01)), Math.log(0.05), Math.log(minNoise)];
@@ -511,7 +586,7 @@ export function fitHyperparameters(x: readonly (readonly number[])[], y: readonl
     [...new Array<number>(dims).fill(Math.log(0.5 * scale)), 0, Math.log(1e-3)],
     [...new Array<number>(dims).fill(Math.log(0.15 * scale)), 0, Math.log(1e-2)],
     [...new Array<number>(dims).fill(Math.log(2 * scale)), 0, Math.log(1e-4)],
-  ].map((start) => new AdamRun(start.map((v, i) => Math.min(upper[i]!, Math.max(lower[i]!, v))), lower, upper));
+  ].map((start) => new AdamRun(start.map((v, i) => Math.min(upper[i]!, Math.max(lower[i]!, v))), lower, upper, options.basis ?? 0));
   // Every start gets a short run; the most promising one continues.
   const warmup = Math.min(10, iterations);
   for (const run of starts) for (let t = 0; t < warmup; t++) run.step(fx, fz, fe);
@@ -522,6 +597,7 @@ export function fitHyperparameters(x: readonly (readonly number[])[], y: readonl
     lengthscales: best.theta.slice(0, dims).map(Math.exp),
     signal: Math.exp(best.theta[dims]!),
     noise: Math.exp(best.theta[dims + 1]!),
+    ...(options.basis ? { basis: options.basis } : {}),
   };
   fitMemo.set(key, hyper);
   if (fitMemo.size > FIT_MEMO_ENTRIES) fitMemo.delete(fitMemo.keys().next().value!);

@@ -15,10 +15,10 @@ import type { SearchSpace } from '../search/space.js';
 const random = createRandom(11);
 const inputs = Array.from({ length: 80 }, () => [random(), random(), random()]);
 const outputs = inputs.map(([a, b, c]) => Math.sin(5 * a!) + b! * c! + 0.01 * random());
-const hyper = fitHyperparameters(inputs, outputs);
 const probes = Array.from({ length: 20 }, () => [random(), random(), random()]);
 
-describe('incremental GP', () => {
+describe.each([0, 1])('incremental GP (quadratic mean weight %d)', (basis) => {
+  const hyper = fitHyperparameters(inputs, outputs, { basis });
   it('extends a cached prefix to exactly the posterior of a fresh factorisation', () => {
     const cache = new FactorCache();
     // Warm the cache with a prefix, then with a history that diverges after 50 points.
@@ -28,7 +28,7 @@ describe('incremental GP', () => {
     const cached = new GaussianProcess(shuffled, shuffledOut, hyper, 0.1, 2, { cache });
     const fresh = new GaussianProcess(shuffled, shuffledOut, hyper, 0.1, 2, { cache: null });
     for (const x of probes) expect(cached.predict(x)).toEqual(fresh.predict(x));
-    expect(cache.lookup(`${hyper.lengthscales.join(',')}|${hyper.signal}|${hyper.noise}`, shuffled.map((x) => `${x.join(',')}|0`))?.prefix).toBe(80);
+    expect(cache.lookup(`${hyper.lengthscales.join(',')}|${hyper.signal}|${hyper.noise}|${basis}`, shuffled.map((x) => `${x.join(',')}|0`))?.prefix).toBe(80);
   });
 
   it('conditions on a repeated input without failing (jitter on that pivot only)', () => {

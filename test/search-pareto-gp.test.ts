@@ -97,14 +97,40 @@ describe('Gaussian process', () => {
   const f = (p: number[]): number => Math.sin(6 * p[0]!) + 0.5 * p[1]!;
   const y = x.map(f);
 
-  it('has an exact gradient of the log posterior', () => {
+  it.each([0, 1])('has an exact gradient of the log posterior (quadratic mean weight %d)', (basis) => {
     const theta = [-0.7, 0.3, 0.2, -4];
-    const { value, gradient } = logPosterior(x, y, theta);
+    const { value, gradient } = logPosterior(x, y, theta, undefined, basis);
     for (let i = 0; i < theta.length; i++) {
       const shifted = [...theta];
       shifted[i]! += 1e-6;
-      expect(gradient[i]!).toBeCloseTo((logPosterior(x, y, shifted).value - value) / 1e-6, 3);
+      expect(gradient[i]!).toBeCloseTo((logPosterior(x, y, shifted, undefined, basis).value - value) / 1e-6, 3);
     }
+  });
+
+  it('finds a small bowl along each input from few points with the quadratic mean, where the plain GP sends every input to a bound', () => {
+    // 14 points in 6 inputs; the five last inputs add a shallow bowl each, off the cube's middle.
+    const draw = createRandom(4);
+    const centres = [0.3, 0.7, 0.4, 0.6, 0.25];
+    const inputs = Array.from({ length: 14 }, () => Array.from({ length: 6 }, () => draw()));
+    const bowl = (p: number[]): number => Math.cos(3 * p[0]!) + 0.25 * centres.reduce((s, c, i) => s + (p[i + 1]! - c) ** 2, 0);
+    const outputs = inputs.map(bowl);
+    // Where the posterior mean is lowest along each bowl input, the others at 0.5.
+    const minimiser = (basis: number): number[] => {
+      const gp = fitGaussianProcess(inputs, outputs, { basis }, undefined, null);
+      return centres.map((_, i) => {
+        let best = { at: 0, mean: Infinity };
+        for (let k = 0; k <= 50; k++) {
+          const p = new Array<number>(6).fill(0.5);
+          p[i + 1] = k / 50;
+          const mean = gp.predict(p).mean;
+          if (mean < best.mean) best = { at: k / 50, mean };
+        }
+        return best.at;
+      });
+    };
+    // Lengthscales of 6-30 make the plain GP nearly linear along them: its minimum is a bound.
+    for (const at of minimiser(0)) expect(at <= 0.02 || at >= 0.98).toBe(true);
+    for (const [i, at] of minimiser(1).entries()) expect(Math.abs(at - centres[i]!)).toBeLessThan(0.15);
   });
 
   it('interpolates its training points with small variance there, and is uncertain far away', () => {

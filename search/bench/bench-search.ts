@@ -1,13 +1,13 @@
 /**
- * `npm run bench:search`: every algorithm on ZDT1-3, BraninCurrin, DTLZ2, DTLZ2-far and the
+ * `npm run bench:search`: every algorithm on ZDT1-3, BraninCurrin, DTLZ2, DTLZ2-off-centre, DTLZ2-far and the
  * PEFT-shaped problem, many seeds each; prints markdown tables of the hypervolume (median and
  * IQR) and the log10 regret where the optimum is known, after 25, 50 and 100 evaluations (random
  * search also after 200), the acceptance table (the default algorithm at 25 evaluations against
  * random search at 200), then the time of one BO ask() against the history size (see also
  * `npm run bench:ask`). Options: --seeds N (default 10), --bo-long-seeds N (seeds whose BO runs
  * go to 100 evaluations, default 5; the others stop at 50), --problem NAME-PREFIX,
- * --algorithms a,b (prefixes of the names of the rows to run; random always runs), --variants (adds BO rows: a full refit at every
- * ask, and the other acquisitions outside the reference box), --no-reference (BO is not given
+ * --algorithms a,b (prefixes of the names of the rows to run; random always runs), --variants (adds BO rows: without the
+ * quadratic mean, a full refit at every ask, and the other acquisitions outside the reference box), --no-reference (BO is not given
  * the reference point; hypervolume is still scored with it), --both-references (adds the row
  * "bo, no reference", so both are measured in one run), --no-timing, --quick.
  */
@@ -17,7 +17,7 @@ import { deriveRandom } from '../random.js';
 import type { Sampler } from '../sampler.js';
 import { LatinHypercubeSampler, MoboSampler, Nsga2Sampler, RandomSampler, RegularizedEvolutionSampler } from '../sampler.js';
 import type { BenchProblem } from './problems.js';
-import { braninCurrin, dtlz2, dtlz2Far, peftProblem, zdt1, zdt2, zdt3 } from './problems.js';
+import { braninCurrin, dtlz2, dtlz2Far, dtlz2OffCentre, peftProblem, zdt1, zdt2, zdt3 } from './problems.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -42,6 +42,7 @@ const algorithms: { name: string; make: () => Sampler; evaluations: (seed: numbe
   ...(bothReferences ? [{ name: 'bo, no reference', make: () => new MoboSampler(), evaluations: (seed: number) => (seed < boLongSeeds ? 100 : 50), noReference: true }] : []),
   ...(args.includes('--variants')
     ? [
+        { name: 'bo, no quadratic mean', make: () => new MoboSampler({ quadraticMean: 0 }), evaluations: (seed: number) => (seed < boLongSeeds ? 100 : 50) },
         { name: 'bo, full refit', make: () => new MoboSampler({ refitFraction: 0, exactVarianceLimit: Infinity, factorCache: null }), evaluations: (seed: number) => (seed < boLongSeeds ? 100 : 50) },
         { name: 'bo, outside box: moving reference', make: () => new MoboSampler({ outsideBox: 'moving' }), evaluations: () => 50 },
         { name: 'bo, outside box: none', make: () => new MoboSampler({ outsideBox: 'none' }), evaluations: () => 50 },
@@ -80,7 +81,7 @@ function run(problem: BenchProblem, sampler: Sampler, seed: number, evaluations:
 }
 
 const only = args.includes('--problem') ? args[args.indexOf('--problem') + 1]! : '';
-const problems = [zdt1, zdt2, zdt3, braninCurrin, dtlz2, dtlz2Far, peftProblem()].filter((p) => p.name.startsWith(only));
+const problems = [zdt1, zdt2, zdt3, braninCurrin, dtlz2, dtlz2OffCentre, dtlz2Far, peftProblem()].filter((p) => p.name.startsWith(only));
 const started = Date.now();
 console.log(`## Hypervolume after 25 / 50 / 100 / 200 evaluations (median [IQR] over ${seeds} seeds; BO's 100-evaluation column over ${boLongSeeds} seeds; only random search runs to 200)${noReference ? '; BO not given the reference point' : ''}\n`);
 const wins: string[] = [];

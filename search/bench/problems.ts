@@ -84,19 +84,32 @@ export const braninCurrin = deterministic(
   59.36011874867746,
 );
 
+/**
+ * DTLZ2 with 3 objectives and 6 inputs, its distance term g = Σ_{i≥2} (x_i − c_i)² centred at
+ * `centres` (DTLZ2 itself: every c_i = 0.5); the front is the unit sphere's positive octant
+ * wherever the centres lie. Other centres give related problems (warm starts) and check that a
+ * model does not profit from the optimum sitting in the middle of the cube.
+ */
+export function dtlz2Centred(name: string, centres: readonly number[]): BenchProblem {
+  return deterministic(
+    name,
+    CONTINUOUS_DIMS,
+    [{ direction: 'minimize' }, { direction: 'minimize' }, { direction: 'minimize' }],
+    (x) => {
+      const g = x.slice(2).reduce((s, v, i) => s + (v - centres[i]!) ** 2, 0);
+      const [a, b] = [(x[0]! * Math.PI) / 2, (x[1]! * Math.PI) / 2];
+      return [(1 + g) * Math.cos(a) * Math.cos(b), (1 + g) * Math.cos(a) * Math.sin(b), (1 + g) * Math.sin(a)];
+    },
+    [1.1, 1.1, 1.1],
+    1.1 ** 3 - Math.PI / 6,
+  );
+}
+
 /** DTLZ2 with 3 objectives and 6 inputs; the front is the unit sphere's positive octant. */
-export const dtlz2 = deterministic(
-  'DTLZ2',
-  CONTINUOUS_DIMS,
-  [{ direction: 'minimize' }, { direction: 'minimize' }, { direction: 'minimize' }],
-  (x) => {
-    const g = x.slice(2).reduce((s, v) => s + (v - 0.5) ** 2, 0);
-    const [a, b] = [(x[0]! * Math.PI) / 2, (x[1]! * Math.PI) / 2];
-    return [(1 + g) * Math.cos(a) * Math.cos(b), (1 + g) * Math.cos(a) * Math.sin(b), (1 + g) * Math.sin(a)];
-  },
-  [1.1, 1.1, 1.1],
-  1.1 ** 3 - Math.PI / 6,
-);
+export const dtlz2 = dtlz2Centred('DTLZ2', [0.5, 0.5, 0.5, 0.5]);
+
+/** DTLZ2 with its optimum off the middle of the cube (distance centres 0.2, 0.35, 0.65, 0.8). */
+export const dtlz2OffCentre = dtlz2Centred('DTLZ2-off-centre', [0.2, 0.35, 0.65, 0.8]);
 
 /**
  * A DTLZ2-style 2-objective problem far from its reference box: 6 inputs, f = (1 + 4g)(cos, sin)
