@@ -65,10 +65,12 @@ export class HypervolumeImprovement {
     const m = reference.length;
     this.coordinates = Array.from({ length: m }, (_, d) => [...new Set(this.boxes.flatMap((b) => [b.lo[d]!, b.hi[d]!]))].sort((a, b) => a - b));
     this.boxIndex = new Int32Array(this.boxes.length * 2 * m);
+    // By map, not indexOf: a 3-D front of f points has O(f²) boxes and O(f) coordinates.
+    const positions = this.coordinates.map((coords) => new Map(coords.map((t, i) => [t, i])));
     for (const [k, box] of this.boxes.entries()) {
       for (let d = 0; d < m; d++) {
-        this.boxIndex[(k * 2 + 0) * m + d] = this.coordinates[d]!.indexOf(box.lo[d]!);
-        this.boxIndex[(k * 2 + 1) * m + d] = this.coordinates[d]!.indexOf(box.hi[d]!);
+        this.boxIndex[(k * 2 + 0) * m + d] = positions[d]!.get(box.lo[d]!)!;
+        this.boxIndex[(k * 2 + 1) * m + d] = positions[d]!.get(box.hi[d]!)!;
       }
     }
   }

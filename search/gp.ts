@@ -181,6 +181,8 @@ export class GaussianProcess {
   /** Σ_i α_i f(x_i): the quadratic mean's part of the posterior mean is f(x) · this, O(D) per prediction. */
   private basisWeights: Float64Array | undefined;
   private readonly inverseLengthscales: number[];
+  /** The scaled inputs in one row-major array, for the O(n) loop of predictLocal (built on first use). */
+  private packed: { values: Float64Array; rows: number } | undefined;
   private scratch: { nearest: Int32Array; nearestR2: Float64Array; local: Float64Array; kx: Float64Array; z: Float64Array } | undefined;
 
   constructor(
@@ -323,6 +325,19 @@ export class GaussianProcess {
     return { mean: this.yMean + this.yStd * mean, variance: Math.max(variance, 1e-12) * this.yStd * this.yStd };
   }
 
+  private packedInputs(): Float64Array {
+    const n = this.scaled.length;
+    const dims = this.inverseLengthscales.length;
+    if (!this.packed || this.packed.values.length < n * dims) {
+      const values = new Float64Array(Math.max(n, 2 * (this.packed?.rows ?? 0)) * dims);
+      this.packed = { values, rows: 0 };
+    }
+    const { values } = this.packed;
+    for (let i = this.packed.rows; i < n; i++) values.set(this.scaled[i]!, i * dims);
+    this.packed.rows = n;
+    return values;
+  }
+
   /**
    * Exact posterior mean; variance given only the `neighbours` conditioning points nearest to x
    * in lengthscale units (an upper bound of the exact variance, close to it where the
@@ -342,12 +357,12 @@ export class GaussianProcess {
     const { nearest, nearestR2, local, kx, z } = this.scratch;
     nearestR2.fill(Infinity);
     const signal = this.hyper.signal;
+    const packed = this.packedInputs();
     let mean = 0;
-    for (let i = 0; i < n; i++) {
-      const s = this.scaled[i]!;
+    for (let i = 0, offset = 0; i < n; i++, offset += dims) {
       let r2 = 0;
       for (let d = 0; d < dims; d++) {
-        const diff = xs[d]! - s[d]!;
+        const diff = xs[d]! - packed[offset + d]!;
         r2 += diff * diff;
       }
       // matern() inlined: this loop is the acquisition's hot path.

@@ -219,7 +219,7 @@ export class MoboSampler implements Sampler {
     const initial = Math.max(0, (this.options.initialTrials ?? Math.min(10, Math.max(5, parameters + 1))) - priors);
     const encoder = createEncoder(request.space);
     let surrogate: Surrogate | undefined;
-    return request.numbers.map((number) => {
+    return request.numbers.map((number, k) => {
       if (number < initial || context.observed.length < 2) return context.propose(latinHypercubePoint(context, number, initial, 'bo-init'));
       surrogate ??= new Surrogate(context, encoder, this.options);
       const first = this.optimise(context, surrogate, encoder, number);
@@ -228,7 +228,8 @@ export class MoboSampler implements Sampler {
       // would rank by variance alone (corners); improve the front against a moving reference.
       if (first.value < -700 && (this.options.outsideBox ?? 'log') === 'log' && surrogate.useMovingReference()) point = this.optimise(context, surrogate, encoder, number).point;
       context.propose(point);
-      surrogate.fantasise(point);
+      // The last pick of the batch conditions nothing after it.
+      if (k + 1 < request.numbers.length) surrogate.fantasise(point);
       return point;
     });
   }
@@ -245,7 +246,9 @@ export class MoboSampler implements Sampler {
     const cost = Math.max(1, modelled) * perModel;
     // About 6·10⁷ flops per ask with exact variances; half that with local ones, whose evaluations
     // cost less but sit in large histories where the rest of the ask (AskContext, factor update) grows too.
-    const budget = Math.round(Math.min(this.options.evaluations ?? 1500, Math.max(300, (surrogate.local() ? 3e7 : 6e7) / cost)));
+    // The floor of 200 binds only beyond 1,200 observations with 3 modelled objectives (300 bound
+    // from 560 on with 3, which kept the 3-objective ask over 200 ms at 1,000; BENCHMARKS.md).
+    const budget = Math.round(Math.min(this.options.evaluations ?? 1500, Math.max(200, (surrogate.local() ? 3e7 : 6e7) / cost)));
     let evaluations = 0;
     let best: { point: SearchPoint; value: number; spread: number } | undefined;
     const evaluate = (point: SearchPoint): number => {
