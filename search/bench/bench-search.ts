@@ -9,15 +9,18 @@
  * --algorithms a,b (prefixes of the names of the rows to run; random always runs), --variants (adds BO rows: without the
  * quadratic mean, a full refit at every ask, and the other acquisitions outside the reference box), --no-reference (BO is not given
  * the reference point; hypervolume is still scored with it), --both-references (adds the row
- * "bo, no reference", so both are measured in one run), --no-timing, --quick.
+ * "bo, no reference", so both are measured in one run), --no-timing, --quick, --warm-start (runs
+ * only the warm-start experiment: the default algorithm on a problem, cold against warm-started
+ * from a finished 50-evaluation study of a related problem, as the scheduler warms a study).
  */
 import type { TrialObservation } from '../ask.js';
 import { hypervolume, toMinimization } from '../pareto.js';
 import { deriveRandom } from '../random.js';
+import { warmStartFrom } from '../warm-start.js';
 import type { Sampler } from '../sampler.js';
-import { LatinHypercubeSampler, MoboSampler, Nsga2Sampler, RandomSampler, RegularizedEvolutionSampler } from '../sampler.js';
+import { AutoSampler, LatinHypercubeSampler, MoboSampler, Nsga2Sampler, RandomSampler, RegularizedEvolutionSampler } from '../sampler.js';
 import type { BenchProblem } from './problems.js';
-import { braninCurrin, dtlz2, dtlz2Far, dtlz2OffCentre, peftProblem, zdt1, zdt2, zdt3 } from './problems.js';
+import { braninCurrin, dtlz2, dtlz2Centred, dtlz2Far, dtlz2OffCentre, peftProblem, zdt1, zdt2, zdt3 } from './problems.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -64,24 +67,70 @@ function summary(values: number[], digits: number): string {
   return `${quantile(sorted, 0.5).toFixed(digits)} [${quantile(sorted, 0.25).toFixed(digits)}, ${quantile(sorted, 0.75).toFixed(digits)}]`;
 }
 
-/** Runs one algorithm on one problem for one seed, one trial at a time; returns the hypervolume at each checkpoint. */
-function run(problem: BenchProblem, sampler: Sampler, seed: number, evaluations: number, withoutReference: boolean): Map<number, number> {
+/**
+ * Runs one algorithm on one problem for one seed, one trial at a time; returns the hypervolume
+ * at each checkpoint and the trials. `priors` (numbered below 0, a warm start) precede the
+ * history in every ask and count in no hypervolume.
+ */
+function run(problem: BenchProblem, sampler: Sampler, seed: number, evaluations: number, withoutReference: boolean, priors: TrialObservation[] = [], at = checkpoints): { hv: Map<number, number>; trials: TrialObservation[] } {
   const directions = problem.objectives.map((o) => o.direction);
   const reference = toMinimization(problem.reference, directions);
   const history: TrialObservation[] = [];
   const result = new Map<number, number>();
   for (let number = 0; number < evaluations; number++) {
-    const [point] = sampler.ask({ space: problem.space, seed, history, numbers: [number], objectives: problem.objectives, ...(withoutReference ? {} : { referencePoint: problem.reference }), isValid: problem.isValid, budget });
+    const [point] = sampler.ask({ space: problem.space, seed, history: [...priors, ...history], numbers: [number], objectives: problem.objectives, ...(withoutReference ? {} : { referencePoint: problem.reference }), isValid: problem.isValid, budget });
     history.push({ number, point: point!, state: 'complete', values: problem.evaluate(point!, deriveRandom(seed, 'noise', number)) });
-    if (checkpoints.includes(number + 1)) {
+    if (at.includes(number + 1)) {
       result.set(number + 1, hypervolume(history.map((h) => toMinimization(problem.truth(h.point), directions)), reference));
     }
   }
-  return result;
+  return { hv: result, trials: history };
+}
+
+/**
+ * A study warm-started from a related problem's finished study against a cold one: both run
+ * the default algorithm on the target; the warm one gets the source's 50 trials as prior
+ * observations (warmStartFrom: same space and base model), as the scheduler passes them.
+ */
+function warmStartExperiment(): void {
+  const at = [10, 25, 50];
+  const pairs: { target: BenchProblem; source: BenchProblem }[] = [
+    { target: dtlz2, source: dtlz2Centred('DTLZ2 with distance centres 0.6, 0.4, 0.6, 0.4', [0.6, 0.4, 0.6, 0.4]) },
+    { target: peftProblem(), source: peftProblem(undefined, [0.8, 1.2, 0.9, 0.5], 'PEFT, another task (weights 0.8, 1.2, 0.9, 0.5)') },
+  ].filter((p) => p.target.name.startsWith(only));
+  console.log(`## Warm start: the default algorithm cold and warm-started from a related problem's 50-trial study (median [IQR] over ${seeds} seeds)\n`);
+  console.log('| target | source of the warm start | start | HV @10 | HV @25 | HV @50 | seeds warm > cold @10 / @25 / @50 |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const { target, source } of pairs) {
+    const cold = new Map<number, number[]>(at.map((c) => [c, []]));
+    const warm = new Map<number, number[]>(at.map((c) => [c, []]));
+    const wins = at.map(() => 0);
+    const t = Date.now();
+    for (let seed = 0; seed < seeds; seed++) {
+      const finished = run(source, new AutoSampler(), 1000 + seed, 50, false, [], []).trials;
+      const { priors } = warmStartFrom({ space: source.space, baseModel: 'same', trials: finished }, { space: target.space, baseModel: 'same', isValid: target.isValid ?? (() => true) });
+      const c = run(target, new AutoSampler(), seed, 50, false, [], at).hv;
+      const w = run(target, new AutoSampler(), seed, 50, false, priors, at).hv;
+      for (const [k, checkpoint] of at.entries()) {
+        cold.get(checkpoint)!.push(c.get(checkpoint)!);
+        warm.get(checkpoint)!.push(w.get(checkpoint)!);
+        if (w.get(checkpoint)! > c.get(checkpoint)!) wins[k]!++;
+      }
+    }
+    const digits = target.maxHypervolume && target.maxHypervolume < 10 ? 4 : 3;
+    console.log(`| ${target.name} | – | cold | ${at.map((c) => summary(cold.get(c)!, digits)).join(' | ')} | |`);
+    console.log(`| ${target.name} | ${source.name} | warm | ${at.map((c) => summary(warm.get(c)!, digits)).join(' | ')} | ${wins.map((w) => `${w}/${seeds}`).join(' / ')} |`);
+    process.stderr.write(`warm start ${target.name}: ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+  }
 }
 
 const only = args.includes('--problem') ? args[args.indexOf('--problem') + 1]! : '';
 const problems = [zdt1, zdt2, zdt3, braninCurrin, dtlz2, dtlz2OffCentre, dtlz2Far, peftProblem()].filter((p) => p.name.startsWith(only));
+if (args.includes('--warm-start')) {
+  warmStartExperiment();
+  process.exit(0);
+}
+
 const started = Date.now();
 console.log(`## Hypervolume after 25 / 50 / 100 / 200 evaluations (median [IQR] over ${seeds} seeds; BO's 100-evaluation column over ${boLongSeeds} seeds; only random search runs to 200)${noReference ? '; BO not given the reference point' : ''}\n`);
 const wins: string[] = [];
@@ -99,7 +148,7 @@ for (const problem of problems) {
     const perCheckpoint = new Map<number, number[]>(checkpoints.map((c) => [c, []]));
     const t = Date.now();
     for (let seed = 0; seed < seeds; seed++) {
-      const hv = run(problem, algorithm.make(), seed, algorithm.evaluations(seed), noReference || algorithm.noReference === true);
+      const { hv } = run(problem, algorithm.make(), seed, algorithm.evaluations(seed), noReference || algorithm.noReference === true);
       for (const [c, v] of hv) perCheckpoint.get(c)!.push(v);
     }
     const digits = known && known < 10 ? 4 : 3;

@@ -130,6 +130,9 @@ export const dtlz2Far = deterministic(
   1.1 ** 2 - Math.PI / 4,
 );
 
+/** Weights of the synthetic PEFT metric: serial adapter, parallel adapter, prefix, serial × parallel. */
+export const PEFT_TASK: readonly number[] = [1.2, 1.0, 0.6, 0.8];
+
 /** bert-base-uncased's shape. */
 export const BERT_BASE: EncoderShape = { vocabSize: 30522, hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072, maxPositions: 512, typeVocabSize: 2 };
 
@@ -139,8 +142,9 @@ export const BERT_BASE: EncoderShape = { vocabSize: 30522, hiddenSize: 768, numL
  * each module's capacity is log2(1 + size) / log2(1 + d); layers are weighted 0.5 (bottom)
  * to 1.5 (top); quality q = 1 − exp(−1.5 · coverage · (1.2 c_SA + 1.0 c_PA + 0.6 c_PR + 0.8 c_SA c_PA));
  * accuracy = 0.55 + 0.35 q − 0.04 max(0, c_PR − 0.7) plus N(0, 0.005²) noise per evaluation.
+ * `task` replaces the four weights (1.2, 1.0, 0.6, 0.8): another task on the same model.
  */
-export function peftMetric(point: SearchPoint, shape: EncoderShape = BERT_BASE): number {
+export function peftMetric(point: SearchPoint, shape: EncoderShape = BERT_BASE, task: readonly number[] = PEFT_TASK): number {
   const capacity = (key: string): number => Math.log2(1 + Number(point[key] ?? 0)) / Math.log2(1 + shape.hiddenSize);
   const weight = (l: number): number => 0.5 + l / Math.max(1, shape.numLayers - 1);
   let total = 0;
@@ -151,7 +155,8 @@ export function peftMetric(point: SearchPoint, shape: EncoderShape = BERT_BASE):
   }
   const coverage = on / total;
   const [sa, pa, pr] = [capacity('serialAdapter.size'), capacity('parallelAdapter.size'), capacity('prefix.length')];
-  const q = 1 - Math.exp(-1.5 * coverage * (1.2 * sa + 1.0 * pa + 0.6 * pr + 0.8 * sa * pa));
+  const [wSa, wPa, wPr, wBoth] = task as [number, number, number, number];
+  const q = 1 - Math.exp(-1.5 * coverage * (wSa * sa + wPa * pa + wPr * pr + wBoth * sa * pa));
   return 0.55 + 0.35 * q - 0.04 * Math.max(0, pr - 0.7);
 }
 
@@ -189,17 +194,17 @@ function peftMaxHypervolume(truth: (point: SearchPoint) => number[], shape: Enco
   return hypervolume(front, [-reference[0]!, reference[1]!]);
 }
 
-/** The PEFT-shaped benchmark over the autopeft space on bert-base. */
-export function peftProblem(shape: EncoderShape = BERT_BASE): BenchProblem {
+/** The PEFT-shaped benchmark over the autopeft space on bert-base (`task`: see peftMetric). */
+export function peftProblem(shape: EncoderShape = BERT_BASE, task: readonly number[] = PEFT_TASK, name = 'PEFT (autopeft, bert-base)'): BenchProblem {
   const base = countBaseParams(shape);
   const percent = (point: SearchPoint): number => (100 * countPeftParams(autopeftPreset.toConfig(point, shape).peft, shape)) / base;
-  const truth = (point: SearchPoint): number[] => [peftMetric(point, shape), percent(point)];
+  const truth = (point: SearchPoint): number[] => [peftMetric(point, shape, task), percent(point)];
   const reference = [0.55, 40];
   return {
-    name: 'PEFT (autopeft, bert-base)',
+    name,
     space: autopeftPreset.space(shape),
     objectives: [{ direction: 'maximize' }, { direction: 'minimize', compute: percent }],
-    evaluate: (point, random) => [peftMetric(point, shape) + 0.005 * gaussian(random), percent(point)],
+    evaluate: (point, random) => [peftMetric(point, shape, task) + 0.005 * gaussian(random), percent(point)],
     truth,
     reference,
     maxHypervolume: peftMaxHypervolume(truth, shape, reference),
