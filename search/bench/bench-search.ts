@@ -11,7 +11,8 @@
  * the reference point; hypervolume is still scored with it), --both-references (adds the row
  * "bo, no reference", so both are measured in one run), --no-timing, --quick, --warm-start (runs
  * only the warm-start experiment: the default algorithm on a problem, cold against warm-started
- * from a finished 50-evaluation study of a related problem, as the scheduler warms a study).
+ * from a finished 50-evaluation study of a related problem, as the scheduler warms a study;
+ * with --prior-noise X also warm with BO's priorNoise X).
  */
 import type { TrialObservation } from '../ask.js';
 import { hypervolume, toMinimization } from '../pareto.js';
@@ -104,6 +105,8 @@ function warmStartExperiment(): void {
   for (const { target, source } of pairs) {
     const cold = new Map<number, number[]>(at.map((c) => [c, []]));
     const warm = new Map<number, number[]>(at.map((c) => [c, []]));
+    const priorNoise = option('prior-noise', 0);
+    const noisy = new Map<number, number[]>(at.map((c) => [c, []]));
     const wins = at.map(() => 0);
     const t = Date.now();
     for (let seed = 0; seed < seeds; seed++) {
@@ -111,6 +114,8 @@ function warmStartExperiment(): void {
       const { priors } = warmStartFrom({ space: source.space, baseModel: 'same', trials: finished }, { space: target.space, baseModel: 'same', isValid: target.isValid ?? (() => true) });
       const c = run(target, new AutoSampler(), seed, 50, false, [], at).hv;
       const w = run(target, new AutoSampler(), seed, 50, false, priors, at).hv;
+      // `auto` is `bo` at this budget; the variant sets one of its options.
+      if (priorNoise > 0) for (const [c, v] of run(target, new MoboSampler({ priorNoise }), seed, 50, false, priors, at).hv) noisy.get(c)!.push(v);
       for (const [k, checkpoint] of at.entries()) {
         cold.get(checkpoint)!.push(c.get(checkpoint)!);
         warm.get(checkpoint)!.push(w.get(checkpoint)!);
@@ -120,6 +125,7 @@ function warmStartExperiment(): void {
     const digits = target.maxHypervolume && target.maxHypervolume < 10 ? 4 : 3;
     console.log(`| ${target.name} | – | cold | ${at.map((c) => summary(cold.get(c)!, digits)).join(' | ')} | |`);
     console.log(`| ${target.name} | ${source.name} | warm | ${at.map((c) => summary(warm.get(c)!, digits)).join(' | ')} | ${wins.map((w) => `${w}/${seeds}`).join(' / ')} |`);
+    if (priorNoise > 0) console.log(`| ${target.name} | ${source.name} | warm, priorNoise ${priorNoise} | ${at.map((c) => summary(noisy.get(c)!, digits)).join(' | ')} | |`);
     process.stderr.write(`warm start ${target.name}: ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
   }
 }

@@ -36,6 +36,13 @@ export interface BoOptions {
    */
   prunedNoise?: number;
   /**
+   * Extra noise variance (in standard deviations² of the metric) of a prior observation (a
+   * warm start's trial of another study, numbered below 0): it measured a related problem, not
+   * this one. 1 gave a warm-started DTLZ2 more at 25 and 50 trials but less at 10, and PEFT more
+   * at 50 only (BENCHMARKS.md), so the default leaves priors as they are. @defaultValue 0
+   */
+  priorNoise?: number;
+  /**
    * Hyperparameters are refitted when the observations have grown by this fraction since the
    * last refit (at least one observation); in between, the GP is extended incrementally with
    * the last fit's hyperparameters. 0 refits at every ask. @defaultValue 0.05
@@ -106,7 +113,7 @@ class Surrogate {
   ) {
     const observed = context.observed;
     const inputs = observed.map((o) => encoder.encode(o.point));
-    const extraNoise = observed.map((o) => (o.pruned ? (options.prunedNoise ?? 0.25) : 0));
+    const extraNoise = observed.map((o) => (o.pruned ? (options.prunedNoise ?? 0.25) : 0) + (o.number < 0 ? (options.priorNoise ?? 0) : 0));
     const fitted = refitSize(observed.length, options.refitFraction ?? 0.05);
     for (const [d, objective] of context.objectives.entries()) {
       if (objective.compute) continue;
