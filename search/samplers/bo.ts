@@ -249,7 +249,10 @@ export class MoboSampler implements Sampler {
     // A kernel evaluation (distance, sqrt, exp) counts as dims + 20.
     const k = this.options.neighbours ?? 32;
     const kernel = encoder.dims + 20;
-    const perModel = surrogate.local() ? n * kernel + (k * k * kernel) / 2 + k ** 3 / 6 : n * n * 0.5 + n * kernel;
+    // The quadratic mean's features add a dot product of 2·dims to each kernel the exact
+    // variance computes (the local variance pays it on its k points only, and the mean never).
+    const basis = (this.options.quadraticMean ?? 1) > 0 ? 2 * encoder.dims : 0;
+    const perModel = surrogate.local() ? n * kernel + (k * k * kernel) / 2 + k ** 3 / 6 : n * n * 0.5 + n * (kernel + basis);
     const cost = Math.max(1, modelled) * perModel;
     // About 6·10⁷ flops per ask with exact variances; half that with local ones, whose evaluations
     // cost less but sit in large histories where the rest of the ask (AskContext, factor update) grows too.
