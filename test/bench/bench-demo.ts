@@ -58,8 +58,8 @@ let study: StudyView | undefined;
 try {
   while (Date.now() < deadline) {
     if (service.exitCode !== null) throw new Error(`autopeft serve exited with ${service.exitCode}:\n${log.join('')}`);
-    const list = await getJson<StudySummary[]>(`${base}/api/studies`);
-    const demo = list?.[0];
+    const list = await getJson<{ studies: StudySummary[] }>(`${base}/api/studies`);
+    const demo = list?.studies[0];
     if (demo && ['completed', 'failed', 'cancelled'].includes(demo.state)) {
       study = await getJson<StudyView>(`${base}/api/studies/${demo.id}`);
       break;
