@@ -3,35 +3,22 @@
  * room), each is refused with the field named when it cannot run, they train first with the
  * study's own settings as trials of the budget, and the Pareto plot marks and names them.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StudyView } from '../scheduler/types.js';
 import { BASELINE_NAMES, BASELINES, DEFAULT_BASELINES_MIN_TRIALS } from '../search/baselines.js';
 import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
-import { launchBrowser, runBrowserTests } from './helpers/browser.js';
-import { startStack, waitFor } from './helpers/stack.js';
-import type { TestStack } from './helpers/stack.js';
+import { useStackAndBrowser } from './helpers/stack-and-browser.js';
+import { waitFor } from './helpers/stack.js';
 
 const task = { dataset: 'spam-assassin', baseModel: 'tiny-random', metric: 'accuracy' };
 const training = { steps: 4, batchSize: 8, learningRate: 0.003, evalEvery: 2, maxSeqLength: 32, trainExamples: 32, devExamples: 16 };
 const shape = BASE_MODELS['tiny-random']!.shape;
 
 describe('baselines', () => {
-  let stack: TestStack;
-  let browser: Browser | undefined;
+  const suite = useStackAndBrowser(2);
 
-  beforeAll(async () => {
-    stack = await startStack(2);
-    if (runBrowserTests) browser = await launchBrowser();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
-
-  const submit = (spec: Record<string, unknown>) => stack.api('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'baselines', task, training, ...spec }) });
+  const submit = (spec: Record<string, unknown>) => suite.stack.api('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'baselines', task, training, ...spec }) });
   const fieldOf = async (response: Response): Promise<{ status: number; field?: string; message?: string }> => {
     const body = (await response.json()) as { error?: { field?: string; message?: string } };
     return { status: response.status, ...body.error };
@@ -48,8 +35,8 @@ describe('baselines', () => {
     const view = async (response: Response): Promise<StudyView> => {
       expect(response.status).toBe(201);
       const { id } = (await response.json()) as { id: string };
-      const study = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
-      await stack.api(`/api/studies/${id}/cancel`, { method: 'POST' });
+      const study = (await (await suite.stack.api(`/api/studies/${id}`)).json()) as StudyView;
+      await suite.stack.api(`/api/studies/${id}/cancel`, { method: 'POST' });
       return study;
     };
     expect((await view(await submit({ budget: { maxTrials: 4 } }))).spec.baselines).toEqual([]);
@@ -62,7 +49,7 @@ describe('baselines', () => {
     const { id } = (await response.json()) as { id: string };
     const study = await waitFor(
       async () => {
-        const v = (await (await stack.api(`/api/studies/${id}`)).json()) as StudyView;
+        const v = (await (await suite.stack.api(`/api/studies/${id}`)).json()) as StudyView;
         return v.state === 'completed' || v.state === 'failed' ? v : undefined;
       },
       120_000,
@@ -89,11 +76,11 @@ describe('baselines', () => {
     expect(study.trials[3]!.trainableParams).toBe(2 * (4 * 64 * 64 + 2 * 64 * 256 + 9 * 64 + 256) + head);
     expect(study.trials.slice(4).every((t) => Object.keys(t.params).length > 0)).toBe(true);
 
-    if (!browser) return;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    if (!suite.browser) return;
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${stack.url}/?token=${stack.token}#/studies/${id}`);
+    await page.goto(`${suite.stack.url}/?token=${suite.stack.token}#/studies/${id}`);
     const plot = page.getByTestId('pareto-plot');
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="pareto-plot"]')?.getAttribute('data-drawn') ?? 0) === 6);
     expect(await plot.getAttribute('data-baselines')).toBe('4');

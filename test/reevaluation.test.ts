@@ -6,8 +6,7 @@
  * no test column (no built-in dataset has labelled test data). The study runs on the bundled model.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StudyReport } from '../scheduler/report.js';
 import type { StudyView, TrialRecord } from '../scheduler/types.js';
 import { BASELINES } from '../search/baselines.js';
@@ -15,30 +14,18 @@ import { countHeadParams, countPeftParams } from '../search/param-count.js';
 import { REEVALUATION_MAX_DEV_EXAMPLES } from '../scheduler/reevaluation.js';
 import { loadDataset } from '../workers/data/index.js';
 import { BASE_MODELS } from '../workers/models/catalog.js';
-import { launchBrowser, runBrowserTests } from './helpers/browser.js';
-import { startStack, waitFor } from './helpers/stack.js';
-import type { TestStack } from './helpers/stack.js';
+import { useStackAndBrowser } from './helpers/stack-and-browser.js';
+import { waitFor } from './helpers/stack.js';
 
 const task = { dataset: 'spam-assassin', baseModel: 'brown-bert-small', metric: 'accuracy' };
 const training = { steps: 4, batchSize: 8, learningRate: 0.003, evalEvery: 2, maxSeqLength: 32, trainExamples: 32, devExamples: 16 };
 const shape = BASE_MODELS['brown-bert-small']!.shape;
 
 describe('re-evaluation', () => {
-  let stack: TestStack;
-  let browser: Browser | undefined;
+  const suite = useStackAndBrowser(2);
 
-  beforeAll(async () => {
-    stack = await startStack(2);
-    if (runBrowserTests) browser = await launchBrowser();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
-
-  const submit = (spec: Record<string, unknown>) => stack.api('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reeval', task, training, pruner: { type: 'none' }, ...spec }) });
-  const view = async (id: string): Promise<StudyView> => (await (await stack.api(`/api/studies/${id}?trials=1000`)).json()) as StudyView;
+  const submit = (spec: Record<string, unknown>) => suite.stack.api('/api/studies', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reeval', task, training, pruner: { type: 'none' }, ...spec }) });
+  const view = async (id: string): Promise<StudyView> => (await (await suite.stack.api(`/api/studies/${id}?trials=1000`)).json()) as StudyView;
   const idOf = async (response: Response): Promise<string> => {
     expect(response.status).toBe(201);
     return ((await response.json()) as { id: string }).id;
@@ -57,14 +44,14 @@ describe('re-evaluation', () => {
     const defaults = async (maxTrials: number): Promise<unknown> => {
       const id = await idOf(await submit({ baselines: [], budget: { maxTrials } }));
       const study = await view(id);
-      await stack.api(`/api/studies/${id}/cancel`, { method: 'POST' });
+      await suite.stack.api(`/api/studies/${id}/cancel`, { method: 'POST' });
       // No report for a study that is not re-evaluated (or not finished), nor for an unknown one.
-      expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(409);
+      expect((await suite.stack.api(`/api/studies/${id}/report`)).status).toBe(409);
       return study.spec.reevaluation;
     };
     expect(await defaults(5)).toEqual({ configurations: 0, seeds: 3 });
     expect(await defaults(30)).toEqual({ configurations: 5, seeds: 3 });
-    expect((await stack.api('/api/studies/00000000-0000-4000-8000-000000000000/report')).status).toBe(404);
+    expect((await suite.stack.api('/api/studies/00000000-0000-4000-8000-000000000000/report')).status).toBe(404);
   });
 
   it('retrains the Pareto-optimal trials and the baselines with other seeds, through re-evaluating, into a report of their own numbers', async () => {
@@ -81,7 +68,7 @@ describe('re-evaluation', () => {
       if (v.state === 're-evaluating') {
         reevaluatingInFlight = Math.max(reevaluatingInFlight, v.trials.filter((t) => t.state === 'waiting' || t.state === 'running').length);
         // Not ready while the phase runs (a 200 only if the phase ended since the view was read).
-        const status = (await stack.api(`/api/studies/${id}/report`)).status;
+        const status = (await suite.stack.api(`/api/studies/${id}/report`)).status;
         if (status !== 409) expect({ status, state: (await view(id)).state }).toEqual({ status: 200, state: 'completed' });
       }
       if (v.state === 'completed' || v.state === 'failed') study = v;
@@ -114,7 +101,7 @@ describe('re-evaluation', () => {
     }
     expect(new Set(repeats.map((t) => t.training.seed)).size).toBe(repeats.length);
 
-    const response = await stack.api(`/api/studies/${id}/report`);
+    const response = await suite.stack.api(`/api/studies/${id}/report`);
     expect(response.status).toBe(200);
     const report = (await response.json()) as StudyReport;
     const baselineRows = report.rows.filter((r) => r.kind === 'baseline');
@@ -178,7 +165,7 @@ describe('re-evaluation', () => {
     expect(report.hypervolume!.reference).toEqual(study.reference!.point);
     expect(report.hypervolume!.steps.map((st) => st.trial)).toEqual([2, 3, 4]);
 
-    const md = await stack.api(`/api/studies/${id}/report.md`);
+    const md = await suite.stack.api(`/api/studies/${id}/report.md`);
     expect(md.status).toBe(200);
     expect(md.headers.get('content-disposition')).toMatch(/attachment; filename="?.*report\.md"?/);
     const text = await md.text();
@@ -193,7 +180,7 @@ describe('re-evaluation', () => {
     expect(study.warnings?.map((w) => w.code)).toContain('no-learning');
     expect(report.warnings).toEqual(study.warnings);
     expect(text).toContain(`> **Warning:** ${study.warnings![0]!.message}`);
-    const csv = await stack.api(`/api/studies/${id}/report.csv`);
+    const csv = await suite.stack.api(`/api/studies/${id}/report.csv`);
     expect(csv.headers.get('content-disposition')).toMatch(/attachment; filename="?.*report\.csv"?/);
     const lines = (await csv.text()).trim().split('\n');
     expect(lines[0]).toBe('configuration,kind,trial,where,stored_params,trainable_percent,search_dev_examples,search_metric,dev_examples,dev_n,dev_mean,dev_std,dev_ci_low,dev_ci_high');
@@ -203,11 +190,11 @@ describe('re-evaluation', () => {
     expect(study.summary.bestTrial).toBeLessThan(5);
 
     // The Report tab: the table, and the Pareto plot of means with interval bars and the baselines marked.
-    if (!browser) return;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    if (!suite.browser) return;
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${stack.url}/?token=${stack.token}#/studies/${id}`);
+    await page.goto(`${suite.stack.url}/?token=${suite.stack.token}#/studies/${id}`);
     const tab = page.getByTestId('report-tab');
     await page.waitForFunction(() => !document.querySelector('[data-testid="report-tab"]')?.hasAttribute('disabled'));
     await tab.click();
@@ -253,22 +240,22 @@ describe('re-evaluation', () => {
       return state === 'queued' || state === 'running' ? undefined : state;
     }, 60_000, 're-evaluating');
     expect(phase).toBe('re-evaluating');
-    await stack.restartScheduler();
+    await suite.stack.restartScheduler();
     const study = await waitFor(async () => {
       const v = await view(id);
       return v.state === 'completed' || v.state === 'failed' ? v : undefined;
     }, 60_000, 'the study to complete');
     expect(study.state, study.error).toBe('completed');
     expect(study.trials.map((t) => t.reevaluation)).toEqual([undefined, { of: 0, seed: 1 }, { of: 0, seed: 2 }, { of: 0, seed: 3 }]);
-    expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(200);
+    expect((await suite.stack.api(`/api/studies/${id}/report`)).status).toBe(200);
   }, 90_000);
 
   it('can be cancelled while re-evaluating', async () => {
     const id = await idOf(await submit({ baselines: [], reevaluation: { configurations: 1, seeds: 4 }, algorithm: { name: 'random', seed: 2 }, budget: { maxTrials: 1, maxParallel: 1 }, training: { ...training, steps: 40, evalEvery: 20 } }));
     await waitFor(async () => ((await view(id)).state === 're-evaluating' ? true : undefined), 60_000, 're-evaluating');
     // Still active: it cannot be deleted, only cancelled.
-    expect((await stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(409);
-    expect((await stack.api(`/api/studies/${id}/cancel`, { method: 'POST' })).status).toBe(202);
+    expect((await suite.stack.api(`/api/studies/${id}`, { method: 'DELETE' })).status).toBe(409);
+    expect((await suite.stack.api(`/api/studies/${id}/cancel`, { method: 'POST' })).status).toBe(202);
     const study = await waitFor(async () => {
       const v = await view(id);
       return v.state === 'cancelled' ? v : undefined;
@@ -276,6 +263,6 @@ describe('re-evaluation', () => {
     const repeats: TrialRecord[] = study.trials.filter((t) => t.reevaluation !== undefined);
     expect(repeats.length).toBeLessThan(4);
     expect(repeats.some((t) => t.state === 'failed' && t.error === 'study cancelled')).toBe(true);
-    expect((await stack.api(`/api/studies/${id}/report`)).status).toBe(409);
+    expect((await suite.stack.api(`/api/studies/${id}/report`)).status).toBe(409);
   }, 90_000);
 });
