@@ -211,38 +211,27 @@ export function createParetoPlot(onFocus: (trial: number) => void): ParetoPlot {
     // Label the baselines with their names and the front's points with their trial numbers, where the labels fit without overlap.
     const obstacles: Rect[] = points.map((p) => ({ x0: px(p) - 5, x1: px(p) + 5, y0: py(p) - 5, y1: py(p) + 5 }));
     const area: Rect = { x0: plot.left, x1: plot.right, y0: plot.top, y1: plot.bottom };
-    ctx.font = '500 10.5px system-ui, sans-serif';
-    ctx.textBaseline = 'alphabetic';
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = '#fff';
-    ctx.fillStyle = c.text;
-    const baselineLabels: string[] = [];
-    for (const p of baselinePoints) {
-      const text = BASELINES[p.trial.baseline!].label;
-      const spot = placeLabel(px(p), py(p), text.length * 6, obstacles, area);
-      if (!spot) continue;
-      obstacles.push(spot.rect);
-      ctx.textAlign = spot.anchor === 'start' ? 'left' : 'right';
-      ctx.strokeText(text, spot.x, spot.y);
-      ctx.fillText(text, spot.x, spot.y);
-      baselineLabels.push(text);
-    }
-    ctx.font = '600 10.5px system-ui, sans-serif';
-    ctx.textBaseline = 'alphabetic';
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = '#fff';
-    ctx.fillStyle = c.accent;
-    let labelled = 0;
-    for (const p of front) {
-      const text = `#${p.trial.number}`;
-      const spot = placeLabel(px(p), py(p), text.length * 6.4, obstacles, area);
-      if (!spot) continue;
-      obstacles.push(spot.rect);
-      ctx.textAlign = spot.anchor === 'start' ? 'left' : 'right';
-      ctx.strokeText(text, spot.x, spot.y);
-      ctx.fillText(text, spot.x, spot.y);
-      labelled++;
-    }
+    /** Draws each label that fits beside its point without overlap (a white halo under it); returns those drawn. */
+    const drawLabels = (font: string, color: string, charWidth: number, items: readonly { p: Point; text: string }[]): string[] => {
+      ctx.font = font;
+      ctx.textBaseline = 'alphabetic';
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = '#fff';
+      ctx.fillStyle = color;
+      const drawn: string[] = [];
+      for (const { p, text } of items) {
+        const spot = placeLabel(px(p), py(p), text.length * charWidth, obstacles, area);
+        if (!spot) continue;
+        obstacles.push(spot.rect);
+        ctx.textAlign = spot.anchor === 'start' ? 'left' : 'right';
+        ctx.strokeText(text, spot.x, spot.y);
+        ctx.fillText(text, spot.x, spot.y);
+        drawn.push(text);
+      }
+      return drawn;
+    };
+    const baselineLabels = drawLabels('500 10.5px system-ui, sans-serif', c.text, 6, baselinePoints.map((p) => ({ p, text: BASELINES[p.trial.baseline!].label })));
+    const labelled = drawLabels('600 10.5px system-ui, sans-serif', c.accent, 6.4, front.map((p) => ({ p, text: `#${p.trial.number}` }))).length;
     const d = plot.canvas.dataset;
     d['drawn'] = String(points.length);
     d['pruned'] = String(points.filter((p) => p.kind === 'pruned').length);
