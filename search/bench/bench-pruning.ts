@@ -11,7 +11,8 @@
  * searches run until they have spent a third of its steps (`--fraction`). Hypervolume counts
  * each trial at its last noiseless curve value. Options: --seeds N (default 10), --fraction F
  * (default 1/3), --samplers bo,random, --pruners NAME-PREFIX,... (rows to run), --last-report
- * (pruned trials observed at their last report, without curves, as before).
+ * (pruned trials observed at their last report, without curves, as before), --first-seed K
+ * (seeds K..K+N−1: another set of seeds than the ones a change was tried on).
  */
 import type { TrialObservation } from '../ask.js';
 import { hypervolume } from '../pareto.js';
@@ -30,6 +31,8 @@ const seeds = Number(option('seeds') ?? 10);
 const fraction = Number(option('fraction') ?? 1 / 3);
 const samplerNames = (option('samplers') ?? 'bo,random').split(',') as ('bo' | 'random')[];
 const withCurves = !args.includes('--last-report');
+const firstSeed = Number(option('first-seed') ?? 0);
+
 const MAX_STEPS = 900;
 const EVERY = 30;
 const TRIALS = 60;
@@ -104,9 +107,15 @@ const allPruners: [string, PrunerConfig][] = [
   ['curve dominance κ=1.5', { type: 'paretoCurve', optimism: 1.5 }],
   ['curve dominance κ=1', { type: 'paretoCurve', optimism: 1 }],
   ['curve dominance κ=0.5', { type: 'paretoCurve', optimism: 0.5 }],
+  ['curve dominance κ=2, 3 complete', { type: 'paretoCurve', minTrials: 3 }],
+  ['curve dominance κ=2, 6 complete', { type: 'paretoCurve', minTrials: 6 }],
+  ['curve dominance κ=2, from step 60', { type: 'paretoCurve', minResource: 60 }],
+  ['curve dominance κ=2, from step 120', { type: 'paretoCurve', minResource: 120 }],
 ];
-const prefixes = option('pruners')?.split(',');
-const pruners = allPruners.filter(([name]) => !prefixes || prefixes.some((p) => name.startsWith(p)));
+// A row's whole name selects that row alone; any other text selects the rows it begins.
+const prefixes = option('pruners')?.split(',').filter((p) => p !== '');
+const selects = (name: string, given: string): boolean => name === given || (!allPruners.some(([other]) => other === given) && name.startsWith(given));
+const pruners = allPruners.filter(([name]) => !prefixes || prefixes.some((p) => selects(name, p)));
 const full = TRIALS * MAX_STEPS;
 const allowed = Math.round(full * fraction);
 console.log(`## Early stopping on the PEFT problem with learning curves (${seeds} seeds)\n`);
@@ -118,7 +127,7 @@ console.log('|---|---|---|---|---|---|---|---|---|');
 const summary = new Map<string, { ratios: number[]; met: number; steps: number[] }>();
 const started = Date.now();
 for (const samplerName of samplerNames) {
-  for (let seed = 0; seed < seeds; seed++) {
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
     const base = search(seed, samplerName, { type: 'none' }, Infinity, TRIALS);
     const final = base.hypervolumes[base.hypervolumes.length - 1]!;
     const target = 0.98 * final;
