@@ -9,7 +9,8 @@
  * against the rung-k values of the other trials (running, complete or pruned).
  *
  * Curve dominance (`paretoCurve`): the complete trials' curves give a regression of the final
- * (best) value on a partial curve (its value at the step, and its last rise); a trial stops
+ * (best) value on a partial curve (its value at the step, and its last rise), with the spread of
+ * its leave-one-out errors; a trial stops
  * when even an optimistic prediction of its final value, paired with its known cost, is
  * dominated by a complete trial (as good or better, at no more cost). It never stops a trial
  * that could still extend the front, which is what the search keeps; ranking rungs do.
@@ -270,7 +271,10 @@ export function hyperbandBracket(number: number, config: RungCommon & { maxResou
 /** A prediction of a trial's final (best) value from its partial curve, in the reports' units. */
 export interface FinalPrediction {
   mean: number;
-  /** Residual standard deviation of the regression (a floor of 1e-3 of the values' spread). */
+  /**
+   * Standard deviation of the regression's leave-one-out errors, each complete trial predicted
+   * from the others (a floor of 1e-3 of the values' spread).
+   */
   sd: number;
 }
 
@@ -343,9 +347,18 @@ export function predictFinal(trial: Pick<TrialReports, 'reports'>, complete: rea
     return { mean: sign * Math.max(mean, bestValue(trial, sign)), sd: Math.max(spread, floor) };
   }
   const predict = (r: { value: number; rise: number }): number => features(r).reduce((s, f, i) => s + f * beta[i]!, 0);
-  const residuals = rows.reduce((s, r) => s + (r.final - predict(r)) ** 2, 0);
-  // Residual sd with its small-sample inflation: fewer trials, wider.
-  const sd = Math.max(floor, Math.sqrt(residuals / Math.max(1, rows.length - p)) * Math.sqrt(1 + p / rows.length));
+  // Leave-one-out residuals (e_i / (1 − h_ii), h the hat matrix's diagonal): each complete
+  // trial predicted without itself. With few trials the in-sample residuals of a fit can be
+  // tiny by chance and the pruner then trusts an early curve too far; these cannot.
+  const inverse = Array.from({ length: p }, (_, j) => solve(xtx, Array.from({ length: p }, (_, i) => (i === j ? 1 : 0))));
+  let press = 0;
+  for (const r of rows) {
+    const f = features(r);
+    let h = 0;
+    for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) h += f[i]! * (inverse[j]?.[i] ?? 0) * f[j]!;
+    press += ((r.final - predict(r)) / Math.max(1 - h, 1e-3)) ** 2;
+  }
+  const sd = Math.max(floor, Math.sqrt(press / rows.length));
   return { mean: sign * Math.max(predict(mine), bestValue(trial, sign)), sd };
 }
 

@@ -167,6 +167,38 @@ describe('curve dominance (paretoCurve)', () => {
     expect(shouldPrune(trial(9, curve(0.95, 3).map((v) => 1 - v), 'running', 100), losses, { ...config, direction: 'minimize' })).toBe(false);
   });
 
+  it('takes its spread from leave-one-out errors: each complete trial predicted without itself', () => {
+    // Four complete curves (fewer than 6: final ≈ a + b · value at the step). Brute force: refit
+    // the line without trial i, predict i's final from its value at step 20, square the miss.
+    const four = [trial(0, [0.5, 0.6, 0.8]), trial(1, [0.55, 0.7, 0.78]), trial(2, [0.4, 0.5, 0.7]), trial(3, [0.6, 0.62, 0.66])];
+    const rows = four.map((t) => ({ x: t.reports[1]!.value, y: Math.max(...t.reports.map((r) => r.value)) }));
+    let squares = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const rest = rows.filter((_, j) => j !== i);
+      const mx = rest.reduce((s, r) => s + r.x, 0) / rest.length;
+      const my = rest.reduce((s, r) => s + r.y, 0) / rest.length;
+      const slope = rest.reduce((s, r) => s + (r.x - mx) * (r.y - my), 0) / rest.reduce((s, r) => s + (r.x - mx) ** 2, 0);
+      squares += (rows[i]!.y - (my + slope * (rows[i]!.x - mx))) ** 2;
+    }
+    const prediction = predictFinal(trial(9, [0.45, 0.55], 'running'), four)!;
+    // The slope's tiny ridge (1e-6 per trial) moves the result in the fifth decimal at most.
+    expect(prediction.sd).toBeCloseTo(Math.sqrt(squares / rows.length), 4);
+  });
+
+  it('does not trust a fit that one far-off complete trial holds in place', () => {
+    // Three complete trials close together and one far off (it pulls the line onto itself, so
+    // in-sample every residual is small: 0.003 sd with the usual small-sample inflation). Left
+    // out, the far one is missed by 0.05 and the others by at most 0.004 (sd 0.025 by brute force;
+    // the slope's small ridge moves the far one's leverage), so a trial at
+    // 0.60 (predicted 0.70) might still pass 0.71 at cost 10, and runs on.
+    const few = [trial(0, [0.6, 0.7], 'complete', 10), trial(1, [0.61, 0.71], 'complete', 10), trial(2, [0.62, 0.72], 'complete', 10), trial(3, [0.8, 0.95], 'complete', 1000)];
+    const running = trial(9, [0.6], 'running', 100);
+    expect(predictFinal(running, few)!.sd).toBeGreaterThan(0.02);
+    expect(shouldPrune(running, few, config)).toBe(false);
+    // With no optimism it is dominated (0.70 predicted; 0.71 and 0.72 reached at cost 10).
+    expect(shouldPrune(running, few, { type: 'paretoCurve', optimism: 0 })).toBe(true);
+  });
+
   it('refuses settings that cannot work, naming the field', () => {
     expect(() => validatePruner({ type: 'paretoCurve', minTrials: 2 })).toThrow(InvalidPrunerError);
     expect(() => validatePruner({ type: 'paretoCurve', optimism: -1 })).toThrow('optimism: must be >= 0, but got -1');

@@ -102,15 +102,15 @@ function stepsToReach(trace: Trace, target: number): number | undefined {
 
 const allPruners: [string, PrunerConfig][] = [
   ['ASHA η=3', { type: 'asha', minResource: 30, reductionFactor: 3 }],
-  ['ASHA η=3, Pareto ranks', { type: 'asha', minResource: 30, reductionFactor: 3, rank: 'pareto' }],
+  ['ASHA η=3 (Pareto ranks)', { type: 'asha', minResource: 30, reductionFactor: 3, rank: 'pareto' }],
   ['curve dominance κ=2', { type: 'paretoCurve' }],
   ['curve dominance κ=1.5', { type: 'paretoCurve', optimism: 1.5 }],
   ['curve dominance κ=1', { type: 'paretoCurve', optimism: 1 }],
   ['curve dominance κ=0.5', { type: 'paretoCurve', optimism: 0.5 }],
-  ['curve dominance κ=2, 3 complete', { type: 'paretoCurve', minTrials: 3 }],
-  ['curve dominance κ=2, 6 complete', { type: 'paretoCurve', minTrials: 6 }],
-  ['curve dominance κ=2, from step 60', { type: 'paretoCurve', minResource: 60 }],
-  ['curve dominance κ=2, from step 120', { type: 'paretoCurve', minResource: 120 }],
+  ['curve dominance κ=2 (3 complete)', { type: 'paretoCurve', minTrials: 3 }],
+  ['curve dominance κ=2 (6 complete)', { type: 'paretoCurve', minTrials: 6 }],
+  ['curve dominance κ=2 (from step 60)', { type: 'paretoCurve', minResource: 60 }],
+  ['curve dominance κ=2 (from step 120)', { type: 'paretoCurve', minResource: 120 }],
 ];
 // A row's whole name selects that row alone; any other text selects the rows it begins.
 const prefixes = option('pruners')?.split(',').filter((p) => p !== '');
