@@ -12,6 +12,7 @@ import { REFERENCE_SOURCES, hypervolumeHistory, studyReference } from '../dashbo
 import type { ReferenceSource } from '../dashboard/src/views/stats.js';
 import { BASELINES } from '../search/baselines.js';
 import type { BaselineName } from '../search/baselines.js';
+import { METRIC_RANGE } from '../search/types.js';
 import { REEVALUATION_MAX_DEV_EXAMPLES, reevaluationTargets } from './reevaluation.js';
 import type { ReevaluationSpec, StudyRecord, StudySpec, StudyWarning, TrialRecord, TrialState } from './types.js';
 
@@ -27,7 +28,10 @@ export interface SeedStats {
   mean: number;
   /** Sample standard deviation (n - 1); absent for n < 2. */
   std?: number;
-  /** 95 % interval of the mean, mean ± t(0.975, n - 1) · std / √n; absent for n < 2. */
+  /**
+   * 95 % interval of the mean, mean ± t(0.975, n - 1) · std / √n, clipped to the metric's range
+   * (with 2 seeds t is 12.7, and a mean of accuracies cannot pass 1); absent for n < 2.
+   */
   interval?: [number, number];
 }
 
@@ -137,14 +141,18 @@ export function studentT975(df: number): number {
   return T_975[df - 1] ?? 1.96;
 }
 
-/** n, mean, sample std and 95 % Student-t interval of some values (at least one). */
-export function seedStats(values: readonly number[]): SeedStats {
+/**
+ * n, mean, sample std and 95 % Student-t interval of some values (at least one), the interval
+ * clipped to `range` (the metric's possible values). Clipping never makes one interval lie
+ * above another that did not: it only cuts off values no configuration can reach.
+ */
+export function seedStats(values: readonly number[], range: readonly [number, number] = [-Infinity, Infinity]): SeedStats {
   const n = values.length;
   const mean = values.reduce((a, b) => a + b, 0) / n;
   if (n < 2) return { n, values: [...values], mean };
   const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
   const half = (studentT975(n - 1) * std) / Math.sqrt(n);
-  return { n, values: [...values], mean, std, interval: [mean - half, mean + half] };
+  return { n, values: [...values], mean, std, interval: [Math.max(range[0], mean - half), Math.min(range[1], mean + half)] };
 }
 
 /** The hypervolume history of the search trials (see {@link ReportHypervolume}). */
@@ -183,6 +191,8 @@ export function buildReport(study: StudyRecord, trials: readonly TrialRecord[]):
   const reevaluation = spec.reevaluation ?? { configurations: 0, seeds: 0 };
   const byNumber = new Map(trials.map((t) => [t.number, t]));
   const metric = spec.task.metric ?? 'metric';
+  // Every metric lies in [−1, 1]; the dataset's default one (no metric in the spec) is clipped to that.
+  const range = spec.task.metric !== undefined ? METRIC_RANGE[spec.task.metric] : ([-1, 1] as const);
   const rows = reevaluationTargets(trials, reevaluation.configurations).map((target): ReportRow => {
     const repeats = trials
       .filter((t) => t.reevaluation?.of === target.number)
@@ -203,7 +213,7 @@ export function buildReport(study: StudyRecord, trials: readonly TrialRecord[]):
       trainablePercent: target.trainablePercent,
       ...(target.metric !== undefined ? { searchMetric: target.metric } : {}),
       reevaluationTrials: repeats.map((t) => t.number),
-      splits: values.length > 0 ? { dev: seedStats(values) } : {},
+      splits: values.length > 0 ? { dev: seedStats(values, range) } : {},
     };
   });
   const comparisons: ReportComparison[] = [];

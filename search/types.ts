@@ -273,6 +273,16 @@ export interface TrainingConfig {
  */
 export type MetricName = 'accuracy' | 'f1' | 'macroF1' | 'matthews' | 'pearson' | 'spearman';
 
+/** The values each metric can take: rates in [0, 1], correlations in [−1, 1]. */
+export const METRIC_RANGE: Readonly<Record<MetricName, readonly [number, number]>> = {
+  accuracy: [0, 1],
+  f1: [0, 1],
+  macroF1: [0, 1],
+  matthews: [-1, 1],
+  pearson: [-1, 1],
+  spearman: [-1, 1],
+};
+
 /** One intermediate evaluation of a running trial. */
 export interface IntermediateReport {
   step: number;

@@ -131,9 +131,9 @@ describe('re-evaluation', () => {
       expect(dev.values).toEqual(values);
       expect(dev.mean).toBeCloseTo(mean, 12);
       expect(dev.std).toBeCloseTo(std, 12);
-      // t(0.975, 1) = 12.706.
-      expect(dev.interval![0]).toBeCloseTo(mean - (12.706 * std) / Math.SQRT2, 10);
-      expect(dev.interval![1]).toBeCloseTo(mean + (12.706 * std) / Math.SQRT2, 10);
+      // t(0.975, 1) = 12.706; clipped to accuracy's [0, 1].
+      expect(dev.interval![0]).toBeCloseTo(Math.max(0, mean - (12.706 * std) / Math.SQRT2), 10);
+      expect(dev.interval![1]).toBeCloseTo(Math.min(1, mean + (12.706 * std) / Math.SQRT2), 10);
       expect(row.searchMetric).toBe(study.trials[row.trial]!.metric);
       expect('test' in row.splits).toBe(false);
       expect(row.where.length).toBeGreaterThan(0);
@@ -227,6 +227,14 @@ describe('re-evaluation', () => {
     expect(await page.getByTestId('pareto-plot').getAttribute('data-drawn')).toBe('5');
     expect(await page.getByTestId('budget-done').textContent()).toBe('5 / 5 trials done');
     expect(await page.getByTestId('reevaluation-count').textContent()).toBe(`+ ${repeats.length} re-evaluation trials (outside the budget)`);
+    // In the trial table each repeat says whose repeat it is; search trials and baselines do not.
+    for (const repeat of repeats) {
+      const tag = page.locator(`tr[data-trial-number="${repeat.number}"]`).getByTestId('reevaluation-tag');
+      expect(await tag.textContent()).toBe(`re-eval #${repeat.reevaluation!.of}`);
+      expect(await tag.getAttribute('title')).toContain(`training seed ${repeat.reevaluation!.seed}`);
+    }
+    expect(await page.getByTestId('reevaluation-tag').count()).toBe(repeats.length);
+    await page.locator('table').filter({ has: page.getByTestId('reevaluation-tag') }).first().screenshot({ path: 'test/artifacts/reevaluation-trial-table.png' });
     expect(await page.getByTestId('study-state').textContent()).toBe('completed');
     expect(errors).toEqual([]);
     await page.close();

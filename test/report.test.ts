@@ -71,6 +71,18 @@ describe('report', () => {
     expect(seedStats([0.5])).toEqual({ n: 1, values: [0.5], mean: 0.5 });
   });
 
+  it('clips an interval to the metric\'s range, and only there', () => {
+    // Two seeds: t = 12.706, so 0.97 ± 12.706 · 0.0141 / √2 would reach 1.097.
+    const high = seedStats([0.96, 0.98], [0, 1]);
+    expect(high.interval![0]).toBeCloseTo(0.97 - (12.706 * 0.02) / Math.SQRT2 / Math.SQRT2, 12);
+    expect(high.interval![1]).toBe(1);
+    const low = seedStats([-0.9, -0.7], [-1, 1]);
+    expect(low.interval![0]).toBe(-1);
+    expect(low.interval![1]).toBeCloseTo(-0.8 + (12.706 * 0.2) / 2, 12);
+    // Inside the range nothing moves.
+    expect(seedStats([0.4, 0.5, 0.6], [0, 1]).interval).toEqual(seedStats([0.4, 0.5, 0.6]).interval);
+  });
+
   it('re-evaluates the K best of the front and every complete baseline, and compares only disjoint intervals', () => {
     const lora = BASELINES.lora.config(shape);
     const loraParams = countPeftParams(lora, shape) + countHeadParams(shape, 2);

@@ -91,6 +91,10 @@ function trialRow(trial: TrialRecord, input: TrialTableInput, axis: ReturnType<t
         { class: 'chips' },
         // A baseline says so first: it is the yardstick, not a configuration the search found.
         trial.baseline !== undefined ? h('span', { class: 'tag tag-baseline', 'data-testid': 'baseline-tag', title: `Baseline: ${BASELINES[trial.baseline].settings}` }, 'baseline') : null,
+        // A re-evaluation repeats a found configuration with another training seed: same chips, another trial.
+        trial.reevaluation !== undefined
+          ? h('span', { class: 'tag tag-reevaluation', 'data-testid': 'reevaluation-tag', title: `Re-evaluation of trial ${trial.reevaluation.of} with training seed ${trial.reevaluation.seed} (outside the budget)` }, `re-eval #${trial.reevaluation.of}`)
+          : null,
         ...(modules.length > 0 ? modules.map((m) => h('span', { class: 'chip', title: m.title }, m.label)) : ['head only']),
       ),
     ),
