@@ -13,6 +13,13 @@
  * (default 1/3), --samplers bo,random, --pruners NAME-PREFIX,... (rows to run), --last-report
  * (pruned trials observed at their last report, without curves, as before), --first-seed K
  * (seeds K..K+N−1: another set of seeds than the ones a change was tried on).
+ *
+ * Diagnostics, to see where a pruner loses (not the service's behaviour): --oracle stops at its
+ * first report every trial whose noiseless final a complete trial dominates, and lets BO observe
+ * each pruned trial at its noiseless final; --oracle-decides takes only its decisions (pruned
+ * trials observed as usual), --oracle-observes only its observations (the pruner decides);
+ * --exclude-pruned hides pruned trials from BO (as failed ones); --pruned-noise N sets BO's
+ * extra noise on pruned observations (BoOptions.prunedNoise).
  */
 import type { TrialObservation } from '../ask.js';
 import { hypervolume } from '../pareto.js';
@@ -32,6 +39,12 @@ const fraction = Number(option('fraction') ?? 1 / 3);
 const samplerNames = (option('samplers') ?? 'bo,random').split(',') as ('bo' | 'random')[];
 const withCurves = !args.includes('--last-report');
 const firstSeed = Number(option('first-seed') ?? 0);
+const oracle = args.includes('--oracle');
+// The oracle split: its decisions only (observations as usual), or its observations only (the pruner decides).
+const oracleDecides = oracle || args.includes('--oracle-decides');
+const oracleObserves = oracle || args.includes('--oracle-observes');
+const excludePruned = args.includes('--exclude-pruned');
+const prunedNoise = option('pruned-noise') === undefined ? undefined : Number(option('pruned-noise'));
 
 const MAX_STEPS = 900;
 const EVERY = 30;
@@ -54,7 +67,7 @@ interface Trace {
 }
 
 function search(seed: number, samplerName: 'bo' | 'random', pruner: PrunerConfig, stepBudget: number, trialBudget: number): Trace {
-  const sampler = samplerName === 'bo' ? new MoboSampler() : new RandomSampler();
+  const sampler = samplerName === 'bo' ? new MoboSampler(prunedNoise !== undefined ? { prunedNoise } : {}) : new RandomSampler();
   const history: TrialObservation[] = [];
   const reports: TrialReports[] = [];
   const scored: number[][] = [];
@@ -70,15 +83,16 @@ function search(seed: number, samplerName: 'bo' | 'random', pruner: PrunerConfig
     while (step < MAX_STEPS) {
       step += EVERY;
       trial.reports.push({ step, value: curve(point!, step) + 0.005 * gaussian(noise) });
-      if (step < MAX_STEPS && shouldPrune(trial, reports, pruner)) {
+      const oracleStops = oracleDecides && pruner.type !== 'none' && step === EVERY && history.some((h) => h.state === 'complete' && h.values![1]! <= cost && h.values![0]! >= curve(point!, MAX_STEPS));
+      if (step < MAX_STEPS && (oracleDecides ? oracleStops : shouldPrune(trial, reports, pruner))) {
         trial.state = 'pruned';
         break;
       }
     }
     if (trial.state === 'running') trial.state = 'complete';
     spent += step;
-    const final = trial.state === 'pruned' ? trial.reports[trial.reports.length - 1]!.value : Math.max(...trial.reports.map((r) => r.value));
-    history.push({ number, point: point!, state: trial.state === 'pruned' ? 'pruned' : 'complete', values: [final, cost], ...(withCurves ? { reports: [...trial.reports] } : {}) });
+    const final = oracleObserves && trial.state === 'pruned' ? curve(point!, MAX_STEPS) : trial.state === 'pruned' ? trial.reports[trial.reports.length - 1]!.value : Math.max(...trial.reports.map((r) => r.value));
+    history.push({ number, point: point!, state: oracleObserves ? 'complete' : excludePruned && trial.state === 'pruned' ? 'failed' : trial.state === 'pruned' ? 'pruned' : 'complete', values: [final, cost], ...(withCurves && !oracleObserves ? { reports: [...trial.reports] } : {}) });
     scored.push([-curve(point!, step), cost]);
     trace.steps.push(spent);
     trace.hypervolumes.push(hypervolume(scored, reference));
