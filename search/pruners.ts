@@ -10,10 +10,10 @@
  *
  * Curve dominance (`paretoCurve`): the complete trials' curves give a regression of the final
  * (best) value on a partial curve (its value at the step, and its last rise), with the spread of
- * its leave-one-out errors; a trial stops
- * when even an optimistic prediction of its final value, paired with its known cost, is
- * dominated by a complete trial (as good or better, at no more cost). It never stops a trial
- * that could still extend the front, which is what the search keeps; ranking rungs do.
+ * its leave-one-out errors; a trial stops when even an optimistic prediction of its final value,
+ * paired with its known cost, is dominated by a complete trial (as good or better, at no more
+ * cost). It never stops a trial that could still extend the front, which is what the search
+ * keeps; ranking rungs do.
  */
 import { nonDominatedSort } from './pareto.js';
 import type { IntermediateReport } from './types.js';
@@ -349,7 +349,8 @@ export function predictFinal(trial: Pick<TrialReports, 'reports'>, complete: rea
   const predict = (r: { value: number; rise: number }): number => features(r).reduce((s, f, i) => s + f * beta[i]!, 0);
   // Leave-one-out residuals (e_i / (1 − h_ii), h the hat matrix's diagonal): each complete
   // trial predicted without itself. With few trials the in-sample residuals of a fit can be
-  // tiny by chance and the pruner then trusts an early curve too far; these cannot.
+  // tiny by chance, and the pruner then trusted an early curve too far (BENCHMARKS.md, issue 17,
+  // session 7); an error measured on a trial the fit did not see is not shrunk by the fit.
   const inverse = Array.from({ length: p }, (_, j) => solve(xtx, Array.from({ length: p }, (_, i) => (i === j ? 1 : 0))));
   let press = 0;
   for (const r of rows) {
