@@ -193,6 +193,9 @@ export function startTrialWorker(options: TrialWorkerOptions): Worker<TrialJobDa
         await store
           .updateTrialFromWorker(studyId, trialNumber, ['running'], (trial) => {
             if (failures) trial.failures = failures;
+            // This attempt counts whether or not the scheduler saw it running: a repeat can start
+            // and fail between two of its passes, and a trial failed here is not reconciled again.
+            trial.attempts = Math.max(trial.attempts, job.attemptsStarted ?? 0);
             if (!final) {
               trial.state = 'waiting';
               return;
