@@ -18,7 +18,8 @@
  * Usage: `npm run bench:train [-- --soak 10000] [-- --no-cpu] [-- --no-torch] [-- --quick]
  * [-- --shape TEXT]` (only the shapes whose name contains TEXT), or
  * `npm run bench:train -- --profile [wasm|wasm+native|cpu]` for the time per tfjs kernel of a
- * step on the bundled shape (what to fuse next). Run it on an
+ * step on the bundled shape (what to fuse next). `AUTOPEFT_BLAS_CORETYPE` chooses the BLAS
+ * core as it does for a worker (`auto`, `library` or a core name). Run it on an
  * otherwise idle machine: each wasm figure is the median of three interleaved rounds (the cpu
  * backend runs one), which absorbs some but not all of the noise of a shared host.
  */
@@ -405,7 +406,8 @@ if (profileMode) {
   process.exit(0);
 }
 
-const load = loadNativeAddon();
+// The first load settles the BLAS core for the process: the worker's setting, as the service reads it.
+const load = loadNativeAddon({ blasCore: process.env.AUTOPEFT_BLAS_CORETYPE ?? 'auto' });
 if (!load.ok) {
   console.error(`bench:train needs the native addon: ${load.reason}`);
   process.exit(1);
