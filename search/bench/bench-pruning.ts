@@ -66,6 +66,24 @@ interface Trace {
   pruned: number;
 }
 
+/** Whether a running trial stops after its latest report: the pruner's decision, or the oracle's. */
+function stops(trial: TrialReports, reports: readonly TrialReports[], pruner: PrunerConfig, history: readonly TrialObservation[], point: SearchPoint): boolean {
+  if (!oracleDecides) return shouldPrune(trial, reports, pruner);
+  // At its first report, exactly the trials whose noiseless final a complete trial dominates.
+  const final = curve(point, MAX_STEPS);
+  return pruner.type !== 'none' && trial.reports.length === 1 && history.some((h) => h.state === 'complete' && h.values![1]! <= trial.cost! && h.values![0]! >= final);
+}
+
+/** What the sampler observes of a finished trial (pruned: its last report, or with the oracle its noiseless final). */
+function observation(trial: TrialReports, point: SearchPoint): TrialObservation {
+  const pruned = trial.state === 'pruned';
+  const values = (metric: number): number[] => [metric, trial.cost!];
+  const best = Math.max(...trial.reports.map((r) => r.value));
+  if (oracleObserves) return { number: trial.number, point, state: 'complete', values: values(pruned ? curve(point, MAX_STEPS) : best) };
+  const state = pruned ? (excludePruned ? 'failed' : 'pruned') : 'complete';
+  return { number: trial.number, point, state, values: values(pruned ? trial.reports[trial.reports.length - 1]!.value : best), ...(withCurves ? { reports: [...trial.reports] } : {}) };
+}
+
 function search(seed: number, samplerName: 'bo' | 'random', pruner: PrunerConfig, stepBudget: number, trialBudget: number): Trace {
   const sampler = samplerName === 'bo' ? new MoboSampler(prunedNoise !== undefined ? { prunedNoise } : {}) : new RandomSampler();
   const history: TrialObservation[] = [];
@@ -83,16 +101,14 @@ function search(seed: number, samplerName: 'bo' | 'random', pruner: PrunerConfig
     while (step < MAX_STEPS) {
       step += EVERY;
       trial.reports.push({ step, value: curve(point!, step) + 0.005 * gaussian(noise) });
-      const oracleStops = oracleDecides && pruner.type !== 'none' && step === EVERY && history.some((h) => h.state === 'complete' && h.values![1]! <= cost && h.values![0]! >= curve(point!, MAX_STEPS));
-      if (step < MAX_STEPS && (oracleDecides ? oracleStops : shouldPrune(trial, reports, pruner))) {
+      if (step < MAX_STEPS && stops(trial, reports, pruner, history, point!)) {
         trial.state = 'pruned';
         break;
       }
     }
     if (trial.state === 'running') trial.state = 'complete';
     spent += step;
-    const final = oracleObserves && trial.state === 'pruned' ? curve(point!, MAX_STEPS) : trial.state === 'pruned' ? trial.reports[trial.reports.length - 1]!.value : Math.max(...trial.reports.map((r) => r.value));
-    history.push({ number, point: point!, state: oracleObserves ? 'complete' : excludePruned && trial.state === 'pruned' ? 'failed' : trial.state === 'pruned' ? 'pruned' : 'complete', values: [final, cost], ...(withCurves && !oracleObserves ? { reports: [...trial.reports] } : {}) });
+    history.push(observation(trial, point!));
     scored.push([-curve(point!, step), cost]);
     trace.steps.push(spent);
     trace.hypervolumes.push(hypervolume(scored, reference));

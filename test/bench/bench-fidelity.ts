@@ -27,6 +27,7 @@ import { samplePoint } from '../../search/space.js';
 import type { IntermediateReport, PeftConfig } from '../../search/types.js';
 import { selectBackend } from '../../workers/backend.js';
 import { BASE_MODELS } from '../../workers/models/catalog.js';
+import { spearmanCorrelation } from '../../workers/train/metrics.js';
 import { trainTrial } from '../../workers/train/train-trial.js';
 
 const args = process.argv.slice(2);
@@ -49,35 +50,6 @@ interface Row {
   predicted?: number;
   fraction: number;
   seconds: { full: number; fraction: number };
-}
-
-/** Spearman's rank correlation (average ranks for ties). */
-function spearman(a: readonly number[], b: readonly number[]): number {
-  const ranks = (v: readonly number[]): number[] => {
-    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(v.length);
-    for (let i = 0; i < order.length; ) {
-      let j = i;
-      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
-      i = j + 1;
-    }
-    return r;
-  };
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
-  const ma = mean(ra);
-  const mb = mean(rb);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i]! - ma) * (rb[i]! - mb);
-    da += (ra[i]! - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  }
-  return num / Math.sqrt(da * db);
 }
 
 /** Share of pairs with different full metrics that `cheap` orders the same way. */
@@ -160,7 +132,7 @@ console.log('| fidelity (a third of the cost) | Spearman ρ with full | pairs or
 console.log('|---|---|---|---|');
 for (const [name, values] of fidelities) {
   const kept = keptByFidelity(rows, values);
-  console.log(`| ${name} | ${spearman(full, values).toFixed(2)} | ${(100 * concordance(full, values)).toFixed(0)} % | ${front.filter((i) => kept.has(i)).length} / ${front.length} (keeps ${kept.size}) |`);
+  console.log(`| ${name} | ${spearmanCorrelation(values, full).toFixed(2)} | ${(100 * concordance(full, values)).toFixed(0)} % | ${front.filter((i) => kept.has(i)).length} / ${front.length} (keeps ${kept.size}) |`);
 }
 const fullSeconds = rows.reduce((s, r) => s + r.seconds.full, 0);
 const fractionSeconds = rows.reduce((s, r) => s + r.seconds.fraction, 0);
